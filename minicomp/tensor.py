@@ -1,0 +1,381 @@
+"""A tiny reverse-mode autograd engine on NumPy arrays.
+
+This is micrograd (Karpathy, 2020) with arrays instead of scalars. A
+:class:`Tensor` holds ``data`` (an ``np.ndarray``) and, after
+:meth:`Tensor.backward`, ``grad`` (an array of the same shape). Every
+primitive op below computes its output and attaches a ``_backward`` closure
+that *adds* the op's local gradient into the gradients of its parents
+(the chain rule, one edge at a time)::
+
+    out = f(a, b)                      # forward
+    a.grad += dL/d(out) * d(out)/da    # out._backward()
+
+The primitives are: add, mul, neg, pow, matmul, exp, log, tanh, relu,
+sum, mean, max, reshape, transpose, indexing, where and clip. Everything else
+(``a - b``, ``a / b``, sigmoid, softmax, cross-entropy, ...) is composed of
+them in :mod:`minicomp.functional` and has no backward code of its own.
+
+Conventions
+
+- ``data`` keeps a floating dtype: float32 by default (training), float64
+  when you pass float64 arrays (gradcheck).
+- Gradients of broadcast operands are summed back to the operand's shape
+  (:func:`unbroadcast`).
+- ``.grad`` is ``None`` until a backward pass reaches the tensor; treat it as
+  read-only (optimizers never modify it in place).
+- Inside ``with no_grad():`` no graph is recorded.
+"""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import numpy as np
+
+_grad_enabled = True
+
+
+@contextmanager
+def no_grad():
+    """Context manager: ops inside record no graph (inference, updates)."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside a :func:`no_grad` block."""
+    return _grad_enabled
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched.
+
+    If ``a`` of shape (3, 1) was broadcast to (2, 3, 4), the gradient for
+    ``a`` is the (2, 3, 4) gradient summed over axis 0 and over axis 2.
+    """
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    if extra:
+        grad = grad.sum(axis=tuple(range(extra)))          # drop leading axes
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    if stretched:
+        grad = grad.sum(axis=stretched, keepdims=True)
+    return grad
+
+
+def _accumulate(t: Tensor, g: np.ndarray) -> None:
+    # never in place: `g` may be shared with another parent (see add)
+    t.grad = g if t.grad is None else t.grad + g
+
+
+class Tensor:
+    """An array that remembers how it was computed, for reverse-mode autodiff.
+
+    Parameters
+    ----------
+    data : array_like
+        The values. Floating arrays keep their dtype; anything else
+        (Python numbers, lists, integer arrays) becomes float32 unless
+        ``dtype`` is given.
+    requires_grad : bool
+        Whether :meth:`backward` should compute ``grad`` for this tensor.
+    dtype : numpy dtype, optional
+        Force a dtype.
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_op")
+    __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__
+
+    def __init__(self, data, requires_grad=False, dtype=None, _prev=(), _op=""):
+        if isinstance(data, Tensor):
+            data = data.data
+        is_float_array = isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind == "f"
+        self.data = np.asarray(data, dtype=None if dtype is None and is_float_array
+                               else (dtype or np.float32))
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._prev = _prev
+        self._backward = None
+        self._op = _op
+
+    # ---- graph plumbing -------------------------------------------------
+    def _make(self, data, parents, op):
+        """Output tensor of an op; records the graph only when needed."""
+        track = _grad_enabled and any(p.requires_grad for p in parents)
+        return Tensor(data, requires_grad=track, _prev=parents if track else (), _op=op)
+
+    def _lift(self, other) -> Tensor:
+        """Wrap a constant so it can take part in an op (same dtype as self)."""
+        return other if isinstance(other, Tensor) else Tensor(other, dtype=self.data.dtype)
+
+    def backward(self, grad=None) -> None:
+        """Fill ``.grad`` of every tensor this one depends on.
+
+        Parameters
+        ----------
+        grad : array_like, optional
+            d(loss)/d(self). May be omitted only when ``self`` has one
+            element (a scalar loss); it is then 1.
+
+        Raises
+        ------
+        RuntimeError
+            If ``self`` does not require grad, or is not a scalar and no
+            ``grad`` is given.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("backward() on a tensor that does not require grad: "
+                               "no input of it has requires_grad=True (or it was "
+                               "computed under no_grad())")
+        if grad is None:
+            if self.data.size != 1:
+                raise RuntimeError(f"backward() needs an explicit `grad` for a tensor of "
+                                   f"shape {self.data.shape}; reduce it to a scalar "
+                                   f"first (e.g. .sum() or .mean())")
+            grad = np.ones_like(self.data)
+        grad = np.asarray(grad, dtype=self.data.dtype)
+        if grad.shape != self.data.shape:
+            raise ValueError(f"backward(): `grad` has shape {grad.shape}, "
+                             f"expected the tensor's shape {self.data.shape}")
+        order, seen, stack = [], set(), [(self, False)]
+        while stack:                                   # iterative DFS: post-order
+            node, children_done = stack.pop()
+            if children_done:
+                order.append(node)
+            elif id(node) not in seen:
+                seen.add(id(node))
+                stack.append((node, True))
+                stack.extend((p, False) for p in node._prev if id(p) not in seen)
+        _accumulate(self, grad)
+        for node in reversed(order):                   # outputs before inputs
+            if node._backward is not None and node.grad is not None:
+                node._backward()
+
+    def detach(self) -> Tensor:
+        """The same values, cut from the graph (shares memory)."""
+        return Tensor(self.data)
+
+    # ---- primitives: each one forward line, one backward closure ---------
+    def __add__(self, other):
+        other = self._lift(other)
+        out = self._make(self.data + other.data, (self, other), "+")
+        if out.requires_grad:
+            def _backward():
+                if self.requires_grad:
+                    _accumulate(self, unbroadcast(out.grad, self.data.shape))
+                if other.requires_grad:
+                    _accumulate(other, unbroadcast(out.grad, other.data.shape))
+            out._backward = _backward
+        return out
+
+    def __mul__(self, other):
+        other = self._lift(other)
+        out = self._make(self.data * other.data, (self, other), "*")
+        if out.requires_grad:
+            def _backward():
+                if self.requires_grad:
+                    _accumulate(self, unbroadcast(out.grad * other.data, self.data.shape))
+                if other.requires_grad:
+                    _accumulate(other, unbroadcast(out.grad * self.data, other.data.shape))
+            out._backward = _backward
+        return out
+
+    def __neg__(self):
+        out = self._make(-self.data, (self,), "neg")
+        if out.requires_grad:
+            out._backward = lambda: _accumulate(self, -out.grad)
+        return out
+
+    def __pow__(self, p):
+        if not isinstance(p, (int, float)):
+            raise TypeError(f"pow: exponent must be an int or float constant, got {type(p).__name__}")
+        out = self._make(self.data ** p, (self,), f"**{p}")
+        if out.requires_grad:
+            out._backward = lambda: _accumulate(self, out.grad * (p * self.data ** (p - 1)))
+        return out
+
+    def __matmul__(self, other):
+        other = self._lift(other)
+        a, b = self.data, other.data
+        if a.ndim < 2 or b.ndim < 2 or a.shape[-1] != b.shape[-2]:
+            raise ValueError(f"matmul: shapes {a.shape} and {b.shape} do not match; expected "
+                             f"(..., n, k) @ (..., k, m), both at least 2-D")
+        out = self._make(a @ b, (self, other), "@")
+        if out.requires_grad:
+            def _backward():
+                g = out.grad                               # (..., n, m)
+                if self.requires_grad:                     # (..., n, m) @ (..., m, k)
+                    _accumulate(self, unbroadcast(g @ np.swapaxes(b, -1, -2), a.shape))
+                if other.requires_grad:                    # (..., k, n) @ (..., n, m)
+                    _accumulate(other, unbroadcast(np.swapaxes(a, -1, -2) @ g, b.shape))
+            out._backward = _backward
+        return out
+
+    def exp(self):
+        out = self._make(np.exp(self.data), (self,), "exp")
+        if out.requires_grad:
+            out._backward = lambda: _accumulate(self, out.grad * out.data)
+        return out
+
+    def log(self):
+        out = self._make(np.log(self.data), (self,), "log")
+        if out.requires_grad:
+            out._backward = lambda: _accumulate(self, out.grad / self.data)
+        return out
+
+    def tanh(self):
+        out = self._make(np.tanh(self.data), (self,), "tanh")
+        if out.requires_grad:
+            out._backward = lambda: _accumulate(self, out.grad * (1 - out.data * out.data))
+        return out
+
+    def relu(self):
+        out = self._make(np.maximum(self.data, 0), (self,), "relu")
+        if out.requires_grad:
+            out._backward = lambda: _accumulate(self, out.grad * (self.data > 0))
+        return out
+
+    def sum(self, axis=None, keepdims=False):
+        out = self._make(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum")
+        if out.requires_grad:
+            def _backward():
+                g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
+                _accumulate(self, np.broadcast_to(g, self.data.shape))
+            out._backward = _backward
+        return out
+
+    def mean(self, axis=None, keepdims=False):
+        out = self._make(self.data.mean(axis=axis, keepdims=keepdims), (self,), "mean")
+        n = self.data.size // max(out.data.size, 1)           # elements averaged
+        if out.requires_grad:
+            def _backward():
+                g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
+                _accumulate(self, np.broadcast_to(g / n, self.data.shape))
+            out._backward = _backward
+        return out
+
+    def max(self, axis=None, keepdims=False):
+        """Maximum over ``axis``; the gradient is shared equally among ties."""
+        m = self.data.max(axis=axis, keepdims=True)
+        out = self._make(m if keepdims else np.squeeze(m, axis=axis), (self,), "max")
+        if out.requires_grad:
+            def _backward():
+                g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
+                hit = self.data == m                       # where the max was taken
+                _accumulate(self, g * hit / hit.sum(axis=axis, keepdims=True))
+            out._backward = _backward
+        return out
+
+    def reshape(self, *shape):
+        shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        out = self._make(self.data.reshape(shape), (self,), "reshape")
+        if out.requires_grad:
+            out._backward = lambda: _accumulate(self, out.grad.reshape(self.data.shape))
+        return out
+
+    def transpose(self, *axes):
+        axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
+        axes = axes or tuple(reversed(range(self.data.ndim)))
+        out = self._make(self.data.transpose(axes), (self,), "T")
+        if out.requires_grad:
+            out._backward = lambda: _accumulate(self, out.grad.transpose(np.argsort(axes)))
+        return out
+
+    def __getitem__(self, index):
+        index = index.data.astype(np.intp) if isinstance(index, Tensor) else index
+        out = self._make(self.data[index], (self,), "[]")
+        if out.requires_grad:
+            def _backward():
+                g = np.zeros_like(self.data)
+                np.add.at(g, index, out.grad)              # repeated indices add up
+                _accumulate(self, g)
+            out._backward = _backward
+        return out
+
+    def where(self, condition, other):
+        """``condition ? self : other`` elementwise (``condition`` is constant)."""
+        other, cond = self._lift(other), np.asarray(condition, dtype=bool)
+        out = self._make(np.where(cond, self.data, other.data), (self, other), "where")
+        if out.requires_grad:
+            def _backward():
+                if self.requires_grad:
+                    _accumulate(self, unbroadcast(out.grad * cond, self.data.shape))
+                if other.requires_grad:
+                    _accumulate(other, unbroadcast(out.grad * ~cond, other.data.shape))
+            out._backward = _backward
+        return out
+
+    def clip(self, low=None, high=None):
+        """Clamp to [low, high]; gradient 1 inside (bounds included), 0 outside."""
+        out = self._make(np.clip(self.data, low, high), (self,), "clip")
+        if out.requires_grad:
+            def _backward():
+                inside = np.ones(self.data.shape, dtype=bool)
+                if low is not None:
+                    inside &= self.data >= low
+                if high is not None:
+                    inside &= self.data <= high
+                _accumulate(self, out.grad * inside)
+            out._backward = _backward
+        return out
+
+    # ---- composed from the primitives: no backward code ------------------
+    def __radd__(self, other):
+        return self + other
+
+    def __sub__(self, other):
+        return self + (-self._lift(other))
+
+    def __rsub__(self, other):
+        return self._lift(other) + (-self)
+
+    def __rmul__(self, other):
+        return self * other
+
+    def __truediv__(self, other):
+        return self * (self._lift(other) ** -1)
+
+    def __rtruediv__(self, other):
+        return self._lift(other) * self ** -1
+
+    def __rmatmul__(self, other):
+        return self._lift(other) @ self
+
+    @property
+    def T(self):
+        return self.transpose()
+
+    # ---- conveniences -----------------------------------------------------
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def ndim(self):
+        return self.data.ndim
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self):
+        return self.data.size
+
+    def __len__(self):
+        return len(self.data)
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def item(self) -> float:
+        return self.data.item()
+
+    def __repr__(self):
+        grad = ", requires_grad=True" if self.requires_grad else ""
+        body = np.array2string(self.data, precision=4, threshold=8, prefix="Tensor(")
+        return f"Tensor({body}{grad})"

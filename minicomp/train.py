@@ -1,0 +1,215 @@
+"""The one training loop: :func:`fit`, and :func:`evaluate` / :func:`predict`.
+
+Every chapter and every compression method trains through :func:`fit`:
+
+- seeded shuffling (same seed, same minibatches, same weights);
+- a tqdm progress bar over epochs (``quiet=True`` hides it);
+- ``callbacks`` called after every optimizer step, with a :class:`Step`
+  (this is where a pruning mask or a fake-quantizer hooks in);
+- early stopping on the validation loss (or the training loss), restoring
+  the best weights;
+- a NaN/inf loss stops training with :class:`TrainingDiverged`, naming the
+  epoch and step.
+"""
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from tqdm import tqdm
+
+from . import functional as F
+from .data import batches
+from .metrics import accuracy
+from .optim import SGD, Optimizer
+from .tensor import Tensor, no_grad
+
+LOSSES = {"cross_entropy": F.cross_entropy, "mse": F.mse}
+
+
+@dataclass
+class History:
+    """Per-epoch records of a :func:`fit` run (``val_*`` empty without validation)."""
+
+    loss: list = field(default_factory=list)            # mean training loss of each epoch
+    accuracy: list = field(default_factory=list)        # training accuracy (classification)
+    val_loss: list = field(default_factory=list)
+    val_accuracy: list = field(default_factory=list)
+    lr: list = field(default_factory=list)              # learning rate used in each epoch
+    step_loss: list = field(default_factory=list)       # loss of every minibatch step
+    best_epoch: int | None = None                       # epoch whose weights were kept
+    seconds: float = 0.0
+
+
+@dataclass
+class Step:
+    """What a per-step callback receives."""
+
+    net: object
+    optimizer: Optimizer
+    epoch: int          # 0-based
+    step: int           # 0-based within the epoch
+    global_step: int    # 0-based over the whole run
+    loss: float
+
+
+class TrainingDiverged(FloatingPointError):
+    """The loss became NaN or infinite; ``.history`` holds what was recorded."""
+
+    def __init__(self, message, history):
+        super().__init__(message)
+        self.history = history
+
+
+def _loss_fn(loss):
+    if callable(loss):
+        return loss
+    if loss not in LOSSES:
+        raise ValueError(f"loss={loss!r}; expected a callable or one of {list(LOSSES)}")
+    return LOSSES[loss]
+
+
+def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
+        batch_size=32, seed=0, validation=None, callbacks=(), scheduler=None,
+        early_stopping=None, quiet=False, desc="train") -> History:
+    """Train ``net`` on ``(X, y)`` with minibatches.
+
+    Parameters
+    ----------
+    net : Module
+    X : ndarray, shape (N, D)
+    y : ndarray, shape (N,) integer labels, or (N, K) regression targets
+    loss : "cross_entropy", "mse" or callable ``loss(y_hat, y) -> Tensor``
+    optimizer : Optimizer, optional
+        Default: plain ``SGD(net.parameters(), lr)``.
+    lr : float
+        Learning rate of the default optimizer (ignored if ``optimizer``).
+    epochs, batch_size : int
+    seed : int or Generator
+        Shuffling seed.
+    validation : (X_val, y_val), optional
+        Evaluated after every epoch.
+    callbacks : sequence of callables ``cb(step: Step)``
+        Called after every optimizer step.
+    scheduler : Scheduler, optional
+        Stepped once per epoch.
+    early_stopping : int, optional
+        Patience in epochs: stop when the monitored loss (validation if
+        given, else training) has not improved for this many epochs, then
+        restore the best weights.
+    quiet : bool
+        No progress bar.
+
+    Returns
+    -------
+    History
+
+    Raises
+    ------
+    TrainingDiverged
+        The loss became NaN or infinite (message names epoch and step).
+    """
+    X, y = np.asarray(X), np.asarray(y)
+    if len(X) != len(y):
+        raise ValueError(f"fit: X has {len(X)} rows but y has {len(y)}")
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"fit: epochs={epochs!r}; expected a positive int")
+    if early_stopping is not None and (not isinstance(early_stopping, int) or early_stopping < 1):
+        raise ValueError(f"fit: early_stopping={early_stopping!r}; expected a positive int or None")
+    loss_fn = _loss_fn(loss)
+    classify = y.ndim == 1 and y.dtype.kind in "iu"
+    optimizer = optimizer or SGD(net.parameters(), lr=lr)
+    rng = np.random.default_rng(seed)
+    history, best, best_state, waited = History(), math.inf, None, 0
+    start, global_step = time.perf_counter(), 0
+    net.train()
+    bar = tqdm(range(epochs), desc=desc, disable=quiet, leave=False, unit="epoch")
+    for epoch in bar:
+        total, correct, seen = 0.0, 0, 0
+        for step, (X_b, y_b) in enumerate(batches(X, y, batch_size, shuffle=True, seed=rng)):
+            y_hat = net(Tensor(X_b))
+            L = loss_fn(y_hat, y_b)
+            value = float(L.data)
+            if not math.isfinite(value):
+                history.seconds = time.perf_counter() - start
+                bar.close()
+                raise TrainingDiverged(
+                    f"fit: the loss became {value} at epoch {epoch + 1}/{epochs}, step "
+                    f"{step + 1} (global step {global_step + 1}); the last epoch mean was "
+                    f"{history.loss[-1] if history.loss else 'not recorded yet'}. "
+                    f"Try a smaller learning rate (lr={optimizer.lr}).", history)
+            optimizer.zero_grad()
+            L.backward()
+            optimizer.step()
+            history.step_loss.append(value)
+            total += value * len(X_b)
+            seen += len(X_b)
+            if classify:
+                correct += int((y_hat.data.argmax(axis=1) == y_b).sum())
+            for cb in callbacks:
+                cb(Step(net, optimizer, epoch, step, global_step, value))
+            global_step += 1
+        history.loss.append(total / seen)
+        history.lr.append(optimizer.lr)
+        if classify:
+            history.accuracy.append(correct / seen)
+        monitored = history.loss[-1]
+        if validation is not None:
+            result = evaluate(net, *validation, loss=loss_fn)
+            history.val_loss.append(result["loss"])
+            if "accuracy" in result:
+                history.val_accuracy.append(result["accuracy"])
+            monitored = result["loss"]
+            net.train()
+        if not quiet:
+            shown = {"loss": f"{history.loss[-1]:.4f}"}
+            if history.val_accuracy:
+                shown["val_acc"] = f"{history.val_accuracy[-1]:.4f}"
+            bar.set_postfix(shown)
+        if scheduler is not None:
+            scheduler.step()
+        if early_stopping is not None:
+            if monitored < best:
+                best, waited, history.best_epoch = monitored, 0, epoch
+                best_state = net.state_dict()
+            else:
+                waited += 1
+                if waited >= early_stopping:
+                    break
+    bar.close()
+    if best_state is not None:
+        net.load_state_dict(best_state)
+    history.seconds = time.perf_counter() - start
+    return history
+
+
+def predict(net, X, batch_size: int = 1024) -> np.ndarray:
+    """Outputs of ``net`` on ``X`` (eval mode, no graph), as an array."""
+    was_training = net.training
+    net.eval()
+    try:
+        with no_grad():
+            outs = [net(Tensor(X_b)).data for X_b in batches(np.asarray(X), None, batch_size,
+                                                              shuffle=False)]
+    finally:
+        net.train(was_training)
+    return np.concatenate(outs, axis=0)
+
+
+def evaluate(net, X, y, loss="cross_entropy", batch_size: int = 1024) -> dict:
+    """Loss (and accuracy, for integer labels) of ``net`` on ``(X, y)``.
+
+    Returns
+    -------
+    dict
+        ``{"loss": float, "accuracy": float}`` (accuracy only for
+        classification).
+    """
+    y = np.asarray(y)
+    y_hat = predict(net, X, batch_size)
+    result = {"loss": float(_loss_fn(loss)(Tensor(y_hat), y).data)}
+    if y.ndim == 1 and y.dtype.kind in "iu":
+        result["accuracy"] = accuracy(y_hat, y)
+    return result
