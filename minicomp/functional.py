@@ -27,13 +27,12 @@ def _as_tensor(x) -> Tensor:
 
 
 def linear(x, W, b=None) -> Tensor:
-    """``x @ W.T + b`` with ``W`` of shape (out, in), as in ``nn.Linear``."""
-    x = _as_tensor(x)
-    if x.shape[-1] != W.shape[-1]:
-        raise ValueError(f"linear: input of shape {x.shape} does not match weight of "
-                         f"shape {W.shape}; expected input (..., {W.shape[-1]})")
-    y = x @ W.T                                            # (N, in) @ (in, out) -> (N, out)
-    return y if b is None else y + b
+    """``x @ W.T + b`` with ``W`` of shape (out, in), as in ``nn.Linear``.
+
+    Calls the fused primitive :meth:`Tensor.linear`; the same value and
+    gradients as the composite ``x @ W.T + b``.
+    """
+    return _as_tensor(x).linear(W, b)                      # (N, in) -> (N, out)
 
 
 def sigmoid(x) -> Tensor:
@@ -127,8 +126,11 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     T = _check_targets(logits, target)
     if isinstance(target, Tensor) and target.requires_grad:
         T = target
-    losses = -(log_softmax(logits, axis=1) * T).sum(axis=1)   # (N,)
-    return _reduce(losses, reduction, "cross_entropy")
+    logp = log_softmax(logits, axis=1)                        # (N, C)
+    if reduction == "mean":                                   # fold -1/N into the constant
+        return (logp * (T * (-1.0 / logits.shape[0]))).sum() if not isinstance(T, Tensor) \
+            else -(logp * T).sum() * (1.0 / logits.shape[0])
+    return _reduce(-(logp * T).sum(axis=1), reduction, "cross_entropy")   # (N,)
 
 
 def mse(y_hat, y, reduction: str = "mean") -> Tensor:

@@ -11,7 +11,9 @@ that *adds* the op's local gradient into the gradients of its parents
     a.grad += dL/d(out) * d(out)/da    # out._backward()
 
 The primitives are: add, mul, neg, pow, matmul, exp, log, tanh, relu,
-sum, mean, max, reshape, transpose, indexing, where and clip. Everything else
+sum, mean, max, reshape, transpose, indexing, where and clip -- plus one
+fused op, ``linear`` (``x @ W.T + b``), kept for speed: it equals its
+composite and saves two graph nodes per dense layer. Everything else
 (``a - b``, ``a / b``, sigmoid, softmax, cross-entropy, ...) is composed of
 them in :mod:`minicomp.functional` and has no backward code of its own.
 
@@ -67,6 +69,13 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
+def _expand(g: np.ndarray, shape: tuple) -> np.ndarray:
+    """Broadcast ``g`` (a reduction's gradient) back to the input's ``shape``."""
+    out = np.empty(shape, dtype=g.dtype)
+    out[...] = g
+    return out
+
+
 def _accumulate(t: Tensor, g: np.ndarray) -> None:
     # never in place: `g` may be shared with another parent (see add)
     t.grad = g if t.grad is None else t.grad + g
@@ -103,10 +112,15 @@ class Tensor:
         self._op = _op
 
     # ---- graph plumbing -------------------------------------------------
-    def _make(self, data, parents, op):
-        """Output tensor of an op; records the graph only when needed."""
-        track = _grad_enabled and any(p.requires_grad for p in parents)
-        return Tensor(data, requires_grad=track, _prev=parents if track else (), _op=op)
+    @staticmethod
+    def _make(data, parents, op):
+        """Output tensor of an op; records the graph only when a parent needs grad."""
+        out = Tensor.__new__(Tensor)                   # skip __init__: hot path
+        out.data = data if type(data) is np.ndarray else np.asarray(data)
+        out.grad, out._backward, out._op = None, None, op
+        out.requires_grad = _grad_enabled and any(p.requires_grad for p in parents)
+        out._prev = parents if out.requires_grad else ()
+        return out
 
     def _lift(self, other) -> Tensor:
         """Wrap a constant so it can take part in an op (same dtype as self)."""
@@ -141,19 +155,28 @@ class Tensor:
         if grad.shape != self.data.shape:
             raise ValueError(f"backward(): `grad` has shape {grad.shape}, "
                              f"expected the tensor's shape {self.data.shape}")
-        order, seen, stack = [], set(), [(self, False)]
-        while stack:                                   # iterative DFS: post-order
-            node, children_done = stack.pop()
-            if children_done:
-                order.append(node)
-            elif id(node) not in seen:
-                seen.add(id(node))
-                stack.append((node, True))
-                stack.extend((p, False) for p in node._prev if id(p) not in seen)
+        # Count, for every tensor in the graph, how many ops consumed it ...
+        uses, stack = {id(self): 0}, [self]
+        while stack:
+            for p in stack.pop()._prev:
+                if p.requires_grad:
+                    if id(p) not in uses:
+                        uses[id(p)] = 0
+                        stack.append(p)
+                    uses[id(p)] += 1
+        # ... then run a tensor's _backward once all its consumers have sent
+        # their gradient: a topological order, outputs before inputs.
         _accumulate(self, grad)
-        for node in reversed(order):                   # outputs before inputs
+        ready = [self]
+        while ready:
+            node = ready.pop()
             if node._backward is not None and node.grad is not None:
                 node._backward()
+            for p in node._prev:
+                if p.requires_grad:
+                    uses[id(p)] -= 1
+                    if uses[id(p)] == 0:
+                        ready.append(p)
 
     def detach(self) -> Tensor:
         """The same values, cut from the graph (shares memory)."""
@@ -209,9 +232,41 @@ class Tensor:
             def _backward():
                 g = out.grad                               # (..., n, m)
                 if self.requires_grad:                     # (..., n, m) @ (..., m, k)
-                    _accumulate(self, unbroadcast(g @ np.swapaxes(b, -1, -2), a.shape))
+                    _accumulate(self, unbroadcast(g @ b.swapaxes(-1, -2), a.shape))
                 if other.requires_grad:                    # (..., k, n) @ (..., n, m)
-                    _accumulate(other, unbroadcast(np.swapaxes(a, -1, -2) @ g, b.shape))
+                    if b.ndim == 2 and b.flags.f_contiguous and not b.flags.c_contiguous:
+                        gb = (g.T @ a).T                   # b is a W.T view: give its grad
+                    else:                                  # the same layout (no strided
+                        gb = a.swapaxes(-1, -2) @ g        # copies in the update later)
+                    _accumulate(other, unbroadcast(gb, b.shape))
+            out._backward = _backward
+        return out
+
+    def linear(self, W, b=None):
+        """``self @ W.T + b`` as one fused primitive (``W`` is (out, in) as in nn.Linear).
+
+        It equals the composite ``self @ W.T + b`` (the tests check this); fused,
+        a dense layer is one graph node instead of three, and ``W.grad`` comes
+        out contiguous, ``g.T @ x``, exactly as written by hand.
+        """
+        x, Wd = self.data, W.data
+        if x.ndim != 2 or Wd.ndim != 2 or x.shape[1] != Wd.shape[1]:
+            raise ValueError(f"linear: input of shape {x.shape} does not match weight of "
+                             f"shape {Wd.shape}; expected input (N, {Wd.shape[-1]})")
+        y = x @ Wd.T                                       # (N, in) @ (in, out) -> (N, out)
+        if b is not None:
+            y += b.data
+        parents = (self, W) if b is None else (self, W, b)
+        out = self._make(y, parents, "linear")
+        if out.requires_grad:
+            def _backward():
+                g = out.grad                               # (N, out)
+                if self.requires_grad:
+                    _accumulate(self, g @ Wd)              # (N, out) @ (out, in) -> (N, in)
+                if W.requires_grad:
+                    _accumulate(W, g.T @ x)                # (out, N) @ (N, in) -> (out, in)
+                if b is not None and b.requires_grad:
+                    _accumulate(b, g.sum(axis=0))          # (N, out) -> (out,)
             out._backward = _backward
         return out
 
@@ -244,7 +299,7 @@ class Tensor:
         if out.requires_grad:
             def _backward():
                 g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
-                _accumulate(self, np.broadcast_to(g, self.data.shape))
+                _accumulate(self, _expand(g, self.data.shape))
             out._backward = _backward
         return out
 
@@ -254,7 +309,7 @@ class Tensor:
         if out.requires_grad:
             def _backward():
                 g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
-                _accumulate(self, np.broadcast_to(g / n, self.data.shape))
+                _accumulate(self, _expand(g / n, self.data.shape))
             out._backward = _backward
         return out
 
@@ -280,9 +335,10 @@ class Tensor:
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         axes = axes or tuple(reversed(range(self.data.ndim)))
+        inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))   # undoes `axes`
         out = self._make(self.data.transpose(axes), (self,), "T")
         if out.requires_grad:
-            out._backward = lambda: _accumulate(self, out.grad.transpose(np.argsort(axes)))
+            out._backward = lambda: _accumulate(self, out.grad.transpose(inverse))
         return out
 
     def __getitem__(self, index):
@@ -328,7 +384,9 @@ class Tensor:
         return self + other
 
     def __sub__(self, other):
-        return self + (-self._lift(other))
+        if isinstance(other, Tensor):
+            return self + (-other)
+        return self + np.negative(other, dtype=self.data.dtype)  # constant: no neg node
 
     def __rsub__(self, other):
         return self._lift(other) + (-self)

@@ -1,0 +1,27 @@
+"""Median wall-clock time of a call, robust enough for a noisy 2-core VM."""
+from __future__ import annotations
+
+import time
+
+
+def median_time(fn, *, min_sample: float = 2e-3, samples: int = 21, warmup: int = 3) -> float:
+    """Median seconds per call of ``fn()``.
+
+    Calls are grouped so that each timed sample lasts at least
+    ``min_sample`` seconds (timer resolution and jitter then matter little);
+    the median over ``samples`` samples is returned, per call.
+    """
+    for _ in range(warmup):
+        fn()
+    t0 = time.perf_counter()
+    fn()
+    once = max(time.perf_counter() - t0, 1e-7)
+    number = max(1, int(min_sample / once))
+    times = []
+    for _ in range(samples):
+        t0 = time.perf_counter()
+        for _ in range(number):
+            fn()
+        times.append((time.perf_counter() - t0) / number)
+    times.sort()
+    return times[len(times) // 2]
