@@ -37,7 +37,7 @@ def linear(x, W, b=None) -> Tensor:
 
 def sigmoid(x) -> Tensor:
     """Logistic function, via tanh so that it never overflows."""
-    return _as_tensor(x).tanh() * 0.5 + 0.5
+    return (_as_tensor(x) * 0.5).tanh() * 0.5 + 0.5
 
 
 def tanh(x) -> Tensor:

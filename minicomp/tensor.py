@@ -17,15 +17,11 @@ composite and saves two graph nodes per dense layer. Everything else
 (``a - b``, ``a / b``, sigmoid, softmax, cross-entropy, ...) is composed of
 them in :mod:`minicomp.functional` and has no backward code of its own.
 
-Conventions
-
-- ``data`` keeps a floating dtype: float32 by default (training), float64
-  when you pass float64 arrays (gradcheck).
-- Gradients of broadcast operands are summed back to the operand's shape
-  (:func:`unbroadcast`).
-- ``.grad`` is ``None`` until a backward pass reaches the tensor; treat it as
-  read-only (optimizers never modify it in place).
-- Inside ``with no_grad():`` no graph is recorded.
+Conventions: ``data`` is float32 by default, float64 if you pass float64
+(gradcheck); gradients of broadcast operands are summed back to the
+operand's shape (:func:`unbroadcast`); ``.grad`` is ``None`` until a
+backward pass reaches the tensor and is never modified in place; inside
+``with no_grad():`` no graph is recorded.
 """
 from __future__ import annotations
 
@@ -69,8 +65,10 @@ def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
-def _expand(g: np.ndarray, shape: tuple) -> np.ndarray:
-    """Broadcast ``g`` (a reduction's gradient) back to the input's ``shape``."""
+def _expand(g: np.ndarray, shape: tuple, axis, keepdims) -> np.ndarray:
+    """Broadcast ``g``, the gradient of a reduction over ``axis``, back to ``shape``."""
+    if not keepdims and axis is not None:
+        g = np.expand_dims(g, axis)                    # put the reduced axes back
     out = np.empty(shape, dtype=g.dtype)
     out[...] = g
     return out
@@ -84,32 +82,20 @@ def _accumulate(t: Tensor, g: np.ndarray) -> None:
 class Tensor:
     """An array that remembers how it was computed, for reverse-mode autodiff.
 
-    Parameters
-    ----------
-    data : array_like
-        The values. Floating arrays keep their dtype; anything else
-        (Python numbers, lists, integer arrays) becomes float32 unless
-        ``dtype`` is given.
-    requires_grad : bool
-        Whether :meth:`backward` should compute ``grad`` for this tensor.
-    dtype : numpy dtype, optional
-        Force a dtype.
+    ``data``: floating arrays keep their dtype, anything else (numbers, lists,
+    integer arrays) becomes float32 unless ``dtype`` is given.
+    ``requires_grad``: whether :meth:`backward` computes ``grad`` for it.
     """
 
     __slots__ = ("data", "grad", "requires_grad", "_prev", "_backward", "_op")
     __array_ufunc__ = None  # make `ndarray + Tensor` call Tensor.__radd__
 
-    def __init__(self, data, requires_grad=False, dtype=None, _prev=(), _op=""):
-        if isinstance(data, Tensor):
-            data = data.data
+    def __init__(self, data, requires_grad=False, dtype=None):
+        data = data.data if isinstance(data, Tensor) else data
         is_float_array = isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind == "f"
-        self.data = np.asarray(data, dtype=None if dtype is None and is_float_array
-                               else (dtype or np.float32))
-        self.grad = None
+        self.data = np.asarray(data, dtype=dtype or (None if is_float_array else np.float32))
+        self.grad, self._backward, self._prev, self._op = None, None, (), ""
         self.requires_grad = bool(requires_grad)
-        self._prev = _prev
-        self._backward = None
-        self._op = _op
 
     # ---- graph plumbing -------------------------------------------------
     @staticmethod
@@ -122,39 +108,27 @@ class Tensor:
         out._prev = parents if out.requires_grad else ()
         return out
 
-    def _lift(self, other) -> Tensor:
-        """Wrap a constant so it can take part in an op (same dtype as self)."""
+    def _lift(self, other) -> Tensor:                  # a constant, in self's dtype
         return other if isinstance(other, Tensor) else Tensor(other, dtype=self.data.dtype)
 
     def backward(self, grad=None) -> None:
         """Fill ``.grad`` of every tensor this one depends on.
 
-        Parameters
-        ----------
-        grad : array_like, optional
-            d(loss)/d(self). May be omitted only when ``self`` has one
-            element (a scalar loss); it is then 1.
-
-        Raises
-        ------
-        RuntimeError
-            If ``self`` does not require grad, or is not a scalar and no
-            ``grad`` is given.
+        ``grad`` is d(loss)/d(self); it may be omitted (it is then 1) only
+        when ``self`` is a scalar. Raises RuntimeError if ``self`` does not
+        require grad, or is not a scalar and no ``grad`` is given.
         """
         if not self.requires_grad:
-            raise RuntimeError("backward() on a tensor that does not require grad: "
-                               "no input of it has requires_grad=True (or it was "
-                               "computed under no_grad())")
+            raise RuntimeError("backward() on a tensor that does not require grad (no "
+                               "input has requires_grad=True, or it was made under no_grad())")
         if grad is None:
             if self.data.size != 1:
                 raise RuntimeError(f"backward() needs an explicit `grad` for a tensor of "
-                                   f"shape {self.data.shape}; reduce it to a scalar "
-                                   f"first (e.g. .sum() or .mean())")
+                                   f"shape {self.data.shape}; reduce it to a scalar first")
             grad = np.ones_like(self.data)
         grad = np.asarray(grad, dtype=self.data.dtype)
         if grad.shape != self.data.shape:
-            raise ValueError(f"backward(): `grad` has shape {grad.shape}, "
-                             f"expected the tensor's shape {self.data.shape}")
+            raise ValueError(f"backward(): `grad` has shape {grad.shape}, expected {self.data.shape}")
         # Count, for every tensor in the graph, how many ops consumed it ...
         uses, stack = {id(self): 0}, [self]
         while stack:
@@ -243,12 +217,8 @@ class Tensor:
         return out
 
     def linear(self, W, b=None):
-        """``self @ W.T + b`` as one fused primitive (``W`` is (out, in) as in nn.Linear).
-
-        It equals the composite ``self @ W.T + b`` (the tests check this); fused,
-        a dense layer is one graph node instead of three, and ``W.grad`` comes
-        out contiguous, ``g.T @ x``, exactly as written by hand.
-        """
+        """``self @ W.T + b`` fused (``W`` is (out, in)): equal to the composite, but
+        one graph node instead of three and a contiguous ``W.grad = g.T @ x``."""
         x, Wd = self.data, W.data
         if x.ndim != 2 or Wd.ndim != 2 or x.shape[1] != Wd.shape[1]:
             raise ValueError(f"linear: input of shape {x.shape} does not match weight of "
@@ -297,20 +267,16 @@ class Tensor:
     def sum(self, axis=None, keepdims=False):
         out = self._make(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum")
         if out.requires_grad:
-            def _backward():
-                g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
-                _accumulate(self, _expand(g, self.data.shape))
-            out._backward = _backward
+            out._backward = lambda: _accumulate(
+                self, _expand(out.grad, self.data.shape, axis, keepdims))
         return out
 
     def mean(self, axis=None, keepdims=False):
         out = self._make(self.data.mean(axis=axis, keepdims=keepdims), (self,), "mean")
         n = self.data.size // max(out.data.size, 1)           # elements averaged
         if out.requires_grad:
-            def _backward():
-                g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
-                _accumulate(self, _expand(g / n, self.data.shape))
-            out._backward = _backward
+            out._backward = lambda: _accumulate(
+                self, _expand(out.grad / n, self.data.shape, axis, keepdims))
         return out
 
     def max(self, axis=None, keepdims=False):
@@ -319,9 +285,9 @@ class Tensor:
         out = self._make(m if keepdims else np.squeeze(m, axis=axis), (self,), "max")
         if out.requires_grad:
             def _backward():
-                g = out.grad if keepdims or axis is None else np.expand_dims(out.grad, axis)
                 hit = self.data == m                       # where the max was taken
-                _accumulate(self, g * hit / hit.sum(axis=axis, keepdims=True))
+                share = hit / hit.sum(axis=axis, keepdims=True)    # ties split the gradient
+                _accumulate(self, _expand(out.grad, self.data.shape, axis, keepdims) * share)
             out._backward = _backward
         return out
 
@@ -380,8 +346,7 @@ class Tensor:
         return out
 
     # ---- composed from the primitives: no backward code ------------------
-    def __radd__(self, other):
-        return self + other
+    __radd__ = __add__                                 # a + b == b + a
 
     def __sub__(self, other):
         if isinstance(other, Tensor):
@@ -391,8 +356,7 @@ class Tensor:
     def __rsub__(self, other):
         return self._lift(other) + (-self)
 
-    def __rmul__(self, other):
-        return self * other
+    __rmul__ = __mul__
 
     def __truediv__(self, other):
         return self * (self._lift(other) ** -1)
@@ -403,26 +367,13 @@ class Tensor:
     def __rmatmul__(self, other):
         return self._lift(other) @ self
 
-    @property
-    def T(self):
-        return self.transpose()
+    T = property(lambda self: self.transpose())
 
     # ---- conveniences -----------------------------------------------------
-    @property
-    def shape(self):
-        return self.data.shape
-
-    @property
-    def ndim(self):
-        return self.data.ndim
-
-    @property
-    def dtype(self):
-        return self.data.dtype
-
-    @property
-    def size(self):
-        return self.data.size
+    shape = property(lambda self: self.data.shape)
+    ndim = property(lambda self: self.data.ndim)
+    dtype = property(lambda self: self.data.dtype)
+    size = property(lambda self: self.data.size)
 
     def __len__(self):
         return len(self.data)

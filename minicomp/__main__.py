@@ -1,0 +1,6 @@
+"""``python -m minicomp`` is the ``minicomp`` command."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,26 @@
+"""Offline datasets, tiny synthetic problems and minibatches.
+
+Nothing here downloads anything:
+
+- :func:`load_digits` -- scikit-learn's bundled 8x8 digits (1,797 images);
+- :func:`load_mnist1d` -- MNIST-1D, *generated* locally by the ``mnist1d`` package;
+- :func:`load_mnist` -- MNIST / Fashion-MNIST from IDX files you already have;
+- :func:`make_blobs`, :func:`make_spirals` -- 2-D toy problems for plots;
+- :func:`batches` -- seeded minibatches for a training loop.
+
+Every function that uses randomness takes ``seed``: an ``int`` or a
+``numpy.random.Generator``. The same seed always gives the same numbers.
+
+Modules: :mod:`.dataset` (container, splits, batches), :mod:`.embedded`
+(digits, MNIST-1D), :mod:`.idx` (IDX files, MNIST), :mod:`.synthetic`
+(blobs, spirals).
+"""
+from .dataset import Dataset, batches, num_batches, train_test_split
+from .embedded import load_digits, load_mnist1d
+from .idx import load_mnist, read_idx, write_idx
+from .synthetic import make_blobs, make_spirals
+
+__all__ = [
+    "Dataset", "batches", "load_digits", "load_mnist", "load_mnist1d", "make_blobs",
+    "make_spirals", "num_batches", "read_idx", "train_test_split", "write_idx",
+]
