@@ -201,7 +201,7 @@ class Dense(Module):
             raise ValueError(f"Dense({self.in_features} -> {self.out_features}): input has "
                              f"shape {x.shape}, expected (..., {self.in_features}); "
                              f"W has shape {self.W.shape}")
-        return F.linear(x, self.W, self.b)                     # (N, in) -> (N, out)
+        return x.linear(self.W, self.b)                        # (N, in) -> (N, out)
 
     def config(self):
         return {"in_features": self.in_features, "out_features": self.out_features,

@@ -104,7 +104,12 @@ class Tensor:
         out = Tensor.__new__(Tensor)                   # skip __init__: hot path
         out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad, out._backward, out._op = None, None, op
-        out.requires_grad = _grad_enabled and any(p.requires_grad for p in parents)
+        out.requires_grad = False
+        if _grad_enabled:
+            for p in parents:
+                if p.requires_grad:
+                    out.requires_grad = True
+                    break
         out._prev = parents if out.requires_grad else ()
         return out
 
