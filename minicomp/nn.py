@@ -197,10 +197,10 @@ class Dense(Module):
 
     def forward(self, x):
         x = x if isinstance(x, Tensor) else Tensor(x)
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
+        if x.ndim != 2 or x.shape[1] != self.in_features:
             raise ValueError(f"Dense({self.in_features} -> {self.out_features}): input has "
-                             f"shape {x.shape}, expected (..., {self.in_features}); "
-                             f"W has shape {self.W.shape}")
+                             f"shape {x.shape}, expected (N, {self.in_features}) (one example: "
+                             f"x.reshape(1, -1)); W has shape {self.W.shape}")
         return x.linear(self.W, self.b)                        # (N, in) -> (N, out)
 
     def config(self):
@@ -297,7 +297,8 @@ class MLP(Sequential):
 
     ``MLP([64, 64, 64, 10])`` is the seeds' baseline (hidden 64-64); its
     layer indices are 0, 2, 4 for the Dense layers, as in the equivalent
-    ``torch.nn.Sequential``.
+    ``torch.nn.Sequential``. With ``activation="identity"`` no activation
+    layers are inserted (Dense layers at 0, 1, 2, ...).
 
     Parameters
     ----------
@@ -321,7 +322,7 @@ class MLP(Sequential):
         layers = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(Dense(n_in, n_out, init=init, seed=rng))
-            if i < len(sizes) - 2:
+            if i < len(sizes) - 2 and activation != "identity":
                 layers.append(ACTIVATIONS[activation]())
         super().__init__(*layers)
         self.sizes, self.activation, self.init = sizes, activation, init

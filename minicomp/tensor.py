@@ -17,6 +17,10 @@ composite and saves two graph nodes per dense layer. Everything else
 (``a - b``, ``a / b``, sigmoid, softmax, cross-entropy, ...) is composed of
 them in :mod:`minicomp.functional` and has no backward code of its own.
 
+A new primitive follows the same pattern: ``out = Tensor._make(data, (a,), "name")``,
+then, if ``out.requires_grad``, set ``out._backward`` to a closure that
+calls ``_accumulate(a, <gradient for a>)`` (see ``relu`` below).
+
 Conventions: ``data`` is float32 by default, float64 if you pass float64
 (gradcheck); gradients of broadcast operands are summed back to the
 operand's shape (:func:`unbroadcast`); ``.grad`` is ``None`` until a

@@ -79,7 +79,7 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
     Parameters
     ----------
     net : Module
-    X : ndarray, shape (N, D)
+    X : ndarray, shape (N, D) (cast to the dtype of the parameters, float32)
     y : ndarray, shape (N,) integer labels, or (N, K) regression targets
     loss : "cross_entropy", "mse" or callable ``loss(y_hat, y) -> Tensor``
     optimizer : Optimizer, optional
@@ -111,7 +111,10 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
     TrainingDiverged
         The loss became NaN or infinite (message names epoch and step).
     """
-    X, y = np.asarray(X), np.asarray(y)
+    dtype = net.parameters()[0].dtype if net.parameters() else np.float32
+    X, y = np.asarray(X, dtype=dtype), np.asarray(y)        # train in the weights' dtype
+    if y.dtype.kind == "f":
+        y = y.astype(dtype, copy=False)
     if len(X) != len(y):
         raise ValueError(f"fit: X has {len(X)} rows but y has {len(y)}")
     if not isinstance(epochs, int) or epochs < 1:

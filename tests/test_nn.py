@@ -84,8 +84,15 @@ def test_load_state_dict_errors_name_key_and_shapes():
 
 
 def test_dense_shape_mismatch_names_both_shapes():
-    with pytest.raises(ValueError, match=r"\(2, 5\).*\(\.\.\., 4\)"):
+    with pytest.raises(ValueError, match=r"\(2, 5\).*\(N, 4\)"):
         Dense(4, 3)(np.zeros((2, 5), np.float32))
+    with pytest.raises(ValueError, match=r"\(4,\).*reshape"):
+        Dense(4, 3)(np.zeros(4, np.float32))
+
+
+def test_identity_mlp_has_no_activation_layers():
+    net = MLP([3, 4, 2], activation="identity")
+    assert [type(m).__name__ for m in net] == ["Dense", "Dense"]
 
 
 @pytest.mark.parametrize("args", [(0, 3), (3, -1), (2.5, 3), (True, 3)])

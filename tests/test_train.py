@@ -111,6 +111,15 @@ def test_predict_uses_eval_mode_and_restores_training():
     assert net.training
 
 
+def test_fit_trains_in_the_weights_dtype():
+    X, y = blobs()
+    net = MLP([2, 4, 3], seed=0)
+    fit(net, X.astype(np.float64), y, epochs=1, quiet=True,
+        callbacks=[lambda s: [(p.grad.dtype == np.float32) or pytest.fail("float64 grad")
+                              for p in s.net.parameters()]])
+    assert all(p.dtype == np.float32 for p in net.parameters())
+
+
 def test_fit_rejects_bad_arguments():
     X, y = blobs()
     with pytest.raises(ValueError, match="300 rows but y has 10"):
