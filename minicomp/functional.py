@@ -70,6 +70,10 @@ def softmax(x, axis=-1) -> Tensor:
 def one_hot(labels, num_classes: int, dtype=np.float32) -> np.ndarray:
     """(N,) integer labels -> (N, num_classes) rows of 0/1."""
     labels = np.asarray(labels)
+    bad = (labels < 0) | (labels >= num_classes)
+    if bad.any():
+        raise ValueError(f"one_hot: label {labels[bad][0]} is out of range; "
+                         f"expected 0 <= label < {num_classes}")
     out = np.zeros((labels.shape[0], num_classes), dtype=dtype)
     out[np.arange(labels.shape[0]), labels] = 1
     return out

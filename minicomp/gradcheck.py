@@ -80,13 +80,14 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0, raise_excepti
             f_minus = scalar(*xs)
             x[k] = old
             numeric[k] = (f_plus - f_minus) / (2 * eps)
-        bad = np.abs(analytic - numeric) > atol + rtol * np.abs(numeric)
+        excess = np.abs(analytic - numeric) - (atol + rtol * np.abs(numeric))
+        bad = excess > 0
         if bad.any():
             if not raise_exception:
                 return False
-            k = tuple(int(j) for j in np.argwhere(bad)[0])
+            k = tuple(int(j) for j in np.unravel_index(np.argmax(excess), x.shape))
             raise GradcheckError(
                 f"gradcheck: input {i} (shape {x.shape}): {int(bad.sum())} of {x.size} "
-                f"gradient entries differ; first at index {k}: analytic "
+                f"gradient entries differ; worst at index {k}: analytic "
                 f"{analytic[k]:.8g}, numeric {numeric[k]:.8g} (atol={atol}, rtol={rtol})")
     return True

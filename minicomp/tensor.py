@@ -17,9 +17,8 @@ composite and saves two graph nodes per dense layer. Everything else
 (``a - b``, ``a / b``, sigmoid, softmax, cross-entropy, ...) is composed of
 them in :mod:`minicomp.functional` and has no backward code of its own.
 
-A new primitive follows the same pattern: ``out = Tensor._make(data, (a,), "name")``,
-then, if ``out.requires_grad``, set ``out._backward`` to a closure that
-calls ``_accumulate(a, <gradient for a>)`` (see ``relu`` below).
+A new primitive follows the pattern of ``relu`` below: ``Tensor._make`` the
+output, then give it a ``_backward`` closure that calls ``_accumulate``.
 
 Conventions: ``data`` is float32 by default, float64 if you pass float64
 (gradcheck); gradients of broadcast operands are summed back to the
@@ -108,12 +107,8 @@ class Tensor:
         out = Tensor.__new__(Tensor)                   # skip __init__: hot path
         out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad, out._backward, out._op = None, None, op
-        out.requires_grad = False
-        if _grad_enabled:
-            for p in parents:
-                if p.requires_grad:
-                    out.requires_grad = True
-                    break
+        out.requires_grad = _grad_enabled and (parents[0].requires_grad or
+                                               any(p.requires_grad for p in parents[1:]))
         out._prev = parents if out.requires_grad else ()
         return out
 
@@ -135,13 +130,18 @@ class Tensor:
                 raise RuntimeError(f"backward() needs an explicit `grad` for a tensor of "
                                    f"shape {self.data.shape}; reduce it to a scalar first")
             grad = np.ones_like(self.data)
-        grad = np.asarray(grad, dtype=self.data.dtype)
+        grad = np.array(grad, dtype=self.data.dtype)          # a copy: never alias the caller's
         if grad.shape != self.data.shape:
             raise ValueError(f"backward(): `grad` has shape {grad.shape}, expected {self.data.shape}")
         # Count, for every tensor in the graph, how many ops consumed it ...
+        # Non-leaf tensors (outputs of ops) start every pass from zero; only
+        # leaves accumulate across calls, as in PyTorch.
         uses, stack = {id(self): 0}, [self]
         while stack:
-            for p in stack.pop()._prev:
+            node = stack.pop()
+            if node._backward is not None:
+                node.grad = None
+            for p in node._prev:
                 if p.requires_grad:
                     if id(p) not in uses:
                         uses[id(p)] = 0
@@ -197,6 +197,7 @@ class Tensor:
         return out
 
     def __pow__(self, p):
+        p = p.item() if isinstance(p, (np.integer, np.floating)) else p   # no upcast
         if not isinstance(p, (int, float)):
             raise TypeError(f"pow: exponent must be an int or float constant, got {type(p).__name__}")
         out = self._make(self.data ** p, (self,), f"**{p}")
@@ -217,7 +218,7 @@ class Tensor:
                 if self.requires_grad:                     # (..., n, m) @ (..., m, k)
                     _accumulate(self, unbroadcast(g @ b.swapaxes(-1, -2), a.shape))
                 if other.requires_grad:                    # (..., k, n) @ (..., n, m)
-                    if b.ndim == 2 and b.flags.f_contiguous and not b.flags.c_contiguous:
+                    if a.ndim == b.ndim == 2 and b.flags.f_contiguous and not b.flags.c_contiguous:
                         gb = (g.T @ a).T                   # b is a W.T view: give its grad
                     else:                                  # the same layout (no strided
                         gb = a.swapaxes(-1, -2) @ g        # copies in the update later)
@@ -232,6 +233,9 @@ class Tensor:
         if x.ndim != 2 or Wd.ndim != 2 or x.shape[1] != Wd.shape[1]:
             raise ValueError(f"linear: input of shape {x.shape} does not match weight of "
                              f"shape {Wd.shape}; expected input (N, {Wd.shape[-1]})")
+        if b is not None and b.data.shape != (Wd.shape[0],):
+            raise ValueError(f"linear: bias of shape {b.data.shape} does not match weight of "
+                             f"shape {Wd.shape}; expected ({Wd.shape[0]},)")
         y = x @ Wd.T                                       # (N, in) @ (in, out) -> (N, out)
         if b is not None:
             y += b.data
@@ -294,7 +298,7 @@ class Tensor:
         out = self._make(m if keepdims else np.squeeze(m, axis=axis), (self,), "max")
         if out.requires_grad:
             def _backward():
-                hit = self.data == m                       # where the max was taken
+                hit = (self.data == m).astype(self.data.dtype)   # where the max was taken
                 share = hit / hit.sum(axis=axis, keepdims=True)    # ties split the gradient
                 _accumulate(self, _expand(out.grad, self.data.shape, axis, keepdims) * share)
             out._backward = _backward
@@ -310,14 +314,15 @@ class Tensor:
     def transpose(self, *axes):
         axes = axes[0] if len(axes) == 1 and isinstance(axes[0], (tuple, list)) else axes
         axes = axes or tuple(reversed(range(self.data.ndim)))
-        inverse = tuple(sorted(range(len(axes)), key=axes.__getitem__))   # undoes `axes`
-        out = self._make(self.data.transpose(axes), (self,), "T")
+        out = self._make(self.data.transpose(axes), (self,), "T")   # NumPy validates axes
+        inverse = tuple(sorted(range(len(axes)), key=lambda i: axes[i] % self.data.ndim))
         if out.requires_grad:
             out._backward = lambda: _accumulate(self, out.grad.transpose(inverse))
         return out
 
     def __getitem__(self, index):
-        index = index.data.astype(np.intp) if isinstance(index, Tensor) else index
+        if isinstance(index, Tensor):
+            raise TypeError("index: got a Tensor; index with ints, slices or NumPy arrays")
         out = self._make(self.data[index], (self,), "[]")
         if out.requires_grad:
             def _backward():
@@ -329,6 +334,7 @@ class Tensor:
 
     def where(self, condition, other):
         """``condition ? self : other`` elementwise (``condition`` is constant)."""
+        condition = condition.data if isinstance(condition, Tensor) else condition
         other, cond = self._lift(other), np.asarray(condition, dtype=bool)
         out = self._make(np.where(cond, self.data, other.data), (self, other), "where")
         if out.requires_grad:

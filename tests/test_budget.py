@@ -4,7 +4,7 @@ import pathlib
 import pytest
 
 PACKAGE = pathlib.Path(__file__).resolve().parents[1] / "minicomp"
-BUDGETS = {"tensor.py": 330, "functional.py": 200, "nn.py": 330, "optim.py": 200,
+BUDGETS = {"tensor.py": 340, "functional.py": 200, "nn.py": 330, "optim.py": 200,
            "gradcheck.py": 100}
 
 
