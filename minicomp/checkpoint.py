@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 
 import numpy as np
 
+from .atomic import atomic_open
 from .nn import Module
 
 FORMAT = "minicomp-model"
@@ -61,18 +61,8 @@ def save(net: Module, path) -> str:
         arrays[name] = p.data
         if getattr(p, "mask", None) is not None:
             arrays[name + ".mask"] = np.asarray(p.mask)
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".minicomp-", suffix=".npz.tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:                       # temp file + rename
+        np.savez(f, **arrays)
     return path
 
 

@@ -11,11 +11,11 @@ import gzip
 import math
 import os
 import struct
-import tempfile
 import zlib
 
 import numpy as np
 
+from ..atomic import atomic_open
 from .dataset import Dataset, _as_path
 
 # IDX type code of each dtype; the values are stored big-endian in the file.
@@ -135,15 +135,8 @@ def write_idx(path, array) -> str:
     payload = header + array.astype(_IDX_TYPES[code]).tobytes()    # big-endian, row-major
     if path.endswith(".gz"):
         payload = gzip.compress(payload, mtime=0)                    # mtime=0: same array, same bytes
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(payload)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path) as f:                                       # all or nothing
+        f.write(payload)
     return path
 
 
