@@ -136,17 +136,17 @@ class Tensor:
         # Count, for every tensor in the graph, how many ops consumed it ...
         # Non-leaf tensors (outputs of ops) start every pass from zero; only
         # leaves accumulate across calls, as in PyTorch.
-        uses, stack = {id(self): 0}, [self]
+        uses, stack = {self: 0}, [self]                # Tensors hash by identity
         while stack:
             node = stack.pop()
-            if node._backward is not None:
+            if node._backward is not None:             # non-leaf: restart from zero
                 node.grad = None
             for p in node._prev:
                 if p.requires_grad:
-                    if id(p) not in uses:
-                        uses[id(p)] = 0
+                    if p not in uses:
+                        uses[p] = 0
                         stack.append(p)
-                    uses[id(p)] += 1
+                    uses[p] += 1
         # ... then run a tensor's _backward once all its consumers have sent
         # their gradient: a topological order, outputs before inputs.
         _accumulate(self, grad)
@@ -157,8 +157,8 @@ class Tensor:
                 node._backward()
             for p in node._prev:
                 if p.requires_grad:
-                    uses[id(p)] -= 1
-                    if uses[id(p)] == 0:
+                    uses[p] -= 1
+                    if uses[p] == 0:
                         ready.append(p)
 
     def detach(self) -> Tensor:
