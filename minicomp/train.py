@@ -190,12 +190,13 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
 
 def predict(net, X, batch_size: int = 1024) -> np.ndarray:
     """Outputs of ``net`` on ``X`` (eval mode, no graph), as an array."""
+    params = net.parameters()
+    X = np.asarray(X, dtype=params[0].dtype if params else None)   # the weights' dtype
     was_training = net.training
     net.eval()
     try:
         with no_grad():
-            outs = [net(Tensor(X_b)).data for X_b in batches(np.asarray(X), None, batch_size,
-                                                              shuffle=False)]
+            outs = [net(Tensor(X_b)).data for X_b in batches(X, None, batch_size, shuffle=False)]
     finally:
         net.train(was_training)
     return np.concatenate(outs, axis=0)
