@@ -196,11 +196,7 @@ class Dense(Module):
         self.b = Parameter(np.zeros(out_features)) if bias else None   # (out,)
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
-        if x.ndim != 2 or x.shape[1] != self.in_features:
-            raise ValueError(f"Dense({self.in_features} -> {self.out_features}): input has "
-                             f"shape {x.shape}, expected (N, {self.in_features}) (one example: "
-                             f"x.reshape(1, -1)); W has shape {self.W.shape}")
+        x = x if isinstance(x, Tensor) else Tensor(x)          # linear checks the shapes
         return x.linear(self.W, self.b)                        # (N, in) -> (N, out)
 
     def config(self):

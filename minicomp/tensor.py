@@ -231,8 +231,8 @@ class Tensor:
         one graph node instead of three and a contiguous ``W.grad = g.T @ x``."""
         x, Wd = self.data, W.data
         if x.ndim != 2 or Wd.ndim != 2 or x.shape[1] != Wd.shape[1]:
-            raise ValueError(f"linear: input of shape {x.shape} does not match weight of "
-                             f"shape {Wd.shape}; expected input (N, {Wd.shape[-1]})")
+            raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape "
+                             f"{Wd.shape}; expected (N, {Wd.shape[-1]}); one example: reshape(1, -1)")
         if b is not None and b.data.shape != (Wd.shape[0],):
             raise ValueError(f"linear: bias of shape {b.data.shape} does not match weight of "
                              f"shape {Wd.shape}; expected ({Wd.shape[0]},)")
