@@ -1361,6 +1361,10 @@ md(r"""
 * Seed 003's sample does not run (undefined `model`, `inputs`,
   `targets`), optimizes no structure, and its two linear layers are one
   linear layer in disguise.
+* **Graded exercise:** [`exercises/01_autograd/`](../exercises/01_autograd/)
+  -- write the backward of matmul, ReLU and softmax-cross-entropy by
+  hand; the grader checks them against finite differences. Run its
+  public tests with `minicomp check exercises/01_autograd/`.
 """)
 
 md(r"""

@@ -1,0 +1,137 @@
+"""Test cases: the ``@case`` decorator, loading a ``tests.py``, and outcomes.
+
+An exercise's ``tests.py`` (written by the instructor, run only in the
+grader) decorates functions of one argument, ``ex``, a proxy for the
+student's module::
+
+    @case(points=2, hidden=True, failure_message="check the sign")
+    def relu_zero_input(ex):
+        np.testing.assert_array_equal(ex.relu_backward(x, g), expected)
+
+Keys are otter-grader's: ``name``, ``points``, ``hidden``,
+``success_message``, ``failure_message``. Every run of a case ends in
+exactly one of :data:`OUTCOMES`; anything but ``passed`` scores 0 for
+that case only.
+"""
+from __future__ import annotations
+
+import dataclasses
+import importlib.util
+import itertools
+import os
+import sys
+
+OUTCOMES = ("passed", "failed", "error", "timeout", "crashed", "syntax_error", "missing")
+_order = itertools.count()
+
+
+@dataclasses.dataclass(frozen=True)
+class Case:
+    """One test case of an exercise (see :func:`case`)."""
+
+    func: object                       # f(ex) -> None; raises AssertionError to fail
+    name: str
+    points: float = 1.0
+    hidden: bool = False
+    success_message: str | None = None
+    failure_message: str | None = None
+    order: int = 0                     # definition order within the file
+
+    def __call__(self, ex):
+        return self.func(ex)
+
+
+@dataclasses.dataclass
+class CaseResult:
+    """The outcome of one case on one submission."""
+
+    name: str
+    status: str                        # one of OUTCOMES
+    score: float
+    max_score: float
+    hidden: bool
+    message: str = ""                  # why (for the instructor's eyes)
+    feedback: str = ""                 # what the student may see
+
+    def __post_init__(self):
+        assert self.status in OUTCOMES, self.status
+        assert self.status == "passed" or self.score == 0, "only a pass scores"
+
+
+def case(func=None, *, points=1, hidden=False, name=None,
+         success_message=None, failure_message=None):
+    """Declare a test case; usable as ``@case`` or ``@case(points=..., ...)``.
+
+    Parameters
+    ----------
+    points : int or float
+        Points for passing; a case scores all of them or 0.
+    hidden : bool
+        Hidden cases are dropped by ``minicomp release`` and reported to the
+        student by name and status only.
+    name : str, optional
+        Display name (default: the function's name).
+    success_message, failure_message : str, optional
+        Shown to the student when the case passes / does not pass (for a
+        hidden case, the failure message is all the student sees).
+
+    Raises
+    ------
+    ValueError
+        If ``points`` is negative or not finite.
+    TypeError
+        If the decorated object is not a function or a flag has the wrong type.
+
+    Examples
+    --------
+    >>> @case(points=2, failure_message="look at x == 0")
+    ... def relu_at_zero(ex):
+    ...     pass
+    >>> relu_at_zero.name, relu_at_zero.points, relu_at_zero.hidden
+    ('relu_at_zero', 2.0, False)
+    """
+    if not isinstance(points, (int, float)) or isinstance(points, bool):
+        raise TypeError(f"points must be a number, got {points!r}")
+    if not (0 <= points < float("inf")):
+        raise ValueError(f"points must be finite and >= 0, got {points!r}")
+    if not isinstance(hidden, bool):
+        raise TypeError(f"hidden must be True or False, got {hidden!r}")
+
+    def wrap(f):
+        if not callable(f):
+            raise TypeError(f"@case decorates a function of `ex`, got {f!r}")
+        return Case(f, name or f.__name__, float(points), hidden,
+                    success_message, failure_message, next(_order))
+    return wrap if func is None else wrap(func)
+
+
+def load_cases(tests_path) -> list:
+    """Run an instructor's ``tests.py`` (in the grader) and return its cases.
+
+    Raises
+    ------
+    FileNotFoundError
+        If ``tests_path`` does not exist.
+    ValueError
+        If it declares no case, or two cases share a name.
+    """
+    tests_path = os.fspath(tests_path)
+    if not os.path.isfile(tests_path):
+        raise FileNotFoundError(f"tests_path: no test file {tests_path!r}")
+    mod_name = f"_minicomp_tests_{abs(hash(os.path.abspath(tests_path)))}"
+    spec = importlib.util.spec_from_file_location(mod_name, tests_path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.modules.pop(mod_name, None)
+    cases = sorted((v for v in vars(module).values() if isinstance(v, Case)),
+                   key=lambda c: c.order)
+    if not cases:
+        raise ValueError(f"tests_path: {tests_path!r} declares no @case")
+    names = [c.name for c in cases]
+    dupes = sorted({n for n in names if names.count(n) > 1})
+    if dupes:
+        raise ValueError(f"tests_path: {tests_path!r} has duplicate case names {dupes}")
+    return cases

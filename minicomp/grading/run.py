@@ -1,0 +1,199 @@
+"""Run an exercise's cases against one student file: the ``ex`` proxy and its session.
+
+The case bodies run here, in the grader, with the grader's own NumPy;
+each ``ex.name(*args)`` is sent to the sandboxed :class:`~.sandbox.Worker`
+and only plain data comes back. A worker that times out or dies is
+killed and the *next* case starts a fresh one, so one bad function costs
+only the cases that call it. Problems found at load time (syntax error,
+missing file, an exception or endless loop at import) are the same for
+every case and are reported for each without starting again.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import stat
+import time
+
+from .case import CaseResult
+from .sandbox import Limits, Worker, WorkerCrashed, WorkerTimeout
+
+MAX_FILE_BYTES = 1 << 20
+
+
+class StudentFailure(BaseException):
+    """A call into the student's code did not return a value.
+
+    A ``BaseException``, so that a test's ``except Exception`` cannot
+    swallow it; the session also remembers it, so a swallowed failure
+    still fails the case.
+    """
+
+    def __init__(self, status: str, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Session:
+    """Calls into one student file, restarting the worker after a crash."""
+
+    def __init__(self, files: dict | None, limits: Limits):
+        self.files, self.limits = files, limits
+        self.worker = None
+        self.fatal = None
+        if not files or "exercise.py" not in files:
+            self.fatal = StudentFailure("missing", "the submission has no exercise.py"
+                                        if files is not None else "the submission has no "
+                                        "folder for this exercise")
+        self.deadline = time.monotonic() + limits.submission_timeout
+        self.sandbox = {}
+        self.failure = None
+        self.output = b""
+
+    def _deadline(self, seconds: float) -> float:
+        if time.monotonic() >= self.deadline:
+            raise StudentFailure("timeout", f"the submission used up its "
+                                 f"{self.limits.submission_timeout:g} s time limit")
+        return min(time.monotonic() + seconds, self.deadline)
+
+    def _start(self) -> Worker:
+        worker = Worker(self.files, self.limits)
+        try:
+            reply = worker.load(self._deadline(self.limits.load_timeout))
+        except WorkerTimeout:
+            self._close(worker)
+            self.fatal = StudentFailure("timeout", "loading your file did not finish "
+                                        f"within {self.limits.load_timeout:g} s")
+            raise self.fatal from None
+        except WorkerCrashed as e:
+            self._close(worker)
+            raise StudentFailure("crashed", f"while loading your file, {e}") from None
+        self.sandbox = reply.get("sandbox", {})
+        if reply["status"] != "ok":
+            self._close(worker)
+            status = {"sandbox_failed": "crashed"}.get(reply["status"], reply["status"])
+            self.fatal = StudentFailure(status, reply.get("message", ""))
+            raise self.fatal
+        return worker
+
+    def call(self, name: str, args: tuple, kwargs: dict):
+        """Call ``name(*args, **kwargs)`` in the sandbox; return the plain value."""
+        try:
+            if self.fatal is not None:
+                raise self.fatal
+            if self.worker is None:
+                self.worker = self._start()
+            try:
+                reply = self.worker.call(name, args, kwargs, self._deadline(self.limits.timeout))
+            except WorkerTimeout:
+                self._close(self.worker)
+                raise StudentFailure("timeout", f"{name}() did not return within "
+                                     f"{self.limits.timeout:g} s") from None
+            except WorkerCrashed as e:
+                self._close(self.worker)
+                raise StudentFailure("crashed", f"during {name}(): {e}") from None
+            status = reply["status"]
+            if status == "ok":
+                return reply["value"]
+            if status == "invalid":
+                raise StudentFailure("failed", f"{name}() {reply.get('message', '')}")
+            raise StudentFailure(status if status in ("error", "missing") else "crashed",
+                                 reply.get("message", ""))
+        except StudentFailure as f:
+            self.failure = self.failure or f
+            raise
+
+    def _close(self, worker) -> None:
+        if worker is self.worker:
+            self.worker = None
+        self.output = bytes(worker.out)
+        worker.close()
+
+    def close(self) -> None:
+        if self.worker is not None:
+            self._close(self.worker)
+
+
+class Proxy:
+    """``ex``: attribute calls run the student's function in the sandbox."""
+
+    def __init__(self, session: Session):
+        object.__setattr__(self, "_session", session)
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(f"ex.{name}: only public functions can be called")
+        session = object.__getattribute__(self, "_session")
+        return lambda *args, **kwargs: session.call(name, args, kwargs)
+
+
+def run_case(case, session: Session) -> CaseResult:
+    """Run one case; exactly one outcome, with a message, never a pass by accident."""
+    session.failure = None
+    try:
+        case.func(Proxy(session))
+    except StudentFailure as f:
+        status, message = f.status, f.message
+    except AssertionError as e:
+        status, message = "failed", str(e).strip()[:2000] or "assertion failed"
+    except Exception as e:  # noqa: BLE001 -- the returned value broke the test
+        status = "failed"
+        message = f"the test could not use the returned value: {type(e).__name__}: {str(e)[:500]}"
+    else:
+        status, message = "passed", ""
+    if session.failure is not None and status == "passed":
+        status, message = session.failure.status, session.failure.message
+    passed = status == "passed"
+    if passed:
+        feedback = case.success_message or ""
+    elif case.hidden:
+        feedback = case.failure_message or ""
+    else:
+        feedback = "\n".join(m for m in (case.failure_message, message) if m)
+    return CaseResult(case.name, status, case.points if passed else 0.0, case.points,
+                      case.hidden, message, feedback)
+
+
+def read_student_files(folder) -> dict | None:
+    """The regular files directly in ``folder`` (no symlinks, no tests.py), or None."""
+    if not os.path.isdir(folder):
+        return None
+    files = {}
+    for name in sorted(os.listdir(folder)):
+        path = os.path.join(folder, name)
+        st = os.lstat(path)
+        if not stat.S_ISREG(st.st_mode) or name == "tests.py" or st.st_size > MAX_FILE_BYTES:
+            continue
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as f:
+            files[name] = f.read(MAX_FILE_BYTES)
+    return files
+
+
+@dataclasses.dataclass
+class ExerciseResult:
+    """All cases of one exercise on one submission."""
+
+    exercise: str
+    cases: list
+    sandbox: dict
+    output: bytes = b""
+
+    @property
+    def score(self) -> float:
+        return sum(c.score for c in self.cases)
+
+    @property
+    def max_score(self) -> float:
+        return sum(c.max_score for c in self.cases)
+
+
+def run_exercise(exercise: str, cases, files: dict | None, limits: Limits,
+                 public_only: bool = False) -> ExerciseResult:
+    """Run ``cases`` against the student ``files`` of one exercise."""
+    session = Session(files, limits)
+    try:
+        results = [run_case(c, session) for c in cases if not (public_only and c.hidden)]
+    finally:
+        session.close()
+    return ExerciseResult(exercise, results, session.sandbox, session.output)

@@ -1,0 +1,258 @@
+"""One sandboxed student process: start it, call into it, kill it.
+
+A :class:`Worker` is a fresh ``python -I`` subprocess (isolated mode: no
+``PYTHON*`` variables, no user site, no current directory on the path) in
+its own session and process group, started in a new temporary directory
+that holds only the student's files. It runs :mod:`.worker`, which drops
+into namespaces, rlimits and Landlock (:mod:`.landlock`) before loading the
+student's code. Requests and replies travel over two dedicated pipes; the
+student's stdout and stderr are two other pipes, drained while waiting and
+kept up to :attr:`Limits.output_bytes` each. Every wait has a wall-clock
+deadline; past it, the whole process group gets ``SIGKILL``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import selectors
+import shutil
+import signal
+import site
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+from . import protocol
+
+BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
+        "from minicomp.grading.worker import main; main(sys.argv[2])")
+PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # minicomp/
+SYSTEM_ROOTS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/dev/urandom", "/dev/random")
+
+
+@dataclasses.dataclass
+class Limits:
+    """Resource limits of one student process (all enforced by the kernel)."""
+
+    timeout: float = 10.0              # wall-clock seconds per call
+    submission_timeout: float = 120.0  # wall-clock seconds per exercise of a submission
+    memory_mb: int = 1024              # address space (RLIMIT_AS)
+    fsize_mb: int = 16                 # largest file it may write (RLIMIT_FSIZE)
+    nproc: int = 16                    # processes + threads (RLIMIT_NPROC)
+    output_bytes: int = 65536          # stdout / stderr kept, each
+    max_message_mb: int = 64           # largest reply accepted
+    isolate: bool = True               # namespaces + Landlock when the kernel has them
+
+    @property
+    def load_timeout(self) -> float:
+        """Seconds to start Python + NumPy and run the file's top level (>= 10)."""
+        return max(self.timeout, 10.0)
+
+    def __post_init__(self):
+        for key in ("timeout", "submission_timeout", "memory_mb", "fsize_mb", "nproc"):
+            value = getattr(self, key)
+            if not value > 0:
+                raise ValueError(f"{key} must be > 0, got {value!r}")
+
+
+class WorkerTimeout(Exception):
+    """The student process did not answer before the deadline (it was killed)."""
+
+
+class WorkerCrashed(Exception):
+    """The student process died or broke the protocol; the message says how."""
+
+
+def read_only_roots() -> list:
+    """Paths the student process may read: Python, site-packages, minicomp, system libs."""
+    roots = {sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix,
+             os.path.dirname(os.path.dirname(np.__file__)), PACKAGE_DIR, *SYSTEM_ROOTS}
+    roots.update(p for p in site.getsitepackages() if os.path.isdir(p))
+    return sorted(os.path.realpath(p) for p in roots if os.path.exists(p))
+
+
+def readable_root(path) -> str | None:
+    """The read-only root that makes ``path`` visible to students, or None."""
+    real = os.path.realpath(path)
+    for root in read_only_roots():
+        if real == root or real.startswith(root.rstrip("/") + "/"):
+            return root
+    return None
+
+
+class Worker:
+    """A started student process serving calls into ``files['exercise.py']``.
+
+    Parameters
+    ----------
+    files : dict of str to bytes
+        The student's files, written into a fresh temporary directory.
+    limits : Limits
+    """
+
+    def __init__(self, files: dict, limits: Limits):
+        self.limits = limits
+        self.tmp = tempfile.mkdtemp(prefix="minicomp-sandbox-")
+        for name, data in files.items():
+            with open(os.path.join(self.tmp, name), "wb") as f:
+                f.write(data)
+        self.out, self.err = bytearray(), bytearray()
+        self.out_total = self.err_total = 0
+        self._next_id = 0
+        req_r, self._req_w = os.pipe()
+        self._rep_r, rep_w = os.pipe()
+        cfg = {"fds": [req_r, rep_w], "tmp": self.tmp, "isolate": limits.isolate,
+               "file": os.path.join(self.tmp, "exercise.py"), "root": os.path.dirname(PACKAGE_DIR),
+               "read_only": read_only_roots(), "max_message": 1 << 26,
+               "limits": {"memory": limits.memory_mb << 20, "fsize": limits.fsize_mb << 20,
+                          "nproc": limits.nproc,
+                          "cpu": int(limits.submission_timeout + limits.timeout) + 2}}
+        env = {"PATH": "/usr/bin:/bin", "HOME": self.tmp, "TMPDIR": self.tmp,
+               "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "NUMBA_CACHE_DIR":
+               os.path.join(self.tmp, ".numba"), **{k: "1" for k in (
+                   "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
+                   "NUMBA_NUM_THREADS", "NUMEXPR_NUM_THREADS")}}
+        try:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-I", "-c", BOOT, cfg["root"], json.dumps(cfg)],
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                pass_fds=(req_r, rep_w), cwd=self.tmp, env=env, start_new_session=True)
+        finally:
+            os.close(req_r)
+            os.close(rep_w)
+        for fd in (self._req_w, self._rep_r, self.proc.stdout.fileno(),
+                   self.proc.stderr.fileno()):
+            os.set_blocking(fd, False)
+
+    def load(self, deadline: float) -> dict:
+        """Wait for the student's file to load: ``{"status", "message", "sandbox"}``."""
+        reply = self._exchange(b"", deadline)
+        reply["sandbox"] = json.loads(reply.get("sandbox") or "{}")
+        return reply
+
+    def call(self, name: str, args: tuple, kwargs: dict, deadline: float) -> dict:
+        """Send one call, return the worker's reply (see :mod:`.worker`)."""
+        self._next_id += 1
+        payload = protocol.encode({"id": self._next_id, "name": name,
+                                   "args": list(args), "kwargs": dict(kwargs)})
+        reply = self._exchange(payload, deadline)
+        if reply.get("id") != self._next_id:
+            self.kill()
+            raise WorkerCrashed("the student process sent a reply out of turn")
+        return reply
+
+    def _exchange(self, payload: bytes, deadline: float) -> dict:
+        pending = memoryview(struct.pack(">Q", len(payload)) + payload if payload else b"")
+        buf, limit = bytearray(), self.limits.max_message_mb << 20
+        sel = selectors.DefaultSelector()
+        try:
+            sel.register(self._rep_r, selectors.EVENT_READ)
+            for f in (self.proc.stdout, self.proc.stderr):
+                if not f.closed:
+                    sel.register(f.fileno(), selectors.EVENT_READ)
+            if pending:
+                sel.register(self._req_w, selectors.EVENT_WRITE)
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    self.kill()
+                    raise WorkerTimeout()
+                for key, _ in sel.select(min(remaining, 1.0)):
+                    fd = key.fd
+                    if fd == self._req_w:
+                        try:
+                            pending = pending[os.write(fd, pending[:1 << 16]):]
+                        except BrokenPipeError:
+                            pending = pending[:0]
+                        if not pending:
+                            sel.unregister(fd)
+                    elif fd == self._rep_r:
+                        chunk = os.read(fd, 1 << 20)
+                        if not chunk:
+                            raise WorkerCrashed(self._death())
+                        buf += chunk
+                        if len(buf) >= 8:
+                            (n,) = struct.unpack_from(">Q", buf)
+                            if n > limit:
+                                self.kill()
+                                raise WorkerCrashed(f"a reply of {n} bytes exceeds "
+                                                    f"{self.limits.max_message_mb} MB")
+                            if len(buf) >= 8 + n:
+                                return self._decode(bytes(buf[8:8 + n]))
+                    else:
+                        self._drain(fd, sel)
+        finally:
+            sel.close()
+
+    def _decode(self, frame: bytes) -> dict:
+        try:
+            reply = protocol.decode(frame)
+        except protocol.NotPlainData as e:
+            self.kill()
+            raise WorkerCrashed(f"the student process sent a malformed reply ({e})") from None
+        if type(reply) is not dict or "status" not in reply:
+            self.kill()
+            raise WorkerCrashed("the student process sent a malformed reply")
+        return reply
+
+    def _drain(self, fd: int, sel) -> None:
+        is_out = fd == self.proc.stdout.fileno()
+        try:
+            chunk = os.read(fd, 1 << 16)
+        except BlockingIOError:
+            return
+        if not chunk:
+            sel.unregister(fd)
+            return
+        kept = self.out if is_out else self.err
+        room = self.limits.output_bytes - len(kept)
+        if room > 0:
+            kept += chunk[:room]
+        if is_out:
+            self.out_total += len(chunk)
+        else:
+            self.err_total += len(chunk)
+
+    def _death(self) -> str:
+        try:
+            code = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = None
+        self.kill()
+        if code is None:
+            return "the student process closed its reply channel"
+        if code < 0:
+            name = signal.Signals(-code).name
+            why = {"SIGKILL": " (killed: memory or process limit?)",
+                   "SIGXCPU": " (CPU time limit)", "SIGXFSZ": " (file size limit)",
+                   "SIGSEGV": " (segmentation fault)"}.get(name, "")
+            return f"the student process was killed by {name}{why}"
+        return f"the student process exited with code {code} (os._exit or exit?)"
+
+    def kill(self) -> None:
+        """Kill the whole process group (idempotent) and reap the worker."""
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self) -> None:
+        """Kill the process group, close the pipes, remove the temporary directory."""
+        self.kill()
+        for fd in (self._req_w, self._rep_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        for f in (self.proc.stdout, self.proc.stderr):
+            f.close()
+        shutil.rmtree(self.tmp, ignore_errors=True)

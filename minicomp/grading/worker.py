@@ -1,0 +1,176 @@
+"""The code that runs inside the sandbox: load the student's file, serve calls.
+
+Started by :mod:`minicomp.grading.sandbox` as ``python -I -c BOOT root
+config``. In order, before any student code runs: import NumPy, enter new
+user/network/PID namespaces (forking so that the rest runs as process 1
+of the PID namespace), lower the resource limits, apply Landlock, take
+the repository off ``sys.path``, ``chdir`` into the temporary directory.
+Then it executes the student's file as module ``exercise`` and answers
+requests ``{"id", "name", "args", "kwargs"}`` read from one pipe with
+replies on another (never stdout, which belongs to the student):
+
+    {"id": k, "status": "ok", "value": plain}
+    {"id": k, "status": "error" | "missing" | "invalid", "message": str}
+
+A process forked by the student never replies (its pid differs).
+"""
+from __future__ import annotations
+
+import json
+import os
+import resource
+import sys
+import traceback
+import types
+
+from . import protocol
+
+LIMITS = {"memory": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU,
+          "fsize": resource.RLIMIT_FSIZE, "nproc": resource.RLIMIT_NPROC}
+
+
+def _set_limits(limits: dict, own_user_count: bool) -> None:
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    for key, which in LIMITS.items():
+        value = int(limits[key])
+        if key == "nproc" and not own_user_count:
+            if not os.path.isdir("/proc"):
+                continue                      # cannot count what is running: no limit
+            value += _tasks_of_my_user()      # shared count: add what is running
+        hard = value + 1 if key == "cpu" else value
+        resource.setrlimit(which, (value, hard))
+
+
+def _tasks_of_my_user() -> int:
+    uid, count = os.getuid(), 0
+    for pid in os.listdir("/proc"):
+        try:
+            if pid.isdigit() and os.stat(f"/proc/{pid}").st_uid == uid:
+                count += len(os.listdir(f"/proc/{pid}/task"))
+        except OSError:
+            pass
+    return count
+
+
+def _sandbox(cfg: dict) -> dict:
+    from . import landlock
+    report = {"namespaces": "off", "landlock": {"abi": 0, "filesystem": False,
+                                                "network": False, "signals": False}}
+    if cfg["isolate"]:
+        report["namespaces"] = landlock.unshare_namespaces()
+        if "PID" in report["namespaces"]:
+            _become_pid_one(cfg["fds"])
+    _set_limits(cfg["limits"], report["namespaces"].startswith("user"))
+    if cfg["isolate"]:
+        report["landlock"] = landlock.restrict(cfg["read_only"], [cfg["tmp"]], ["/dev/null"])
+    return report
+
+
+def _become_pid_one(fds) -> None:
+    """Fork: the child (process 1 of the new PID namespace) goes on; this waits.
+
+    The waiting parent stays in the worker's process group, so the
+    grader's ``killpg`` reaches it and process 1; the kernel then kills
+    the rest of the namespace. It exits the way its child did.
+    """
+    pid = os.fork()
+    if pid == 0:
+        return
+    for fd in (*fds, 0, 1, 2):
+        os.close(fd)
+    _, status = os.waitpid(pid, 0)
+    if os.WIFSIGNALED(status):
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def _describe_exception(e: BaseException, filename: str) -> str:
+    try:
+        head = f"{type(e).__name__}: {e}"
+    except BaseException:             # noqa: BLE001 -- a student __str__ that raises
+        head = type(e).__name__
+    if isinstance(e, SystemExit):
+        head += " (the code called sys.exit)"
+    try:
+        frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == filename]
+        where = "".join(traceback.format_list(frames[-5:]))
+        where = where.replace(os.path.dirname(filename) + os.sep, "")
+    except BaseException:             # noqa: BLE001 -- never fail while reporting
+        where = ""
+    return (head[:2000] + ("\n" + where[-2000:] if where else "")).rstrip()
+
+
+def _load(path: str):
+    """Execute the student's file as a fresh module; (module, status, message)."""
+    with open(path, "rb") as f:
+        source = f.read()
+    try:
+        code = compile(source, path, "exec")
+    except (SyntaxError, ValueError) as e:
+        return None, "syntax_error", f"{type(e).__name__}: {e}"
+    module = types.ModuleType("exercise")
+    module.__file__ = path
+    sys.modules["exercise"] = module
+    try:
+        exec(code, module.__dict__)   # noqa: S102 -- in the sandbox, after Landlock
+    except BaseException as e:        # noqa: BLE001 -- anything the student raises
+        return None, "error", "loading your file raised " + _describe_exception(e, path)
+    return module, "ok", ""
+
+
+def _serve(module, path: str, req: int, rep: int, limit: int, main_pid: int,
+           encode=protocol.encode, decode=protocol.decode,
+           write_frame=protocol.write_frame, read_frame=protocol.read_frame) -> None:
+    while True:
+        frame = read_frame(req, limit)
+        if frame is None:
+            return
+        request = decode(frame)
+        reply = {"id": request["id"], "status": "ok"}
+        fn = getattr(module, request["name"], None)
+        if fn is None:
+            reply.update(status="missing", message=f"your file defines no {request['name']!r}")
+        elif not callable(fn):
+            reply.update(status="error", message=f"{request['name']!r} is not a function")
+        else:
+            try:
+                value = fn(*request["args"], **request["kwargs"])
+            except BaseException as e:  # noqa: BLE001
+                reply.update(status="error", message=_describe_exception(e, path))
+            else:
+                try:
+                    encode(value)     # validate first: the reason names the value
+                    reply["value"] = value
+                except protocol.NotPlainData as e:
+                    reply.update(status="invalid", message=f"returned {e}")
+                except BaseException as e:  # noqa: BLE001 -- e.g. a MemoryError
+                    reply.update(status="invalid", message="returned a value that "
+                                 f"cannot be sent: {type(e).__name__}")
+        if os.getpid() != main_pid:
+            os._exit(0)               # a child the student forked: never replies
+        payload = encode(reply)
+        write_frame(rep, payload)
+
+
+def main(config_json: str) -> None:
+    """Entry point inside the sandbox (see the module docstring)."""
+    cfg = json.loads(config_json)
+    req, rep = cfg["fds"]
+    try:
+        report = _sandbox(cfg)
+    except OSError as e:
+        protocol.write_frame(rep, protocol.encode({"status": "sandbox_failed",
+                                                   "message": f"{e}"}))
+        return
+    main_pid = os.getpid()            # after the fork into the PID namespace
+    root = cfg["root"]
+    sys.path[:] = [p for p in sys.path if os.path.abspath(p) != root]
+    sys.path_importer_cache.pop(root, None)
+    os.chdir(cfg["tmp"])
+    module, status, message = _load(cfg["file"])
+    if os.getpid() != main_pid:
+        os._exit(0)
+    protocol.write_frame(rep, protocol.encode(
+        {"status": status, "message": message, "sandbox": json.dumps(report)}))
+    if module is not None:
+        _serve(module, cfg["file"], req, rep, cfg["max_message"], main_pid)
