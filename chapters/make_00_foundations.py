@@ -11,27 +11,12 @@ Usage::
 """
 from __future__ import annotations
 
-import argparse
 import pathlib
 
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+from nbbuild import Chapter
 
-HERE = pathlib.Path(__file__).resolve().parent
-DEFAULT_OUT = HERE / "00_foundations.ipynb"
-MAX_COLUMNS = 78
-
-CELLS: list = []
-
-
-def md(text: str) -> None:
-    """Append a markdown cell (leading/trailing blank lines dropped)."""
-    CELLS.append(new_markdown_cell(text.strip("\n")))
-
-
-def code(text: str) -> None:
-    """Append a code cell (leading/trailing blank lines dropped)."""
-    CELLS.append(new_code_cell(text.strip("\n")))
+CHAPTER = Chapter(pathlib.Path(__file__).resolve().parent / "00_foundations.ipynb")
+md, code = CHAPTER.md, CHAPTER.code
 
 
 # =====================================================================
@@ -1402,34 +1387,5 @@ md(r"""
 """)
 
 
-# =====================================================================
-def build() -> nbformat.NotebookNode:
-    """The notebook: cells above, no outputs, deterministic cell ids."""
-    nb = new_notebook(cells=CELLS, metadata={
-        "kernelspec": {"display_name": "Python 3", "language": "python",
-                       "name": "python3"},
-        "language_info": {"name": "python"},
-    })
-    for i, cell in enumerate(nb.cells):
-        cell["id"] = f"cell-{i:03d}"
-        too_long = [n for n, line in enumerate(cell.source.splitlines(), 1)
-                    if len(line) > MAX_COLUMNS]
-        if too_long:
-            raise SystemExit(f"cell {i}: line(s) {too_long} longer than "
-                             f"{MAX_COLUMNS} columns:\n{cell.source}")
-    nbformat.validate(nb)
-    return nb
-
-
-def main(argv=None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--out", type=pathlib.Path, default=DEFAULT_OUT,
-                        help=f"where to write the notebook (default: "
-                             f"{DEFAULT_OUT})")
-    args = parser.parse_args(argv)
-    nbformat.write(build(), str(args.out))
-    print(f"wrote {args.out} ({len(CELLS)} cells)")
-
-
 if __name__ == "__main__":
-    main()
+    CHAPTER.main(description=__doc__.splitlines()[0])
