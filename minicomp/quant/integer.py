@@ -1,0 +1,192 @@
+r"""Integer-only inference (Jacob et al. 2018): int8 weights, uint8 activations, int32 sums.
+
+From :math:`r = S(q - Z)` for the input x, the weights w (symmetric,
+:math:`Z_w = 0`, one scale per output channel) and the output y of a
+dense layer, :math:`y = x W^\top + b` becomes
+
+.. math:: q_{y,i} = Z_y + M_i\,\mathrm{acc}_i, \qquad
+          \mathrm{acc}_i = \sum_j (q_{x,j} - Z_x)\, q_{w,ij} + q_{b,i}, \qquad
+          M_i = \frac{S_x S_{w,i}}{S_y},
+
+with the bias on the accumulator's grid, :math:`q_b = \mathrm{round}(b /
+(S_x S_w))` (int32), and the real multiplier applied as a fixed-point
+number :math:`M \approx m_0 2^{-\mathrm{shift}}` (a 31-bit :math:`m_0`, from
+:func:`minicomp.kernels.reference.quantize_multiplier`), rounded half up,
+clamped to uint8 -- with ReLU fused as a lower clamp at :math:`Z_y`.
+Only the network's input is quantized and its output dequantized in float.
+
+**Simulated vs integer.** :func:`simulate_codes` computes the same codes
+from the *float* simulated model (:class:`~minicomp.quant.ptq.QuantizedMLP`)
+in float64: the accumulator is recovered as
+:math:`\mathrm{round}((\hat x \hat W^\top + \hat b) / (S_x S_w))` (exact: the
+float error is far below 1/2), and the requantization uses the same
+:math:`m_0 2^{-\mathrm{shift}}` -- not the ideal M. The product
+:math:`\mathrm{acc} \cdot m_0` needs up to 62 bits and float64 holds 53, so
+:func:`fixed_point_round` splits :math:`m_0 = 2^{16} m_{hi} + m_{lo}`: each
+partial product is exact, and the rounding decision is taken by exact
+comparisons. The test suite checks the two agree on every code.
+
+References
+----------
+Jacob, B. et al. (2018). Quantization and Training of Neural Networks for
+Efficient Integer-Arithmetic-Only Inference. CVPR. arXiv:1712.05877.
+
+Deviations: the last layer is requantized to uint8 like the others (its
+range calibrated on the logits); per-group weights are not supported here.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from ..kernels import reference
+from .ptq import QuantizedMLP
+from .uniform import quantize
+
+
+def _kernel():
+    """The Numba int8 module when :mod:`minicomp.kernels.int8` exists, else None."""
+    try:
+        from ..kernels import int8
+        return int8
+    except ImportError:
+        return None
+
+
+def fixed_point_round(acc, m0, shift) -> np.ndarray:
+    r"""``floor((acc·m0 + 2^(shift−1)) / 2^shift)`` computed exactly in float64.
+
+    .. math:: \mathrm{acc}\, m_0 2^{-s} = P_1 + P_2,\quad
+              P_1 = \mathrm{acc}\, m_{hi} 2^{16-s},\ P_2 = \mathrm{acc}\, m_{lo} 2^{-s}
+
+    Both products have at most 47 significant bits (exact). With
+    :math:`P_k = I_k + f_k` (integer and fractional parts, exact), the
+    result is :math:`I_1 + I_2 + [f_1 + f_2 \ge 1/2] + [f_1 + f_2 \ge 3/2]`,
+    and each test is the exact comparison :math:`f_2 \ge c - f_1`.
+
+    Parameters
+    ----------
+    acc : array of integer values (any dtype), ``|acc| < 2^31``
+    m0, shift : int32 arrays broadcastable to ``acc`` (``shift`` in 16..62)
+
+    Returns
+    -------
+    ndarray float64 of integer values
+
+    Examples
+    --------
+    >>> m0, shift = reference.quantize_multiplier(0.25)
+    >>> fixed_point_round(np.array([2.0, 6.0, -6.0]), m0, shift)   # 0.5, 1.5, -1.5 up
+    array([ 1.,  2., -1.])
+    """
+    acc = np.asarray(acc, dtype=np.float64)
+    m0, shift = np.asarray(m0, dtype=np.int64), np.asarray(shift, dtype=np.int64)
+    if (shift < 16).any():
+        raise ValueError(f"shift must be >= 16 for the exact float64 split, got {shift.min()}")
+    m_hi, m_lo = (m0 >> 16).astype(np.float64), (m0 & 0xFFFF).astype(np.float64)
+    P1 = acc * (m_hi * np.ldexp(1.0, 16 - shift))          # exact: <= 46 significant bits
+    P2 = acc * (m_lo * np.ldexp(1.0, -shift))              # exact: <= 47 significant bits
+    I1, I2 = np.floor(P1), np.floor(P2)
+    f1, f2 = P1 - I1, P2 - I2                              # exact fractional parts in [0, 1)
+    return I1 + I2 + (f2 >= 0.5 - f1) + (f2 >= 1.5 - f1)
+
+
+class IntegerMLP:
+    """Integer-only version of a :class:`QuantizedMLP` (8-bit, per tensor or channel).
+
+    Parameters
+    ----------
+    qnet : QuantizedMLP with 8-bit weights and activations
+    kernel : {"auto", "reference"}
+        "auto" runs the Numba kernel (pre-packed ``Int8Linear`` layers of
+        :mod:`minicomp.kernels.int8`) when it exists; "reference" the
+        NumPy oracle of :mod:`minicomp.kernels.reference`.
+
+    Examples
+    --------
+    >>> from minicomp import MLP
+    >>> from minicomp.quant import quantize_mlp
+    >>> net = MLP([4, 8, 3], seed=0)
+    >>> X = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    >>> inet = IntegerMLP(quantize_mlp(net, X), kernel="reference")
+    >>> q = inet.forward_codes(inet.quantize_input(X))
+    >>> q.dtype, bool((q == simulate_codes(inet.qnet, X)).all())
+    (dtype('uint8'), True)
+    """
+
+    def __init__(self, qnet: QuantizedMLP, kernel: str = "auto"):
+        if not isinstance(qnet, QuantizedMLP):
+            raise TypeError(f"qnet must be a QuantizedMLP (from quantize_mlp), got "
+                            f"{type(qnet).__name__}")
+        if qnet.bits_a != 8 or any(L.W.bits != 8 or L.W.granularity == "group"
+                                   for L in qnet.qlayers):
+            raise ValueError("IntegerMLP needs 8-bit weights (per tensor or per channel) and "
+                             f"8-bit activations, got bits_a={qnet.bits_a}")
+        if kernel not in ("auto", "reference"):
+            raise ValueError(f"kernel={kernel!r}; expected 'auto' or 'reference'")
+        self.qnet = qnet
+        int8 = _kernel() if kernel == "auto" else None
+        self.kernel = "reference" if int8 is None else "numba"
+        self.linear = reference.int8_linear if int8 is None else int8.int8_linear
+        self.layers, S_x, Z_x = [], qnet.S_in, qnet.Z_in
+        for L in qnet.qlayers:
+            out = L.W.q.shape[0]
+            S_w = np.broadcast_to(np.asarray(L.W.S, dtype=np.float64), (out, 1))[:, 0]  # (out,)
+            bias_q = np.rint(L.b_hat.astype(np.float64) / (S_x * S_w)).astype(np.int32)
+            m0, shift = reference.quantize_multiplier(S_x * S_w / L.S_y)       # (out,) each
+            self.layers.append({"w_q": np.ascontiguousarray(L.W.q, dtype=np.int8),
+                                "x_zero_point": int(Z_x), "bias_q": bias_q, "m0": m0,
+                                "shift": shift, "out_zero_point": int(L.Z_y), "relu": L.relu})
+            S_x, Z_x = L.S_y, L.Z_y
+        self.packed = None if int8 is None else [                 # pre-packed Numba layers
+            int8.Int8Linear(p["w_q"], p["bias_q"], p["x_zero_point"], p["m0"], p["shift"],
+                            p["out_zero_point"], relu=p["relu"]) for p in self.layers]
+
+    def quantize_input(self, X) -> np.ndarray:
+        """uint8 codes of the float input (the only float step before the integers)."""
+        return quantize(X, self.qnet.S_in, self.qnet.Z_in, 8, "affine")
+
+    def forward_codes(self, x_q) -> np.ndarray:
+        """uint8 codes of the last layer's output, integers only."""
+        if self.packed is not None:
+            for layer in self.packed:
+                x_q = layer(x_q)
+            return x_q
+        for p in self.layers:
+            x_q = self.linear(x_q, p["x_zero_point"], p["w_q"], p["bias_q"], p["m0"],
+                              p["shift"], p["out_zero_point"], relu=p["relu"])
+        return x_q
+
+    def __call__(self, X) -> np.ndarray:
+        """Float logits ``S_y (q_y − Z_y)`` of float inputs ``X`` (N, in)."""
+        last = self.qnet.qlayers[-1]
+        q = self.forward_codes(self.quantize_input(np.asarray(getattr(X, "data", X))))
+        return (last.S_y * (q.astype(np.float32) - last.Z_y)).astype(np.float32)
+
+    def nbytes(self) -> int:
+        """Bytes of the stored model: int8 weights, int32 bias, m0, shift, zero points."""
+        return int(sum(p["w_q"].nbytes + p["bias_q"].nbytes + p["m0"].nbytes
+                       + p["shift"].nbytes + 2 for p in self.layers))
+
+
+def simulate_codes(qnet: QuantizedMLP, X) -> np.ndarray:
+    """The last layer's uint8 codes, from the float simulated model in float64 only.
+
+    Each layer computes :math:`\\hat y = \\hat x \\hat W^\\top + \\hat b` in float64,
+    recovers the accumulator :math:`\\mathrm{round}(\\hat y / (S_x S_w))` and
+    requantizes it with :func:`fixed_point_round` (see the module docstring).
+    """
+    X = np.asarray(getattr(X, "data", X), dtype=np.float64)
+    S_x, Z_x = qnet.S_in, qnet.Z_in
+    x_hat = S_x * (quantize(X, S_x, Z_x, 8, "affine").astype(np.float64) - Z_x)   # (N, in)
+    for L in qnet.qlayers:
+        out = L.W.q.shape[0]
+        S_w = np.broadcast_to(np.asarray(L.W.S, dtype=np.float64), (out, 1))[:, 0]  # (out,)
+        W_hat = S_w[:, None] * L.W.q.astype(np.float64)                          # (out, in)
+        y_hat = x_hat @ W_hat.T + L.b_hat.astype(np.float64)                     # (N, out)
+        acc = np.rint(y_hat / (S_x * S_w))
+        m0, shift = reference.quantize_multiplier(S_x * S_w / L.S_y)
+        q = fixed_point_round(acc, m0, shift) + L.Z_y
+        q = np.clip(q, L.Z_y if L.relu else 0, 255)
+        S_x, Z_x = L.S_y, L.Z_y
+        x_hat = S_x * (q - Z_x)
+    return q.astype(np.uint8)

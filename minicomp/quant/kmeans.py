@@ -1,0 +1,159 @@
+r"""Weight sharing by k-means (Deep Compression): a ``2^bits``-entry codebook per layer.
+
+The weights of a layer are clustered into :math:`k = 2^{b}` clusters by
+1-D k-means, minimising :math:`\sum_i \sum_{w \in c_i} |w - c_i|^2`; each
+weight is then stored as the ``b``-bit index of its centroid and the
+layer keeps a float32 codebook of k values. This is the seeds' "sub-integer"
+quantization (子整数量化): 2–4 bits per weight with *non-uniform* levels.
+
+Centroids are then **fine-tuned**: with :math:`W_{ij} = c_{I_{ij}}`, the
+gradient of a centroid is the sum of the gradients of the weights that
+share it,
+
+.. math:: \frac{\partial L}{\partial c_k} = \sum_{ij:\, I_{ij} = k}
+          \frac{\partial L}{\partial W_{ij}},
+
+which is exactly the backward pass of the indexing primitive
+``codebook[I]`` (``np.add.at``), so :class:`SharedDense` trains through
+:func:`minicomp.fit` like any layer.
+
+References
+----------
+Han, S., Mao, H. & Dally, W. J. (2016). Deep Compression: Compressing Deep
+Neural Networks with Pruning, Trained Quantization and Huffman Coding.
+ICLR. arXiv:1510.00149, section 3 (linear initialisation works best).
+
+Deviations: Lloyd iterations from the linear initialisation (no k-means++);
+an empty cluster keeps its centroid, so the codebook always has exactly
+``2^bits`` entries.
+"""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from ..nn import Dense, Module, Parameter, Sequential
+from ..optim import SGD, CosineLR
+from ..tensor import Tensor
+from ..train import fit
+from .ptq import dense_blocks
+from .uniform import check_finite
+
+
+def kmeans_1d(w, bits: int, iters: int = 50):
+    """Lloyd's k-means on the values ``w`` with ``2^bits`` linearly initialised centroids.
+
+    Parameters
+    ----------
+    w : array_like of finite floats
+    bits : int in [1, 8]
+    iters : int, maximum Lloyd iterations (stops early when assignments settle)
+
+    Returns
+    -------
+    codebook : ndarray float32 (2^bits,), sorted
+    index : ndarray uint8, shape of ``w``
+
+    Examples
+    --------
+    >>> codebook, index = kmeans_1d([0.0, 0.1, 0.9, 1.0], bits=1)
+    >>> codebook, index
+    (array([0.05, 0.95], dtype=float32), array([0, 0, 1, 1], dtype=uint8))
+    """
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 8:
+        raise ValueError(f"bits={bits!r}; expected an int in [1, 8] for a k-means codebook")
+    w = check_finite("w", w)
+    if w.size == 0:
+        raise ValueError("w is empty; nothing to cluster")
+    flat = w.ravel()
+    c = np.linspace(flat.min(), flat.max(), 2**bits)              # (k,) linear init
+    index = None
+    for _ in range(iters):
+        edges = (c[1:] + c[:-1]) / 2                                # nearest centroid
+        new_index = np.searchsorted(edges, flat)                    # (n,)
+        if index is not None and np.array_equal(new_index, index):
+            break
+        index = new_index
+        sums = np.bincount(index, weights=flat, minlength=c.size)
+        counts = np.bincount(index, minlength=c.size)
+        c = np.where(counts > 0, sums / np.maximum(counts, 1), c)   # empty: keep
+        c = np.sort(c)
+    edges = (c[1:] + c[:-1]) / 2
+    index = np.searchsorted(edges, flat)
+    return c.astype(np.float32), index.reshape(w.shape).astype(np.uint8)
+
+
+class SharedDense(Module):
+    """Dense layer whose weights are ``codebook[index]`` (trainable codebook, fixed index)."""
+
+    _state_names: ClassVar[dict] = {"codebook": "codebook", "b": "bias"}
+
+    def __init__(self, codebook, index, bias=None):
+        self.codebook = Parameter(codebook)                          # (k,)
+        self.index = np.asarray(index, dtype=np.intp)                # (out, in)
+        self.b = None if bias is None else Parameter(bias)           # (out,)
+
+    @property
+    def bits(self) -> int:
+        return int(np.log2(self.codebook.size))
+
+    def weight(self) -> np.ndarray:
+        return self.codebook.data[self.index]                        # (out, in)
+
+    def forward(self, x):
+        x = x if isinstance(x, Tensor) else Tensor(x)
+        W = self.codebook[self.index]                                # gradient: add.at per cluster
+        return x.linear(W, self.b)
+
+    def extra_repr(self):
+        return f"{self.index.shape[1]} -> {self.index.shape[0]}, {self.codebook.size} centroids"
+
+
+def kmeans_quantize(net, bits: int = 2, iters: int = 50) -> Sequential:
+    """A copy of ``net`` with each Dense replaced by a :class:`SharedDense` (one codebook per layer).
+
+    Examples
+    --------
+    >>> from minicomp import MLP
+    >>> shared = kmeans_quantize(MLP([8, 16, 4], seed=0), bits=2)
+    >>> [layer.codebook.size for layer in shared if isinstance(layer, SharedDense)]
+    [4, 4]
+    """
+    blocks = dense_blocks(net)
+    layers = []
+    for layer in net.layers:
+        if isinstance(layer, Dense):
+            codebook, index = kmeans_1d(layer.W.data, bits, iters)
+            layers.append(SharedDense(codebook, index,
+                                      None if layer.b is None else layer.b.data.copy()))
+        else:
+            layers.append(layer)
+    assert len(blocks) == sum(isinstance(m, SharedDense) for m in layers)
+    return Sequential(*layers)
+
+
+def finetune_centroids(shared, X, y, epochs: int = 5, lr: float = 0.01, momentum: float = 0.9,
+                       batch_size: int = 32, seed=0, quiet: bool = True):
+    """Train the codebooks and biases of ``shared`` (in place) through :func:`minicomp.fit`.
+
+    Parameters
+    ----------
+    shared : Sequential from :func:`kmeans_quantize`
+    X, y : training inputs (N, in) and integer labels (N,)
+    epochs, lr, momentum, batch_size : SGD with momentum, cosine schedule
+    seed : int or Generator, shuffling seed
+    quiet : bool, no progress bar
+
+    Returns
+    -------
+    History
+
+    Notes
+    -----
+    The indices never change: only the :math:`2^b` centroids of each layer
+    (and the biases) move, each by the sum of its weights' gradients.
+    """
+    opt = SGD(shared.parameters(), lr=lr, momentum=momentum)
+    return fit(shared, X, y, optimizer=opt, epochs=epochs, batch_size=batch_size, seed=seed,
+               scheduler=CosineLR(opt, T=epochs), quiet=quiet, desc="k-means fine-tune")

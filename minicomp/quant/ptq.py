@@ -1,0 +1,214 @@
+r"""Post-training quantization (PTQ) of an MLP's weights and activations.
+
+No retraining: weights are quantized from their own values (symmetric,
+per channel or per tensor), activations from ranges observed on a small
+**calibration set**. The result, :class:`QuantizedMLP`, is the *simulated*
+quantized model: it computes in float32 but every weight, bias and
+activation lies on its quantization grid,
+
+.. math:: \hat x_0 = \mathrm{fq}(x;\ S_0, Z_0), \qquad
+          \hat x_{l+1} = \mathrm{fq}\big(\mathrm{relu}(\hat x_l \hat W_l^\top
+          + \hat b_l);\ S_{l+1}, Z_{l+1}\big),
+
+with :math:`\hat W_l = S_{w} q_w` (int codes), the bias on the int32 grid of
+scale :math:`S_l S_w` (:math:`\hat b = S_l S_w \mathrm{round}(b / (S_l S_w))`,
+as in the integer model) and :math:`\mathrm{fq}` the affine fake-quantizer
+of :mod:`minicomp.quant.uniform`. Calibration observes the *float*
+network's activations after each ReLU (so hidden ranges start at 0 and
+the zero point is 0); :mod:`minicomp.quant.integer` runs the same model
+in integers only.
+
+References
+----------
+Jacob, B. et al. (2018). arXiv:1712.05877.
+Krishnamoorthi, R. (2018). arXiv:1806.08342, section 3 (PTQ, per-channel
+weights, per-layer activations).
+
+Deviations: only ``Dense`` layers each followed by ``ReLU`` or nothing
+(the nets of :class:`minicomp.MLP` with ReLU); per-group weights keep a
+float bias (a group has no single accumulator scale).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..nn import Dense, Identity, Module, ReLU
+from ..tensor import Tensor
+from .granularity import QTensor, quantize_tensor
+from .observers import make_observer
+from .uniform import check_finite, fake_quantize
+
+
+def dense_blocks(net) -> list[tuple[Dense, bool]]:
+    """``[(dense, relu_after), ...]`` of a Sequential of Dense (+ ReLU) layers.
+
+    Raises
+    ------
+    TypeError
+        Another layer type, or two activations in a row.
+    """
+    layers = list(getattr(net, "layers", [net]))
+    blocks = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Dense):
+            blocks.append([layer, False])
+        elif isinstance(layer, (ReLU, Identity)) and blocks and not blocks[-1][1]:
+            blocks[-1][1] = isinstance(layer, ReLU)
+        else:
+            raise TypeError(f"quantization supports Dense layers each followed by ReLU or "
+                            f"nothing; layer {i} is {type(layer).__name__}")
+    if not blocks:
+        raise TypeError("the network has no Dense layer to quantize")
+    return [(d, r) for d, r in blocks]
+
+
+def calibrate(net, X_calib, observer: str = "minmax", bits_a: int = 8, batch_size: int = 256,
+              **observer_kwargs) -> list:
+    """Observe the float net's activations: input, then each block's output.
+
+    Parameters
+    ----------
+    net : Sequential of Dense (+ ReLU) layers
+    X_calib : ndarray (N, in), the calibration set (N >= 1)
+    observer : {"minmax", "moving_average", "percentile", "mse"}
+    bits_a : int, activation bits (used by the "mse" observer's search)
+    batch_size : int, rows per forward pass
+    **observer_kwargs : passed to the observer's constructor
+
+    Returns
+    -------
+    list of Observer, ``len(blocks) + 1`` of them.
+
+    Raises
+    ------
+    ValueError
+        ``X_calib`` has no rows (empty calibration set) or holds NaN/inf.
+    """
+    X_calib = check_finite("X_calib", X_calib)
+    if X_calib.ndim != 2 or len(X_calib) == 0:
+        raise ValueError(f"X_calib must be a non-empty (N, features) calibration set, "
+                         f"got shape {X_calib.shape}")
+    blocks = dense_blocks(net)
+    if observer == "mse":
+        observer_kwargs.setdefault("bits", bits_a)
+    observers = [make_observer(observer, **observer_kwargs) for _ in range(len(blocks) + 1)]
+    for start in range(0, len(X_calib), batch_size):
+        x = X_calib[start:start + batch_size].astype(np.float32)            # (B, in)
+        observers[0].observe(x)
+        for k, (dense, relu) in enumerate(blocks):
+            x = x @ dense.W.data.T + (dense.b.data if dense.b is not None else 0)
+            x = np.maximum(x, 0) if relu else x                              # (B, out)
+            observers[k + 1].observe(x)
+    return observers
+
+
+@dataclass
+class QuantLayer:
+    """One quantized Dense (+ ReLU) block of a :class:`QuantizedMLP`."""
+
+    W: QTensor               # weight codes and scales (symmetric)
+    b_hat: np.ndarray        # bias on its grid, float32 (out,)
+    relu: bool
+    S_y: float | None        # output activation scale (None: not quantized)
+    Z_y: int | None
+
+
+class QuantizedMLP(Module):
+    """The simulated-quantization model of :func:`quantize_mlp` (float32 arithmetic)."""
+
+    def __init__(self, layers, S_in, Z_in, bits_a):
+        self.qlayers, self.S_in, self.Z_in, self.bits_a = layers, S_in, Z_in, bits_a
+        self.W_hat = [layer.W.dequantize() for layer in layers]              # (out, in) each
+
+    def _fq(self, x, S, Z):
+        return x if self.bits_a is None else fake_quantize(x, S, Z, self.bits_a, "affine")
+
+    def forward(self, x):
+        x = np.asarray(getattr(x, "data", x), dtype=np.float32)              # (N, in)
+        x = self._fq(x, self.S_in, self.Z_in)
+        for layer, W_hat in zip(self.qlayers, self.W_hat):
+            x = x @ W_hat.T + layer.b_hat                                    # (N, out)
+            x = np.maximum(x, 0) if layer.relu else x
+            x = self._fq(x, layer.S_y, layer.Z_y)
+        return Tensor(x)
+
+    def extra_repr(self):
+        w = self.qlayers[0].W
+        return f"W{w.bits} {w.granularity}, A{self.bits_a}, {len(self.qlayers)} layers"
+
+
+def quantize_mlp(net, X_calib=None, bits: int = 8, bits_a: int | None = 8,
+                 granularity: str = "channel", observer: str = "minmax",
+                 group_size: int | None = None, **observer_kwargs) -> QuantizedMLP:
+    """Post-training quantization of an MLP (the float net is not modified).
+
+    Parameters
+    ----------
+    net : Sequential of Dense (+ ReLU) layers, e.g. :class:`minicomp.MLP`
+    X_calib : ndarray (N, in), the calibration set (needed when ``bits_a``)
+    bits : int, weight bits (symmetric, 2–16)
+    bits_a : int or None, activation bits (affine, unsigned); None keeps
+        activations in float (weight-only quantization)
+    granularity : {"tensor", "channel", "group"} of the weights
+    observer : {"minmax", "moving_average", "percentile", "mse"}
+    group_size : int, for ``granularity="group"``
+
+    Returns
+    -------
+    QuantizedMLP
+
+    Raises
+    ------
+    ValueError
+        Empty calibration set, NaN/inf weights or inputs, bad bits.
+    TypeError
+        A layer other than Dense / ReLU.
+
+    Examples
+    --------
+    >>> from minicomp import MLP
+    >>> net = MLP([4, 8, 3], seed=0)
+    >>> X = np.random.default_rng(0).standard_normal((32, 4)).astype(np.float32)
+    >>> qnet = quantize_mlp(net, X, bits=8)
+    >>> err = np.abs(qnet(X).data - net(X).data).max()
+    >>> bool(err < 0.05)
+    True
+    """
+    blocks = dense_blocks(net)
+    for k, (dense, _) in enumerate(blocks):                  # before calibration runs them
+        check_finite(f"layer {k} weights", dense.W.data)
+    observers = calibrate(net, X_calib, observer, bits_a, **observer_kwargs) \
+        if bits_a is not None else None
+    S_in, Z_in = observers[0].qparams(bits_a) if observers else (None, None)
+    S_x, layers = S_in, []
+    for k, (dense, relu) in enumerate(blocks):
+        W = check_finite(f"layer {k} weights", dense.W.data)
+        Wq = quantize_tensor(W, bits, "symmetric", granularity, group_size)
+        b = np.zeros(W.shape[0]) if dense.b is None else check_finite(f"layer {k} bias",
+                                                                      dense.b.data)
+        if bits_a is not None and granularity != "group":
+            S_b = S_x * np.broadcast_to(Wq.S, (W.shape[0], 1))[:, 0]          # (out,)
+            b_hat = np.rint(b / S_b) * S_b                                   # int32 grid
+        else:
+            b_hat = b
+        S_y, Z_y = observers[k + 1].qparams(bits_a) if observers else (None, None)
+        layers.append(QuantLayer(Wq, b_hat.astype(np.float32), relu, S_y, Z_y))
+        S_x = S_y
+    return QuantizedMLP(layers, S_in, Z_in, bits_a)
+
+
+def quantize_weights(net, bits: int = 8, granularity: str = "channel", scheme="symmetric",
+                     group_size: int | None = None) -> None:
+    """Replace every Dense weight of ``net`` by its fake-quantized value, in place.
+
+    Parameters
+    ----------
+    net : Sequential of Dense (+ ReLU) layers
+    bits, granularity, scheme, group_size : as in
+        :func:`~minicomp.quant.granularity.quantize_tensor`
+    """
+    for dense, _ in dense_blocks(net):
+        dense.W.data[...] = quantize_tensor(dense.W.data, bits, scheme, granularity,
+                                            group_size).dequantize()

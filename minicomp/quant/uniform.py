@@ -1,0 +1,230 @@
+r"""Uniform quantization: affine :math:`r = S(q - Z)` and symmetric :math:`r = S q`.
+
+A real value r is stored as an integer code q of ``bits`` bits:
+
+.. math:: q = \mathrm{clamp}\big(\mathrm{round}(r / S) + Z,\ q_{min},\ q_{max}\big),
+          \qquad \hat r = S (q - Z).
+
+- **affine** (asymmetric): unsigned codes ``q ∈ [0, 2^b − 1]``; the range
+  ``[lo, hi]`` is first widened to contain 0, then
+  ``S = (hi − lo) / (2^b − 1)`` and ``Z = round(−lo / S)``. Because ``Z`` is
+  an integer, the real value 0 is represented *exactly* (ReLU outputs and
+  zero padding stay exact).
+- **symmetric**: signed codes in the narrow range
+  ``q ∈ [−(2^{b−1} − 1), 2^{b−1} − 1]`` (int8: −127..127), ``Z = 0`` and
+  ``S = max(|lo|, |hi|) / (2^{b−1} − 1)``.
+
+Inside the range the error is at most half a step, ``|r − r̂| ≤ S/2``
+(round to nearest); outside it the value saturates. Stochastic rounding
+(``floor(r/S + u)``, u ~ U[0, 1)) is unbiased, ``E[r̂] = r`` inside the
+range (Gupta et al. 2015).
+
+Bit widths 1–16 are accepted. One bit means two codes {0, 1}: with the
+affine scheme that is the two levels {0, S} (or {−S, 0}), one of which is
+the real 0 -- not binarization to ±1. The symmetric scheme has no 1-bit
+form (its narrow range is the single code 0) and refuses it.
+
+A **zero-range** tensor (every value 0 once the range includes 0, e.g. an
+all-zero row) has no natural step; we then use ``S = 1`` and ``Z = 0``
+(affine) so that it quantizes to ``Z`` and reconstructs exactly, with no
+division by zero. A constant nonzero tensor is not zero-range: its range
+widened to 0 is ``[0, c]`` and c reconstructs exactly as the top code.
+
+References
+----------
+Jacob, B. et al. (2018). Quantization and Training of Neural Networks for
+Efficient Integer-Arithmetic-Only Inference. CVPR. arXiv:1712.05877.
+Krishnamoorthi, R. (2018). Quantizing deep convolutional networks for
+efficient inference: a whitepaper. arXiv:1806.08342.
+Gupta, S. et al. (2015). Deep Learning with Limited Numerical Precision.
+ICML. arXiv:1502.02551.
+
+Deviations: rounding is NumPy's ``rint`` (half to even) where PyTorch
+uses the same and TFLite rounds half away from zero; the difference is
+only on exact ties.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+SCHEMES = ("affine", "symmetric")
+ROUNDINGS = ("nearest", "stochastic")
+
+
+def check_bits(bits, scheme: str = "affine") -> int:
+    """Validate a bit width (1–16; 2–16 for ``symmetric``) and return it as int."""
+    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
+        raise TypeError(f"bits must be an int in [1, 16], got {bits!r}")
+    if scheme not in SCHEMES:
+        raise ValueError(f"scheme={scheme!r}; expected one of {SCHEMES}")
+    if not 1 <= bits <= 16:
+        raise ValueError(f"bits={bits}; expected an int in [1, 16]")
+    if scheme == "symmetric" and bits < 2:
+        raise ValueError("bits=1 with scheme='symmetric': its narrow range "
+                         "[-(2^0 - 1), 2^0 - 1] is the single code 0; use bits >= 2, "
+                         "or scheme='affine' for the two levels {0, S}")
+    return int(bits)
+
+
+def qrange(bits, scheme: str = "affine") -> tuple[int, int]:
+    """Integer code range ``(q_min, q_max)``.
+
+    Examples
+    --------
+    >>> qrange(8, "affine"), qrange(8, "symmetric"), qrange(1, "affine")
+    ((0, 255), (-127, 127), (0, 1))
+    """
+    bits = check_bits(bits, scheme)
+    if scheme == "affine":
+        return 0, 2**bits - 1
+    return -(2**(bits - 1) - 1), 2**(bits - 1) - 1
+
+
+def code_dtype(bits, scheme: str = "affine") -> np.dtype:
+    """Narrowest NumPy integer dtype that holds the codes (uint8/int8/uint16/int16)."""
+    bits = check_bits(bits, scheme)
+    if scheme == "affine":
+        return np.dtype(np.uint8 if bits <= 8 else np.uint16)
+    return np.dtype(np.int8 if bits <= 8 else np.int16)
+
+
+def check_finite(name: str, x) -> np.ndarray:
+    """``x`` as a float64 array; ValueError naming ``name`` if it holds NaN or inf."""
+    x = np.asarray(x, dtype=np.float64)
+    if not np.isfinite(x).all():
+        bad = x[~np.isfinite(x)].ravel()[0]
+        raise ValueError(f"{name} contains non-finite values (e.g. {bad}); "
+                         f"quantization needs finite numbers")
+    return x
+
+
+def scale_zero_point(lo, hi, bits, scheme: str = "affine"):
+    r"""Scale S and zero point Z that map the range ``[lo, hi]`` onto the codes.
+
+    Parameters
+    ----------
+    lo, hi : float or ndarray (one per channel/group), ``lo <= hi``
+    bits : int in [1, 16] ([2, 16] for symmetric)
+    scheme : {"affine", "symmetric"}
+
+    Returns
+    -------
+    S : ndarray float64, > 0, the shape of ``lo``
+    Z : ndarray int64 (0 for symmetric)
+
+    Raises
+    ------
+    ValueError
+        Bad bits or scheme, non-finite bounds, or ``lo > hi``.
+
+    Notes
+    -----
+    Affine: :math:`S = (\max(hi,0) - \min(lo,0)) / (q_{max} - q_{min})`,
+    :math:`Z = \mathrm{clamp}(q_{min} - \mathrm{round}(\min(lo, 0) / S))`.
+    Symmetric: :math:`S = \max(|lo|, |hi|) / q_{max}`, :math:`Z = 0`.
+    A zero range gives S = 1 (see the module docstring).
+
+    Examples
+    --------
+    >>> S, Z = scale_zero_point(-1.0, 3.0, 2)      # 4 units over 3 steps
+    >>> float(S), int(Z)                           # 0 -> code 1 (exact)
+    (1.3333333333333333, 1)
+    >>> S, Z = scale_zero_point(0.0, 0.0, 8)       # zero range: S = 1
+    >>> float(S), int(Z)
+    (1.0, 0)
+    """
+    q_min, q_max = qrange(bits, scheme)
+    lo, hi = check_finite("lo", lo), check_finite("hi", hi)
+    if (lo > hi).any():
+        raise ValueError(f"lo must be <= hi, got lo={lo.ravel()[0]}, hi={hi.ravel()[0]}")
+    lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)          # the range contains 0
+    if scheme == "affine":
+        S = (hi - lo) / (q_max - q_min)
+        S = np.where(S > 0, S, 1.0)                            # zero range: any S is exact
+        Z = np.clip(q_min - np.rint(lo / S), q_min, q_max).astype(np.int64)
+    else:
+        S = np.maximum(-lo, hi) / q_max
+        S = np.where(S > 0, S, 1.0)
+        Z = np.zeros(S.shape, dtype=np.int64)
+    return S, Z
+
+
+def quantize(x, S, Z, bits, scheme: str = "affine", rounding: str = "nearest", seed=None):
+    r"""Integer codes :math:`q = \mathrm{clamp}(\mathrm{round}(x/S) + Z, q_{min}, q_{max})`.
+
+    Parameters
+    ----------
+    x : array_like of finite floats
+    S, Z : scale(s) > 0 and zero point(s), broadcastable to ``x``
+    bits : int in [1, 16]
+    scheme : {"affine", "symmetric"}
+    rounding : {"nearest", "stochastic"}
+    seed : int or Generator, for stochastic rounding
+
+    Returns
+    -------
+    q : ndarray of :func:`code_dtype` (uint8/int8 up to 8 bits, else 16-bit)
+
+    Raises
+    ------
+    ValueError
+        NaN/inf in ``x``, a scale that is not positive, bad bits/scheme/rounding.
+
+    Examples
+    --------
+    >>> quantize([-1.0, 0.0, 0.4, 3.0, 9.0], 4 / 3, 1, 2)   # 9 saturates
+    array([0, 1, 1, 3, 3], dtype=uint8)
+    """
+    q_min, q_max = qrange(bits, scheme)
+    if rounding not in ROUNDINGS:
+        raise ValueError(f"rounding={rounding!r}; expected one of {ROUNDINGS}")
+    x = check_finite("x", x)
+    S = np.asarray(S, dtype=np.float64)
+    if not (np.isfinite(S).all() and (S > 0).all()):
+        raise ValueError(f"scale S must be finite and > 0, got {S.ravel()[:4]}")
+    t = x / S
+    if rounding == "nearest":
+        t = np.rint(t)
+    else:
+        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        t = np.floor(t + rng.random(t.shape))                  # E[floor(t + u)] = t
+    q = np.clip(t + np.asarray(Z), q_min, q_max)
+    return q.astype(code_dtype(bits, scheme))
+
+
+def dequantize(q, S, Z=0) -> np.ndarray:
+    r"""Real values :math:`\hat r = S (q - Z)`, float32.
+
+    Examples
+    --------
+    >>> dequantize(np.array([0, 1, 3], np.uint8), 0.5, 1)
+    array([-0.5,  0. ,  1. ], dtype=float32)
+    """
+    q = np.asarray(q).astype(np.float64)
+    return (np.asarray(S, dtype=np.float64) * (q - np.asarray(Z))).astype(np.float32)
+
+
+def fake_quantize(x, S, Z, bits, scheme: str = "affine", rounding: str = "nearest",
+                  seed=None) -> np.ndarray:
+    r"""``dequantize(quantize(x))``: floats restricted to the quantization grid.
+
+    Examples
+    --------
+    >>> fake_quantize([0.1, 0.26, 1.0], 0.25, 0, 4)
+    array([0.  , 0.25, 1.  ], dtype=float32)
+    """
+    return dequantize(quantize(x, S, Z, bits, scheme, rounding, seed), S, Z)
+
+
+def quant_range(S, Z, bits, scheme: str = "affine"):
+    """Real interval ``[S(q_min − Z), S(q_max − Z)]`` that is not clipped.
+
+    Examples
+    --------
+    >>> quant_range(0.5, 2, 3)
+    (-1.0, 2.5)
+    """
+    q_min, q_max = qrange(bits, scheme)
+    S, Z = np.asarray(S, dtype=np.float64), np.asarray(Z)
+    lo, hi = S * (q_min - Z), S * (q_max - Z)
+    return (float(lo), float(hi)) if lo.ndim == 0 else (lo, hi)
