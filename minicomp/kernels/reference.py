@@ -276,7 +276,7 @@ def int8_accumulate(x_q, x_zero_point, w_q, bias_q=None) -> np.ndarray:
 
     Sums are taken in int64 and checked to fit int32, which is what the fast
     kernels accumulate in: with |x_q − Z_x| ≤ 255 and |w_q| ≤ 128 that holds
-    for any input when ``in ≤ 65,536`` (255·128·65,536 < 2^31 − 2^23).
+    for any input when ``in ≤ 65,536`` (255·128·65,536 = 2^31 − 2^23 < 2^31).
 
     Parameters
     ----------
