@@ -2,6 +2,15 @@
 
     minicomp train [--dataset digits|mnist1d] [--epochs N] [--seed S] [--save PATH] [--json]
     minicomp bench train [--quick] [--json]
+    minicomp bench grade [--quick] [--json]
+    minicomp bench prune [--quick] [--json]
+    minicomp bench kernels [--quick] [--json]
+    minicomp bench int8 [--quick] [--json]
+    minicomp bench quant [--quick] [--json]
+    minicomp release exercises/ OUT/
+    minicomp check FILE_OR_DIR
+    minicomp grade SUBMISSIONS/ --out grades.csv [--gradescope DIR] [--jobs N] [--timeout S]
+    minicomp validate exercises/ [--invert]
 
 Every verb calls one library function and prints its result; nothing here
 computes anything the library cannot.
@@ -63,11 +72,22 @@ def _cmd_train(args) -> int:
     return 0
 
 
+# `minicomp bench WHAT` runs minicomp/bench/WHAT.py: its run(quick) and format_table(rows)
+BENCHMARKS = {
+    "train": "one training step vs NumPy/PyTorch",
+    "grade": "grading synthetic submissions with --jobs 2",
+    "prune": "the pruning targets over 3 seeds (~10 min; --quick: < 1 min)",
+    "int8": "int8 layer vs float32 BLAS and torch quantized; compile times",
+    "kernels": "sparse/int8 kernels vs BLAS, scipy, torch (--quick: < 30 s)",
+    "quant": "the quantization targets over 3 seeds (~2 min; --quick: < 30 s)",
+}
+
+
 def _cmd_bench(args) -> int:
-    if args.what == "train":
-        from .bench.train import format_table, run
-        rows = run(quick=args.quick)
-        print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    import importlib
+    bench = importlib.import_module(f"{__package__}.bench.{args.what}")
+    rows = bench.run(quick=args.quick)
+    print(json.dumps(rows, indent=2) if args.json else bench.format_table(rows))
     return 0
 
 
@@ -89,10 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("bench", help="benchmarks, as ratios from one run")
-    p.add_argument("what", choices=["train"], help="train: one training step vs NumPy/PyTorch")
+    p.add_argument("what", choices=sorted(BENCHMARKS),
+                   help="; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items()))
     p.add_argument("--quick", action="store_true", help="fewer samples")
     p.add_argument("--json", action="store_true", help="print rows as JSON")
     p.set_defaults(func=_cmd_bench)
+
+    from .grading.cli import add_commands
+    add_commands(sub, _positive_int)
     return parser
 
 

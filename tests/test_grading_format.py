@@ -181,6 +181,13 @@ def test_validate_invert_released_stubs_score_zero():
     assert main(["validate", str(EXERCISES), "--invert"]) == 0
 
 
+def test_validate_one_exercise_folder(capsys):
+    assert main(["validate", str(EXERCISES / "01_autograd"), "--invert"]) == 0
+    out = capsys.readouterr().out
+    assert "01_autograd: 0/" in out
+    assert all(name not in out for name in ("02_importance", "03_quantization"))
+
+
 def test_check_counts_public_tests_only(tmp_path, capsys):
     release(EXERCISES, tmp_path / "rel")
     assert main(["check", str(tmp_path / "rel" / "01_autograd")]) == 1

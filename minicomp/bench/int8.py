@@ -82,14 +82,14 @@ def run_shape(K, N, B, kw, seed=0):
     row["numpy_f32"] = median_time(lambda: x @ W.T, **kw)
     for engine, layer in _torch_layers(W, b, x_scale, w_scale, y_scale).values():
         import torch
-        time.sleep(0.05)                         # let the previous pool's threads idle
+        time.sleep(0.25)                         # let the previous pool's threads idle (OpenBLAS spins ~0.1 s)
         xq = torch.quantize_per_tensor(torch.from_numpy(x), x_scale, 0, torch.quint8)
         row[f"torch_{engine}"] = _time_torch(engine, layer, xq, kw)
     paths = (["vnni"] if cpu_vnni() else []) + (["madd"] if "avx2" in cpu_features() else [])
     paths += ["blocked"]
     for path in paths:
         layer = Int8Linear(w_q, bias_q, 0, m0, shift, 0, relu=True, path=path)
-        time.sleep(0.05)
+        time.sleep(0.25)
         row[f"ours_{path}"] = median_time(lambda layer=layer: layer(x_q), **kw)
     for path in paths:
         row[f"f32/{path}"] = row["numpy_f32"] / row[f"ours_{path}"]

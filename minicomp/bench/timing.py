@@ -4,13 +4,18 @@ from __future__ import annotations
 import time
 
 
-def median_time(fn, *, min_sample: float = 2e-3, samples: int = 21, warmup: int = 3) -> float:
+def median_time(fn, *, min_sample: float = 2e-3, samples: int = 21, warmup: int = 3,
+                pause: float = 0.0) -> float:
     """Median seconds per call of ``fn()``.
 
     Calls are grouped so that each timed sample lasts at least
     ``min_sample`` seconds (timer resolution and jitter then matter little);
-    the median over ``samples`` samples is returned, per call.
+    the median over ``samples`` samples is returned, per call. ``pause``
+    seconds of sleep first let the spinning worker threads of a library
+    timed just before (OpenBLAS, OpenMP) go idle.
     """
+    if pause > 0:
+        time.sleep(pause)
     for _ in range(warmup):
         fn()
     t0 = time.perf_counter()

@@ -190,13 +190,21 @@ def validate(exercises="exercises", invert: bool = False,
              limits: Limits | None = None) -> tuple:
     """Reference solutions must score full marks; ``invert``: released stubs score 0.
 
+    ``exercises`` is a folder of exercise folders, or one exercise folder
+    (one holding a ``tests.py``), which is then validated alone.
+
     Returns
     -------
     (ok, lines)
         ``ok`` is False when any exercise misbehaves; ``lines`` say which case.
     """
     limits = limits or Limits()
+    exercises, only = os.path.normpath(os.fspath(exercises)), None
+    if os.path.isfile(os.path.join(exercises, "tests.py")):     # one exercise folder
+        exercises, only = os.path.split(os.path.abspath(exercises))
     tasks = load_exercises(exercises)
+    if only is not None:
+        tasks = {only: tasks[only]}
     ok, lines = True, []
     released = build_release(exercises) if invert else {}
     for name, cases in tasks.items():

@@ -1,0 +1,129 @@
+r"""Optimal Brain Surgeon, layer-wise: remove a weight and correct the others.
+
+For the reconstruction error of one Dense layer on its inputs X (N, in),
+
+.. math:: E(W') = \lVert X W'^\top - X W^\top \rVert_F^2
+          = \sum_i (w'_i - w_i)^\top X^\top X\, (w'_i - w_i),
+
+each row i is an independent quadratic with the same Hessian (up to the
+factor 2, which changes neither the ranking nor the update). With a small
+damping for invertibility,
+
+.. math:: H = X^\top X + \lambda I, \qquad
+          \lambda = \text{damp}\cdot \overline{\operatorname{diag}(X^\top X)},
+
+OBS (Hassibi & Stork 1993) removes the weight q of least saliency and
+moves the remaining weights of the row optimally:
+
+.. math:: L_q = \frac{w_q^2}{2\,[H^{-1}]_{qq}}, \qquad
+          \delta w = -\frac{w_q}{[H^{-1}]_{qq}}\, H^{-1} e_q .
+
+For a quadratic error this is exact (not an approximation). After a removal
+the inverse Hessian of the remaining weights is the downdate
+:math:`H^{-1} \leftarrow H^{-1} - H^{-1}e_q e_q^\top H^{-1}/[H^{-1}]_{qq}`
+(Frantar & Alistarh 2022, "Optimal Brain Compression"), so weights are
+removed greedily one at a time, choosing across all rows.
+
+Deviation: the whole network's Hessian of the paper is replaced by each
+layer's reconstruction Hessian (as OBC and SparseGPT do); memory is
+``out * in * in`` floats, meant for the small layers of this course.
+
+References
+----------
+Hassibi, B., Stork, D. G. (1993). Second order derivatives for network
+pruning: Optimal Brain Surgeon. NeurIPS 5.
+Frantar, E., Alistarh, D. (2022). Optimal Brain Compression. NeurIPS.
+arXiv:2208.11580.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .magnitude import as_weight
+from .mask import num_to_prune
+
+
+def layer_hessian(X, damp: float = 0.01) -> np.ndarray:
+    r""":math:`H = X^\top X + \lambda I` with :math:`\lambda` = damp x mean diagonal, (in, in)."""
+    X = np.asarray(X, dtype=np.float64)
+    if X.ndim != 2 or len(X) == 0:
+        raise ValueError(f"X has shape {X.shape}; expected a non-empty (batch, in) array")
+    if not damp > 0:
+        raise ValueError(f"damp={damp!r}; expected a positive number")
+    H = X.T @ X                                                    # (in, in)
+    lam = damp * max(float(np.mean(np.diag(H))), 1e-12)
+    return H + lam * np.eye(H.shape[0])
+
+
+def reconstruction_error(W, W_new, X) -> float:
+    r""":math:`\lVert X W_\text{new}^\top - X W^\top\rVert_F^2 / \lVert X W^\top\rVert_F^2`."""
+    X = np.asarray(X, dtype=np.float64)
+    Y = X @ np.asarray(W, dtype=np.float64).T                      # (N, out)
+    return float(((X @ np.asarray(W_new, dtype=np.float64).T - Y) ** 2).sum() / (Y ** 2).sum())
+
+
+def obs_scores(layer_or_W, X, damp: float = 0.01) -> np.ndarray:
+    r"""OBS saliencies :math:`w_{ij}^2 / (2[H^{-1}]_{jj})` before any removal, (out, in)."""
+    W = as_weight(layer_or_W).astype(np.float64)
+    H_inv = np.linalg.inv(layer_hessian(X, damp))                   # (in, in)
+    if H_inv.shape[0] != W.shape[1]:
+        raise ValueError(f"X has {H_inv.shape[0]} columns; expected W's {W.shape[1]} inputs")
+    return W ** 2 / (2.0 * np.diag(H_inv))[None, :]                # (out, in)
+
+
+def obs_prune(layer_or_W, X, amount, damp: float = 0.01):
+    r"""Remove ``amount`` weights of a layer by OBS, updating the rest.
+
+    Parameters
+    ----------
+    layer_or_W : Dense or ndarray, shape (out, in)
+    X : ndarray, shape (N, in)
+        The layer's inputs on a calibration batch.
+    amount : int or float
+        Count or fraction of the layer's weights to remove (already-zero
+        weights count as removed first).
+    damp : float
+        Relative damping :math:`\lambda` of :func:`layer_hessian`.
+
+    Returns
+    -------
+    W_new : ndarray, float32, shape (out, in)
+        Updated weights, exactly 0 where removed.
+    mask : ndarray, float32, shape (out, in)
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> X, W = rng.normal(size=(50, 4)), rng.normal(size=(2, 4))
+    >>> W_new, mask = obs_prune(W, X, 0.5)
+    >>> int(mask.sum()), bool((W_new[mask == 0] == 0).all())
+    (4, True)
+    """
+    W = as_weight(layer_or_W).astype(np.float64).copy()            # (out, in)
+    H_inv = np.linalg.inv(layer_hessian(X, damp))
+    if H_inv.shape[0] != W.shape[1]:
+        raise ValueError(f"X has {H_inv.shape[0]} columns; expected W's {W.shape[1]} inputs")
+    k = num_to_prune(amount, W.size)
+    out_features = W.shape[0]
+    H_rows = np.repeat(H_inv[None], out_features, axis=0)          # (out, in, in)
+    mask = np.ones(W.shape, dtype=bool)
+
+    def row_best(i):
+        d = np.diag(H_rows[i])
+        s = np.where(mask[i], W[i] ** 2 / (2.0 * np.maximum(d, 1e-300)), np.inf)
+        s[mask[i] & (W[i] == 0)] = -np.inf                          # zeros go first, free
+        q = int(np.argmin(s))
+        return s[q], q
+
+    best = [row_best(i) for i in range(out_features)]
+    for _ in range(k):
+        i = int(np.argmin([b[0] for b in best]))
+        q = best[i][1]
+        H = H_rows[i]
+        col = H[:, q].copy()                                        # (in,) H^-1 e_q
+        W[i] -= (W[i, q] / col[q]) * col                            # the OBS update
+        W[i, q], mask[i, q] = 0.0, False
+        H -= np.outer(col, col) / col[q]                            # downdate: q is gone
+        W[i, ~mask[i]] = 0.0
+        best[i] = row_best(i) if mask[i].any() else (np.inf, 0)
+    return W.astype(np.float32), mask.astype(np.float32)

@@ -1,0 +1,220 @@
+r"""Pruning procedures: one-shot, iterative, gradual, sensitivity scan, lottery ticket.
+
+- **One-shot** (:func:`one_shot`): prune to the target once, then
+  fine-tune with the mask in place.
+- **Iterative** (:func:`iterative`, Han et al. 2015): prune a little,
+  fine-tune, prune more, ... Han et al. report that iterating reaches
+  higher sparsity than one shot at the same accuracy.
+- **Gradual** (:func:`gradual`, Zhu & Gupta 2017): prune *during*
+  training, every :math:`\Delta t` steps, to the cubic schedule
+  :func:`~minicomp.prune.schedule.cubic_sparsity`.
+- **Sensitivity scan** (:func:`sensitivity_scan`, Han et al. 2015 Fig. 6;
+  Distiller): prune one layer at a time to several sparsities, measure the
+  accuracy, and pick per layer the largest sparsity whose drop is within a
+  budget (:func:`pick_sparsities`).
+- **Lottery ticket** (:func:`lottery_ticket`, Frankle & Carbin 2019): train,
+  prune p % by magnitude, *rewind* the surviving weights to their initial
+  values, retrain; repeat. The survivors of the rewound sparse net train to
+  the dense net's accuracy.
+
+Fine-tuning always goes through :func:`minicomp.fit`; masks live on the
+parameters, so the optimizer keeps pruned weights at exactly zero.
+
+References
+----------
+Han, S. et al. (2015). Learning both Weights and Connections for Efficient
+Neural Networks. NeurIPS. arXiv:1506.02626.
+Zhu, M., Gupta, S. (2017). To prune, or not to prune. arXiv:1710.01878.
+Frankle, J., Carbin, M. (2019). The Lottery Ticket Hypothesis. ICLR.
+arXiv:1803.03635.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..optim import SGD, CosineLR
+from ..train import evaluate, fit
+from .criteria import prune
+from .mask import dense_layers
+from .schedule import cubic_sparsity
+
+
+@dataclass
+class FineTune:
+    """How to (re)train a pruned net: SGD with momentum and a cosine schedule."""
+
+    epochs: int = 10                 # passes over the training data
+    lr: float = 0.02                 # initial learning rate of the cosine schedule
+    momentum: float = 0.9            # heavy-ball momentum (masked by the optimizer)
+    weight_decay: float = 0.0        # L2 penalty (cannot revive pruned weights)
+    batch_size: int = 32             # minibatch size
+    seed: int = 0                    # shuffling seed
+
+    def __call__(self, net, X, y, callbacks=()):
+        """Train ``net`` in place on ``(X, y)``; returns the :class:`~minicomp.train.History`."""
+        opt = SGD(net.parameters(), lr=self.lr, momentum=self.momentum,
+                  weight_decay=self.weight_decay)
+        return fit(net, X, y, optimizer=opt, epochs=self.epochs, batch_size=self.batch_size,
+                   seed=self.seed, scheduler=CosineLR(opt, T=self.epochs),
+                   callbacks=callbacks, quiet=True)
+
+
+def one_shot(net, X, y, criterion: str = "magnitude", amount=0.9, fine_tune=None, **kwargs):
+    """Prune ``net`` once to ``amount`` by ``criterion``, then fine-tune it.
+
+    Parameters
+    ----------
+    net : Sequential (changed in place)
+    X, y : ndarray
+        Training data (calibration data of the criterion, and fine-tuning).
+    criterion, amount, **kwargs
+        As in :func:`minicomp.prune.prune` (``scope``, ``layers``, ``seed``).
+    fine_tune : FineTune or None
+        None: no fine-tuning.
+
+    Returns
+    -------
+    net
+    """
+    prune(net, criterion, amount, X, y, **kwargs)
+    if fine_tune is not None:
+        fine_tune(net, X, y)
+    return net
+
+
+def iterative(net, X, y, criterion: str = "magnitude", sparsities=(0.5, 0.75, 0.9),
+              fine_tune=None, **kwargs):
+    """Han et al.'s loop: for each sparsity in turn, prune to it and fine-tune.
+
+    Returns
+    -------
+    net
+    """
+    fine_tune = fine_tune or FineTune()
+    if list(sparsities) != sorted(sparsities):
+        raise ValueError(f"sparsities={sparsities!r}; expected a non-decreasing sequence")
+    for s in sparsities:
+        prune(net, criterion, s, X, y, **kwargs)
+        fine_tune(net, X, y)
+    return net
+
+
+def gradual(net, X, y, s_f: float, criterion: str = "magnitude", fine_tune=None,
+            n: int = 10, start_epoch: int = 0, end_epoch=None, **kwargs):
+    """Prune during training to Zhu & Gupta's cubic schedule, reaching ``s_f``.
+
+    Parameters
+    ----------
+    s_f : float
+        Final sparsity (per layer, or global with ``scope="global"``).
+    fine_tune : FineTune
+        The training run during which pruning happens.
+    n : int
+        Number of pruning steps.
+    start_epoch, end_epoch : int
+        Pruning starts at ``start_epoch`` and reaches ``s_f`` at
+        ``end_epoch`` (default: two thirds of the epochs), leaving the rest
+        of the run to recover.
+
+    Returns
+    -------
+    net
+    """
+    fine_tune = fine_tune or FineTune()
+    steps_per_epoch = -(-len(X) // fine_tune.batch_size)
+    end_epoch = end_epoch if end_epoch is not None else max(1, 2 * fine_tune.epochs // 3)
+    if not 0 <= start_epoch < end_epoch <= fine_tune.epochs:
+        raise ValueError(f"start_epoch={start_epoch}, end_epoch={end_epoch}; expected "
+                         f"0 <= start < end <= epochs={fine_tune.epochs}")
+    t0 = start_epoch * steps_per_epoch
+    dt = max(1, (end_epoch - start_epoch) * steps_per_epoch // n)
+    done = {"s": None}
+
+    def prune_step(step):
+        t = step.global_step + 1
+        if t < t0 or (t - t0) % dt:
+            return
+        s = cubic_sparsity(t, s_f, 0.0, t0, n, dt)
+        if s > 0 and s != done["s"]:
+            prune(net, criterion, s, X, y, **kwargs)
+            done["s"] = s
+
+    fine_tune(net, X, y, callbacks=[prune_step])
+    return net
+
+
+def sensitivity_scan(net, X_val, y_val, sparsities=(0.5, 0.7, 0.8, 0.9, 0.95),
+                     criterion: str = "magnitude", X=None, y=None, seed=0) -> dict:
+    """Accuracy on ``(X_val, y_val)`` with one Dense layer at a time pruned.
+
+    Returns
+    -------
+    dict
+        ``{layer_index: [accuracy at each sparsity]}``; ``net`` is restored.
+    """
+    state, params = net.state_dict(), net.parameters()
+    masks = [p.mask for p in params]
+    scan = {}
+    for i in range(len(dense_layers(net))):
+        scan[i] = []
+        for s in sparsities:
+            prune(net, criterion, s, X if X is not None else X_val,
+                  y if y is not None else y_val, layers=[i], seed=seed)
+            scan[i].append(evaluate(net, X_val, y_val)["accuracy"])
+            net.load_state_dict(state)
+            for p, mask in zip(params, masks):
+                p.mask = mask
+    return scan
+
+
+def pick_sparsities(scan: dict, sparsities, baseline: float, max_drop: float = 0.01) -> list:
+    """Per layer, the largest scanned sparsity whose accuracy drop is at most ``max_drop``.
+
+    Examples
+    --------
+    >>> pick_sparsities({0: [0.98, 0.97, 0.90], 1: [0.95, 0.9, 0.8]}, [0.5, 0.8, 0.9], 0.98)
+    [0.8, 0.0]
+    """
+    picked = []
+    for i in sorted(scan):
+        ok = [s for s, acc in zip(sparsities, scan[i]) if baseline - acc <= max_drop + 1e-12]
+        picked.append(max(ok) if ok else 0.0)
+    return picked
+
+
+def lottery_ticket(net, X, y, train=None, amount_per_round: float = 0.5, rounds: int = 3):
+    """Iterative magnitude pruning with rewinding to the initial weights.
+
+    Each round trains ``net``, prunes ``amount_per_round`` of the remaining
+    weights of every layer by magnitude (Frankle & Carbin prune layer by
+    layer), and resets the surviving weights to their values before the
+    first round. After ``rounds`` rounds the sparsity is
+    ``1 - (1 - amount_per_round) ** rounds``, and the ticket is trained
+    once more.
+
+    Parameters
+    ----------
+    net : Sequential, untrained (its current weights are the rewind point)
+    train : FineTune
+        The training recipe of every round.
+
+    Returns
+    -------
+    net
+        The trained winning ticket (masks in place).
+    """
+    train = train or FineTune()
+    if not 0.0 < amount_per_round < 1.0:
+        raise ValueError(f"amount_per_round={amount_per_round!r}; expected a float in (0, 1)")
+    theta0 = net.state_dict()
+    for r in range(1, rounds + 1):
+        train(net, X, y)
+        prune(net, "magnitude", 1.0 - (1.0 - amount_per_round) ** r)
+        masks = [m.W.mask for m in dense_layers(net)]
+        net.load_state_dict(theta0)                      # rewind ...
+        for m, mask in zip(dense_layers(net), masks):
+            m.W.data *= np.asarray(mask, dtype=m.W.dtype)  # ... the survivors only
+    train(net, X, y)
+    return net

@@ -1,0 +1,153 @@
+"""The Numba sparse kernels against the naive reference (minicomp.kernels.reference)."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from minicomp.kernels import reference as R
+from minicomp.kernels import sparse as S
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def random_weights(rng, out_features, in_features, sparsity, empty_rows=0):
+    W = rng.standard_normal((out_features, in_features)).astype(np.float32)   # (out, in)
+    W[rng.random(W.shape) < sparsity] = 0
+    W[rng.permutation(out_features)[:empty_rows]] = 0                          # empty rows
+    return W
+
+
+def assert_same_csr(A, B):
+    assert A.shape == B.shape
+    for name in ("data", "indices", "indptr"):
+        a, b = getattr(A, name), getattr(B, name)
+        assert a.dtype == b.dtype, name
+        np.testing.assert_array_equal(a, b, err_msg=name)
+
+
+def test_hand_worked_csr_and_product():
+    # W = [[0, 2, 0], [0, 0, 0], [1, 0, 3]]: row 1 is empty.
+    # data = [2, 1, 3], indices = [1, 0, 2], indptr = [0, 1, 1, 3]
+    # x = [1, 10, 100]: y = [2*10, 0, 1*1 + 3*100] + bias [1, 2, 3] = [21, 2, 304]
+    W = np.array([[0, 2, 0], [0, 0, 0], [1, 0, 3]], np.float32)
+    A = S.to_csr(W)
+    assert A.data.tolist() == [2, 1, 3] and A.indices.tolist() == [1, 0, 2]
+    assert A.indptr.tolist() == [0, 1, 1, 3] and A.indptr.dtype == np.uint8
+    Y = S.sparse_linear(np.array([[1, 10, 100]], np.float32), A, bias=[1, 2, 3])
+    np.testing.assert_array_equal(Y, [[21, 2, 304]])
+
+
+@settings(max_examples=40, deadline=None)
+@given(out_features=st.integers(1, 40), in_features=st.integers(1, 300),
+       sparsity=st.sampled_from([0.0, 0.5, 0.9, 0.99, 1.0]),
+       batch=st.sampled_from([1, 2, 3, 4, 7, 33, 130]),
+       dtype=st.sampled_from([np.float32, np.float64]),
+       use_mask=st.booleans(), seed=st.integers(0, 2**16))
+def test_matches_reference(out_features, in_features, sparsity, batch, dtype, use_mask, seed):
+    rng = np.random.default_rng(seed)
+    W = random_weights(rng, out_features, in_features, sparsity,
+                       empty_rows=int(rng.integers(0, out_features + 1)))
+    mask = (rng.random(W.shape) < 0.7).astype(np.int8) if use_mask else None
+    A = S.to_csr(W.astype(dtype), mask)
+    assert_same_csr(A, R.to_csr(W.astype(dtype), mask))
+    X = rng.standard_normal((batch, in_features)).astype(dtype)               # (B, in)
+    bias = rng.standard_normal(out_features)
+    Y = S.sparse_linear(X, A, bias)
+    assert Y.dtype == np.float32 and Y.shape == (batch, out_features)
+    np.testing.assert_allclose(Y, R.sparse_linear(X, A, bias), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("batch", [1, 5, 200])    # rowdot, AXPY with 2 uneven chunks
+def test_every_parallel_kernel_matches_dense(batch):
+    rng = np.random.default_rng(1)
+    W = random_weights(rng, 300, 784, 0.8, empty_rows=5)
+    A = S.to_csr(W)
+    assert S.choose_kernel(batch, A.nnz, threads=2).endswith(("parallel", "batch"))
+    X = rng.standard_normal((batch, 784)).astype(np.float32)
+    np.testing.assert_allclose(S.sparse_linear(X, A), X @ W.T, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("in_features, index_dtype", [(256, np.uint8), (257, np.uint16),
+                                                      (70_000, np.uint32)])
+def test_wide_inputs_use_wider_unsigned_indices(in_features, index_dtype):
+    # a few nonzeros only, the last column included: cheap even for 70,000 inputs
+    W = np.zeros((3, in_features), np.float32)
+    W[0, in_features - 1], W[2, [0, in_features // 2]] = 2.0, [1.0, -1.0]
+    A = S.to_csr(W)
+    assert A.indices.dtype == index_dtype and A.indptr.dtype == np.uint8
+    X = np.arange(2 * in_features, dtype=np.float32).reshape(2, in_features) / in_features
+    for batch in (1, 2):                                   # both designs
+        np.testing.assert_allclose(S.sparse_linear(X[:batch], A), R.sparse_linear(X[:batch], A))
+    X4 = np.repeat(X, 2, axis=0)                           # batch 4: the AXPY design
+    np.testing.assert_allclose(S.sparse_linear(X4, A), X4 @ W.T, rtol=1e-6)
+
+
+def test_all_zero_matrix_gives_the_bias():
+    A = S.to_csr(np.zeros((5, 7)))
+    assert A.nnz == 0 and A.indptr.tolist() == [0] * 6
+    Y = S.sparse_linear(np.ones((3, 7)), A, bias=np.arange(5))
+    np.testing.assert_array_equal(Y, np.tile(np.arange(5, dtype=np.float32), (3, 1)))
+
+
+def test_non_contiguous_input_and_empty_batch():
+    rng = np.random.default_rng(2)
+    W = random_weights(rng, 20, 50, 0.7)
+    A = S.to_csr(W)
+    X = rng.standard_normal((100, 8)).astype(np.float32).T        # (8, 100): column-major
+    X = X[:, ::2]                                                  # (8, 50): strided
+    assert not X.flags.c_contiguous
+    np.testing.assert_allclose(S.sparse_linear(X, A), X @ W.T, rtol=1e-5, atol=1e-5)
+    assert S.sparse_linear(np.zeros((0, 50), np.float32), A).shape == (0, 20)
+
+
+def test_bad_inputs_raise_clear_errors():
+    A = S.to_csr(np.eye(3))
+    with pytest.raises(ValueError, match="X has 4 features"):
+        S.sparse_linear(np.ones((2, 4), np.float32), A)
+    with pytest.raises(TypeError, match="float array"):
+        S.sparse_linear(np.ones((2, 3), np.int64), A)
+    with pytest.raises(ValueError, match="2-D"):
+        S.sparse_linear(np.ones(3, np.float32), A)
+    with pytest.raises(ValueError, match="bias must have shape"):
+        S.sparse_linear(np.ones((2, 3), np.float32), A, bias=np.ones(4))
+    with pytest.raises(TypeError, match="csr.data must be float32"):
+        S.sparse_linear(np.ones((1, 3)), A._replace(data=A.data.astype(np.float64)))
+    with pytest.raises(TypeError, match="unsigned"):
+        S.sparse_linear(np.ones((1, 3)), A._replace(indices=A.indices.astype(np.int64)))
+    with pytest.raises(ValueError, match="column 5"):
+        S.sparse_linear(np.ones((1, 3)), A._replace(indices=np.array([0, 5, 2], np.uint8)))
+    with pytest.raises(TypeError, match="CSR"):
+        S.sparse_linear(np.ones((1, 3)), np.eye(3))
+    with pytest.raises(ValueError, match="mask must have"):
+        S.to_csr(np.eye(3), mask=np.ones((3, 2)))
+    with pytest.raises(TypeError, match="real numeric"):
+        S.to_csr(np.eye(3, dtype=complex))
+
+
+def test_import_compiles_nothing():
+    code = ("import minicomp.kernels.sparse as S, minicomp.deploy\n"
+            "fns = [S._row_dot, S._rowdot_serial, S._rowdot_parallel, S._axpy_tile,\n"
+            "       S._axpy_serial, S._axpy_split_batch]\n"
+            "print(sum(len(f.signatures) for f in fns))\n")
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=env, check=True, timeout=120)
+    assert out.stdout.strip() == "0"
+
+
+@pytest.mark.parametrize("batch", [1, 4])
+def test_nan_and_inf_propagate_like_numpy(batch):
+    # column 0 feeds outputs 0 and 2 only: NaN reaches exactly those
+    W = np.array([[1, 0, 2], [0, 3, 0], [4, 0, 0]], np.float32)
+    X = np.ones((batch, 3), np.float32)
+    X[:, 0] = np.nan
+    Y = S.sparse_linear(X, S.to_csr(W))
+    np.testing.assert_array_equal(np.isnan(Y), np.tile([True, False, True], (batch, 1)))
+    X[:, 0] = np.inf                                    # inf * 1 + 2 = inf
+    np.testing.assert_array_equal(S.sparse_linear(X, S.to_csr(W))[:, 0], np.inf)
