@@ -100,6 +100,17 @@ def _as_matrix(name: str, A, ndim: int = 2) -> np.ndarray:
     return A
 
 
+def kept_entries(W: np.ndarray, mask=None) -> np.ndarray:
+    """Which entries a CSR of ``W`` stores: ``W != 0`` and, if given, ``mask != 0``."""
+    keep = W != 0                                                   # (out, in)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != W.shape:
+            raise ValueError(f"mask must have W's shape {W.shape}, got {mask.shape}")
+        keep &= mask != 0
+    return keep
+
+
 def to_csr(W, mask=None) -> CSR:
     """Store ``W`` (or ``W * mask``) in CSR, keeping its nonzero entries.
 
@@ -122,12 +133,7 @@ def to_csr(W, mask=None) -> CSR:
     18
     """
     W = _as_matrix("W", W)
-    keep = W != 0                                                   # (out, in)
-    if mask is not None:
-        mask = np.asarray(mask)
-        if mask.shape != W.shape:
-            raise ValueError(f"mask must have W's shape {W.shape}, got {mask.shape}")
-        keep &= mask != 0
+    keep = kept_entries(W, mask)                                    # (out, in) bool
     out_features, in_features = W.shape
     data, indices, indptr = [], [], [0]
     for i in range(out_features):                                   # row by row

@@ -49,7 +49,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .reference import CSR, index_dtype
+from .reference import CSR, index_dtype, kept_entries
 
 __all__ = ["CSR", "check_csr", "choose_kernel", "index_dtype", "kernel_arrays",
            "sparse_linear", "to_csr"]
@@ -92,12 +92,7 @@ def to_csr(W, mask=None) -> CSR:
         raise TypeError(f"W must be a real numeric array, got dtype {W.dtype}")
     if W.ndim != 2:
         raise ValueError(f"W must be 2-D (out, in), got shape {W.shape}")
-    keep = W != 0                                                   # (out, in)
-    if mask is not None:
-        mask = np.asarray(mask)
-        if mask.shape != W.shape:
-            raise ValueError(f"mask must have W's shape {W.shape}, got {mask.shape}")
-        keep &= mask != 0
+    keep = kept_entries(W, mask)                                    # (out, in) bool
     out_features, in_features = W.shape
     rows, cols = np.nonzero(keep)                                   # (nnz,), row-major order
     nnz = rows.size
