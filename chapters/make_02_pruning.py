@@ -81,10 +81,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 import minicomp
-from minicomp import MLP, Sequential, evaluate, fit, optim, predict
+from minicomp import MLP, evaluate, fit, optim, predict
 from minicomp.bench.timing import median_time
 from minicomp.kernels.reference import to_csr
-from minicomp.nn import Dense
 from minicomp.train import BaselineConfig, train_baseline
 import minicomp.prune as P
 

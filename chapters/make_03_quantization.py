@@ -70,7 +70,7 @@ import numpy as np
 
 import minicomp
 import minicomp.quant as Q
-from minicomp import MLP, Tensor, evaluate, predict
+from minicomp import Tensor, evaluate, predict
 from minicomp.bench.timing import median_time
 from minicomp.kernels import reference
 from minicomp.train import BaselineConfig, train_baseline

@@ -6,8 +6,8 @@ Same functions, signatures and results (``allclose``) as the naive twins in
 .. math:: Y_{b,i} = \sum_{k=\mathrm{indptr}_i}^{\mathrm{indptr}_{i+1}-1}
           \mathrm{data}_k \, X_{b,\,\mathrm{indices}_k} + \mathrm{bias}_i .
 
-Two designs, chosen by the batch size ``B`` (measured on a 2-core Zen 4 VM,
-see ``/work/shared/references/kernel-probe-findings.md`` and
+Two designs, chosen by the batch size ``B`` (measured on 2-core Zen 4 and Zen 3 VMs,
+see the project notes ``shared/references/kernel-probe-findings.md`` and
 ``minicomp bench kernels``):
 
 - ``B < 4`` -- *row gather-dot*: for each output row, a dot product of its

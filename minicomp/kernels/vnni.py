@@ -21,7 +21,7 @@ tile is 1 row × 64 outputs, 8 ymm accumulators, the weights read from L1 as
 memory operands.) Lanes are outputs, so there is no horizontal sum and
 the requantization epilogue (:func:`minicomp.kernels.int8._requant_tile`)
 reads accumulators in output order. Design and measurements:
-``/work/shared/references/kernel-probe-findings.md`` (fbgemm-style packing).
+the project notes ``shared/references/kernel-probe-findings.md`` (fbgemm-style packing).
 
 The instruction needs unsigned activations: int8 activations are shifted by
 +128 (``x ^ 0x80``, with ``Z_x + 128``) by the caller, which also folds
