@@ -38,22 +38,9 @@ import itertools
 import numpy as np
 
 from .kernels import reference
+from .kernels.int8 import Int8Linear
 from .kernels.sparse import check_csr, kernel_arrays, sparse_linear, to_csr
 from .nn import Dense, Dropout, Identity, ReLU, Sequential
-
-
-def _int8_layer(w_q, bias_q, x_zero_point, m0, shift, y_zero_point, relu, out_dtype, x_dtype):
-    """A callable ``x_q -> y_q``: the packed fast layer of :mod:`minicomp.kernels.int8`
-    when it exists, else the reference :func:`~minicomp.kernels.reference.int8_linear`."""
-    try:
-        from .kernels.int8 import Int8Linear
-    except ImportError:
-        def layer(x_q):
-            return reference.int8_linear(x_q, x_zero_point, w_q, bias_q, m0, shift,
-                                         y_zero_point, relu=relu, out_dtype=out_dtype)
-        return layer
-    return Int8Linear(w_q, bias_q, x_zero_point, m0, shift, y_zero_point, relu=relu,
-                      out_dtype=out_dtype, x_dtype=x_dtype)
 
 
 class SparseDense:
@@ -130,8 +117,8 @@ class Int8Dense:
     Notes
     -----
     Runs on :class:`minicomp.kernels.int8.Int8Linear` (weights packed once,
-    VNNI where the CPU has it), or on the reference kernel if that module
-    is missing. Both give the same integers.
+    VNNI where the CPU has it, else AVX2, else plain Numba), which gives the
+    same integers as :func:`minicomp.kernels.reference.int8_linear`.
 
     Examples
     --------
@@ -174,9 +161,9 @@ class Int8Dense:
                 self.x_scale * self.w_scale / self.y_scale)         # (out,)
         self.m0 = np.broadcast_to(np.asarray(m0, np.int32), (out_features,)).copy()
         self.shift = np.broadcast_to(np.asarray(shift, np.int32), (out_features,)).copy()
-        self._layer = _int8_layer(self.w_q, self.bias_q, self.x_zero_point, self.m0,
-                                  self.shift, self.y_zero_point, self.relu, self.out_dtype,
-                                  self.x_dtype)
+        self._layer = Int8Linear(self.w_q, self.bias_q, self.x_zero_point, self.m0, self.shift,
+                                 self.y_zero_point, relu=self.relu, out_dtype=self.out_dtype,
+                                 x_dtype=self.x_dtype)
 
     def __call__(self, x_q) -> np.ndarray:
         x_q = np.asarray(x_q)

@@ -176,10 +176,15 @@ def sparse_linear(X, csr: CSR, bias=None) -> np.ndarray:
     for i in range(out_features):
         for k in range(int(csr.indptr[i]), int(csr.indptr[i + 1])):
             Y[:, i] += csr.data[k] * X[:, csr.indices[k]]           # (B,)
+    return add_bias(Y, bias)
+
+
+def add_bias(Y: np.ndarray, bias) -> np.ndarray:
+    """``Y += bias`` (in place, returned) after checking ``bias`` is (out,); None adds nothing."""
     if bias is not None:
         bias = np.asarray(bias, dtype=np.float32)
-        if bias.shape != (out_features,):
-            raise ValueError(f"bias must have shape ({out_features},), got {bias.shape}")
+        if bias.shape != (Y.shape[1],):
+            raise ValueError(f"bias must have shape ({Y.shape[1]},), got {bias.shape}")
         Y += bias
     return Y
 

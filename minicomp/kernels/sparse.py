@@ -49,7 +49,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
-from .reference import CSR, index_dtype, kept_entries
+from .reference import CSR, add_bias, index_dtype, kept_entries
 
 __all__ = ["CSR", "check_csr", "choose_kernel", "index_dtype", "kernel_arrays",
            "sparse_linear", "to_csr"]
@@ -326,9 +326,4 @@ def sparse_linear(X, csr: CSR, bias=None, *, check: bool = True) -> np.ndarray:
             _axpy_split_batch(X, *args, numba.get_num_threads())
         else:
             _axpy_serial(np.ascontiguousarray(X.T), *args)         # X^T: (in, B)
-    if bias is not None:
-        bias = np.asarray(bias, dtype=np.float32)
-        if bias.shape != (out_features,):
-            raise ValueError(f"bias must have shape ({out_features},), got {bias.shape}")
-        Y += bias
-    return Y
+    return add_bias(Y, bias)

@@ -21,7 +21,6 @@ otherwise slow the next one down by orders of magnitude on 2 cores.
 """
 from __future__ import annotations
 
-import importlib
 import time
 
 import numpy as np
@@ -111,24 +110,15 @@ def dense_forward(net, X) -> np.ndarray:
     return h
 
 
-def sparse_kernel():
-    """The Numba ``sparse_linear`` if :mod:`minicomp.kernels.sparse` exists, else None."""
-    try:
-        module = importlib.import_module("minicomp.kernels.sparse")
-    except ImportError:
-        return None
-    return getattr(module, "sparse_linear", None)
-
-
 def sparse_forward(net, X, kernel=None, csrs=None) -> np.ndarray:
     """Inference with every Dense layer in CSR through ``kernel(X, csr, bias)``.
 
-    ``kernel`` defaults to the Numba kernel, or the naive reference if the
-    Numba module is absent; ``csrs`` are prebuilt matrices (one per Dense).
+    ``kernel`` defaults to the Numba kernel (:mod:`minicomp.kernels.sparse`,
+    imported here so that importing :mod:`minicomp.prune` loads no Numba);
+    ``csrs`` are prebuilt matrices (one per Dense).
     """
-    from ..kernels.reference import sparse_linear as reference_kernel
-
-    kernel = kernel or sparse_kernel() or reference_kernel
+    if kernel is None:
+        from ..kernels.sparse import sparse_linear as kernel
     layers = dense_layers(net)
     csrs = csrs if csrs is not None else [to_csr(_effective_W(m)) for m in layers]
     h, k = np.asarray(X, dtype=np.float32), 0
@@ -142,22 +132,19 @@ def sparse_forward(net, X, kernel=None, csrs=None) -> np.ndarray:
 
 
 def inference_time(net, X, samples: int = 15) -> dict:
-    """Median seconds of one forward pass on ``X``: dense BLAS and (if present) sparse.
+    """Median seconds of one forward pass on ``X``: dense BLAS and the CSR kernel.
 
     Returns
     -------
     dict
-        ``dense_s``, ``sparse_s`` (None without the Numba kernel) and
-        ``sparse_kernel`` (its module name or None).
+        ``dense_s``, ``sparse_s`` (through :func:`minicomp.deploy.to_inference`)
+        and ``sparse_kernel`` (the kernel's module name).
     """
     X = np.ascontiguousarray(X, dtype=np.float32)
     time.sleep(SETTLE)                     # let other thread pools stop spinning
-    result = {"dense_s": median_time(lambda: dense_forward(net, X), samples=samples),
-              "sparse_s": None, "sparse_kernel": None}
-    if sparse_kernel() is not None:
-        from ..deploy import to_inference
-        model = to_inference(net)            # CSR layers, checked once, ReLU fused
-        time.sleep(SETTLE)
-        result["sparse_s"] = median_time(lambda: model.predict(X), samples=samples)
-        result["sparse_kernel"] = "minicomp.kernels.sparse"
-    return result
+    dense_s = median_time(lambda: dense_forward(net, X), samples=samples)
+    from ..deploy import to_inference
+    model = to_inference(net)                # CSR layers, checked once, ReLU fused
+    time.sleep(SETTLE)
+    return {"dense_s": dense_s, "sparse_s": median_time(lambda: model.predict(X), samples=samples),
+            "sparse_kernel": "minicomp.kernels.sparse"}

@@ -43,15 +43,6 @@ from .ptq import QuantizedMLP
 from .uniform import quantize
 
 
-def _kernel():
-    """The Numba int8 module when :mod:`minicomp.kernels.int8` exists, else None."""
-    try:
-        from ..kernels import int8
-        return int8
-    except ImportError:
-        return None
-
-
 def fixed_point_round(acc, m0, shift) -> np.ndarray:
     r"""``floor((acc·m0 + 2^(shift−1)) / 2^shift)`` computed exactly in float64.
 
@@ -124,7 +115,9 @@ class IntegerMLP:
         if kernel not in ("auto", "reference"):
             raise ValueError(f"kernel={kernel!r}; expected 'auto' or 'reference'")
         self.qnet = qnet
-        int8 = _kernel() if kernel == "auto" else None
+        int8 = None
+        if kernel == "auto":
+            from ..kernels import int8           # imported here: no Numba at package import
         self.kernel = "reference" if int8 is None else "numba"
         self.linear = reference.int8_linear if int8 is None else int8.int8_linear
         self.layers, S_x, Z_x = [], qnet.S_in, qnet.Z_in

@@ -31,12 +31,14 @@ most ``max_samples`` values (seeded) instead of a histogram.
 """
 from __future__ import annotations
 
+import abc
+
 import numpy as np
 
 from .uniform import check_finite, fake_quantize, scale_zero_point
 
 
-class Observer:
+class Observer(abc.ABC):
     """Base class: ``observe(x)`` batches, then ``range()`` / ``qparams(bits, scheme)``."""
 
     def __init__(self):
@@ -49,11 +51,13 @@ class Observer:
         self.count += x.size
         self._update(x)
 
+    @abc.abstractmethod
     def _update(self, x):
-        raise NotImplementedError
+        """Fold a non-empty flat batch ``x`` into the observer's statistics."""
 
+    @abc.abstractmethod
     def _range(self):
-        raise NotImplementedError
+        """``(lo, hi)`` from the statistics (called only after some values)."""
 
     def range(self) -> tuple[float, float]:
         """``(lo, hi)``; ValueError if nothing was observed."""
