@@ -1,0 +1,251 @@
+"""Argument checks shared by every public entry point.
+
+One place decides what a good argument is, so that every bad one gets the
+same kind of message: the argument's name, the value it got and what was
+expected, raised where the user called, not three NumPy calls down::
+
+    fit: X contains NaN at [3, 17]; expected finite numbers
+    MLP: sizes[1]=2.7 (float); expected an int >= 1
+    SGD: params is a Module; expected its parameters: pass net.parameters()
+
+Rules (the same everywhere):
+
+- NumPy scalars are numbers (``np.float32(0.1)``, ``np.int64(2)``); ``bool``
+  is not a number and a float is not an int, even ``2.0``.
+- NaN and inf are bad input wherever data or numbers come in.
+- Arrays are numeric (no strings, no objects), non-empty, of the expected
+  number of dimensions and width.
+
+Every function takes ``name`` (how the caller spells the argument) and an
+optional ``where`` (the public function, prefixed to the message).
+
+Examples
+--------
+>>> integer(np.int64(3), "epochs", low=1)
+3
+>>> integer(2.0, "epochs", low=1, where="fit")
+Traceback (most recent call last):
+    ...
+TypeError: fit: epochs=2.0 (float); expected an int >= 1
+>>> number(float("nan"), "lr", low=0, low_open=True)
+Traceback (most recent call last):
+    ...
+ValueError: lr=nan; expected a finite number > 0
+"""
+from __future__ import annotations
+
+import math
+import numbers
+import os
+
+import numpy as np
+
+
+def _prefix(where) -> str:
+    return f"{where}: " if where else ""
+
+
+def _show(value) -> str:
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _bounds(low, high, low_open, high_open) -> str:
+    parts = []
+    if low is not None:
+        parts.append(f"{'>' if low_open else '>='} {low:g}" if isinstance(low, float)
+                     else f"{'>' if low_open else '>='} {low}")
+    if high is not None:
+        parts.append(f"{'<' if high_open else '<='} {high:g}" if isinstance(high, float)
+                     else f"{'<' if high_open else '<='} {high}")
+    return " and ".join(parts)
+
+
+def _in_bounds(value, low, high, low_open, high_open) -> bool:
+    if low is not None and (value <= low if low_open else value < low):
+        return False
+    return not (high is not None and (value >= high if high_open else value > high))
+
+
+def integer(value, name: str, *, low=None, high=None, where=None) -> int:
+    """``value`` as a Python int in ``[low, high]``; NumPy ints accepted, bools refused."""
+    bounds = _bounds(low, high, False, False)
+    expected = "an int" + (f" {bounds}" if bounds else "")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{_prefix(where)}{name}={_show(value)} ({type(value).__name__}); "
+                        f"expected {expected}")
+    value = int(value)
+    if not _in_bounds(value, low, high, False, False):
+        raise ValueError(f"{_prefix(where)}{name}={value}; expected {expected}")
+    return value
+
+
+def number(value, name: str, *, low=None, high=None, low_open=False, high_open=False,
+           where=None) -> float:
+    """``value`` as a finite Python float within the bounds; bools and NaN/inf refused.
+
+    ``low_open=True`` makes the lower bound strict (``value > low``), and
+    likewise ``high_open``.
+    """
+    bounds = _bounds(low, high, low_open, high_open)
+    expected = "a finite number" + (f" {bounds}" if bounds else "")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{_prefix(where)}{name}={_show(value)} ({type(value).__name__}); "
+                        f"expected {expected}")
+    value = float(value)
+    if not math.isfinite(value) or not _in_bounds(value, low, high, low_open, high_open):
+        raise ValueError(f"{_prefix(where)}{name}={value!r}; expected {expected}")
+    return value
+
+
+def flag(value, name: str, *, where=None) -> bool:
+    """``value`` as a bool; only ``True``/``False`` (or NumPy bools) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{_prefix(where)}{name}={_show(value)} ({type(value).__name__}); "
+                        "expected True or False")
+    return bool(value)
+
+
+def choice(value, name: str, options, *, where=None):
+    """``value`` if it is one of ``options`` (compared with ``==``), else ValueError."""
+    options = tuple(options)
+    if not isinstance(value, (str, int)) or isinstance(value, bool) or value not in options:
+        raise ValueError(f"{_prefix(where)}{name}={_show(value)}; expected one of "
+                         f"{', '.join(repr(o) for o in options)}")
+    return value
+
+
+def array(value, name: str, *, ndim=None, width=None, dtype=None, finite=True,
+          nonempty=True, where=None) -> np.ndarray:
+    """``value`` as a numeric ndarray, checked.
+
+    Parameters
+    ----------
+    ndim : int or tuple of int, optional
+        Allowed numbers of dimensions.
+    width : int, optional
+        Required size of the last axis (features).
+    dtype : dtype, optional
+        Cast to it after the checks (e.g. the weights' float32).
+    finite : bool
+        Refuse NaN and inf (the position of the first one is named).
+    nonempty : bool
+        Refuse arrays with no element.
+
+    Examples
+    --------
+    >>> array([[1, 2]], "X", ndim=2, width=2).shape
+    (1, 2)
+    >>> array([[1, 2]], "X", width=3, where="predict")
+    Traceback (most recent call last):
+        ...
+    ValueError: predict: X has 2 features (shape (1, 2)); expected 3, the net's input width
+    """
+    pre = _prefix(where)
+    if isinstance(value, (str, bytes, dict, set)) or value is None:
+        raise TypeError(f"{pre}{name} is a {type(value).__name__}; expected an array of numbers")
+    try:
+        arr = np.asarray(value)
+    except (ValueError, TypeError) as e:   # ragged nested lists
+        raise ValueError(f"{pre}{name} cannot be made into an array ({e}); "
+                         "expected a rectangular array of numbers") from None
+    if arr.dtype.kind not in "biuf":
+        raise TypeError(f"{pre}{name} has dtype {arr.dtype}; expected numbers "
+                        "(int, float or bool)")
+    if ndim is not None:
+        allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
+        if arr.ndim not in allowed:
+            want = " or ".join(str(n) for n in allowed)
+            raise ValueError(f"{pre}{name} has shape {arr.shape} ({arr.ndim}-D); "
+                             f"expected a {want}-D array")
+    if nonempty and arr.size == 0:
+        raise ValueError(f"{pre}{name} is empty (shape {arr.shape}); expected at least "
+                         "one element")
+    if width is not None and (arr.ndim == 0 or arr.shape[-1] != width):
+        got = arr.shape[-1] if arr.ndim else "no"
+        raise ValueError(f"{pre}{name} has {got} features (shape {arr.shape}); expected "
+                         f"{width}, the net's input width")
+    if finite and arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        where_bad = tuple(int(i) for i in np.argwhere(~np.isfinite(arr))[0])
+        bad = arr[where_bad]
+        raise ValueError(f"{pre}{name} contains {bad} at {list(where_bad)}; "
+                         "expected finite numbers")
+    if dtype is not None:
+        arr = arr.astype(dtype, copy=False)
+    return arr
+
+
+def labels(value, name: str = "y", *, n=None, num_classes=None, where=None) -> np.ndarray:
+    """Integer class labels as an int64 vector, optionally of length ``n``, in range.
+
+    Float labels are accepted when every value is a whole number (as loaded
+    from a CSV); anything else is refused.
+    """
+    pre = _prefix(where)
+    y = array(value, name, ndim=1, where=where)
+    if y.dtype.kind == "f":
+        if not np.all(y == np.round(y)):
+            raise ValueError(f"{pre}{name} holds non-integer values (e.g. "
+                             f"{y[y != np.round(y)][0]}); expected integer class labels")
+    elif y.dtype.kind == "b":
+        raise TypeError(f"{pre}{name} has dtype bool; expected integer class labels")
+    y = y.astype(np.int64)
+    if n is not None and len(y) != n:
+        raise ValueError(f"{pre}{name} has {len(y)} labels; expected {n}, one per row of X")
+    if y.min() < 0 or (num_classes is not None and y.max() >= num_classes):
+        bad = int(y.min()) if y.min() < 0 else int(y.max())
+        top = f"{num_classes - 1}" if num_classes is not None else "..."
+        raise ValueError(f"{pre}{name} contains the label {bad}; expected labels in "
+                         f"0..{top}")
+    return y
+
+
+def parameters(value, name: str = "params", *, where=None) -> list:
+    """A non-empty list of :class:`~minicomp.nn.Parameter`; a Module is named as such."""
+    from .nn import Module, Parameter
+    pre = _prefix(where)
+    if isinstance(value, Module):
+        raise TypeError(f"{pre}{name} is a {type(value).__name__} (a Module); expected its "
+                        "parameters: pass net.parameters()")
+    if isinstance(value, (str, bytes, np.ndarray, Parameter)) or not hasattr(value, "__iter__"):
+        raise TypeError(f"{pre}{name}={_show(value)}; expected an iterable of Parameters, "
+                        "e.g. net.parameters()")
+    params = list(value)
+    if not params:
+        raise ValueError(f"{pre}{name} is empty; expected at least one Parameter")
+    for i, p in enumerate(params):
+        if not isinstance(p, Parameter):
+            raise TypeError(f"{pre}{name}[{i}] is a {type(p).__name__}; expected a Parameter "
+                            "(pass net.parameters())")
+    return params
+
+
+def module(value, name: str = "net", *, where=None):
+    """``value`` if it is a :class:`~minicomp.nn.Module`, else TypeError."""
+    from .nn import Module
+    if not isinstance(value, Module):
+        raise TypeError(f"{_prefix(where)}{name} is a {type(value).__name__}; expected a "
+                        "minicomp Module (e.g. an MLP)")
+    return value
+
+
+def rng(value, name: str = "seed", *, where=None) -> np.random.Generator:
+    """A Generator from a non-negative int seed (NumPy ints accepted) or a Generator."""
+    if isinstance(value, np.random.Generator):
+        return value
+    if isinstance(value, numbers.Integral) and not isinstance(value, (bool, np.bool_)) \
+            and value >= 0:
+        return np.random.default_rng(int(value))
+    raise TypeError(f"{_prefix(where)}{name}={_show(value)}; expected a non-negative int "
+                    "or a numpy Generator")
+
+
+def path(value, name: str = "path", *, where=None) -> str:
+    """A str or os.PathLike as ``str``; anything else is a TypeError."""
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"{_prefix(where)}{name} is a {type(value).__name__}; expected a "
+                        "str or os.PathLike path")
+    text = os.fspath(value)
+    if not text or "\0" in str(text):
+        raise ValueError(f"{_prefix(where)}{name}={text!r}; expected a non-empty path")
+    return text
