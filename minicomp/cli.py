@@ -1,37 +1,96 @@
 """The ``minicomp`` command: a thin shell over library functions.
 
     minicomp train [--dataset digits|mnist1d] [--epochs N] [--seed S] [--save PATH] [--json]
-    minicomp bench train [--quick] [--json]
-    minicomp bench grade [--quick] [--json]
-    minicomp bench prune [--quick] [--json]
-    minicomp bench kernels [--quick] [--json]
-    minicomp bench int8 [--quick] [--json]
-    minicomp bench quant [--quick] [--json]
+    minicomp bench train|grade|prune|kernels|int8|quant [--quick] [--json]
     minicomp release exercises/ OUT/
-    minicomp check FILE_OR_DIR
-    minicomp grade SUBMISSIONS/ --out grades.csv [--gradescope DIR] [--jobs N] [--timeout S]
-    minicomp validate exercises/ [--invert]
+    minicomp check FILE_OR_DIR                 (one exercise, or a folder of them)
+    minicomp grade SUBMISSIONS/ --out grades.csv [--exercises DIR] [--gradescope DIR]
+                   [--feedback DIR] [--jobs N] [--timeout S] [--submission-timeout S]
+                   [--memory MB]
+    minicomp validate exercises/ [--invert]    (or one exercise folder)
+    minicomp gradescope EXERCISE/ OUT.zip
 
 Every verb calls one library function and prints its result; nothing here
-computes anything the library cannot.
+computes anything the library cannot. Every number is checked by
+:mod:`minicomp.validate` while the arguments are parsed, before any work:
+a bad one is an argparse error (exit 2) naming the option and the value.
+A mistake the library reports (a ``raise`` in minicomp's own code: a
+missing folder, a refused path) is one line, ``minicomp VERB: error: ...``,
+exit 2; an error raised by Python or NumPy inside minicomp is a bug and
+keeps its traceback.
 """
 from __future__ import annotations
 
 import argparse
+import dis
 import json
+import os
 import sys
 
-from . import __version__
+from . import __version__, validate
+
+PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+MAX_EPOCHS = 10_000                    # train --epochs
+MAX_SEED = 2**32 - 1                   # train --seed
 
 
-def _positive_int(text: str) -> int:
+def _parse(text: str, check, option: str, **bounds):
+    """``text`` as an int (else a float, else the string), checked by ``check``."""
+    value = text
+    for kind in (int, float):
+        try:
+            value = kind(text)
+            break
+        except ValueError:
+            pass
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
+        return check(value, option, **bounds)
+    except (TypeError, ValueError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def int_option(option: str, low: int, high: int):
+    """An argparse ``type=``: an int in ``[low, high]`` (:func:`minicomp.validate.integer`).
+
+    Examples
+    --------
+    >>> int_option("--jobs", 1, 64)("2")
+    2
+    >>> int_option("--jobs", 1, 64)("0")
+    Traceback (most recent call last):
+        ...
+    argparse.ArgumentTypeError: --jobs=0; expected an int >= 1 and <= 64
+    """
+    def parse(text):
+        return _parse(text, validate.integer, option, low=low, high=high)
+    return parse
+
+
+def number_option(option: str, high: float, low: float = 0.0):
+    """An argparse ``type=``: a finite number in ``(low, high]`` (:func:`.validate.number`).
+
+    Examples
+    --------
+    >>> number_option("--timeout", 3600.0)("inf")
+    Traceback (most recent call last):
+        ...
+    argparse.ArgumentTypeError: --timeout=inf; expected a finite number > 0 and <= 3600
+    """
+    def parse(text):
+        return _parse(text, validate.number, option, low=low, low_open=True, high=high)
+    return parse
+
+
+def _save_path(text: str) -> str:
+    """``train --save``, checked as :func:`minicomp.checkpoint.save` will, before training."""
+    from .atomic import check_target
+    try:
+        check_target(text, where="--save")
+        if not os.path.splitext(text)[1]:
+            check_target(text + ".npz", where="--save")
+    except (OSError, TypeError, ValueError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+    return text
 
 
 def _cmd_train(args) -> int:
@@ -100,10 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the baseline MLP (hidden 64-64) and report it")
     p.add_argument("--dataset", choices=["digits", "mnist1d"], default="digits",
                    help="embedded dataset (default: digits)")
-    p.add_argument("--epochs", type=_positive_int, default=None,
-                   help="number of epochs (default: the baseline recipe's)")
-    p.add_argument("--seed", type=int, default=0, help="initialisation/shuffling seed")
-    p.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
+    p.add_argument("--epochs", type=int_option("--epochs", 1, MAX_EPOCHS), default=None,
+                   metavar="N", help=f"number of epochs, 1..{MAX_EPOCHS} (default: the "
+                                     "baseline recipe's)")
+    p.add_argument("--seed", type=int_option("--seed", 0, MAX_SEED), default=0,
+                   metavar="S", help="initialisation/shuffling seed, 0..2**32-1 (default 0)")
+    p.add_argument("--save", metavar="PATH", type=_save_path,
+                   help="save the trained model (.npz; its folder must exist)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
@@ -116,17 +178,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_bench)
 
     from .grading.cli import add_commands
-    add_commands(sub, _positive_int)
+    add_commands(sub)
     return parser
 
 
+def user_error(e: BaseException) -> bool:
+    """Whether ``e`` is a message for the user rather than a bug.
+
+    It is when a ``raise`` statement in minicomp's own code raised it (a
+    refused argument, a missing folder, a malformed ``tests.py``), or when
+    the operating system reports a missing file (``e.filename`` set). The
+    same types raised by Python or NumPy inside minicomp (``None + 1``, a
+    shape mismatch) are bugs.
+    """
+    if isinstance(e, FileNotFoundError) and e.filename is not None:
+        return True
+    tb = e.__traceback__
+    if tb is None:
+        return False
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    code = tb.tb_frame.f_code
+    ours = os.path.abspath(code.co_filename).startswith(PACKAGE_DIR + os.sep)
+    return ours and dis.opname[code.co_code[tb.tb_lasti]] == "RAISE_VARARGS"
+
+
 def main(argv=None) -> int:
+    """Run ``minicomp`` with ``argv``; return the exit status.
+
+    Exit 2 for a bad argument (argparse raises ``SystemExit(2)``) or a
+    refused input (one line on stderr); 130 when interrupted.
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except (ValueError, TypeError, FileNotFoundError) as e:
-        print(f"minicomp: error: {e}", file=sys.stderr)
+        if not user_error(e):
+            raise
+        text = str(e).replace("\n", " ").removeprefix(f"{args.command}: ")
+        print(f"minicomp {args.command}: error: {text}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(f"minicomp {args.command}: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -37,10 +37,15 @@ import itertools
 
 import numpy as np
 
+from . import validate
 from .kernels import reference
 from .kernels.int8 import Int8Linear
 from .kernels.sparse import check_csr, kernel_arrays, sparse_linear, to_csr
 from .nn import Dense, Dropout, Identity, ReLU, Sequential
+from .prune.mask import check_mask, masks_by_layer
+
+INT8_KEYS = ("w_q", "bias_q", "x_scale", "x_zero_point", "w_scale", "y_scale", "y_zero_point")
+INT8_OPTIONAL = ("m0", "shift", "x_dtype", "out_dtype")
 
 
 class SparseDense:
@@ -62,15 +67,19 @@ class SparseDense:
 
     def __init__(self, csr, bias=None, relu: bool = False):
         check_csr(csr)
-        self.csr, self.relu = csr, bool(relu)
+        validate.array(csr.data, "csr.data", nonempty=False, where="SparseDense")  # no NaN
+        self.csr, self.relu = csr, validate.flag(relu, "relu", where="SparseDense")
         self._kernel_csr = kernel_arrays(csr)                      # index dtypes of the kernels
-        self.bias = None if bias is None else np.asarray(bias, dtype=np.float32)
+        self.bias = None if bias is None else validate.array(
+            bias, "bias", nonempty=False, where="SparseDense", dtype=np.float32)
         if self.bias is not None and self.bias.shape != (csr.shape[0],):
             raise ValueError(f"bias must have shape ({csr.shape[0]},), got {self.bias.shape}")
 
     @classmethod
     def from_dense(cls, W, bias=None, mask=None, relu: bool = False):
         """Build from a dense ``W`` (out, in) and an optional 0/1 ``mask``."""
+        if mask is not None:
+            mask = check_mask(mask, np.shape(W), of="W's shape", where="SparseDense.from_dense")
         return cls(to_csr(W, mask), bias, relu)
 
     @property
@@ -135,35 +144,32 @@ class Int8Dense:
         if self.w_q.dtype != np.int8 or self.w_q.ndim != 2:
             raise TypeError(f"w_q must be a 2-D int8 array, got {self.w_q.dtype} {self.w_q.shape}")
         out_features = self.w_q.shape[0]
-        if bias_q is not None:
-            bias_q = np.asarray(bias_q)
-            if bias_q.dtype != np.int32 or bias_q.shape != (out_features,):
-                raise TypeError(f"bias_q must be int32 of shape ({out_features},), "
-                                f"got {bias_q.dtype} {bias_q.shape}")
-        self.bias_q = bias_q
+        self.bias_q = None if bias_q is None else np.asarray(bias_q)   # int32: Int8Linear checks
         self.x_dtype, self.out_dtype = np.dtype(x_dtype), np.dtype(out_dtype)
         for name, dtype, zp in (("x", self.x_dtype, x_zero_point),
                                 ("y", self.out_dtype, y_zero_point)):
-            lo, hi = reference._qrange(dtype)
-            if not lo <= int(zp) <= hi:
+            lo, hi = reference._qrange(dtype, "x_dtype" if name == "x" else "out_dtype")
+            zp = validate.integer(zp, f"{name}_zero_point", where="Int8Dense")
+            if not lo <= zp <= hi:
                 raise ValueError(f"{name}_zero_point must lie in [{lo}, {hi}], got {zp}")
         scales = {"x_scale": x_scale, "w_scale": w_scale, "y_scale": y_scale}
         for name, s in scales.items():
-            s = np.asarray(s, dtype=np.float64)
-            if not (np.isfinite(s).all() and (s > 0).all()):
-                raise ValueError(f"{name} must be finite and positive, got {s}")
+            s = validate.array(s, name, finite=False, where="Int8Dense", dtype=np.float64)
+            if not (np.isfinite(s).all() and (s > 0).all()) or s.shape not in (
+                    (), (out_features,) if name == "w_scale" else ()):
+                raise ValueError(f"{name} must be finite and positive, one number (w_scale: "
+                                 f"or one per output, ({out_features},)), got {s}")
         self.x_scale, self.y_scale = float(x_scale), float(y_scale)
         self.w_scale = np.broadcast_to(np.asarray(w_scale, np.float64), (out_features,))
         self.x_zero_point, self.y_zero_point = int(x_zero_point), int(y_zero_point)
-        self.relu = bool(relu)
+        self.relu = validate.flag(relu, "relu", where="Int8Dense")
         if m0 is None or shift is None:
             m0, shift = reference.quantize_multiplier(
                 self.x_scale * self.w_scale / self.y_scale)         # (out,)
-        self.m0 = np.broadcast_to(np.asarray(m0, np.int32), (out_features,)).copy()
-        self.shift = np.broadcast_to(np.asarray(shift, np.int32), (out_features,)).copy()
-        self._layer = Int8Linear(self.w_q, self.bias_q, self.x_zero_point, self.m0, self.shift,
+        self._layer = Int8Linear(self.w_q, self.bias_q, self.x_zero_point, m0, shift,
                                  self.y_zero_point, relu=self.relu, out_dtype=self.out_dtype,
-                                 x_dtype=self.x_dtype)
+                                 x_dtype=self.x_dtype)             # checks m0, shift, bias_q
+        self.m0, self.shift = (v.astype(np.int32) for v in (self._layer.m0, self._layer.shift))
 
     def __call__(self, x_q) -> np.ndarray:
         x_q = np.asarray(x_q)
@@ -172,8 +178,9 @@ class Int8Dense:
         return self._layer(x_q)
 
     def quantize_input(self, X) -> np.ndarray:
-        """``q = clamp(round(X / S_x) + Z_x)`` in the input dtype."""
+        """``q = clamp(round(X / S_x) + Z_x)`` in the input dtype; NaN/inf refused (no code)."""
         lo, hi = reference._qrange(self.x_dtype)
+        X = validate.array(X, "X", ndim=2, width=self.w_q.shape[1], where="Int8Dense")  # finite
         q = np.rint(np.asarray(X, np.float64) / self.x_scale) + self.x_zero_point
         return np.clip(q, lo, hi).astype(self.x_dtype)
 
@@ -184,8 +191,7 @@ class Int8Dense:
     @property
     def nbytes(self) -> int:
         """Bytes of the stored weights, bias and multipliers."""
-        return sum(a.nbytes for a in (self.w_q, self.m0, self.shift)
-                   if a is not None) + (0 if self.bias_q is None else self.bias_q.nbytes)
+        return sum(a.nbytes for a in (self.w_q, self.m0, self.shift, self.bias_q) if a is not None)
 
     def __repr__(self):
         return f"Int8Dense({self.w_q.shape[1]} -> {self.w_q.shape[0]}, relu={self.relu})"
@@ -196,11 +202,21 @@ class InferenceModel:
 
     For int8 layers, ``X`` is quantized once by the first layer and the last
     layer's output is dequantized; :meth:`forward_int` returns the integers.
+    ``X`` is checked here (numbers, (batch, in), no NaN/inf), not in the kernels.
     """
 
     def __init__(self, layers):
-        self.layers = list(layers)
-        self.int8 = bool(self.layers) and isinstance(self.layers[0], Int8Dense)
+        self.layers = list(layers) if isinstance(layers, (list, tuple)) else layers
+        kind = type(self.layers[0]) if isinstance(self.layers, list) and self.layers else None
+        if kind not in (SparseDense, Int8Dense) or any(type(m) is not kind for m in self.layers):
+            raise TypeError("InferenceModel: layers must be a non-empty list of SparseDense "
+                            "layers or of Int8Dense layers (not mixed)")
+        shapes = [m.csr.shape if kind is SparseDense else m.w_q.shape for m in self.layers]
+        for k, ((out, _), (_, n_in)) in enumerate(itertools.pairwise(shapes)):
+            if out != n_in:
+                raise ValueError(f"InferenceModel: layer {k} has {out} outputs but layer "
+                                 f"{k + 1} takes {n_in} inputs")
+        self.int8, self.in_features = kind is Int8Dense, shapes[0][1]
 
     def forward_int(self, X) -> np.ndarray:
         """int8 models: the last layer's output integers."""
@@ -215,7 +231,8 @@ class InferenceModel:
         """Outputs for ``X`` (batch, in), float32."""
         if self.int8:
             return self.layers[-1].dequantize_output(self.forward_int(X))
-        Y = X
+        Y = validate.array(X, "X", ndim=2, width=self.in_features, where="predict",
+                           dtype=np.float32)                     # (B, in), finite
         for layer in self.layers:
             Y = layer(Y)
         return Y
@@ -277,8 +294,9 @@ def to_inference(net, masks=None, int8=None) -> InferenceModel:
     Raises
     ------
     TypeError, ValueError
-        Unsupported layers, a wrong number of int8 layers, mismatched
-        quantization between layers, or both ``masks`` and ``int8``.
+        Unsupported layers; unknown mask keys, masks not 0/1 of W's shape;
+        int8 settings of the wrong number, keys or ``w_q`` shape, or whose
+        quantization does not chain; both ``masks`` and ``int8``.
 
     Examples
     --------
@@ -295,20 +313,39 @@ def to_inference(net, masks=None, int8=None) -> InferenceModel:
         raise ValueError("to_inference: pass masks (sparse) or int8, not both")
     found = _dense_with_relu(net)
     if int8 is None:
-        masks = dict(masks or {})
+        masks = masks_by_layer(masks, {i: d.W.shape for i, d, _ in found}, "to_inference")
         layers = []
         for i, dense, relu in found:
-            mask = masks.get(i, masks.get(f"{i}.weight", dense.W.mask))
+            mask = masks.get(i, dense.W.mask)
             bias = None if dense.b is None else dense.b.data
             layers.append(SparseDense.from_dense(dense.W.data, bias, mask, relu))
         return InferenceModel(layers)
-    if len(int8) != len(found):
-        raise ValueError(f"to_inference: int8 has {len(int8)} layer sets, "
-                         f"net has {len(found)} Dense layers")
-    layers = [Int8Dense(**params, relu=relu) for (_, _, relu), params in zip(found, int8)]
+    n = len(int8) if isinstance(int8, (list, tuple)) else f"a {type(int8).__name__}, not"
+    if n != len(found):
+        raise ValueError(f"to_inference: int8 has {n} layer sets, net has {len(found)} Dense "
+                         "layers; expected a list of one dict per Dense layer")
+    layers = [_int8_layer(k, params, dense.W.shape, relu)
+              for k, ((_, dense, relu), params) in enumerate(zip(found, int8))]
     for k, (a, b) in enumerate(itertools.pairwise(layers)):
         if (a.y_scale, a.y_zero_point, a.out_dtype) != (b.x_scale, b.x_zero_point, b.x_dtype):
             raise ValueError(f"to_inference: int8 layer {k} outputs (scale {a.y_scale}, zero "
                              f"point {a.y_zero_point}, {a.out_dtype}) but layer {k + 1} "
                              f"expects ({b.x_scale}, {b.x_zero_point}, {b.x_dtype})")
     return InferenceModel(layers)
+
+
+def _int8_layer(k, params, shape, relu) -> Int8Dense:
+    """Layer ``k`` from its int8 settings (the :class:`Int8Dense` keys, ``w_q`` of W's shape)."""
+    keys = set(params) if isinstance(params, dict) else set()
+    if not isinstance(params, dict) or keys - set(INT8_KEYS + INT8_OPTIONAL) or set(
+            INT8_KEYS) - keys:
+        raise ValueError(f"to_inference: int8[{k}] is a {type(params).__name__} with keys "
+                         f"{sorted(keys, key=str)}; expected a dict with {INT8_KEYS} and "
+                         f"optionally {INT8_OPTIONAL} (a ReLU is fused from the net)")
+    if np.shape(params["w_q"]) != shape:
+        raise ValueError(f"to_inference: int8[{k}]['w_q'] has shape {np.shape(params['w_q'])}; "
+                         f"expected the shape of Dense layer {k}'s W, {shape}")
+    try:
+        return Int8Dense(**params, relu=relu)
+    except (TypeError, ValueError) as e:                        # name the layer
+        raise type(e)(f"to_inference: int8[{k}]: {e}") from None

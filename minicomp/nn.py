@@ -16,9 +16,12 @@ The convention that everything else in minicomp relies on:
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from . import functional as F
+from . import validate as check
 from .tensor import Tensor
 
 _default_rng = np.random.default_rng(0)
@@ -27,17 +30,12 @@ _default_rng = np.random.default_rng(0)
 def manual_seed(seed: int) -> None:
     """Reseed the generator used by layers created without a ``seed``."""
     global _default_rng
-    _default_rng = np.random.default_rng(seed)
+    _default_rng = check.rng(seed, where="manual_seed")
 
 
-def _rng(seed) -> np.random.Generator:
-    if seed is None:
-        return _default_rng
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool):
-        return np.random.default_rng(int(seed))
-    raise TypeError(f"seed must be None, an int or a numpy Generator, got {seed!r}")
+def _rng(seed, where) -> np.random.Generator:
+    """None: the package generator; else an int seed or a Generator (checked)."""
+    return _default_rng if seed is None else check.rng(seed, where=where)
 
 
 class Parameter(Tensor):
@@ -46,6 +44,13 @@ class Parameter(Tensor):
     __slots__ = ("mask",)
 
     def __init__(self, data, dtype=np.float32):
+        try:
+            kind = np.dtype(dtype).kind if dtype is not None else None
+        except TypeError:
+            kind = None
+        if kind != "f":
+            raise TypeError(f"Parameter: dtype={dtype!r}; expected a float dtype, e.g. np.float32")
+        data = check.array(data, "data", nonempty=False, where="Parameter")
         super().__init__(np.array(data, dtype=dtype), requires_grad=True)
         self.mask = None
 
@@ -102,6 +107,7 @@ class Module:
             p.grad = None
 
     def train(self, mode: bool = True):
+        mode = check.flag(mode, "mode", where=f"{type(self).__name__}.train")
         for m in self.modules():
             m.training = mode
         return self
@@ -121,9 +127,16 @@ class Module:
         ------
         KeyError
             ``strict`` and a key is missing or unexpected.
+        TypeError
+            ``state`` is not a dict, or a value is not an array of numbers.
         ValueError
-            A shape differs (the message names the key and both shapes).
+            A shape differs (the message names the key and both shapes), or a
+            value holds NaN or inf.
         """
+        if not isinstance(state, Mapping):
+            raise TypeError(f"load_state_dict: state is a {type(state).__name__}; expected a "
+                            "dict of arrays, e.g. net.state_dict()")
+        strict = check.flag(strict, "strict", where="load_state_dict")
         params = dict(self.named_parameters())
         if strict:
             missing, unexpected = params.keys() - state.keys(), state.keys() - params.keys()
@@ -136,7 +149,7 @@ class Module:
             value = state[name]
             if hasattr(value, "detach"):               # a torch.Tensor
                 value = value.detach().cpu().numpy()
-            value = np.asarray(value)
+            value = check.array(value, f"state[{name!r}]", nonempty=False, where="load_state_dict")
             if value.shape != p.shape:
                 raise ValueError(f"load_state_dict: {name!r} has shape {value.shape}, "
                                  f"the model expects {p.shape}")
@@ -174,19 +187,25 @@ class Dense(Module):
         (Glorot & Bengio 2010). Biases start at 0.
     seed : int, Generator or None
         None draws from the package generator (see :func:`manual_seed`).
+
+    Raises
+    ------
+    TypeError, ValueError
+        A size that is not an int >= 1 (NumPy ints are fine; floats and bools
+        are not), an unknown ``init``, a bad ``seed``; in ``forward``, an
+        input that is not (N, in_features) (the message names the layer).
     """
 
     _state_names = {"W": "weight", "b": "bias"}
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True,
                  init: str = "he", seed=None):
-        for arg, v in (("in_features", in_features), ("out_features", out_features)):
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
-                raise ValueError(f"Dense: {arg} must be a positive int, got {v!r}")
-        if init not in ("he", "xavier"):
-            raise ValueError(f"Dense: init={init!r}; expected 'he' or 'xavier'")
-        self.in_features, self.out_features, self.init = int(in_features), int(out_features), init
-        rng = _rng(seed)
+        in_features = check.integer(in_features, "in_features", low=1, where="Dense")
+        out_features = check.integer(out_features, "out_features", low=1, where="Dense")
+        bias = check.flag(bias, "bias", where="Dense")
+        init = check.choice(init, "init", ("he", "xavier"), where="Dense")
+        self.in_features, self.out_features, self.init = in_features, out_features, init
+        rng = _rng(seed, "Dense")
         if init == "he":
             W = rng.standard_normal((out_features, in_features)) * np.sqrt(2.0 / in_features)
         else:
@@ -196,7 +215,13 @@ class Dense(Module):
         self.b = Parameter(np.zeros(out_features)) if bias else None   # (out,)
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)          # linear checks the shapes
+        if not isinstance(x, Tensor):
+            check.array(x, "x", nonempty=False, finite=False, where=repr(self))  # numbers only
+            x = Tensor(x)                                      # Tensor picks the dtype
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            hint = "; one example: reshape(1, -1)" if x.ndim == 1 else ""
+            raise ValueError(f"{self!r}: input of shape {x.shape}; expected (N, "
+                             f"{self.in_features}), {self.in_features} features per row{hint}")
         return x.linear(self.W, self.b)                        # (N, in) -> (N, out)
 
     def config(self):
@@ -232,10 +257,9 @@ class Dropout(Module):
     scale the rest by ``1/(1-p)``; in eval mode, do nothing (Srivastava et al. 2014)."""
 
     def __init__(self, p: float = 0.5, seed=None):
-        if not 0.0 <= p < 1.0:
-            raise ValueError(f"Dropout: p={p!r}; expected 0 <= p < 1")
-        self.p, self.seed = float(p), seed
-        self.rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
+        self.p = check.number(p, "p", low=0.0, high=1.0, high_open=True, where="Dropout")
+        self.rng = np.random.default_rng() if seed is None else check.rng(seed, where="Dropout")
+        self.seed = seed if seed is None or isinstance(seed, np.random.Generator) else int(seed)
 
     def forward(self, x):
         x = x if isinstance(x, Tensor) else Tensor(x)
@@ -252,6 +276,7 @@ class Dropout(Module):
 
 
 ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "identity": Identity}
+_SAME_WIDTH = (ReLU, Sigmoid, Tanh, Identity, Dropout)     # layers that keep the width
 
 
 class Sequential(Module):
@@ -260,10 +285,21 @@ class Sequential(Module):
     def __init__(self, *layers):
         if len(layers) == 1 and isinstance(layers[0], (list, tuple)):
             layers = tuple(layers[0])
+        last = None                    # (index, output width) of the last layer with one
         for i, layer in enumerate(layers):
             if not isinstance(layer, Module):
-                raise TypeError(f"Sequential: layer {i} is {type(layer).__name__}, "
-                                f"expected a Module")
+                what = f"the class {layer.__name__}" if isinstance(layer, type) else \
+                    type(layer).__name__
+                raise TypeError(f"Sequential: layer {i} is {what}, expected a Module "
+                                "(an instance, e.g. ReLU())")
+            if isinstance(layer, _SAME_WIDTH):
+                continue
+            n_in, n_out = io_features(layer)
+            if last and None not in (n_in, last[1]) and n_in != last[1]:
+                raise ValueError(f"Sequential: layer {i} ({type(layer).__name__}("
+                                 f"{layer.extra_repr()})) takes {n_in} features but layer "
+                                 f"{last[0]} gives {last[1]}; expected the same width")
+            last = (i, n_out)
         self.layers = list(layers)
 
     def named_children(self):
@@ -305,16 +341,26 @@ class MLP(Sequential):
         Default: "he" for relu, "xavier" otherwise.
     seed : int or Generator
         Seeds every layer's initialisation (same seed, same weights).
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``sizes`` not a sequence of ints >= 1 (``[4, 2.7, 3]`` is refused, not
+        truncated), an unknown ``activation`` or ``init``, a bad ``seed``.
     """
 
     def __init__(self, sizes, activation: str = "relu", init=None, seed=0):
-        sizes = [int(s) for s in sizes]
+        if isinstance(sizes, (str, bytes)) or not hasattr(sizes, "__iter__"):
+            raise TypeError(f"MLP: sizes={sizes!r}; expected a sequence of ints, e.g. "
+                            "[64, 64, 10]")
+        sizes = [check.integer(s, f"sizes[{i}]", low=1, where="MLP") for i, s in enumerate(sizes)]
         if len(sizes) < 2:
             raise ValueError(f"MLP: sizes={sizes}; expected at least (in, out)")
-        if activation not in ACTIVATIONS:
-            raise ValueError(f"MLP: activation={activation!r}; expected one of {list(ACTIVATIONS)}")
-        init = init or ("he" if activation == "relu" else "xavier")
-        rng = _rng(seed)
+        activation = check.choice(activation, "activation", ACTIVATIONS, where="MLP")
+        if init is None:
+            init = "he" if activation == "relu" else "xavier"
+        init = check.choice(init, "init", ("he", "xavier"), where="MLP")
+        rng = _rng(seed, "MLP")
         layers = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
             layers.append(Dense(n_in, n_out, init=init, seed=rng))
@@ -325,3 +371,25 @@ class MLP(Sequential):
 
     def config(self):
         return {"sizes": self.sizes, "activation": self.activation, "init": self.init}
+
+
+def io_features(net) -> tuple:
+    """``(in_features, out_features)`` of ``net`` as far as its structure tells.
+
+    A layer with ``in_features``/``out_features`` (Dense) gives both; a
+    :class:`Sequential` takes them from its first and last layers that are
+    not activations or dropout; anything else gives ``None`` for what it
+    does not say. :func:`minicomp.fit` checks the data's width against it.
+
+    Examples
+    --------
+    >>> io_features(MLP([4, 8, 3]))
+    (4, 3)
+    >>> io_features(ReLU())
+    (None, None)
+    """
+    if isinstance(net, Sequential):
+        layers = [m for m in net.layers if not isinstance(m, _SAME_WIDTH)]
+        return (io_features(layers[0])[0], io_features(layers[-1])[1]) if layers else (None, None)
+    n_in, n_out = getattr(net, "in_features", None), getattr(net, "out_features", None)
+    return (n_in if isinstance(n_in, int) else None, n_out if isinstance(n_out, int) else None)

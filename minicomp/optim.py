@@ -22,17 +22,29 @@ import math
 
 import numpy as np
 
+from . import validate as check
+
 
 class Optimizer:
-    """Base class: holds parameters, the learning rate ``lr`` and ``state``."""
+    """Base class: holds parameters, the learning rate ``lr`` and ``state``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``params`` is not an iterable of Parameters (a Module is named as
+        such: pass ``net.parameters()``), is empty or repeats one; ``lr`` or
+        a subclass's hyperparameter is not a finite number in its range
+        (NumPy scalars are fine, bools are not). The message names the
+        argument and the value.
+    """
 
     def __init__(self, params, lr: float):
-        self.params = list(params)
-        if not self.params:
-            raise ValueError("optimizer got an empty parameter list")
-        if not (isinstance(lr, (int, float)) and lr > 0 and math.isfinite(lr)):
-            raise ValueError(f"lr={lr!r}; expected a positive finite number")
-        self.lr = float(lr)
+        where = type(self).__name__
+        self.params = check.parameters(params, where=where)
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(f"{where}: params holds the same Parameter more than once; expected "
+                             "each once (it would be updated twice per step)")
+        self.lr = check.number(lr, "lr", low=0, low_open=True, where=where)
         self.state = {p: {} for p in self.params}   # parameter -> {buffer name: array}
 
     def zero_grad(self) -> None:
@@ -72,12 +84,12 @@ class SGD(Optimizer):
     def __init__(self, params, lr: float, momentum: float = 0.0, nesterov: bool = False,
                  weight_decay: float = 0.0):
         super().__init__(params, lr)
-        if not 0.0 <= momentum < 1.0:
-            raise ValueError(f"SGD: momentum={momentum!r}; expected 0 <= momentum < 1")
+        momentum = check.number(momentum, "momentum", low=0.0, high=1.0, high_open=True,
+                                where="SGD")
+        nesterov = check.flag(nesterov, "nesterov", where="SGD")
         if nesterov and momentum == 0.0:
             raise ValueError("SGD: nesterov=True needs momentum > 0")
-        if weight_decay < 0:
-            raise ValueError(f"SGD: weight_decay={weight_decay!r}; expected >= 0")
+        weight_decay = check.number(weight_decay, "weight_decay", low=0.0, where="SGD")
         self.momentum, self.nesterov, self.weight_decay = momentum, nesterov, weight_decay
 
     def _update(self, p, g, state, mask):
@@ -113,12 +125,14 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0, decoupled: bool = False):
         super().__init__(params, lr)
-        if not all(0.0 <= b < 1.0 for b in betas) or len(betas) != 2:
-            raise ValueError(f"Adam: betas={betas!r}; expected two numbers in [0, 1)")
-        if eps <= 0 or weight_decay < 0:
-            raise ValueError(f"Adam: eps={eps!r} must be > 0, weight_decay={weight_decay!r} >= 0")
-        self.betas, self.eps = tuple(betas), eps
-        self.weight_decay, self.decoupled = weight_decay, decoupled
+        if not isinstance(betas, (tuple, list, np.ndarray)) or len(betas) != 2:
+            raise (ValueError if isinstance(betas, (tuple, list, np.ndarray)) else TypeError)(
+                f"Adam: betas={betas!r}; expected a pair (beta1, beta2) of numbers in [0, 1)")
+        self.betas = tuple(check.number(b, f"betas[{i}]", low=0.0, high=1.0, high_open=True,
+                                        where="Adam") for i, b in enumerate(betas))
+        self.eps = check.number(eps, "eps", low=0.0, low_open=True, where="Adam")
+        self.weight_decay = check.number(weight_decay, "weight_decay", low=0.0, where="Adam")
+        self.decoupled = check.flag(decoupled, "decoupled", where="Adam")
 
     def _update(self, p, g, state, mask):
         b1, b2 = self.betas
@@ -146,20 +160,37 @@ class Adam(Optimizer):
 # ---- learning-rate schedules: pure functions of the step count t --------
 def step_schedule(t: int, lr0: float, step_size: int, gamma: float = 0.1) -> float:
     r""":math:`\alpha_t = \alpha_0\,\gamma^{\lfloor t / \text{step\_size}\rfloor}`."""
-    return lr0 * gamma ** (t // step_size)
+    t = check.integer(t, "t", low=0, where="step_schedule")
+    step_size = check.integer(step_size, "step_size", low=1, where="step_schedule")
+    gamma = check.number(gamma, "gamma", low=0.0, low_open=True, where="step_schedule")
+    return check.number(lr0, "lr0", where="step_schedule") * gamma ** (t // step_size)
 
 
 def cosine_schedule(t: int, lr0: float, T: int, lr_min: float = 0.0) -> float:
     r""":math:`\alpha_t = \alpha_{min} + \tfrac12(\alpha_0-\alpha_{min})(1+\cos(\pi\,\min(t,T)/T))`
     (Loshchilov & Hutter 2017, without restarts)."""
+    t = check.integer(t, "t", low=0, where="cosine_schedule")
+    T = check.integer(T, "T", low=1, where="cosine_schedule")
+    lr0 = check.number(lr0, "lr0", where="cosine_schedule")
+    lr_min = check.number(lr_min, "lr_min", where="cosine_schedule")
     return lr_min + 0.5 * (lr0 - lr_min) * (1 + math.cos(math.pi * min(t, T) / T))
+
+
+def _optimizer(optimizer, where) -> Optimizer:
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"{where}: optimizer is a {type(optimizer).__name__}; expected a "
+                        "minicomp Optimizer, e.g. SGD(net.parameters(), lr=0.1)")
+    return optimizer
 
 
 class Scheduler:
     """Sets ``optimizer.lr = fn(t)`` at every :meth:`step` (t counts calls)."""
 
     def __init__(self, optimizer: Optimizer, fn):
-        self.optimizer, self.fn, self.t = optimizer, fn, 0
+        if not callable(fn):
+            raise TypeError(f"Scheduler: fn is a {type(fn).__name__}; expected a callable "
+                            "fn(t) -> learning rate")
+        self.optimizer, self.fn, self.t = _optimizer(optimizer, "Scheduler"), fn, 0
         self.optimizer.lr = fn(0)
 
     def step(self) -> None:
@@ -169,15 +200,15 @@ class Scheduler:
 
 def StepLR(optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> Scheduler:
     """Multiply the learning rate by ``gamma`` every ``step_size`` scheduler steps."""
-    if not isinstance(step_size, int) or step_size < 1:
-        raise ValueError(f"StepLR: step_size={step_size!r}; expected a positive int")
-    lr0 = optimizer.lr
+    lr0 = _optimizer(optimizer, "StepLR").lr
+    step_size = check.integer(step_size, "step_size", low=1, where="StepLR")
+    gamma = check.number(gamma, "gamma", low=0.0, low_open=True, where="StepLR")
     return Scheduler(optimizer, lambda t: step_schedule(t, lr0, step_size, gamma))
 
 
 def CosineLR(optimizer: Optimizer, T: int, lr_min: float = 0.0) -> Scheduler:
     """Cosine decay from the current ``lr`` to ``lr_min`` over ``T`` scheduler steps."""
-    if not isinstance(T, int) or T < 1:
-        raise ValueError(f"CosineLR: T={T!r}; expected a positive int")
-    lr0 = optimizer.lr
+    lr0 = _optimizer(optimizer, "CosineLR").lr
+    T = check.integer(T, "T", low=1, where="CosineLR")
+    lr_min = check.number(lr_min, "lr_min", low=0.0, high=lr0, where="CosineLR")
     return Scheduler(optimizer, lambda t: cosine_schedule(t, lr0, T, lr_min))

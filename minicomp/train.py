@@ -10,6 +10,9 @@ Every chapter and every compression method trains through :func:`fit`:
   the best weights;
 - a NaN/inf loss stops training with :class:`TrainingDiverged`, naming the
   epoch and step.
+
+Bad input (NaN/inf, wrong widths, labels out of range, ...) is refused before
+training starts (:mod:`minicomp.validate`), so a NaN loss means divergence.
 """
 from __future__ import annotations
 
@@ -21,9 +24,11 @@ import numpy as np
 from tqdm import tqdm
 
 from . import functional as F
+from . import validate as check
 from .data import batches
 from .metrics import accuracy
-from .optim import SGD, Optimizer
+from .nn import io_features
+from .optim import SGD, Optimizer, Scheduler
 from .tensor import Tensor, no_grad
 
 LOSSES = {"cross_entropy": F.cross_entropy, "mse": F.mse}
@@ -63,12 +68,57 @@ class TrainingDiverged(FloatingPointError):
         self.history = history
 
 
-def _loss_fn(loss):
-    if callable(loss):
-        return loss
-    if loss not in LOSSES:
-        raise ValueError(f"loss={loss!r}; expected a callable or one of {list(LOSSES)}")
-    return LOSSES[loss]
+def _loss_fn(loss, where):
+    if not callable(loss) and (not isinstance(loss, str) or loss not in LOSSES):
+        raise ValueError(f"{where}: loss={loss!r}; expected a callable loss(y_hat, y) or one of "
+                         f"{', '.join(map(repr, LOSSES))}")
+    return loss if callable(loss) else LOSSES[loss]
+
+
+def _data(net, X, y, loss_fn, where, names=("X", "y")):
+    """``(X, y, classify)`` checked against ``net`` and ``loss_fn``; X in the weights' dtype."""
+    n_in, n_out = io_features(check.module(net, where=where))
+    X = check.array(X, names[0], ndim=2, width=n_in, dtype=_dtype(net), where=where)
+    y = check.array(y, names[1], ndim=(1, 2), where=where)
+    if len(X) != len(y):
+        raise ValueError(f"{where}: {names[0]} has {len(X)} rows but {names[1]} has {len(y)}; "
+                         "expected one target per row")
+    labels = y.ndim == 1 and (y.dtype.kind in "iub" or loss_fn is F.cross_entropy)
+    if labels and loss_fn is not F.mse:
+        return X, check.labels(y, names[1], num_classes=n_out, where=where), True
+    if loss_fn in (F.mse, F.cross_entropy) and n_out is not None and y.shape[1:] != (n_out,):
+        hint = (f" (one output: {names[1]}[:, None])" if y.ndim == 1 and n_out == 1 else
+                f" (labels: {names[1]}.ravel())" if y.shape[1:] == (1,) else "")
+        raise ValueError(f"{where}: {names[1]} has shape {y.shape}; expected ({len(y)}, {n_out}), "
+                         f"one target per output of the net{hint}")
+    return X, y.astype(_dtype(net) or np.float32, copy=False), False
+
+
+def _dtype(net):
+    params = net.parameters()
+    return params[0].dtype if params else None        # None: the net casts its input itself
+
+
+def _hooks(optimizer, scheduler, callbacks, net, lr):
+    """The optimizer (default SGD), checked scheduler and callbacks of :func:`fit`."""
+    if optimizer is None:
+        optimizer = SGD(net.parameters(), lr=lr)
+    elif not isinstance(optimizer, Optimizer):
+        raise TypeError(f"fit: optimizer is a {type(optimizer).__name__}; expected a minicomp "
+                        "Optimizer, e.g. SGD(net.parameters(), lr=0.1)")
+    elif not {id(p) for p in optimizer.params} & {id(p) for p in net.parameters()}:
+        raise ValueError("fit: optimizer holds none of net's parameters; expected one built "
+                         "on net.parameters() (was it built for another net?)")
+    if scheduler is not None and getattr(scheduler, "optimizer", None) is not optimizer:
+        other = isinstance(scheduler, Scheduler)
+        raise (ValueError if other else TypeError)(
+            f"fit: scheduler is a {type(scheduler).__name__}{' of another optimizer' * other}; "
+            "expected one of the optimizer fit uses: optimizer=opt, scheduler=CosineLR(opt, T)")
+    if not (isinstance(callbacks, (list, tuple, type(None)))
+            and all(map(callable, callbacks or ()))):
+        raise TypeError(f"fit: callbacks={callbacks!r}; expected a list of callables cb(step), "
+                        "e.g. callbacks=[cb]")
+    return optimizer, scheduler, callbacks or ()
 
 
 def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
@@ -108,23 +158,30 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
 
     Raises
     ------
+    TypeError, ValueError
+        Before training: NaN/inf, empty or non-numeric data, X not (N, in), labels
+        outside the net's outputs, an optimizer or scheduler for another net, ...
     TrainingDiverged
         The loss became NaN or infinite (message names epoch and step).
     """
-    dtype = net.parameters()[0].dtype if net.parameters() else np.float32
-    X, y = np.asarray(X, dtype=dtype), np.asarray(y)        # train in the weights' dtype
-    if y.dtype.kind == "f":
-        y = y.astype(dtype, copy=False)
-    if len(X) != len(y):
-        raise ValueError(f"fit: X has {len(X)} rows but y has {len(y)}")
-    if not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"fit: epochs={epochs!r}; expected a positive int")
-    if early_stopping is not None and (not isinstance(early_stopping, int) or early_stopping < 1):
-        raise ValueError(f"fit: early_stopping={early_stopping!r}; expected a positive int or None")
-    loss_fn = _loss_fn(loss)
-    classify = y.ndim == 1 and y.dtype.kind in "iu"
-    optimizer = optimizer or SGD(net.parameters(), lr=lr)
-    rng = np.random.default_rng(seed)
+    if not check.module(net, where="fit").parameters():
+        raise ValueError(f"fit: net ({type(net).__name__}) has no parameters to train")
+    loss_fn = _loss_fn(loss, "fit")
+    X, y, classify = _data(net, X, y, loss_fn, "fit")        # X in the weights' dtype
+    if validation is not None:
+        if not isinstance(validation, (tuple, list)) or len(validation) != 2:
+            n = f" of {len(validation)} items" if isinstance(validation, (tuple, list)) else ""
+            raise TypeError(f"fit: validation is a {type(validation).__name__}{n}; expected a "
+                            "pair (X_val, y_val)")
+        validation = _data(net, *validation, loss_fn, "fit", ("X_val", "y_val"))
+    epochs = check.integer(epochs, "epochs", low=1, where="fit")
+    batch_size = check.integer(batch_size, "batch_size", low=1, where="fit")
+    lr = check.number(lr, "lr", low=0.0, low_open=True, where="fit")
+    rng = check.rng(seed, where="fit")
+    if early_stopping is not None:
+        early_stopping = check.integer(early_stopping, "early_stopping", low=1, where="fit")
+    quiet = check.flag(quiet, "quiet", where="fit")
+    optimizer, scheduler, callbacks = _hooks(optimizer, scheduler, callbacks, net, lr)
     history, best, best_state, waited = History(), math.inf, None, 0
     start, global_step = time.perf_counter(), 0
     net.train()
@@ -160,7 +217,7 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
             history.accuracy.append(correct / seen)
         monitored = history.loss[-1]
         if validation is not None:
-            result = evaluate(net, *validation, loss=loss_fn)
+            result = _score(net, *validation, loss_fn, 1024)
             history.val_loss.append(result["loss"])
             if "accuracy" in result:
                 history.val_accuracy.append(result["accuracy"])
@@ -189,9 +246,19 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
 
 
 def predict(net, X, batch_size: int = 1024) -> np.ndarray:
-    """Outputs of ``net`` on ``X`` (eval mode, no graph), as an array."""
-    params = net.parameters()
-    X = np.asarray(X, dtype=params[0].dtype if params else None)   # the weights' dtype
+    """Outputs of ``net`` on ``X`` (eval mode, no graph), as an array.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``X`` empty, non-numeric, with NaN/inf or not (N, in); ``batch_size`` < 1.
+    """
+    check.module(net, where="predict")
+    X = check.array(X, "X", ndim=2, width=io_features(net)[0], dtype=_dtype(net), where="predict")
+    return _predict(net, X, check.integer(batch_size, "batch_size", low=1, where="predict"))
+
+
+def _predict(net, X, batch_size):
     was_training = net.training
     net.eval()
     try:
@@ -208,14 +275,24 @@ def evaluate(net, X, y, loss="cross_entropy", batch_size: int = 1024) -> dict:
     Returns
     -------
     dict
-        ``{"loss": float, "accuracy": float}`` (accuracy only for
-        classification).
+        ``{"loss": float, "accuracy": float}``, accuracy only for classification.
+
+    Raises
+    ------
+    TypeError, ValueError
+        The checks of :func:`fit` on ``X``, ``y`` and ``loss``; ``batch_size`` < 1.
     """
-    y = np.asarray(y)
-    y_hat = predict(net, X, batch_size)
-    result = {"loss": float(_loss_fn(loss)(Tensor(y_hat), y).data)}
-    if y.ndim == 1 and y.dtype.kind in "iu":
-        result["accuracy"] = accuracy(y_hat, y)
+    loss_fn = _loss_fn(loss, "evaluate")
+    X, y, classify = _data(net, X, y, loss_fn, "evaluate")
+    return _score(net, X, y, classify, loss_fn,
+                  check.integer(batch_size, "batch_size", low=1, where="evaluate"))
+
+
+def _score(net, X, y, classify, loss_fn, batch_size) -> dict:
+    y_hat = _predict(net, X, batch_size)                              # (N, C)
+    result = {"loss": float(loss_fn(Tensor(y_hat), y).data)}
+    if classify:                              # a net that outputs NaN has no accuracy
+        result["accuracy"] = float("nan") if np.isnan(y_hat).any() else accuracy(y_hat, y)
     return result
 
 

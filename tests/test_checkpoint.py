@@ -112,3 +112,115 @@ def test_file_holds_no_pickle(tmp_path):
     with np.load(path, allow_pickle=False) as f:   # would raise if any array were pickled
         assert set(f.files) == {"__minicomp__", "0.weight", "0.bias"}
     assert zipfile.is_zipfile(path)
+
+
+# ---- every type load reads round-trips; every other type is refused by save ----------------
+
+def _masked_mlp():
+    net = MLP([6, 5, 3], seed=2)
+    net[0].W.mask = (np.arange(30).reshape(5, 6) % 3 != 0).astype(np.float32)
+    net[0].b.mask = np.array([1, 0, 1, 1, 0], np.float32)
+    return net
+
+
+LOADABLE_MODELS = {
+    "Dense": lambda: Dense(6, 3, seed=0),
+    "Dense-no-bias-xavier": lambda: Dense(6, 3, bias=False, init="xavier", seed=0),
+    "ReLU": ReLU, "Sigmoid": lambda: minicomp.nn.Sigmoid(), "Tanh": Tanh,
+    "Identity": lambda: minicomp.nn.Identity(),
+    "Dropout": lambda: Dropout(0.25, seed=7),
+    "Sequential-empty": Sequential,
+    "Sequential-nested": lambda: Sequential(Sequential(Dense(6, 4, seed=0), ReLU()),
+                                            MLP([4, 3], seed=1)),
+    "MLP-relu": lambda: MLP([6, 8, 8, 3], seed=0),
+    "MLP-sigmoid": lambda: MLP([6, 8, 3], activation="sigmoid", seed=0),
+    "MLP-identity": lambda: MLP([6, 8, 3], activation="identity", seed=0),
+    "MLP-masked": _masked_mlp,
+}
+
+
+@pytest.mark.parametrize("make", LOADABLE_MODELS.values(), ids=LOADABLE_MODELS.keys())
+def test_every_loadable_type_round_trips(tmp_path, make):
+    net = make().eval()
+    again = load(save(net, tmp_path / "m")).eval()
+    assert type(again) is type(net) and repr(again) == repr(net)
+    assert again.config() == net.config()
+    for (k1, p1), (k2, p2) in zip(net.named_parameters(), again.named_parameters(), strict=True):
+        assert k1 == k2
+        np.testing.assert_array_equal(p1.data, p2.data)
+        assert (p1.mask is None) == (p2.mask is None)
+        if p1.mask is not None:
+            np.testing.assert_array_equal(p1.mask, p2.mask)
+    np.testing.assert_array_equal(net(x()).data, again(x()).data)
+
+
+def _unloadable():
+    from minicomp.quant import QATMLP, kmeans_quantize, quantize_mlp
+
+    class MyDense(Dense):               # a user's subclass: load would rebuild a plain Dense
+        pass
+
+    class Scale(minicomp.nn.Module):    # a user's layer with state load knows nothing about
+        def __init__(self):
+            self.s = minicomp.nn.Parameter(np.ones(6))
+
+        def forward(self, x):
+            return x * self.s
+    base = MLP([6, 8, 3], seed=0)
+    grown = MLP([6, 8, 3], seed=0)
+    grown.layers.append(Tanh())         # an MLP edited after construction
+    hidden = Dense(6, 3, seed=0)
+    hidden.cache = np.zeros(3)          # an array that is not a Parameter: would be lost
+    return {
+        "SharedDense": (lambda: kmeans_quantize(base, bits=2), r"net\[0\] is a SharedDense"),
+        "QuantizedMLP": (lambda: quantize_mlp(base, x(), bits=8), r"net is a QuantizedMLP"),
+        "QATMLP": (lambda: QATMLP(base, X_init=x()), r"net is a QATMLP.*qat\.net"),
+        "subclass": (lambda: Sequential(ReLU(), MyDense(6, 3)), r"net\[1\] is a MyDense"),
+        "custom": (lambda: Sequential(Sequential(Scale())), r"net\[0\]\[0\] is a Scale"),
+        "edited-MLP": (lambda: grown, r"net \(MLP\) has sub-modules that no longer match"),
+        "buffer": (lambda: hidden, r"net \(Dense\) holds the array 'cache'"),
+    }
+
+
+@pytest.mark.parametrize("kind", list(_unloadable()))
+def test_save_refuses_by_name_what_load_cannot_read(tmp_path, kind):
+    make, message = _unloadable()[kind]
+    with pytest.raises(TypeError, match=message):
+        save(make(), tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []                 # refused before writing anything
+
+
+def test_save_refuses_arrays_load_would_refuse(tmp_path):
+    net = MLP([6, 3], seed=0)
+    net[0].W.data[1, 2] = np.nan
+    with pytest.raises(ValueError, match=r"'0\.weight' contains nan at \[1, 2\]"):
+        save(net, tmp_path / "m.npz")
+    net = MLP([6, 3], seed=0)
+    net[0].W.mask = np.full((3, 6), 7.0)
+    with pytest.raises(ValueError, match=r"mask '0\.weight\.mask' holds 7\.0"):
+        save(net, tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_save_refuses_layers_edited_into_a_width_mismatch(tmp_path):
+    net = Sequential(Dense(6, 4, seed=0), ReLU(), Dense(4, 3, seed=1))
+    net.layers[2] = Dense(5, 3, seed=1)                # load's Sequential() would refuse it
+    with pytest.raises(ValueError, match="layer 2 .* takes 5 features but layer 0 gives 4"):
+        save(net, tmp_path / "m.npz")
+    assert os.listdir(tmp_path) == []
+
+
+def test_suffix_rules_and_returned_path(tmp_path):
+    net = MLP([6, 3], seed=0)
+    assert save(net, tmp_path / "plain") == str(tmp_path / "plain.npz")       # appended
+    assert save(net, tmp_path / "model.v2") == str(tmp_path / "model.v2")     # kept as given
+    assert save(net, str(tmp_path / "m.npz")) == str(tmp_path / "m.npz")
+    assert sorted(os.listdir(tmp_path)) == ["m.npz", "model.v2", "plain.npz"]
+    assert type(load(tmp_path / "model.v2")) is MLP
+
+
+def test_load_reads_a_compressed_archive(tmp_path):
+    path = save(MLP([6, 8, 3], seed=0), tmp_path / "m.npz")
+    with np.load(path) as f:
+        np.savez_compressed(tmp_path / "c.npz", **{k: f[k] for k in f.files})
+    np.testing.assert_array_equal(load(tmp_path / "c.npz")(x()).data, load(path)(x()).data)

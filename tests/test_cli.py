@@ -29,9 +29,29 @@ def test_bad_arguments_exit_with_usage_error(capsys):
     with pytest.raises(SystemExit) as e:
         main(["train", "--epochs", "0"])
     assert e.value.code == 2
-    assert "positive integer" in capsys.readouterr().err
+    assert "--epochs=0; expected an int >= 1" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "--dataset", "cifar10"])
+
+
+def test_train_refuses_a_bad_save_path_before_training(capsys, tmp_path, monkeypatch):
+    import minicomp.train
+    monkeypatch.setattr(minicomp.train, "train_baseline", None)   # training would crash
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--save", str(tmp_path / "no_such_folder" / "m.npz")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert "--save" in err and "no_such_folder" in err and "Traceback" not in err
+
+
+def test_interrupted_train_exits_130_with_one_line(capsys, monkeypatch):
+    import minicomp.train
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(minicomp.train, "train_baseline", interrupted)
+    assert main(["train", "--epochs", "1"]) == 130
+    assert capsys.readouterr().err == "minicomp train: interrupted\n"
 
 
 def test_bench_train_quick_json(capsys, monkeypatch):

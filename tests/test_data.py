@@ -137,7 +137,7 @@ def test_mnist1d_accepts_a_generator_seed():
 
 
 @pytest.mark.parametrize("kwargs, error, words", [
-    ({"num_samples": 5}, ValueError, "num_samples must be >= 10, got 5"),
+    ({"num_samples": 5}, ValueError, "num_samples=5; expected an int >= 10"),
     ({"num_samples": 100.0}, TypeError, "num_samples"),
     ({"train_split": 1.0}, ValueError, "train_split"),
     ({"train_split": 0.0}, ValueError, "train_split"),
@@ -240,7 +240,7 @@ def test_read_idx_rejects_malformed_files(tmp_path, content, words):
 def test_read_idx_missing_file_and_bad_path_type(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope-idx"):
         read_idx(tmp_path / "nope-idx")
-    with pytest.raises(TypeError, match="path must be a str or os.PathLike, got list"):
+    with pytest.raises(TypeError, match="path is a list; expected a str or os.PathLike"):
         read_idx(["a"])
 
 
@@ -366,14 +366,14 @@ def test_spirals_geometry():
 
 
 @pytest.mark.parametrize("make, kwargs, error, words", [
-    (make_blobs, {"n_samples": 0}, ValueError, "n_samples must be >= 3, got 0"),
+    (make_blobs, {"n_samples": 0}, ValueError, "n_samples=0; expected an int >= 3"),
     (make_blobs, {"n_samples": 2.5}, TypeError, "n_samples"),
     (make_blobs, {"num_classes": 0}, ValueError, "num_classes"),
     (make_blobs, {"num_features": 0}, ValueError, "num_features"),
     (make_blobs, {"std": 0.0}, ValueError, "std"),
     (make_blobs, {"std": float("nan")}, ValueError, "std"),
     (make_blobs, {"seed": "x"}, TypeError, "seed"),
-    (make_spirals, {"noise": -0.1}, ValueError, r"noise must be in \[0.0, inf\), got -0.1"),
+    (make_spirals, {"noise": -0.1}, ValueError, "noise=-0.1; expected a finite number >= 0"),
     (make_spirals, {"num_classes": True}, TypeError, "num_classes"),
     (make_spirals, {"seed": None}, TypeError, "seed"),
 ])
@@ -422,13 +422,13 @@ def test_batches_validation_happens_at_the_call():
     X = np.zeros((10, 2))
     with pytest.raises(ValueError, match="X has 10 samples but y has 9"):
         batches(X, np.zeros(9))
-    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="batch_size=0; expected an int >= 1"):
         batches(X, batch_size=0)
-    with pytest.raises(TypeError, match="batch_size must be an int, got 2.0"):
+    with pytest.raises(TypeError, match=r"batch_size=2.0 \(float\); expected an int"):
         batches(X, batch_size=2.0)
     with pytest.raises(TypeError, match="seed"):
         batches(X, seed="0")
-    with pytest.raises(ValueError, match="n must be >= 0"):
+    with pytest.raises(ValueError, match="n=-1; expected an int >= 0"):
         num_batches(-1, 4)
 
 

@@ -5,7 +5,9 @@ with the body of ``relu_backward`` replaced by an attack (or the whole
 file broken). ``relu_backward`` is called by exactly two cases worth 1
 point each, so an attack must cost those 2 points -- with the right
 status -- and nothing else: the honest score is 8/10, and the grader
-must finish and write every report.
+must finish and write every report. Submissions holding a symbolic link
+(a file, the exercise folder, something nested, the student folder) score
+0 with the status ``symlink``; an attack on file metadata changes nothing.
 """
 import csv
 import json
@@ -17,10 +19,15 @@ import socket
 import subprocess
 import sys
 import threading
+import types
 
 import pytest
 
+from minicomp.grading import grade as grade_module
+from minicomp.grading import run as run_module
+from minicomp.grading.case import CaseResult
 from minicomp.grading.landlock import abi_version
+from minicomp.grading.report import results_json
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EXERCISES = REPO / "exercises"
@@ -29,6 +36,51 @@ RELU_SOLUTION = "    return grad_out * (x > 0)\n"
 RELU_CASES = ("relu_backward_small", "relu_backward_random")
 LANDLOCK = abi_version() >= 4
 SIGNAL_SCOPE = abi_version() >= 6
+# student_id -> what is a link; every one scores 0 with the status "symlink"
+LINKS = {"symlink_to_tests": "01_autograd/exercise.py",
+         "symlinked_exercise_folder": "01_autograd",
+         "nested_symlink": "01_autograd/lib/data",
+         "symlinked_student_folder": "symlinked_student_folder"}
+
+
+def symlink_not_gradable(sid):
+    """Why the CLI cannot grade this link case yet (another module's change), or None."""
+    fake = types.SimpleNamespace(exercises=[types.SimpleNamespace(exercise="e", cases=[
+        CaseResult("c", "symlink", 0.0, 1.0, False)])], error="", score=0.0, seconds=0.0)
+    try:
+        results_json(fake, "header")
+    except KeyError:
+        return "report.py does not render the status 'symlink' yet"
+    if sid == "symlinked_student_folder" and \
+            grade_module.read_submission is not run_module.read_submission:
+        return "grade.py does not read submissions with run.read_submission yet"
+    return None
+
+
+def metadata_attack(targets) -> str:
+    """relu_backward that tries to change the targets' metadata; honest only if all fail."""
+    return with_relu_body(
+        "import fcntl, os, struct\nchanged = []\n"
+        f"for path in {[str(t) for t in targets]!r}:\n"
+        "    tries = [lambda: os.chmod(path, 0o777), lambda: os.chown(path, -1, -1),\n"
+        "             lambda: os.utime(path, (1, 1)), lambda: os.utime(path, None),\n"
+        "             lambda: os.setxattr(path, 'user.evil', b'1')]\n"
+        "    try:\n        fd = os.open(path, os.O_RDONLY)\n"
+        "        tries += [lambda: os.fchmod(fd, 0o777), lambda: os.utime(fd, (1, 1)),\n"
+        "                  lambda: fcntl.ioctl(fd, 0x40086602, struct.pack('l', 0x40))]\n"
+        "    except OSError:\n        pass\n"
+        "    for attempt in tries:\n        try:\n            attempt()\n"
+        "            changed.append(path)\n        except OSError:\n            pass\n"
+        "return x * 0 if changed else grad_out * (x > 0)")
+
+
+def file_metadata(path):
+    st = os.stat(path)
+    try:
+        xattrs = sorted(os.listxattr(path))
+    except OSError:
+        xattrs = None
+    return st.st_mode, st.st_uid, st.st_gid, st.st_atime_ns, st.st_mtime_ns, xattrs
 
 
 def solution_source() -> str:
@@ -45,10 +97,12 @@ def with_relu_body(body: str, prelude: str = "") -> str:
     return prelude + src.replace(RELU_SOLUTION, indented)
 
 
-def attacks(out_dir, port, exercises=EXERCISES):
+def attacks(out_dir, port, exercises=EXERCISES, targets=()):
     """student_id -> (source, expected relu status, expected total score)."""
     tests_py = exercises / "01_autograd" / "tests.py"
     table = {
+        # mode, owner, times, xattrs, inode flags: all refused, so the honest answer stands
+        "metadata": (metadata_attack(targets), "passed", 10),
         "infinite_loop": (with_relu_body("while True:\n    pass"), "timeout", 8),
         "memory_bomb": (with_relu_body(
             "hog = []\nwhile True:\n    hog.append(bytearray(50 * 2**20))"),
@@ -131,16 +185,24 @@ def graded(tmp_path_factory):
             except OSError:
                 pass
     threading.Thread(target=accept, daemon=True).start()
-    table = attacks(out, server.getsockname()[1], exercises)
+    targets = [tmp / "outside.txt", REPO / "minicomp" / f".adversarial-{os.getpid()}.txt"]
+    for path in targets:                     # outside every root, and in a read-only root
+        path.write_text("the grader's\n")
+        try:
+            os.setxattr(path, "user.keep", b"1")
+        except OSError:
+            pass
+    before = [file_metadata(p) for p in targets]
+    table = attacks(out, server.getsockname()[1], exercises, targets)
     table["reference"] = (solution_source(), "passed", 10)
     for sid, (source, _, _) in table.items():
         folder = subs / sid / "01_autograd"
         folder.mkdir(parents=True)
         (folder / "exercise.py").write_text(source)
-    link = subs / "symlink_to_tests" / "01_autograd"
-    link.mkdir(parents=True)
-    (link / "exercise.py").symlink_to(exercises / "01_autograd" / "tests.py")
-    table["symlink_to_tests"] = (None, "missing", 0)
+    skipped = {sid: symlink_not_gradable(sid) for sid in LINKS}
+    for sid in (sid for sid, why in skipped.items() if why is None):
+        make_link_submission(subs, sid, exercises, tmp / "elsewhere")
+        table[sid] = (None, "symlink", 0)
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     proc = subprocess.run(
         [sys.executable, "-m", "minicomp", "grade", str(subs), "--exercises", str(exercises),
@@ -148,7 +210,32 @@ def graded(tmp_path_factory):
          "--timeout", "2", "--memory", "768", "--quiet"],
         check=False, capture_output=True, text=True, env=env, timeout=240)
     server.close()
-    return {"proc": proc, "out": out, "table": table, "connections": connections}
+    after = [file_metadata(p) for p in targets]
+    targets[1].unlink()
+    return {"proc": proc, "out": out, "table": table, "connections": connections,
+            "skipped": skipped, "metadata": (before, after)}
+
+
+def make_link_submission(subs, sid, exercises, elsewhere):
+    """One of LINKS: a perfect or instructor's exercise reached through a link."""
+    perfect = elsewhere / sid / "01_autograd"
+    perfect.mkdir(parents=True)
+    (perfect / "exercise.py").write_text(solution_source())
+    folder = subs / sid / "01_autograd"
+    if sid == "symlinked_student_folder":
+        (subs / sid).symlink_to(elsewhere / sid)
+        return
+    if sid == "symlinked_exercise_folder":
+        (subs / sid).mkdir()
+        folder.symlink_to(exercises / "01_autograd")          # the instructor's own
+        return
+    folder.mkdir(parents=True)
+    if sid == "symlink_to_tests":
+        (folder / "exercise.py").symlink_to(exercises / "01_autograd" / "tests.py")
+    else:                                                     # nested_symlink
+        (folder / "exercise.py").write_text(solution_source())
+        (folder / "lib").mkdir()
+        (folder / "lib" / "data").symlink_to(exercises / "01_autograd" / "tests.py")
 
 
 def results(graded, sid):
@@ -165,9 +252,11 @@ def test_grader_finishes_and_writes_every_report(graded):
         assert results(graded, sid)["tests"]
 
 
-@pytest.mark.parametrize("sid", sorted(attacks(pathlib.Path("/x"), 1)) + [
-    "reference", "symlink_to_tests"])
+@pytest.mark.parametrize("sid", sorted(attacks(pathlib.Path("/x"), 1)) + ["reference"]
+                         + sorted(LINKS))
 def test_attack_gets_only_its_honest_points(graded, sid):
+    if sid in LINKS and graded["skipped"][sid]:
+        pytest.skip(graded["skipped"][sid])
     _, relu_status, total = graded["table"][sid]
     if sid in ("reads_hidden_tests", "network", "writes_reports") and not LANDLOCK:
         pytest.skip("needs Landlock ABI >= 4")
@@ -210,3 +299,17 @@ def test_sandbox_denials_are_the_reason(graded):
     assert "not plain data" in relu_output("always_equal")
     assert "ndarray subclass" in relu_output("ndarray_subclass")
     assert "Landlock ABI" in results(graded, "reference")["output"]
+
+
+@pytest.mark.parametrize("sid", sorted(LINKS))
+def test_a_symlink_is_refused_by_name(graded, sid):
+    if graded["skipped"][sid]:
+        pytest.skip(graded["skipped"][sid])
+    doc = results(graded, sid)
+    shown = next(t["output"] for t in doc["tests"] if t["name"].endswith("relu_backward_small"))
+    assert shown.startswith("[symlink]") and f"'{LINKS[sid]}' is a symbolic link" in shown, shown
+
+
+def test_the_metadata_attack_changed_nothing(graded):
+    before, after = graded["metadata"]
+    assert after == before

@@ -95,9 +95,10 @@ def test_identity_mlp_has_no_activation_layers():
     assert [type(m).__name__ for m in net] == ["Dense", "Dense"]
 
 
-@pytest.mark.parametrize("args", [(0, 3), (3, -1), (2.5, 3), (True, 3)])
-def test_dense_rejects_bad_sizes(args):
-    with pytest.raises(ValueError, match="features"):
+@pytest.mark.parametrize("args, error", [((0, 3), ValueError), ((3, -1), ValueError),
+                                         ((2.5, 3), TypeError), ((True, 3), TypeError)])
+def test_dense_rejects_bad_sizes(args, error):
+    with pytest.raises(error, match="features"):        # a float or a bool is not an int
         Dense(*args)
 
 

@@ -1,38 +1,18 @@
 """Tests of exercise 01 (run in the grader; the student's code runs sandboxed).
 
-Every gradient is compared with central finite differences of a scalar
-loss L = sum(grad_out * f(inputs)), whose gradient is exactly what the
-backward functions return:
+Public cases compare with hand-worked exact gradients. Hidden cases
+compare with central finite differences, computed here in the grader, of
+a scalar loss L = sum(grad_out * f(inputs)), whose gradient is exactly
+what the backward functions return:
 
     dL/dx_j ~ (L(x + h e_j) - L(x - h e_j)) / (2 h),   h = 1e-6, float64.
+
+Helpers only hidden cases use live in the hidden block (``release``
+refuses them outside it).
 """
 import numpy as np
 
 from minicomp.grading import case
-
-RTOL, ATOL = 1e-5, 1e-7
-
-
-def numerical_grad(L, x, h=1e-6):
-    """Central finite differences of the scalar function L at x (float64)."""
-    x = np.array(x, dtype=np.float64)
-    g = np.zeros_like(x)
-    for j in np.ndindex(x.shape):
-        old = x[j]
-        x[j] = old + h
-        up = L(x)
-        x[j] = old - h
-        down = L(x)
-        x[j] = old
-        g[j] = (up - down) / (2 * h)
-    return g
-
-
-def softmax_ce(Z, y):
-    """Mean cross-entropy of logits Z (N, C) and labels y (N,), stable."""
-    Z = Z - Z.max(axis=1, keepdims=True)
-    log_p = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
-    return -log_p[np.arange(len(y)), y].mean()
 
 
 def expect_array(value, shape, what):
@@ -78,6 +58,31 @@ def softmax_ce_backward_uniform(ex):
 
 
 ### BEGIN HIDDEN TESTS
+RTOL, ATOL = 1e-5, 1e-7
+
+
+def numerical_grad(L, x, h=1e-6):
+    """Central finite differences of the scalar function L at x (float64)."""
+    x = np.array(x, dtype=np.float64)
+    g = np.zeros_like(x)
+    for j in np.ndindex(x.shape):
+        old = x[j]
+        x[j] = old + h
+        up = L(x)
+        x[j] = old - h
+        down = L(x)
+        x[j] = old
+        g[j] = (up - down) / (2 * h)
+    return g
+
+
+def softmax_ce(Z, y):
+    """Mean cross-entropy of logits Z (N, C) and labels y (N,), stable."""
+    Z = Z - Z.max(axis=1, keepdims=True)
+    log_p = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+    return -log_p[np.arange(len(y)), y].mean()
+
+
 @case(points=1, hidden=True, failure_message="relu_backward on random inputs "
       "(including x == 0) does not match finite differences")
 def relu_backward_random(ex):

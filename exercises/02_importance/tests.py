@@ -1,7 +1,9 @@
 """Tests of exercise 02 (run in the grader; the student's code runs sandboxed).
 
-The expected values of the hidden cases are computed here, in the grader,
-from the formula R_i = sum_j |w_ij| * mean_n |X[n, j]|.
+Every expected value is computed here, in the grader: exact hand-worked
+values for the public cases, loop versions of the definitions (kept in
+the hidden block with the cases that use them) for the hidden ones. Nothing is derived from the
+student's own outputs.
 """
 import numpy as np
 
@@ -13,25 +15,6 @@ def expect_array(value, shape, what):
     assert isinstance(value, np.ndarray), f"{what} must be an ndarray, got {type(value).__name__}"
     assert value.shape == shape, f"{what} has shape {value.shape}, expected {shape}"
     assert value.dtype.kind == "f", f"{what} has dtype {value.dtype}, expected floats"
-
-
-def reference_R(W, X):
-    """R_i straight from the definition, one sample and one input at a time."""
-    out, inp = W.shape
-    total = np.zeros(out)
-    for x in X:
-        for i in range(out):
-            total[i] += sum(abs(W[i, j] * x[j]) for j in range(inp))
-    return total / len(X)
-
-
-def reference_mask(scores, amount):
-    """Remove the k lowest scores; Python's sort is stable, so ties go by position."""
-    flat = list(scores.ravel())
-    k = amount if isinstance(amount, int) else round(amount * len(flat))
-    lowest = sorted(range(len(flat)), key=lambda q: flat[q])[:k]
-    keep = np.array([0.0 if q in lowest else 1.0 for q in range(len(flat))])
-    return keep.reshape(scores.shape)
 
 
 # The 3x4 fixture of chapter 02.
@@ -67,10 +50,33 @@ def mask_count_small(ex):
 @case(points=1, failure_message="prune the neuron with the smallest R (here neuron 1)")
 def prune_neurons_small(ex):
     b = np.array([0.1, 0.2, 0.3])
-    W_p, b_p = ex.prune_neurons(W, b, X, 1)
+    out = ex.prune_neurons(W, b, X, 1)
+    assert isinstance(out, tuple) and len(out) == 2, "return a tuple (W_pruned, b_pruned)"
+    W_p, b_p = out
     expect_array(W_p, (3, 4), "W_pruned")
+    expect_array(b_p, (3,), "b_pruned")
     np.testing.assert_array_equal(W_p, W * np.array([[1.0], [0.0], [1.0]]))
     np.testing.assert_array_equal(b_p, [0.1, 0.0, 0.3])
+
+
+### BEGIN HIDDEN TESTS
+def reference_R(W, X):
+    """R_i straight from the definition, one sample and one input at a time."""
+    out, inp = W.shape
+    total = np.zeros(out)
+    for x in X:
+        for i in range(out):
+            total[i] += sum(abs(W[i, j] * x[j]) for j in range(inp))
+    return total / len(X)
+
+
+def reference_mask(scores, amount):
+    """Remove the k lowest scores; Python's sort is stable, so ties go by position."""
+    flat = list(scores.ravel())
+    k = amount if isinstance(amount, int) else round(amount * len(flat))
+    lowest = sorted(range(len(flat)), key=lambda q: flat[q])[:k]
+    keep = np.array([0.0 if q in lowest else 1.0 for q in range(len(flat))])
+    return keep.reshape(scores.shape)
 
 
 @case(points=2, hidden=True, failure_message="use |w_ij * y_nj|: the absolute value of "
@@ -88,7 +94,9 @@ def importance_random(ex):
 def importance_is_a_mean_over_the_batch(ex):
     W_r = np.array([[1.0, 1.0]])
     X_r = np.array([[2.0, 0.0], [2.0, 0.0], [2.0, 0.0], [2.0, 4.0]])   # mean |X| = [2, 1]
-    np.testing.assert_allclose(ex.importance(W_r, X_r), [3.0])
+    R = ex.importance(W_r, X_r)
+    expect_array(R, (1,), "importance(W, X)")
+    np.testing.assert_allclose(R, [3.0])
 
 
 @case(points=2, hidden=True, failure_message="remove exactly round(amount * size) entries")
@@ -105,8 +113,9 @@ def mask_exact_sparsity(ex):
 @case(points=1, hidden=True, failure_message="ties: the first in row-major order goes first")
 def mask_ties_by_position(ex):
     scores = np.array([[2.0, 1.0, 1.0], [1.0, 3.0, 1.0]])
-    np.testing.assert_array_equal(ex.mask_from_scores(scores, 2),
-                                  [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+    mask = ex.mask_from_scores(scores, 2)
+    expect_array(mask, (2, 3), "mask_from_scores(scores, 2)")
+    np.testing.assert_array_equal(mask, [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
 
 
 @case(points=1, hidden=True, failure_message="prune_neurons must not change the inputs' "
@@ -114,7 +123,12 @@ def mask_ties_by_position(ex):
 def prune_neurons_random(ex):
     rng = np.random.default_rng(4)
     W_r, X_r, b_r = rng.normal(size=(6, 4)), rng.normal(size=(9, 4)), rng.normal(size=6)
-    W_p, b_p = ex.prune_neurons(W_r, b_r, X_r, 0.5)
+    out = ex.prune_neurons(W_r, b_r, X_r, 0.5)
+    assert isinstance(out, tuple) and len(out) == 2, "return a tuple (W_pruned, b_pruned)"
+    W_p, b_p = out
+    expect_array(W_p, (6, 4), "W_pruned")
+    expect_array(b_p, (6,), "b_pruned")
     keep = reference_mask(reference_R(W_r, X_r), 0.5)
     np.testing.assert_array_equal(W_p, W_r * keep[:, None])
     np.testing.assert_array_equal(b_p, b_r * keep)
+### END HIDDEN TESTS

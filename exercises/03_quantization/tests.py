@@ -1,13 +1,15 @@
 """Tests of exercise 03 (run in the grader; the student's code runs sandboxed).
 
-Expected values of the hidden cases are computed here, in the grader, by
-minicomp.quant (whose affine quantizer is the same formula).
+Every expected value is computed here, in the grader: exact hand-worked
+values for the public cases, ``minicomp.quant`` (the same affine formula)
+for the hidden ones. No check is derived from the student's own outputs:
+quantize and dequantize are called with the grader's S and Z, and their
+results compared with the grader's codes and values -- a huge scale with
+all-zero codes earns nothing.
 """
 import numpy as np
 
 from minicomp.grading import case
-from minicomp.quant import quantize as lib_quantize
-from minicomp.quant import scale_zero_point
 
 
 def expect_array(value, shape, kind, what):
@@ -17,13 +19,23 @@ def expect_array(value, shape, kind, what):
     assert value.dtype.kind in kind, f"{what} has dtype {value.dtype}"
 
 
+def expect_qparams(value, what):
+    """Fail unless value is a tuple (S, Z) of two real numbers; return it."""
+    assert isinstance(value, tuple) and len(value) == 2, \
+        f"{what} must return a tuple (S, Z), got {type(value).__name__}"
+    for name, v in zip("SZ", value):
+        assert isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(
+            v, (bool, np.bool_)), f"{what}: {name} must be a number, got {type(v).__name__}"
+    return value
+
+
 @case(points=2, failure_message="S = (hi - lo) / (2^b - 1) and Z = round(-lo / S), "
       "with the range widened to contain 0")
 def qparams_hand_worked(ex):
     # [-1, 3] on 8 bits: S = 4 / 255, Z = round(1 / S) = round(63.75) = 64
-    S, Z = ex.affine_qparams(-1.0, 3.0, 8)
+    S, Z = expect_qparams(ex.affine_qparams(-1.0, 3.0, 8), "affine_qparams(-1, 3, 8)")
     assert abs(float(S) - 4 / 255) < 1e-12, f"S = {S}, expected 4/255"
-    assert int(Z) == 64, f"Z = {Z}, expected 64"
+    assert Z == 64, f"Z = {Z}, expected 64"
 
 
 @case(points=2, failure_message="q = clip(round(x / S) + Z, 0, 2^b - 1)")
@@ -44,43 +56,71 @@ def dequantize_hand_worked(ex):
 @case(points=2, failure_message="one (S, Z) per row of W")
 def per_channel_small(ex):
     # row 0: [0, 1] -> S = 1/15, Z = 0; row 1: [-2, 0] -> S = 2/15, Z = 15 (4 bits)
-    S, Z = ex.per_channel_qparams(np.array([[0.0, 1.0], [-2.0, -1.0]]), 4)
+    out = ex.per_channel_qparams(np.array([[0.0, 1.0], [-2.0, -1.0]]), 4)
+    assert isinstance(out, tuple) and len(out) == 2, "return a tuple (S, Z)"
+    S, Z = out
     expect_array(S, (2,), "f", "S")
     expect_array(Z, (2,), "iu", "Z")
     np.testing.assert_allclose(S, [1 / 15, 2 / 15])
     np.testing.assert_array_equal(Z, [0, 15])
 
 
+### BEGIN HIDDEN TESTS
+from minicomp.quant import quantize as lib_quantize        # noqa: E402
+from minicomp.quant import scale_zero_point                # noqa: E402
+
+
+def reference_qparams(lo, hi, bits):
+    """The grader's (S, Z) as a Python float and int."""
+    S, Z = scale_zero_point(lo, hi, bits)
+    return float(S), int(Z)
+
+
+def expect_same_qparams(ex, lo, hi, bits):
+    """The student's affine_qparams(lo, hi, bits) equals the grader's; return the grader's."""
+    S_ref, Z_ref = reference_qparams(lo, hi, bits)
+    S, Z = expect_qparams(ex.affine_qparams(lo, hi, bits), f"affine_qparams({lo}, {hi}, {bits})")
+    assert np.isfinite(S) and abs(S - S_ref) <= 1e-12 * S_ref and Z == Z_ref, \
+        f"range [{lo}, {hi}] on {bits} bits: got ({S}, {Z}), expected ({S_ref}, {Z_ref})"
+    return S_ref, Z_ref
+
+
 @case(points=2, hidden=True, failure_message="0 must be exactly representable: "
       "widen the range to contain 0 before computing S")
 def zero_exact_positive_range(ex):
     for lo, hi, bits in ((0.5, 2.0, 8), (-3.0, -0.25, 4), (-0.7, 1.3, 2)):
-        S, Z = ex.affine_qparams(lo, hi, bits)
-        S_ref, Z_ref = scale_zero_point(lo, hi, bits)
-        assert abs(float(S) - float(S_ref)) < 1e-12 and int(Z) == int(Z_ref), \
-            f"range [{lo}, {hi}] on {bits} bits: got ({S}, {Z}), expected ({S_ref}, {Z_ref})"
-        r0 = ex.dequantize(ex.quantize(np.array([0.0]), S, Z, bits), S, Z)
-        assert float(r0[0]) == 0.0, f"0 comes back as {r0[0]}"
+        S, Z = expect_same_qparams(ex, lo, hi, bits)
+        q = ex.quantize(np.array([0.0]), S, Z, bits)
+        expect_array(q, (1,), "iu", "quantize([0], S, Z, bits)")
+        assert q[0] == Z, f"0 quantizes to code {q[0]}, expected Z = {Z}"
+        r0 = ex.dequantize(np.array([Z]), S, Z)
+        expect_array(r0, (1,), "f", "dequantize([Z], S, Z)")
+        assert r0[0] == 0.0, f"code Z comes back as {r0[0]}, expected exactly 0"
 
 
 @case(points=2, hidden=True, failure_message="a zero range (all values 0) needs S = 1, Z = 0")
 def zero_range(ex):
-    S, Z = ex.affine_qparams(0.0, 0.0, 8)
-    assert float(S) == 1.0 and int(Z) == 0, f"got ({S}, {Z}), expected (1.0, 0)"
+    for bits in (8, 3):
+        S, Z = expect_qparams(ex.affine_qparams(0.0, 0.0, bits), f"affine_qparams(0, 0, {bits})")
+        assert S == 1.0 and Z == 0, f"got ({S}, {Z}), expected (1.0, 0)"
 
 
-@case(points=3, hidden=True, failure_message="round trip error must be at most S/2 inside "
-      "the range, and values outside saturate")
+@case(points=3, hidden=True, failure_message="S, Z of a random range, then q = clip(round(x / "
+      "S) + Z, 0, 2^b - 1) with values outside the range saturating, and r_hat = S (q - Z)")
 def random_round_trip(ex):
     rng = np.random.default_rng(3)
     for bits in (2, 4, 8, 12):
         x = rng.standard_normal(200) * rng.uniform(0.1, 5)
-        S, Z = ex.affine_qparams(x.min(), x.max(), bits)
-        q = ex.quantize(x, S, Z, bits)
-        expect_array(q, (200,), "iu", "quantize(...)")
-        np.testing.assert_array_equal(q, lib_quantize(x, S, Z, bits).astype(np.int64))
-        err = np.abs(ex.dequantize(q, S, Z) - x)
-        assert err.max() <= S / 2 + 1e-9, f"max error {err.max()} > S/2 = {S / 2}"
+        S, Z = expect_same_qparams(ex, x.min(), x.max(), bits)
+        wide = np.concatenate([x, [3 * x.min(), 3 * x.max()]])     # two values saturate
+        q_ref = lib_quantize(wide, S, Z, bits).astype(np.int64)    # the grader's codes
+        q = ex.quantize(wide, S, Z, bits)
+        expect_array(q, (202,), "iu", "quantize(...)")
+        np.testing.assert_array_equal(q, q_ref)
+        r = ex.dequantize(q_ref, S, Z)
+        expect_array(r, (202,), "f", "dequantize(...)")
+        r_ref = S * (q_ref.astype(np.float64) - Z)                  # (202,)
+        np.testing.assert_allclose(r, r_ref, rtol=1e-12, atol=1e-12 * S)
 
 
 @case(points=3, hidden=True, failure_message="per_channel_qparams must use each row's own "
@@ -89,8 +129,12 @@ def per_channel_random(ex):
     rng = np.random.default_rng(7)
     W = rng.standard_normal((6, 10)) * rng.exponential(1.0, (6, 1))
     W[2] = 0.0                                              # a zero-range row
-    S, Z = ex.per_channel_qparams(W, 8)
+    out = ex.per_channel_qparams(W, 8)
+    assert isinstance(out, tuple) and len(out) == 2, "return a tuple (S, Z)"
+    S, Z = out
     expect_array(S, (6,), "f", "S")
+    expect_array(Z, (6,), "iu", "Z")
     S_ref, Z_ref = scale_zero_point(W.min(axis=1), W.max(axis=1), 8)
     np.testing.assert_allclose(S, S_ref, rtol=1e-12)
     np.testing.assert_array_equal(Z, Z_ref)
+### END HIDDEN TESTS

@@ -1,11 +1,11 @@
-"""The :class:`Dataset` container, argument checks, splits and seeded minibatches."""
+"""The :class:`Dataset` container, splits and seeded minibatches."""
 from __future__ import annotations
 
-import math
-import os
 from dataclasses import dataclass
 
 import numpy as np
+
+from .. import validate as check
 
 
 @dataclass(frozen=True, eq=False)
@@ -32,10 +32,18 @@ class Dataset:
     num_classes: int
 
     def __post_init__(self):
-        for part, X, y in (("train", self.X_train, self.y_train), ("test", self.X_test, self.y_test)):
+        where = f"Dataset {self.name!r}"
+        num_classes = check.integer(self.num_classes, "num_classes", low=1, where=where)
+        for part in ("train", "test"):
+            X = check.array(getattr(self, f"X_{part}"), f"X_{part}", where=where)
+            y = check.array(getattr(self, f"y_{part}"), f"y_{part}", where=where)
             if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
-                raise ValueError(f"Dataset {self.name!r}: {part} X has shape {X.shape} and y has "
+                raise ValueError(f"{where}: {part} X has shape {X.shape} and y has "
                                  f"shape {y.shape}, expected (N, D) and (N,)")
+            y = check.labels(y, f"y_{part}", num_classes=num_classes, where=where)
+            object.__setattr__(self, f"X_{part}", X)        # frozen: set once, checked
+            object.__setattr__(self, f"y_{part}", y)
+        object.__setattr__(self, "num_classes", num_classes)
         if self.X_train.shape[1] != self.X_test.shape[1]:
             raise ValueError(f"Dataset {self.name!r}: X_train has {self.X_train.shape[1]} features "
                              f"but X_test has {self.X_test.shape[1]}, expected the same number")
@@ -53,42 +61,13 @@ class Dataset:
                 f"num_classes={self.num_classes})")
 
 
-# ---- argument checks
-
-def _check_int(where, name, value, minimum):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{where}: {name} must be an int, got {value!r} ({type(value).__name__})")
-    if value < minimum:
-        raise ValueError(f"{where}: {name} must be >= {minimum}, got {value}")
-    return int(value)
-
-
-def _check_number(where, name, value, low, high=math.inf, low_inclusive=False):
-    """Check ``low < value < high`` (or ``low <= value`` if ``low_inclusive``)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{where}: {name} must be a number, got {value!r} ({type(value).__name__})")
-    ok_low = value >= low if low_inclusive else value > low
-    if not (ok_low and value < high):
-        bracket = "[" if low_inclusive else "("
-        raise ValueError(f"{where}: {name} must be in {bracket}{low}, {high}), got {value!r}")
-    return float(value)
-
-
-def _rng(where, seed, allow_none=False) -> np.random.Generator:
-    if isinstance(seed, np.random.Generator):
-        return seed
-    if seed is None and allow_none:
-        return np.random.default_rng()
-    if isinstance(seed, (int, np.integer)) and not isinstance(seed, bool) and seed >= 0:
-        return np.random.default_rng(int(seed))
-    expected = "a non-negative int" + (", None" if allow_none else "") + " or a numpy Generator"
-    raise TypeError(f"{where}: seed must be {expected}, got {seed!r}")
-
-
-def _as_path(where, path) -> str:
-    if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"{where}: path must be a str or os.PathLike, got {type(path).__name__}")
-    return os.fspath(path)
+def _rows(value, name, where, **options) -> np.ndarray:
+    """``value`` as an array of numbers with at least one axis (one row per sample)."""
+    arr = check.array(value, name, where=where, **options)
+    if arr.ndim == 0:
+        raise ValueError(f"{where}: {name} is a scalar ({arr.item()!r}); expected an array with "
+                         "one row per sample")
+    return arr
 
 
 # ---- splitting and batching
@@ -113,12 +92,18 @@ def train_test_split(X, y, test_size=0.25, seed=0, stratify=True):
 
     Raises
     ------
-    ValueError
-        ``len(X) != len(y)``, ``test_size`` outside (0, 1), or a part would be empty.
+    TypeError, ValueError
+        ``X`` or ``y`` empty, not numbers or with NaN/inf; ``y`` not whole
+        numbers when ``stratify``; ``len(X) != len(y)``, ``test_size`` outside
+        (0, 1), or a part would be empty.
     """
-    test_size = _check_number("train_test_split", "test_size", test_size, 0.0, 1.0)
-    rng = _rng("train_test_split", seed)
-    y = np.asarray(y)
+    where = "train_test_split"
+    test_size = check.number(test_size, "test_size", low=0.0, high=1.0, low_open=True,
+                             high_open=True, where=where)
+    rng = check.rng(seed, where=where)
+    X, y = _rows(X, "X", where), _rows(y, "y", where)
+    if check.flag(stratify, "stratify", where=where):       # classes: whole numbers
+        check.labels(y, "y (stratify=True)", where=where)
     if len(X) != len(y):
         raise ValueError(f"train_test_split: X has {len(X)} samples but y has {len(y)}, expected the same")
     groups = [np.flatnonzero(y == c) for c in np.unique(y)] if stratify else [np.arange(len(y))]
@@ -138,8 +123,9 @@ def train_test_split(X, y, test_size=0.25, seed=0, stratify=True):
 
 def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:
     """Number of minibatches :func:`batches` yields for ``n`` samples."""
-    n = _check_int("num_batches", "n", n, 0)
-    batch_size = _check_int("num_batches", "batch_size", batch_size, 1)
+    n = check.integer(n, "n", low=0, where="num_batches")
+    batch_size = check.integer(batch_size, "batch_size", low=1, where="num_batches")
+    drop_last = check.flag(drop_last, "drop_last", where="num_batches")
     return n // batch_size if drop_last else -(-n // batch_size)     # -(-a // b) == ceil(a / b)
 
 
@@ -148,8 +134,8 @@ def batches(X, y=None, batch_size=32, shuffle=True, seed=None, drop_last=False):
 
     Parameters
     ----------
-    X : ndarray, shape (N, ...)
-        Anything with ``len`` that can be indexed by an integer array.
+    X : array_like, shape (N, ...)
+        Numbers (NaN is left to the consumer); a list is made an array.
     y : ndarray, shape (N,), optional
         Labels; if None, the batches are ``X_b`` alone.
     batch_size : int
@@ -169,7 +155,8 @@ def batches(X, y=None, batch_size=32, shuffle=True, seed=None, drop_last=False):
     Raises
     ------
     TypeError, ValueError
-        Bad ``batch_size`` or ``seed``; ``len(X) != len(y)``.
+        Bad ``batch_size`` or ``seed``; ``X`` or ``y`` not arrays of numbers;
+        ``len(X) != len(y)``.
 
     Examples
     --------
@@ -178,8 +165,12 @@ def batches(X, y=None, batch_size=32, shuffle=True, seed=None, drop_last=False):
     [2, 2, 1]
     """
     # Check arguments now: the generator below only runs on the first next().
-    batch_size = _check_int("batches", "batch_size", batch_size, 1)
-    rng = _rng("batches", seed, allow_none=True)
+    batch_size = check.integer(batch_size, "batch_size", low=1, where="batches")
+    rng = np.random.default_rng() if seed is None else check.rng(seed, where="batches")
+    shuffle = check.flag(shuffle, "shuffle", where="batches")
+    drop_last = check.flag(drop_last, "drop_last", where="batches")
+    X = _rows(X, "X", "batches", finite=False, nonempty=False)
+    y = None if y is None else _rows(y, "y", "batches", finite=False, nonempty=False)
     n = len(X)
     if y is not None and len(y) != n:
         raise ValueError(f"batches: X has {n} samples but y has {len(y)}, expected the same number")

@@ -6,7 +6,8 @@ import random
 
 import numpy as np
 
-from .dataset import Dataset, _check_int, _check_number, train_test_split
+from .. import validate as check
+from .dataset import Dataset, train_test_split
 
 
 def load_digits(test_size=0.25, seed=0, standardize=True) -> Dataset:
@@ -36,6 +37,10 @@ def load_digits(test_size=0.25, seed=0, standardize=True) -> Dataset:
     """
     from sklearn.datasets import load_digits as sklearn_digits
 
+    test_size = check.number(test_size, "test_size", low=0.0, high=1.0, low_open=True,
+                             high_open=True, where="load_digits")
+    seed = check.rng(seed, where="load_digits")
+    standardize = check.flag(standardize, "standardize", where="load_digits")
     digits = sklearn_digits()
     X, y = digits.data.astype(np.float64), digits.target.astype(np.int64)   # (1797, 64), (1797,)
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size, seed, stratify=True)
@@ -100,13 +105,12 @@ def load_mnist1d(num_samples=5000, train_split=0.8, seed=42) -> Dataset:
     state; this function saves and restores both, so callers see no change.
     Results are cached in-process: a repeated call is free and returns copies.
     """
-    num_samples = _check_int("load_mnist1d", "num_samples", num_samples, 10)
-    train_split = _check_number("load_mnist1d", "train_split", train_split, 0.0, 1.0)
+    num_samples = check.integer(num_samples, "num_samples", low=10, where="load_mnist1d")
+    train_split = check.number(train_split, "train_split", low=0.0, high=1.0, low_open=True,
+                               high_open=True, where="load_mnist1d")
     if isinstance(seed, np.random.Generator):
         seed = int(seed.integers(2**32))   # mnist1d needs an int seed for np.random.seed
-    seed = _check_int("load_mnist1d", "seed", seed, 0)
-    if seed >= 2**32:
-        raise ValueError(f"load_mnist1d: seed must be < 2**32 (np.random.seed's limit), got {seed}")
+    seed = check.integer(seed, "seed", low=0, high=2**32 - 1, where="load_mnist1d")
     n = num_samples // 10 * 10
     n_train = int(n * train_split)         # the same rule as mnist1d's split
     if not 0 < n_train < n:

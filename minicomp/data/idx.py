@@ -15,8 +15,9 @@ import zlib
 
 import numpy as np
 
+from .. import validate as check
 from ..atomic import atomic_open
-from .dataset import Dataset, _as_path
+from .dataset import Dataset
 
 # IDX type code of each dtype; the values are stored big-endian in the file.
 _IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int16): 0x0B,
@@ -43,13 +44,18 @@ def read_idx(path) -> np.ndarray:
     ------
     FileNotFoundError
         No such file.
+    IsADirectoryError
+        ``path`` is a directory.
     ValueError
         Corrupt or truncated gzip data, or a malformed IDX file: too short for
         a header, bad magic number, unknown type code, 0 or more than 4
         dimensions, or more or fewer data bytes than the header announces.
         Every message starts with the file's path.
     """
-    path = _as_path("read_idx", path)
+    path = check.path(path, where="read_idx")
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"read_idx: {path} is a directory; expected an IDX file (for "
+                                "the four MNIST files of a directory use load_mnist)")
     if not os.path.isfile(path):
         raise FileNotFoundError(f"read_idx: no such file: {path}")
     with open(path, "rb") as f:
@@ -122,8 +128,8 @@ def write_idx(path, array) -> str:
     >>> read_idx(p)
     array([3, 1, 4], dtype=uint8)
     """
-    path = _as_path("write_idx", path)
-    array = np.asarray(array)
+    path = check.path(path, where="write_idx")
+    array = check.array(array, "array", finite=False, nonempty=False, where="write_idx")
     code = _IDX_CODES.get(array.dtype.newbyteorder("="))
     if code is None:
         raise TypeError(f"write_idx: array has dtype {array.dtype}, expected one of "
@@ -183,24 +189,33 @@ def load_mnist(path, normalize=True) -> Dataset:
     Raises
     ------
     TypeError
-        ``path`` is not a str or os.PathLike.
+        ``path`` is not a str or os.PathLike, ``normalize`` not a bool.
     FileNotFoundError
-        ``path`` is not a directory, or a file is missing (the message lists
+        ``path`` does not exist, or a file is missing (the message lists
         the names looked for and the directory's contents).
+    NotADirectoryError
+        ``path`` exists but is not a directory (e.g. one of the IDX files).
     ValueError
-        A malformed file (see :func:`read_idx`), images that are not 3-D
+        A malformed file (see :func:`read_idx`), 0 images, images that are not 3-D
         uint8, labels that are not 1-D uint8 or not in 0..9, different numbers
         of images and labels, or train and test images of different sizes.
     """
-    directory = _as_path("load_mnist", path)
+    directory = check.path(path, where="load_mnist")
+    normalize = check.flag(normalize, "normalize", where="load_mnist")
     if not os.path.isdir(directory):
-        raise FileNotFoundError(f"load_mnist: path must be a directory holding the MNIST files, "
-                                f"got {directory!r}")
+        exists = os.path.exists(directory)
+        raise (NotADirectoryError if exists else FileNotFoundError)(
+            f"load_mnist: path={directory!r} {'is not a directory' if exists else 'does not exist'}"
+            "; it must be a directory holding the four MNIST IDX files")
     parts = []
     for images_stem, labels_stem in (_MNIST_FILES[:2], _MNIST_FILES[2:]):
         images_path, labels_path = _find_idx(directory, images_stem), _find_idx(directory, labels_stem)
         images = _read_checked(images_path, ndim=3)                  # (N, rows, cols)
         labels = _read_checked(labels_path, ndim=1)                  # (N,)
+        if images.size == 0:
+            raise ValueError(f"load_mnist: {images_path} holds {len(images)} images of "
+                             f"{images.shape[1]}x{images.shape[2]} pixels; expected at least "
+                             "one image of at least one pixel")
         if len(images) != len(labels):
             raise ValueError(f"load_mnist: {images_path} has {len(images)} images but "
                              f"{labels_path} has {len(labels)} labels, expected the same number")

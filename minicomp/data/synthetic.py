@@ -1,10 +1,9 @@
 """Tiny synthetic classification problems for unit tests and figures."""
 from __future__ import annotations
 
-
 import numpy as np
 
-from .dataset import _check_int, _check_number, _rng
+from .. import validate as check
 
 
 def _class_sizes(n_samples, num_classes):
@@ -30,11 +29,11 @@ def make_blobs(n_samples=300, num_classes=3, num_features=2, std=1.0, seed=0):
     y : ndarray, shape (n_samples,), int64
         Classes as balanced as possible, samples in random order.
     """
-    num_classes = _check_int("make_blobs", "num_classes", num_classes, 1)
-    n_samples = _check_int("make_blobs", "n_samples", n_samples, num_classes)
-    num_features = _check_int("make_blobs", "num_features", num_features, 1)
-    std = _check_number("make_blobs", "std", std, 0.0)
-    rng = _rng("make_blobs", seed)
+    num_classes = check.integer(num_classes, "num_classes", low=1, where="make_blobs")
+    n_samples = check.integer(n_samples, "n_samples", low=num_classes, where="make_blobs")
+    num_features = check.integer(num_features, "num_features", low=1, where="make_blobs")
+    std = check.number(std, "std", low=0.0, low_open=True, where="make_blobs")
+    rng = check.rng(seed, where="make_blobs")
     centers = rng.uniform(-5, 5, size=(num_classes, num_features))          # (C, D)
     y = np.repeat(np.arange(num_classes), _class_sizes(n_samples, num_classes))  # (N,)
     X = centers[y] + std * rng.standard_normal((n_samples, num_features))   # (N, D)
@@ -62,10 +61,10 @@ def make_spirals(n_samples=300, num_classes=3, noise=0.2, seed=0):
     y : ndarray, shape (n_samples,), int64
         Classes as balanced as possible, samples in random order.
     """
-    num_classes = _check_int("make_spirals", "num_classes", num_classes, 1)
-    n_samples = _check_int("make_spirals", "n_samples", n_samples, num_classes)
-    noise = _check_number("make_spirals", "noise", noise, 0.0, low_inclusive=True)
-    rng = _rng("make_spirals", seed)
+    num_classes = check.integer(num_classes, "num_classes", low=1, where="make_spirals")
+    n_samples = check.integer(n_samples, "n_samples", low=num_classes, where="make_spirals")
+    noise = check.number(noise, "noise", low=0.0, where="make_spirals")
+    rng = check.rng(seed, where="make_spirals")
     Xs, ys = [], []
     for c, n_c in enumerate(_class_sizes(n_samples, num_classes)):
         radius = np.linspace(0.0, 1.0, n_c)                                       # (n_c,)

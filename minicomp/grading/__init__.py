@@ -1,4 +1,4 @@
-"""Exercises and a safe autograder: ``@case``, release, check, grade, validate.
+"""Exercises and a safe autograder: ``@case``, release, check, grade, validate, gradescope.
 
 The format (``exercises/README.md``) keeps what instructors know: nbgrader's
 ``### BEGIN/END SOLUTION`` and ``### BEGIN/END HIDDEN TESTS`` markers,
@@ -15,7 +15,12 @@ What breaks in those tools is fixed by design:
   patched ``numpy.testing`` earns nothing;
 * hidden cases never reach the student process or its feedback;
 * students are graded in parallel and the reports are always written
-  (:mod:`.grade`, :mod:`.report`).
+  (:mod:`.grade`, :mod:`.report`), never into the submissions or the
+  exercises, and never through a crafted student id;
+* every verb of :mod:`.cli` checks its numbers and paths before any work;
+  ``check``, ``grade`` and ``validate`` take one exercise folder or a
+  folder of them, and on Ctrl-C or SIGTERM kill every student process and
+  remove its folder before exiting.
 
 References: nbgrader (jupyter/nbgrader, issues #427, #1379, #917, #174);
 otter-grader (ucbds-infra/otter-grader, #723); Gradescope autograder

@@ -12,6 +12,15 @@ Keys are otter-grader's: ``name``, ``points``, ``hidden``,
 ``success_message``, ``failure_message``. Every run of a case ends in
 exactly one of :data:`OUTCOMES`; anything but ``passed`` scores 0 for
 that case only.
+
+A ``tests.py`` may also declare, at module level, the imports its exercise
+forbids (an exercise that says "plain NumPy")::
+
+    FORBIDDEN_IMPORTS = ("minicomp",)                   # default reason
+    FORBIDDEN_IMPORTS = {"minicomp": "write it in plain NumPy"}
+
+:func:`load_exercise` returns them with the cases; every case also
+carries them, so whoever runs the cases enforces them in the sandbox.
 """
 from __future__ import annotations
 
@@ -21,7 +30,9 @@ import itertools
 import os
 import sys
 
-OUTCOMES = ("passed", "failed", "error", "timeout", "crashed", "syntax_error", "missing")
+OUTCOMES = ("passed", "failed", "error", "timeout", "crashed", "syntax_error", "missing",
+            "symlink")
+DEFAULT_FORBID_REASON = "write it in plain NumPy"
 _order = itertools.count()
 
 
@@ -36,6 +47,7 @@ class Case:
     success_message: str | None = None
     failure_message: str | None = None
     order: int = 0                     # definition order within the file
+    forbidden_imports: tuple = ()      # ((package, reason), ...) of the exercise's tests.py
 
     def __call__(self, ex):
         return self.func(ex)
@@ -105,15 +117,55 @@ def case(func=None, *, points=1, hidden=False, name=None,
     return wrap if func is None else wrap(func)
 
 
+@dataclasses.dataclass(frozen=True)
+class ExerciseConfig:
+    """Module-level settings of an exercise's ``tests.py``."""
+
+    forbidden_imports: dict = dataclasses.field(default_factory=dict)  # package -> reason
+
+
 def load_cases(tests_path) -> list:
     """Run an instructor's ``tests.py`` (in the grader) and return its cases.
+
+    The cases carry the file's ``FORBIDDEN_IMPORTS`` (see :func:`load_exercise`).
+    """
+    return load_exercise(tests_path)[0]
+
+
+def _forbidden_imports(value, tests_path: str) -> dict:
+    if isinstance(value, dict):
+        pairs = list(value.items())
+    elif isinstance(value, (tuple, list)):
+        pairs = [(v, DEFAULT_FORBID_REASON) for v in value]
+    else:
+        raise TypeError(f"FORBIDDEN_IMPORTS in {tests_path!r} must be a tuple of package "
+                        f"names or a dict name -> reason, got {value!r}")
+    out = {}
+    for name, reason in pairs:
+        if not isinstance(name, str) or not name.isidentifier() or not isinstance(reason, str):
+            raise ValueError(f"FORBIDDEN_IMPORTS in {tests_path!r}: expected top-level package "
+                             f"names (no dots) and str reasons, got {name!r}: {reason!r}")
+        out[name] = reason
+    return out
+
+
+def load_exercise(tests_path) -> tuple:
+    """Run an instructor's ``tests.py`` (in the grader): its cases and its settings.
+
+    Returns
+    -------
+    (list of Case, ExerciseConfig)
+        The cases in definition order, each carrying the forbidden imports.
 
     Raises
     ------
     FileNotFoundError
         If ``tests_path`` does not exist.
     ValueError
-        If it declares no case, or two cases share a name.
+        If it declares no case, two cases share a name, or
+        ``FORBIDDEN_IMPORTS`` names something that is no top-level package.
+    TypeError
+        If ``FORBIDDEN_IMPORTS`` is neither a tuple/list nor a dict.
     """
     tests_path = os.fspath(tests_path)
     if not os.path.isfile(tests_path):
@@ -134,4 +186,7 @@ def load_cases(tests_path) -> list:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"tests_path: {tests_path!r} has duplicate case names {dupes}")
-    return cases
+    config = ExerciseConfig(_forbidden_imports(getattr(module, "FORBIDDEN_IMPORTS", ()),
+                                               tests_path))
+    forbid = tuple(sorted(config.forbidden_imports.items()))
+    return [dataclasses.replace(c, forbidden_imports=forbid) for c in cases], config

@@ -1,27 +1,33 @@
-"""Landlock and namespaces through ``ctypes``: the student process' walls.
+"""Privileges, Landlock and namespaces through ``ctypes``: the student process' walls.
 
-Runs inside the worker, before any student code. Three layers, each used
+Runs inside the worker, before any student code. Four layers, each used
 when the kernel offers it and reported either way:
 
-1. **User, network and PID namespaces** (``unshare(CLONE_NEWUSER |
+1. **Privileges** (:func:`drop_privileges`): a root grader drops the
+   process to ``nobody`` -- no supplementary groups, gid ``nobody``, real
+   and saved uid ``nobody`` (so the kernel applies ``RLIMIT_NPROC``, which
+   it never applies to uid 0) and, when ``nobody`` can read Python and
+   every read-only root, the effective uid too. Otherwise (Python under a
+   0700 ``/root``) the effective uid stays 0, which owns the grader's
+   files: :mod:`.seccomp` then refuses every metadata change.
+2. **User, network and PID namespaces** (``unshare(CLONE_NEWUSER |
    CLONE_NEWNET | CLONE_NEWPID)``): the process loses every capability it
    had outside, sees only a loopback interface that is down (no network),
    gets its own count of processes (so ``RLIMIT_NPROC`` limits the
    submission alone), and can neither see nor signal any process outside
-   (``kill(-1, ...)`` included); when it dies, all it started dies too. A
-   root grader first moves its *real* uid to ``nobody``, because the
-   kernel never applies ``RLIMIT_NPROC`` to uid 0 (``copy_process``).
-2. **Landlock** (Linux ≥ 5.13, no privilege needed): read + execute
+   (``kill(-1, ...)`` included); when it dies, all it started dies too.
+3. **Landlock** (Linux >= 5.13, no privilege needed): read + execute
    beneath the given read-only roots, full access beneath the read-write
    roots, nothing anywhere else; from ABI 4 no TCP bind/connect at all,
    from ABI 6 no signals to processes outside the sandbox (the grader
    cannot be killed) and no abstract UNIX sockets.
-3. ``PR_SET_NO_NEW_PRIVS``: no set-uid binary can undo the above.
+4. ``PR_SET_NO_NEW_PRIVS``: no set-uid binary can undo the above.
 
 References: the kernel's Documentation/userspace-api/landlock.rst;
-uapi ``linux/landlock.h`` (struct layouts and access bits used below).
-Deviation: no seccomp filter; UDP is blocked by the empty network
-namespace only.
+uapi ``linux/landlock.h`` (struct layouts and access bits used below);
+credentials(7) and access(2) (``access`` answers for the *real* ids).
+Deviation: UDP is blocked by the empty network namespace only; metadata
+(mode, owner, times, xattrs) is guarded by :mod:`.seccomp`, not Landlock.
 """
 from __future__ import annotations
 
@@ -34,6 +40,7 @@ CREATE_RULESET_VERSION = 1
 RULE_PATH_BENEATH = 1
 PR_SET_NO_NEW_PRIVS = 38
 CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWPID = 0x10000000, 0x40000000, 0x20000000
+NOBODY = 65534
 
 FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
 FS_ABI1 = (1 << 13) - 1           # execute ... make_sym: the 13 rights of ABI 1
@@ -90,6 +97,45 @@ def fs_rights(abi: int) -> int:
     return rights
 
 
+def drop_privileges(must_read, writable) -> str:
+    """Give up root as far as Python can still run; return what was done, in words.
+
+    Parameters
+    ----------
+    must_read : iterable of str
+        Files and directories the process must still read afterwards (the
+        read-only roots, ``sys.path``, the files of loaded modules).
+    writable : iterable of str
+        Directories (the sandbox) handed to ``nobody``, with the entries
+        directly in them, when the effective uid is dropped too.
+
+    Notes
+    -----
+    Not root: nothing can be dropped (the process is the grader's user).
+    Root: groups are cleared, every gid and the real and saved uids
+    become ``nobody``; ``access(2)`` then answers for ``nobody``, and the
+    effective uid follows only if ``nobody`` can read all of
+    ``must_read`` -- else Python could not import the rest of its
+    standard library. Call before :func:`unshare_namespaces`: inside the
+    new user namespace no uid can be set any more.
+    """
+    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+        return f"uid {os.geteuid()} kept (not root: nothing to drop)"
+    os.setgroups([])
+    os.setresgid(NOBODY, NOBODY, NOBODY)
+    os.setresuid(NOBODY, 0, NOBODY)
+    for path in must_read:
+        mode = os.R_OK | (os.X_OK if os.path.isdir(path) else 0)
+        if os.path.exists(path) and not os.access(path, mode):
+            return ("uid nobody (real, saved), gid nobody, no groups; effective uid 0 "
+                    f"kept: nobody cannot read {path}")
+    for folder in writable:
+        for name in ["", *os.listdir(folder)]:
+            os.chown(os.path.join(folder, name), NOBODY, NOBODY, follow_symlinks=False)
+    os.setresuid(NOBODY, NOBODY, NOBODY)
+    return "uid and gid nobody (real, effective, saved), no groups"
+
+
 def unshare_namespaces() -> str:
     """Enter fresh user, network and PID namespaces; return what happened, in words.
 
@@ -101,9 +147,6 @@ def unshare_namespaces() -> str:
     if not sys.platform.startswith("linux"):
         return "no namespaces (not Linux)"
     libc = _libc()
-    if os.geteuid() == 0 and os.getuid() == 0:
-        os.setresgid(65534, 0, 0)     # real ids to nobody: RLIMIT_NPROC applies,
-        os.setresuid(65534, 0, 0)     # files are still opened as their owner
     if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID) == 0:
         return "user + network + PID namespaces"
     err = ctypes.get_errno()

@@ -10,14 +10,19 @@
   ``failure_message`` only: never its code, inputs or expected values.
 * A plain-text feedback per student, with the same rule for hidden cases.
 
-Every file is written with :func:`minicomp.atomic.atomic_open`.
+Every file is written with :func:`minicomp.atomic.atomic_open`. Where
+reports go is checked before any grading (:func:`output_path`): never into
+the submissions or the exercises, and a student id can only name a file
+directly inside its report folder (:func:`report_path`).
 """
 from __future__ import annotations
 
 import csv
 import io
 import json
+import os
 
+from .. import validate
 from ..atomic import atomic_open
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -39,12 +44,15 @@ def sandbox_line(report: dict, limits) -> str:
             f"{report.get('namespaces', 'no namespaces')}, {rlimits}")
 
 
+# what each outcome (case.OUTCOMES) means, as the student reads it
+WORDS = {"passed": "passed", "failed": "failed", "error": "your code raised an error",
+         "timeout": "timed out", "crashed": "your process crashed",
+         "syntax_error": "syntax error in your file", "missing": "missing function or file",
+         "symlink": "a symbolic link in your submission was refused"}
+
+
 def _case_output(c) -> str:
-    words = {"passed": "passed", "failed": "failed", "error": "your code raised an error",
-             "timeout": "timed out", "crashed": "your process crashed",
-             "syntax_error": "syntax error in your file",
-             "missing": "missing function or file"}
-    head = f"[{c.status}] {words[c.status]}"
+    head = f"[{c.status}] {WORDS[c.status]}"
     return head + ("\n" + c.feedback if c.feedback else "")
 
 
@@ -107,3 +115,101 @@ def write_text(path, text: str) -> None:
 def write_json(path, doc: dict) -> None:
     """Write ``doc`` as JSON atomically."""
     write_text(path, json.dumps(doc, indent=2) + "\n")
+
+
+def output_path(path, name: str, *, folder: bool = False, forbidden=None) -> str:
+    """``path`` checked as where to write a file (or a ``folder``); its absolute path.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+    name : str
+        How the caller spells the argument (``"out"``, ``"--gradescope"``).
+    folder : bool
+        ``path`` is a folder to fill (it may exist), not a file.
+    forbidden : dict of str to path, optional
+        ``{label: folder}`` that ``path`` must not lie in, symlinks resolved
+        (e.g. ``{"submissions": subs}``: students could plant a link there).
+
+    Raises
+    ------
+    ValueError
+        A file expected and ``path`` is a directory, or the reverse; a
+        parent that is a file or not writable; ``path`` inside a forbidden
+        folder.
+
+    Examples
+    --------
+    >>> output_path("/tmp", "out")
+    Traceback (most recent call last):
+        ...
+    ValueError: out='/tmp' is a directory; expected a file path such as '/tmp/grades.csv'
+    """
+    text = validate.path(path, name)
+    full = os.path.abspath(text)
+    if not folder and os.path.isdir(full):
+        example = os.path.join(text, "grades.csv")
+        raise ValueError(f"{name}={text!r} is a directory; expected a file path such as "
+                         f"{example!r}")
+    if folder and os.path.exists(full) and not os.path.isdir(full):
+        raise ValueError(f"{name}={text!r} is a file; expected a folder")
+    existing = full if folder else os.path.dirname(full)
+    while not os.path.lexists(existing):            # the folders that will be created
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ValueError(f"{name}={text!r}: {existing!r} is a file, so the folder cannot "
+                         "be created; expected a path under a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name}={text!r}: the folder {existing!r} is not writable")
+    real = os.path.realpath(full)
+    for label, root in (forbidden or {}).items():
+        top = os.path.realpath(root)
+        if real == top or real.startswith(top.rstrip(os.sep) + os.sep):
+            raise ValueError(f"{name}={text!r} is inside the {label} folder {root!r}; "
+                             "expected a place outside it (files there would be "
+                             "overwritten, or a planted symlink followed)")
+    return full
+
+
+def safe_id(student_id) -> bool:
+    """Whether ``student_id`` can name a report file: no separator, not hidden, printable.
+
+    >>> [safe_id(s) for s in ("alice", "s-01_b", "../x", ".env", "a/b", "", "a\\nb")]
+    [True, True, False, False, False, False, False]
+    """
+    return (isinstance(student_id, str) and student_id != "" and student_id[0] != "."
+            and student_id.isprintable() and "/" not in student_id
+            and "\\" not in student_id)
+
+
+def report_path(folder, student_id: str, suffix: str = "") -> str:
+    """``folder/<student_id><suffix>``, refused (ValueError) unless it stays in ``folder``.
+
+    >>> report_path("feedback", "alice", ".txt")
+    'feedback/alice.txt'
+    >>> report_path("feedback", "../grades", ".txt")
+    Traceback (most recent call last):
+        ...
+    ValueError: student_id='../grades' cannot name a report file; expected ...
+    """
+    if not safe_id(student_id):
+        raise ValueError(f"student_id={student_id!r} cannot name a report file; expected "
+                         "a folder name without separators, not starting with '.'")
+    return os.path.join(os.fspath(folder), student_id + suffix)
+
+
+def check_outputs(submissions, exercises_root, out, gradescope=None, feedback=None,
+                  names=("out", "gradescope", "feedback")) -> tuple:
+    """``(out, gradescope, feedback)`` checked by :func:`output_path`, absolute.
+
+    ``feedback`` defaults to ``feedback/`` next to ``out``; none may lie in
+    ``submissions`` or ``exercises_root``. ``names`` spell the three in
+    messages (the CLI passes its options).
+    """
+    forbidden = {"submissions": submissions, "exercises": exercises_root}
+    out = output_path(out, names[0], forbidden=forbidden)
+    if gradescope is not None:
+        gradescope = output_path(gradescope, names[1], folder=True, forbidden=forbidden)
+    feedback = feedback or os.path.join(os.path.dirname(out), "feedback")
+    feedback = output_path(feedback, names[2], folder=True, forbidden=forbidden)
+    return out, gradescope, feedback

@@ -5,12 +5,20 @@ each ``ex.name(*args)`` is sent to the sandboxed :class:`~.sandbox.Worker`
 and only plain data comes back. A worker that times out or dies is
 killed and the *next* case starts a fresh one, so one bad function costs
 only the cases that call it. Problems found at load time (syntax error,
-missing file, an exception or endless loop at import) are the same for
-every case and are reported for each without starting again.
+missing file, a refused symlink, an exception or endless loop at import)
+are the same for every case: each case scores 0 without starting again,
+the first public one says why in full and the others point to it.
+
+Submissions are read (:func:`read_submission`, :func:`read_student_files`)
+through directory descriptors, never following a symbolic link: the
+student folder, an exercise folder, a file, or anything at any depth of
+an exercise folder that is a link refuses the exercise with the status
+``symlink``, naming the link.
 """
 from __future__ import annotations
 
 import dataclasses
+import errno
 import os
 import stat
 import time
@@ -19,6 +27,24 @@ from .case import CaseResult
 from .sandbox import Limits, Worker, WorkerCrashed, WorkerTimeout
 
 MAX_FILE_BYTES = 1 << 20
+MAX_SCANNED = 10000                    # entries of an exercise folder searched for links
+DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC   # a FIFO never blocks
+SHORT = {"syntax_error": "your file has a syntax error", "missing": "nothing to run",
+         "timeout": "loading your file timed out", "error": "loading your file raised an error",
+         "symlink": "a symbolic link was refused", "crashed": "the sandbox did not start"}
+
+
+@dataclasses.dataclass(frozen=True)
+class SymlinkRefused:
+    """A submission path that is a symbolic link: not followed, the exercise scores 0."""
+
+    path: str                          # relative to the student folder (or its own name)
+
+    @property
+    def message(self) -> str:
+        return (f"{self.path!r} is a symbolic link: submissions are read without following "
+                "links, so this exercise was not run; hand in real files and folders")
 
 
 class StudentFailure(BaseException):
@@ -37,11 +63,16 @@ class StudentFailure(BaseException):
 class Session:
     """Calls into one student file, restarting the worker after a crash."""
 
-    def __init__(self, files: dict | None, limits: Limits):
+    def __init__(self, files, limits: Limits, forbid: dict | None = None,
+                 exercise: str = "this exercise"):
         self.files, self.limits = files, limits
+        self.forbid, self.exercise = dict(forbid or {}), exercise
         self.worker = None
         self.fatal = None
-        if not files or "exercise.py" not in files:
+        self.fatal_shown = None        # the public case that showed the fatal message
+        if isinstance(files, SymlinkRefused):
+            self.fatal = StudentFailure("symlink", files.message)
+        elif not files or "exercise.py" not in files:
             self.fatal = StudentFailure("missing", "the submission has no exercise.py"
                                         if files is not None else "the submission has no "
                                         "folder for this exercise")
@@ -56,8 +87,18 @@ class Session:
                                  f"{self.limits.submission_timeout:g} s time limit")
         return min(time.monotonic() + seconds, self.deadline)
 
+    def describe(self, failure: StudentFailure, case) -> str:
+        """A failure's message; a load failure in full once, then a pointer to it."""
+        if failure is not self.fatal:
+            return failure.message
+        if self.fatal_shown is None:
+            if not case.hidden:       # hidden cases do not show messages to the student
+                self.fatal_shown = case.name
+            return failure.message
+        return f"see case {self.fatal_shown!r}: {SHORT.get(failure.status, failure.status)}"
+
     def _start(self) -> Worker:
-        worker = Worker(self.files, self.limits)
+        worker = Worker(self.files, self.limits, self.forbid, self.exercise)
         try:
             reply = worker.load(self._deadline(self.limits.load_timeout))
         except WorkerTimeout:
@@ -129,20 +170,21 @@ class Proxy:
 
 def run_case(case, session: Session) -> CaseResult:
     """Run one case; exactly one outcome, with a message, never a pass by accident."""
-    session.failure = None
+    session.failure = failure = None
+    status, message = "passed", ""
     try:
         case.func(Proxy(session))
     except StudentFailure as f:
-        status, message = f.status, f.message
+        failure = f
     except AssertionError as e:
         status, message = "failed", str(e).strip()[:2000] or "assertion failed"
     except Exception as e:  # noqa: BLE001 -- the returned value broke the test
         status = "failed"
         message = f"the test could not use the returned value: {type(e).__name__}: {str(e)[:500]}"
-    else:
-        status, message = "passed", ""
-    if session.failure is not None and status == "passed":
-        status, message = session.failure.status, session.failure.message
+    if failure is None and status == "passed":
+        failure = session.failure     # swallowed by the test: still not a pass
+    if failure is not None:
+        status, message = failure.status, session.describe(failure, case)
     passed = status == "passed"
     if passed:
         feedback = case.success_message or ""
@@ -154,20 +196,117 @@ def run_case(case, session: Session) -> CaseResult:
                       case.hidden, message, feedback)
 
 
-def read_student_files(folder) -> dict | None:
-    """The regular files directly in ``folder`` (no symlinks, no tests.py), or None."""
-    if not os.path.isdir(folder):
+def read_student_files(folder):
+    """The regular files directly in ``folder`` (never tests.py), without following links.
+
+    Returns
+    -------
+    dict of str to bytes, or None, or SymlinkRefused
+        None when ``folder`` is missing or no directory; a
+        :class:`SymlinkRefused` naming the first link found in ``folder``
+        (itself included) at any depth. Files over 1 MB, special files
+        and subfolders are not read.
+    """
+    parent, name = os.path.split(os.path.abspath(folder))
+    try:
+        parent_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
         return None
-    files = {}
-    for name in sorted(os.listdir(folder)):
-        path = os.path.join(folder, name)
-        st = os.lstat(path)
-        if not stat.S_ISREG(st.st_mode) or name == "tests.py" or st.st_size > MAX_FILE_BYTES:
-            continue
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as f:
-            files[name] = f.read(MAX_FILE_BYTES)
-    return files
+    try:
+        return _read_exercise(parent_fd, name, name)
+    finally:
+        os.close(parent_fd)
+
+
+def read_submission(student_dir, exercise_names) -> dict:
+    """Read one student's folder: ``{exercise name: files | None | SymlinkRefused}``.
+
+    The folder itself is opened without following a link: if it is one,
+    every exercise is refused, naming it. Each exercise folder is then read
+    as by :func:`read_student_files` (paths named relative to the student
+    folder). Other entries of the student folder are never read.
+    """
+    student_dir = os.path.abspath(os.fspath(student_dir))
+    me = os.path.basename(student_dir)
+    try:
+        fd = os.open(student_dir, DIR_FLAGS)
+    except OSError as e:
+        link = e.errno == errno.ELOOP or os.path.islink(student_dir)
+        return {n: SymlinkRefused(me) if link else None for n in exercise_names}
+    try:
+        return {n: _read_exercise(fd, n, n) for n in exercise_names}
+    finally:
+        os.close(fd)
+
+
+def _open_dir(name: str, dir_fd: int):
+    """An O_NOFOLLOW descriptor of directory ``name``; "link", or None if it is no directory."""
+    try:
+        return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
+    except OSError as e:              # a link gives ELOOP or ENOTDIR
+        return "link" if e.errno == errno.ELOOP or _is_link(name, dir_fd) else None
+
+
+def _is_link(name: str, dir_fd: int) -> bool:
+    try:
+        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
+    except OSError:
+        return False
+
+
+def _read_exercise(dir_fd: int, name: str, rel: str):
+    fd = _open_dir(name, dir_fd)
+    if fd == "link":
+        return SymlinkRefused(rel)
+    if fd is None:
+        return None
+    try:
+        link = _find_link(fd, rel, [MAX_SCANNED], 0)
+        if link is not None:
+            return SymlinkRefused(link)
+        files = {}
+        for entry in sorted(os.listdir(fd)):
+            st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
+            if stat.S_ISREG(st.st_mode) and entry != "tests.py" and st.st_size <= MAX_FILE_BYTES:
+                data = _read_file(entry, fd)
+                if data is not None:
+                    files[entry] = data
+        return files
+    finally:
+        os.close(fd)
+
+
+def _read_file(name: str, dir_fd: int):
+    try:
+        fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
+    except OSError:
+        return None                   # replaced by a link or removed since listed
+    with os.fdopen(fd, "rb") as f:
+        return f.read(MAX_FILE_BYTES) if stat.S_ISREG(os.fstat(fd).st_mode) else None
+
+
+def _find_link(fd: int, rel: str, budget: list, depth: int):
+    """The first symbolic link beneath directory ``fd`` (as ``rel/...``), or None."""
+    for entry in sorted(os.listdir(fd)):
+        budget[0] -= 1
+        if budget[0] < 0 or depth > 32:
+            return None               # a huge tree: what lies beyond is never read anyway
+        path = f"{rel}/{entry}"
+        mode = os.stat(entry, dir_fd=fd, follow_symlinks=False).st_mode
+        if stat.S_ISLNK(mode):
+            return path
+        if stat.S_ISDIR(mode):
+            sub = _open_dir(entry, fd)
+            if sub == "link":
+                return path
+            if sub is not None:
+                try:
+                    found = _find_link(sub, path, budget, depth + 1)
+                finally:
+                    os.close(sub)
+                if found is not None:
+                    return found
+    return None
 
 
 @dataclasses.dataclass
@@ -188,10 +327,18 @@ class ExerciseResult:
         return sum(c.max_score for c in self.cases)
 
 
-def run_exercise(exercise: str, cases, files: dict | None, limits: Limits,
-                 public_only: bool = False) -> ExerciseResult:
-    """Run ``cases`` against the student ``files`` of one exercise."""
-    session = Session(files, limits)
+def run_exercise(exercise: str, cases, files, limits: Limits, public_only: bool = False,
+                 forbid: dict | None = None) -> ExerciseResult:
+    """Run ``cases`` against the student ``files`` of one exercise.
+
+    ``files`` is what :func:`read_submission` or :func:`read_student_files`
+    returned (a :class:`SymlinkRefused` scores every case 0, status
+    ``symlink``). ``forbid`` (package -> reason) defaults to the
+    ``FORBIDDEN_IMPORTS`` the cases carry.
+    """
+    if forbid is None:
+        forbid = {k: v for c in cases for k, v in getattr(c, "forbidden_imports", ())}
+    session = Session(files, limits, forbid, exercise)
     try:
         results = [run_case(c, session) for c in cases if not (public_only and c.hidden)]
     finally:

@@ -3,15 +3,22 @@
 A :class:`Worker` is a fresh ``python -I`` subprocess (isolated mode: no
 ``PYTHON*`` variables, no user site, no current directory on the path) in
 its own session and process group, started in a new temporary directory
-that holds only the student's files. It runs :mod:`.worker`, which drops
-into namespaces, rlimits and Landlock (:mod:`.landlock`) before loading the
-student's code. Requests and replies travel over two dedicated pipes; the
-student's stdout and stderr are two other pipes, drained while waiting and
-kept up to :attr:`Limits.output_bytes` each. Every wait has a wall-clock
+that holds only the student's files. It runs :mod:`.worker`, which gives
+up root and drops into namespaces, rlimits, Landlock (:mod:`.landlock`)
+and a seccomp filter (:mod:`.seccomp`) before loading the student's code.
+Requests and replies travel over two dedicated pipes; the student's stdout
+and stderr are two other pipes, drained while waiting and kept up to
+:attr:`Limits.output_bytes` each. Every wait has a wall-clock
 deadline; past it, the whole process group gets ``SIGKILL``.
+
+Every live worker is registered: :func:`close_all` (thread-safe, also run
+at interpreter exit, meant for the grader's ``SIGINT``/``SIGTERM``
+handlers) kills them all and removes their temporary directories, so no
+copy of a student's code is left behind by an interrupted grade.
 """
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import json
 import os
@@ -23,6 +30,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 import numpy as np
@@ -60,6 +68,39 @@ class Limits:
                 raise ValueError(f"{key} must be > 0, got {value!r}")
 
 
+_LIVE: set = set()                     # every Worker not yet closed
+_LIVE_LOCK = threading.RLock()         # reentrant: a signal handler may interrupt its holder
+_REFUSING = [False]                    # set by close_all(refuse_new=True)
+
+
+def close_all(refuse_new: bool = False) -> int:
+    """Kill every live worker's process group, remove its temporary directory.
+
+    Thread-safe and idempotent; returns how many workers were stopped.
+    Their pipes are left to each one's :meth:`Worker.close` (another thread
+    may be reading them). With ``refuse_new``, every later :class:`Worker`
+    raises :class:`SandboxClosed`: the grader is shutting down.
+    """
+    with _LIVE_LOCK:
+        _REFUSING[0] = _REFUSING[0] or refuse_new
+        workers = list(_LIVE)
+    for worker in workers:
+        worker.kill()
+        worker.remove_tmp()
+    return len(workers)
+
+
+atexit.register(close_all)
+
+
+class SandboxClosed(BaseException):
+    """No new student process may start: :func:`close_all` refused new workers.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``): a grader shutting down
+    must not turn it into one more failed case or a partial grade.
+    """
+
+
 class WorkerTimeout(Exception):
     """The student process did not answer before the deadline (it was killed)."""
 
@@ -93,14 +134,40 @@ class Worker:
     files : dict of str to bytes
         The student's files, written into a fresh temporary directory.
     limits : Limits
+    forbid : dict of str to str, optional
+        Top-level packages the student may not import, each with the
+        reason shown (see :class:`.worker.ForbiddenImports`). When it
+        names ``minicomp``, minicomp's folder is not readable either.
+    exercise : str
+        The exercise's name, for those messages.
+
+    Raises
+    ------
+    SandboxClosed
+        After ``close_all(refuse_new=True)``.
     """
 
-    def __init__(self, files: dict, limits: Limits):
-        self.limits = limits
-        self.tmp = tempfile.mkdtemp(prefix="minicomp-sandbox-")
+    def __init__(self, files: dict, limits: Limits, forbid: dict | None = None,
+                 exercise: str = "this exercise"):
+        self.limits, self.proc = limits, None
+        with _LIVE_LOCK:
+            if _REFUSING[0]:
+                raise SandboxClosed("the grader is shutting down: no new student process")
+            self.tmp = tempfile.mkdtemp(prefix="minicomp-sandbox-")
+            _LIVE.add(self)
+        try:
+            self._start(files, limits, dict(forbid or {}), exercise)
+        except BaseException:
+            self.close()
+            raise
+
+    def _start(self, files: dict, limits: Limits, forbid: dict, exercise: str) -> None:
         for name, data in files.items():
             with open(os.path.join(self.tmp, name), "wb") as f:
                 f.write(data)
+        roots = read_only_roots()
+        if "minicomp" in forbid:      # its source is then unreadable, not only unimportable
+            roots = [r for r in roots if r != os.path.realpath(PACKAGE_DIR)]
         self.out, self.err = bytearray(), bytearray()
         self.out_total = self.err_total = 0
         self._next_id = 0
@@ -108,7 +175,8 @@ class Worker:
         self._rep_r, rep_w = os.pipe()
         cfg = {"fds": [req_r, rep_w], "tmp": self.tmp, "isolate": limits.isolate,
                "file": os.path.join(self.tmp, "exercise.py"), "root": os.path.dirname(PACKAGE_DIR),
-               "read_only": read_only_roots(), "max_message": 1 << 26,
+               "read_only": roots, "max_message": 1 << 26, "forbid": forbid,
+               "exercise": exercise,
                "limits": {"memory": limits.memory_mb << 20, "fsize": limits.fsize_mb << 20,
                           "nproc": limits.nproc,
                           "cpu": int(limits.submission_timeout + limits.timeout) + 2}}
@@ -236,6 +304,8 @@ class Worker:
 
     def kill(self) -> None:
         """Kill the whole process group (idempotent) and reap the worker."""
+        if self.proc is None:
+            return
         try:
             os.killpg(self.proc.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
@@ -245,14 +315,25 @@ class Worker:
         except subprocess.TimeoutExpired:
             pass
 
+    def remove_tmp(self) -> None:
+        """Remove the temporary directory (again, if a dying process still wrote to it)."""
+        for _ in range(10):
+            shutil.rmtree(self.tmp, ignore_errors=True)
+            if not os.path.lexists(self.tmp):
+                return
+            time.sleep(0.05)
+
     def close(self) -> None:
         """Kill the process group, close the pipes, remove the temporary directory."""
         self.kill()
-        for fd in (self._req_w, self._rep_r):
+        for fd in (getattr(self, "_req_w", None), getattr(self, "_rep_r", None)):
             try:
                 os.close(fd)
-            except OSError:
+            except (OSError, TypeError):
                 pass
-        for f in (self.proc.stdout, self.proc.stderr):
-            f.close()
-        shutil.rmtree(self.tmp, ignore_errors=True)
+        if self.proc is not None:
+            for f in (self.proc.stdout, self.proc.stderr):
+                f.close()
+        self.remove_tmp()
+        with _LIVE_LOCK:
+            _LIVE.discard(self)

@@ -1,11 +1,14 @@
 """The code that runs inside the sandbox: load the student's file, serve calls.
 
 Started by :mod:`minicomp.grading.sandbox` as ``python -I -c BOOT root
-config``. In order, before any student code runs: import NumPy, enter new
-user/network/PID namespaces (forking so that the rest runs as process 1
-of the PID namespace), lower the resource limits, apply Landlock, take
-the repository off ``sys.path``, ``chdir`` into the temporary directory.
-Then it executes the student's file as module ``exercise`` and answers
+config``. In order, before any student code runs: import NumPy, give up
+root (:func:`.landlock.drop_privileges`), enter new user/network/PID
+namespaces (forking so that the rest runs as process 1 of the PID
+namespace), lower the resource limits, apply Landlock, install the
+seccomp filter (:mod:`.seccomp`), take the repository off ``sys.path``,
+``chdir`` into the temporary directory and block the imports the exercise
+forbids (:class:`ForbiddenImports`). Then it executes the student's file
+as module ``exercise`` and answers
 requests ``{"id", "name", "args", "kwargs"}`` read from one pipe with
 replies on another (never stdout, which belongs to the student):
 
@@ -52,18 +55,57 @@ def _tasks_of_my_user() -> int:
     return count
 
 
+def _must_read(cfg: dict) -> list:
+    """What Python may still open after the privilege drop (see drop_privileges)."""
+    files = (getattr(m, "__file__", None) for m in list(sys.modules.values()))
+    return [*cfg["read_only"], *(p for p in sys.path if os.path.isdir(p)),
+            *sorted({f for f in files if isinstance(f, str)})]
+
+
 def _sandbox(cfg: dict) -> dict:
-    from . import landlock
-    report = {"namespaces": "off", "landlock": {"abi": 0, "filesystem": False,
-                                                "network": False, "signals": False}}
+    from . import landlock, seccomp
+    report = {"namespaces": "off", "privileges": "unchanged (isolation off)",
+              "seccomp": "off", "landlock": {"abi": 0, "filesystem": False,
+                                             "network": False, "signals": False}}
     if cfg["isolate"]:
+        report["privileges"] = landlock.drop_privileges(_must_read(cfg), [cfg["tmp"]])
         report["namespaces"] = landlock.unshare_namespaces()
         if "PID" in report["namespaces"]:
             _become_pid_one(cfg["fds"])
     _set_limits(cfg["limits"], report["namespaces"].startswith("user"))
     if cfg["isolate"]:
         report["landlock"] = landlock.restrict(cfg["read_only"], [cfg["tmp"]], ["/dev/null"])
+        report["seccomp"] = seccomp.install()
     return report
+
+
+class ForbiddenImports:
+    """A ``sys.meta_path`` finder refusing the top-level packages an exercise forbids.
+
+    Installed first in ``sys.meta_path`` after the forbidden modules were
+    taken out of ``sys.modules`` (the worker imported ``minicomp`` itself),
+    so ``import``, ``__import__``, ``importlib.import_module`` and
+    ``sys.modules[...]`` all miss them. A guard against ordinary use, not
+    a wall: code that digs module objects out of the garbage collector or
+    removes this finder is not stopped by it (the sandbox also leaves
+    ``minicomp``'s own folder unreadable then, see :mod:`.sandbox`).
+    """
+
+    def __init__(self, exercise: str, reasons: dict):
+        self.exercise, self.reasons = exercise, dict(reasons)
+
+    def find_spec(self, fullname, path=None, target=None):
+        top = fullname.partition(".")[0]
+        if top in self.reasons:
+            raise ModuleNotFoundError(f"exercise {self.exercise} forbids importing {top}: "
+                                      f"{self.reasons[top]}", name=fullname)
+        return None
+
+    def install(self) -> None:
+        for name in list(sys.modules):
+            if name.partition(".")[0] in self.reasons:
+                del sys.modules[name]
+        sys.meta_path.insert(0, self)
 
 
 def _become_pid_one(fds) -> None:
@@ -167,6 +209,8 @@ def main(config_json: str) -> None:
     sys.path[:] = [p for p in sys.path if os.path.abspath(p) != root]
     sys.path_importer_cache.pop(root, None)
     os.chdir(cfg["tmp"])
+    if cfg.get("forbid"):
+        ForbiddenImports(cfg.get("exercise", "this exercise"), cfg["forbid"]).install()
     module, status, message = _load(cfg["file"])
     if os.getpid() != main_pid:
         os._exit(0)

@@ -257,7 +257,8 @@ class Int8Linear:
         """The layer's output, ``out_dtype`` (batch, out), for ``x_q`` (batch, in)."""
         N, K = self.shape
         if not isinstance(x_q, np.ndarray) or x_q.ndim != 2:
-            raise ValueError(f"x_q must be a 2-D ndarray (batch, {K}), got shape {np.shape(x_q)}")
+            raise ValueError(f"x_q must be a 2-D ndarray (batch, {K}), got a "
+                             f"{type(x_q).__name__} of shape {np.shape(x_q)}")
         if x_q.dtype != self.x_dtype:
             raise TypeError(f"x_q must be {self.x_dtype} (the layer's x_dtype), got {x_q.dtype}")
         if x_q.shape[1] != K:

@@ -42,6 +42,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .. import validate
+
 INT32_MIN, INT32_MAX = -2**31, 2**31 - 1
 
 
@@ -94,7 +96,7 @@ def index_dtype(max_value: int) -> np.dtype:
 
 
 def _as_matrix(name: str, A, ndim: int = 2) -> np.ndarray:
-    A = np.asarray(A)
+    A = validate.array(A, name, finite=False, nonempty=False)     # numbers; NaN propagates
     if A.ndim != ndim:
         raise ValueError(f"{name} must be {ndim}-D, got shape {A.shape}")
     return A
@@ -232,10 +234,10 @@ def quantize_multiplier(M):
     return m0.astype(np.int32), shift.astype(np.int32)
 
 
-def _qrange(dtype) -> tuple[int, int]:
+def _qrange(dtype, name: str = "out_dtype") -> tuple[int, int]:
     dtype = np.dtype(dtype)
     if dtype not in (np.uint8, np.int8):
-        raise TypeError(f"out_dtype must be uint8 or int8, got {dtype}")
+        raise TypeError(f"{name} must be uint8 or int8, got {dtype}")
     info = np.iinfo(dtype)
     return int(info.min), int(info.max)
 

@@ -49,6 +49,7 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from .. import validate
 from .reference import CSR, add_bias, index_dtype, kept_entries
 
 __all__ = ["CSR", "check_csr", "choose_kernel", "index_dtype", "kernel_arrays",
@@ -222,6 +223,11 @@ def check_csr(csr: CSR) -> None:
     if not isinstance(csr, CSR):
         raise TypeError(f"csr must be a CSR (see to_csr), got {type(csr).__name__}")
     data, indices, indptr = csr.data, csr.indices, csr.indptr
+    if not all(isinstance(a, np.ndarray) for a in (data, indices, indptr)) or not isinstance(
+            csr.shape, (tuple, list)) or len(csr.shape) != 2 or not all(
+            isinstance(d, (int, np.integer)) and d >= 0 for d in csr.shape):
+        raise TypeError(f"csr must hold ndarrays and a shape (out, in) of ints >= 0 (build it "
+                        f"with to_csr), got shape={csr.shape!r}")
     out_features, in_features = csr.shape
     if data.dtype != np.float32:
         raise TypeError(f"csr.data must be float32, got {data.dtype}")
@@ -256,7 +262,7 @@ def kernel_arrays(csr: CSR) -> CSR:
 
 
 def _as_input(X, in_features: int) -> np.ndarray:
-    X = np.asarray(X)
+    X = validate.array(X, "X", finite=False, nonempty=False)       # numbers; NaN propagates
     if X.dtype.kind != "f":
         raise TypeError(f"X must be a float array (float32; float64 is cast), got {X.dtype}")
     if X.ndim != 2:

@@ -41,19 +41,44 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
 from ..nn import Dense, Sequential
 from ..tensor import Tensor, no_grad
 from .magnitude import as_weight
+from .mask import dense_layers
 
 
-def _check_inputs(W: np.ndarray, X) -> np.ndarray:
-    X = np.asarray(getattr(X, "data", X), dtype=np.float64)
+def _check_inputs(W: np.ndarray, X, where=None) -> np.ndarray:
+    """A layer's inputs ``X`` (N, in) for ``W`` (out, in): numeric, finite, non-empty; float64."""
+    X = validate.array(getattr(X, "data", X), "X", finite=False, nonempty=False, where=where)
     if X.ndim != 2 or X.shape[1] != W.shape[1]:
-        raise ValueError(f"X has shape {X.shape}; expected (batch, {W.shape[1]}): one row per "
-                         f"sample, one column per input of the layer (W is {W.shape})")
-    if len(X) == 0:
-        raise ValueError("X has no rows; expected a calibration batch of at least one sample")
-    return X
+        raise ValueError(f"{where + ': ' if where else ''}X has shape {X.shape}; expected "
+                         f"(batch, {W.shape[1]}): one row per sample, one column per input of "
+                         f"the layer (W is {W.shape})")
+    return validate.array(X, "X", where=where, dtype=np.float64)   # no rows, NaN or inf
+
+
+def net_inputs(net, X, name: str = "X", where=None, dtype=None) -> np.ndarray:
+    """``X`` checked as a batch of inputs of ``net``, cast to ``dtype`` (default: W's).
+
+    Numeric (lists and NumPy ints accepted), 2-D, at least one row, as
+    many columns as the first Dense layer has inputs, no NaN or inf.
+
+    Examples
+    --------
+    >>> from minicomp import MLP
+    >>> net_inputs(MLP([3, 2]), [[1, 2, 3]]).dtype
+    dtype('float32')
+    >>> net_inputs(MLP([3, 2]), [[1.0, float("nan"), 3.0]], where="prune")
+    Traceback (most recent call last):
+        ...
+    ValueError: prune: X contains nan at [0, 1]; expected finite numbers
+    """
+    dense = dense_layers(net, where)
+    if not dense:
+        raise ValueError(f"{where + ': ' if where else ''}net has no Dense layer")
+    return validate.array(getattr(X, "data", X), name, ndim=2, width=dense[0].in_features,
+                          where=where, dtype=dtype or dense[0].W.dtype)
 
 
 def activation_importance(layer_or_W, X) -> np.ndarray:
@@ -72,8 +97,8 @@ def activation_importance(layer_or_W, X) -> np.ndarray:
     >>> activation_importance(W, X)               # [1*1 + 2*2, 0*1 + 3*2]
     array([5., 6.])
     """
-    W = as_weight(layer_or_W)
-    y = np.abs(_check_inputs(W, X)).mean(axis=0)                   # (in,)
+    W = as_weight(layer_or_W, "activation_importance")
+    y = np.abs(_check_inputs(W, X, "activation_importance")).mean(axis=0)   # (in,)
     return np.abs(W) @ y                                           # (out, in) @ (in,) -> (out,)
 
 
@@ -87,8 +112,8 @@ def wanda_scores(layer_or_W, X) -> np.ndarray:
     array([[5., 2.],
            [0., 3.]])
     """
-    W = as_weight(layer_or_W)
-    norms = np.linalg.norm(_check_inputs(W, X), axis=0)            # (in,)
+    W = as_weight(layer_or_W, "wanda_scores")
+    norms = np.linalg.norm(_check_inputs(W, X, "wanda_scores"), axis=0)   # (in,)
     return np.abs(W) * norms[None, :]                              # (out, in)
 
 
@@ -104,10 +129,13 @@ def layer_inputs(net, X) -> list:
     ------
     TypeError
         ``net`` is not a flat Sequential.
+    ValueError
+        ``X`` is not a finite (N, in) batch for ``net``.
     """
     if not isinstance(net, Sequential):
-        raise TypeError(f"net is a {type(net).__name__}; expected a Sequential (e.g. an MLP)")
-    inputs, h = [], Tensor(np.asarray(X, dtype=net.parameters()[0].dtype))
+        raise TypeError(f"layer_inputs: net is a {type(net).__name__}; expected a Sequential "
+                        "(e.g. an MLP)")
+    inputs, h = [], Tensor(net_inputs(net, X, where="layer_inputs"))
     was_training = net.training
     net.eval()
     with no_grad():

@@ -77,7 +77,8 @@ def compact(net) -> Sequential:
     ((4, 4), (3, 4))
     """
     if not isinstance(net, Sequential):
-        raise TypeError(f"net is a {type(net).__name__}; expected a Sequential (e.g. an MLP)")
+        raise TypeError(f"compact: net is a {type(net).__name__}; expected a Sequential "
+                        "(e.g. an MLP)")
     layers = list(net)
     for i, layer in enumerate(layers):
         if not isinstance(layer, (Dense, *ELEMENTWISE)):

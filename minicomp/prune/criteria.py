@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from .activation import activation_importance, layer_inputs, wanda_scores
+from .. import validate
+from .activation import activation_importance, layer_inputs, net_inputs, wanda_scores
 from .magnitude import magnitude_scores
 from .mask import (
     dense_layers,
     global_masks,
-    mask_from_scores,
+    num_to_prune,
     prune_connections,
     prune_neurons,
 )
@@ -54,13 +55,15 @@ def layer_scores(net, criterion: str, X=None, y=None, seed=0) -> list:
     ``X`` (and ``y`` for ``taylor``/``taylor_neuron``) is the calibration data.
     ``obs`` has no standalone scores here (see :func:`prune`).
     """
-    layers = dense_layers(net)
+    where = "layer_scores"
+    layers = dense_layers(net, where)
+    criterion = validate.choice(criterion, "criterion", CONNECTION + NEURON, where=where)
     needs_X = ("wanda", "taylor", "obd", "activation", "taylor_neuron")
     if criterion in needs_X and X is None:
-        raise ValueError(f"criterion={criterion!r} needs calibration inputs X")
+        raise ValueError(f"{where}: criterion={criterion!r} needs calibration inputs X")
     if criterion in ("taylor", "taylor_neuron") and y is None:
-        raise ValueError(f"criterion={criterion!r} needs the targets y")
-    rng = np.random.default_rng(seed) if not isinstance(seed, np.random.Generator) else seed
+        raise ValueError(f"{where}: criterion={criterion!r} needs the targets y (class labels)")
+    rng = validate.rng(seed, "seed", where=where)
     if criterion == "magnitude":
         return [magnitude_scores(m) for m in layers]
     if criterion == "random":
@@ -78,13 +81,34 @@ def layer_scores(net, criterion: str, X=None, y=None, seed=0) -> list:
         return obd_scores(net, X)
     if criterion in ("l1", "l2"):
         return [norm_scores(m, p=int(criterion[1])) for m in layers]
-    raise ValueError(f"criterion={criterion!r}; expected one of {CONNECTION + NEURON}")
+    raise ValueError(f"{where}: criterion={criterion!r} has no standalone scores; use prune()")
 
 
 def _current_mask(m, neuron: bool) -> np.ndarray:
     """1 where the connection (or neuron) is still alive."""
     W_alive = m.W.data != 0 if m.W.mask is None else m.W.mask != 0             # (out, in)
     return W_alive.any(axis=1) if neuron else W_alive
+
+
+def _check_layers(layers, n: int, where: str) -> list:
+    ok = isinstance(layers, (list, tuple, range)) and len(layers) > 0 and all(
+        isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) and 0 <= i < n
+        for i in layers) and len({int(i) for i in layers}) == len(layers)
+    if not ok:
+        raise ValueError(f"{where}: layers={layers!r}; expected a non-empty list of distinct "
+                         f"indices of Dense layers in [0, {n})")
+    return [int(i) for i in layers]
+
+
+def _refuse_less(alive, amount, where: str, what: str) -> None:
+    """Pruning only removes: refuse an amount below the sparsity ``alive`` already has."""
+    n = sum(a.size for a in alive)
+    pruned = n - sum(int(a.sum()) for a in alive)
+    if pruned > num_to_prune(amount, n, where):
+        raise ValueError(f"{where}: {what} already {pruned / n:.0%} sparse ({pruned} of {n} "
+                         f"entries pruned) but amount={amount!r} asks for "
+                         f"{num_to_prune(amount, n)}; pruning can only remove more: to prune "
+                         f"to {amount!r} start from the unpruned weights")
 
 
 def prune(net, criterion: str, amount, X=None, y=None, scope: str = "layer", layers=None,
@@ -99,8 +123,12 @@ def prune(net, criterion: str, amount, X=None, y=None, scope: str = "layer", lay
     amount : int or float
         Entries (connections or neurons) to remove, in total, per layer
         (``scope="layer"``) or over all chosen layers (``"global"``).
+        Already-pruned entries count: an amount below the current sparsity
+        is refused (pruning never revives a weight, and the returned mask
+        would not be the one on the net).
     X, y : ndarray, optional
-        Calibration data for data-dependent criteria.
+        Calibration data for data-dependent criteria (finite, (N, in); y:
+        one class label per row for the Taylor criteria).
     scope : {"layer", "global"}
     layers : list of int, optional
         Indices into the Dense layers to prune. Default: all of them for
@@ -108,48 +136,69 @@ def prune(net, criterion: str, amount, X=None, y=None, scope: str = "layer", lay
     seed : int or Generator
         For the random criteria.
     min_keep : int or list of int, optional
-        Global scope: entries each layer keeps at least (see
-        :func:`~minicomp.prune.mask.global_masks`).
+        Entries each chosen layer keeps at least, in both scopes (see
+        :func:`~minicomp.prune.mask.global_masks`); default 1 % of the
+        layer and at least 1, so no layer is ever emptied.
 
     Returns
     -------
     list of ndarray
-        The new mask of each pruned layer ((out, in) or (out,)).
+        The mask now on each pruned layer ((out, in) or (out,)).
+
+    Raises
+    ------
+    TypeError, ValueError
+        Bad names, amounts, layers or data; an amount that would empty a
+        layer (below ``min_keep``) or is below the current sparsity.
     """
-    if scope not in ("layer", "global"):
-        raise ValueError(f"scope={scope!r}; expected 'layer' or 'global'")
+    where = "prune"
+    dense = dense_layers(net, where)
+    if not dense:
+        raise ValueError(f"{where}: net has no Dense layer to prune")
+    criterion = validate.choice(criterion, "criterion", CONNECTION + NEURON, where=where)
+    scope = validate.choice(scope, "scope", ("layer", "global"), where=where)
     neuron = criterion in NEURON
-    if not neuron and criterion not in CONNECTION:
-        raise ValueError(f"criterion={criterion!r}; expected one of {CONNECTION + NEURON}")
-    dense = dense_layers(net)
     if layers is None:
         layers = list(range(len(dense) - 1 if neuron else len(dense)))
-    bad = [i for i in layers if not (isinstance(i, int) and 0 <= i < len(dense))]
-    if bad or not layers:
-        raise ValueError(f"layers={layers!r}; expected indices of Dense layers in "
-                         f"[0, {len(dense)})")
+    layers = _check_layers(layers, len(dense), where)
+    alive = [_current_mask(dense[i], neuron) for i in layers]
+    for i, a in zip(layers, alive) if scope == "layer" else ():
+        num_to_prune(amount, a.size, f"{where}: layer {i}")          # type and range first
+    if X is not None:
+        X = net_inputs(net, X, where=where)                          # finite, (N, in)
+    seed = validate.rng(seed, "seed", where=where)
+    if isinstance(min_keep, (list, tuple)) and len(min_keep) != len(layers):
+        raise ValueError(f"{where}: min_keep={min_keep!r}; expected an int or one int per "
+                         f"chosen layer ({len(layers)})")
+    keep = min_keep if isinstance(min_keep, (list, tuple)) else [min_keep] * len(layers)
+    if scope == "layer":
+        for i, a in zip(layers, alive):
+            _refuse_less([a], amount, where, f"layer {i} is")
+    else:
+        _refuse_less(alive, amount, where, "the chosen layers are")
     if criterion == "obs":
         if scope != "layer":
-            raise ValueError("criterion='obs' prunes layer by layer; use scope='layer'")
+            raise ValueError(f"{where}: criterion='obs' prunes layer by layer; use scope='layer'")
         if X is None:
-            raise ValueError("criterion='obs' needs calibration inputs X")
-        inputs, masks = layer_inputs(net, X), []
+            raise ValueError(f"{where}: criterion='obs' needs calibration inputs X")
+        inputs = layer_inputs(net, X)
+        for i, m in zip(layers, keep):                              # min_keep, as below
+            global_masks([np.ones(dense[i].W.shape)], amount, m and [m], f"{where}: layer {i}")
         for i in layers:
             W_new, mask = obs_prune(dense[i], inputs[i], amount)
             dense[i].W.data[...] = W_new
             prune_connections(dense[i], mask)
-            masks.append(mask)
-        return masks
+        return [dense[i].W.mask.copy() for i in layers]
     all_scores = layer_scores(net, criterion, X, y, seed)
     scores = []
-    for i in layers:                            # pruned entries first, then by score
-        s = np.asarray(all_scores[i], dtype=np.float64)
-        scores.append(np.where(_current_mask(dense[i], neuron), s, -np.inf))
+    for i, a in zip(layers, alive):             # pruned entries first, then by score
+        scores.append(np.where(a, np.asarray(all_scores[i], dtype=np.float64), -np.inf))
     if scope == "layer":
-        masks = [mask_from_scores(s, amount) for s in scores]
+        masks = [global_masks([s], amount, m and [m], f"{where}: layer {i}")[0]
+                 for i, s, m in zip(layers, scores, keep)]
     else:
         normed = [s / max(np.linalg.norm(s[np.isfinite(s)]), 1e-300) for s in scores]
-        masks = global_masks(normed, amount, min_keep)
+        masks = global_masks(normed, amount, min_keep, where)
     for i, mask in zip(layers, masks):
         (prune_neurons if neuron else prune_connections)(dense[i], mask)
-    return masks
+    return [_current_mask(dense[i], neuron).astype(np.float32) for i in layers]

@@ -23,16 +23,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
 from .mask import threshold_mask
 
 
-def as_weight(layer_or_W) -> np.ndarray:
-    """The weight matrix ``(out, in)`` of a Dense layer, or the array itself."""
+def as_weight(layer_or_W, where=None) -> np.ndarray:
+    """The weight matrix ``(out, in)`` of a Dense layer, or the array itself (finite numbers)."""
     W = getattr(layer_or_W, "W", layer_or_W)
-    W = np.asarray(getattr(W, "data", W))
+    W = validate.array(getattr(W, "data", W), "layer_or_W", where=where)
     if W.ndim != 2:
-        raise ValueError(f"expected a Dense layer or a 2-D weight matrix (out, in), got an "
-                         f"array of shape {W.shape}")
+        raise ValueError(f"{where + ': ' if where else ''}layer_or_W has shape {W.shape}; "
+                         "expected a Dense layer or a 2-D weight matrix (out, in)")
     return W
 
 
@@ -45,7 +46,7 @@ def magnitude_scores(layer_or_W) -> np.ndarray:
     array([[1. , 2. ],
            [0.5, 0. ]])
     """
-    return np.abs(as_weight(layer_or_W))                           # (out, in)
+    return np.abs(as_weight(layer_or_W, "magnitude_scores"))       # (out, in)
 
 
 def magnitude_threshold_mask(layer_or_W, epsilon: float) -> np.ndarray:
@@ -57,4 +58,5 @@ def magnitude_threshold_mask(layer_or_W, epsilon: float) -> np.ndarray:
     array([[0., 1.],
            [1., 0.]], dtype=float32)
     """
+    epsilon = validate.number(epsilon, "epsilon", where="magnitude_threshold_mask")
     return threshold_mask(magnitude_scores(layer_or_W), epsilon)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
 from .magnitude import as_weight
 
 
@@ -29,6 +30,6 @@ def norm_scores(layer_or_W, p: int = 1) -> np.ndarray:
     >>> norm_scores(W, p=1), norm_scores(W, p=2)
     (array([7., 2.]), array([5.        , 1.41421356]))
     """
-    if p not in (1, 2):
-        raise ValueError(f"p={p!r}; expected 1 or 2")
-    return np.linalg.norm(as_weight(layer_or_W).astype(np.float64), ord=p, axis=1)   # (out,)
+    p = validate.choice(p, "p", (1, 2), where="norm_scores")
+    W = as_weight(layer_or_W, "norm_scores").astype(np.float64)
+    return np.linalg.norm(W, ord=p, axis=1)                          # (out,)

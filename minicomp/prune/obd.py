@@ -38,7 +38,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
 from ..nn import Dense, Dropout, Identity, ReLU, Sequential, Sigmoid, Tanh
+from .activation import _check_inputs, net_inputs
 from .magnitude import as_weight
 
 
@@ -85,11 +87,12 @@ def obd_hessian_diagonal(net, X, loss: str = "cross_entropy") -> list:
     list of (h_W, h_b)
         Per Dense layer: ``h_W`` (out, in) and ``h_b`` (out,).
     """
+    where = "obd_hessian_diagonal"
     if not isinstance(net, Sequential):
-        raise TypeError(f"net is a {type(net).__name__}; expected a Sequential (e.g. an MLP)")
-    if loss not in ("cross_entropy", "mse"):
-        raise ValueError(f"loss={loss!r}; expected 'cross_entropy' or 'mse'")
-    trace, Z = _forward(net, X)
+        raise TypeError(f"{where}: net is a {type(net).__name__}; expected a Sequential "
+                        "(e.g. an MLP)")
+    loss = validate.choice(loss, "loss", ("cross_entropy", "mse"), where=where)
+    trace, Z = _forward(net, net_inputs(net, X, where=where, dtype=np.float64))
     N, K = Z.shape
     if loss == "cross_entropy":
         P = np.exp(Z - Z.max(axis=1, keepdims=True))
@@ -134,8 +137,6 @@ def obd_layer_scores(layer_or_W, X) -> np.ndarray:
     >>> obd_layer_scores(np.array([[1., -2.]]), np.array([[3., 0.], [4., 1.]]))
     array([[25.,  4.]])
     """
-    W = as_weight(layer_or_W).astype(np.float64)
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or X.shape[1] != W.shape[1]:
-        raise ValueError(f"X has shape {X.shape}; expected (batch, {W.shape[1]})")
+    W = as_weight(layer_or_W, "obd_layer_scores").astype(np.float64)
+    X = _check_inputs(W, X, "obd_layer_scores")                    # (N, in), finite
     return W ** 2 * (X ** 2).sum(axis=0)[None, :]                  # (out, in)

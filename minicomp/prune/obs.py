@@ -39,17 +39,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
 from .magnitude import as_weight
 from .mask import num_to_prune
 
 
+def _inputs(X, W, where):
+    """The layer's inputs (N, in) for W (out, in): finite, 2-D, float64."""
+    X = validate.array(X, "X", ndim=2, where=where, dtype=np.float64)
+    if W is not None and X.shape[1] != W.shape[1]:
+        raise ValueError(f"{where}: X has {X.shape[1]} columns (shape {X.shape}); expected "
+                         f"W's {W.shape[1]} inputs, one column per input of the layer")
+    return X
+
+
 def layer_hessian(X, damp: float = 0.01) -> np.ndarray:
     r""":math:`H = X^\top X + \lambda I` with :math:`\lambda` = damp x mean diagonal, (in, in)."""
-    X = np.asarray(X, dtype=np.float64)
-    if X.ndim != 2 or len(X) == 0:
-        raise ValueError(f"X has shape {X.shape}; expected a non-empty (batch, in) array")
-    if not damp > 0:
-        raise ValueError(f"damp={damp!r}; expected a positive number")
+    X = _inputs(X, None, "layer_hessian")
+    damp = validate.number(damp, "damp", low=0, low_open=True, where="layer_hessian")
     H = X.T @ X                                                    # (in, in)
     lam = damp * max(float(np.mean(np.diag(H))), 1e-12)
     return H + lam * np.eye(H.shape[0])
@@ -57,17 +64,22 @@ def layer_hessian(X, damp: float = 0.01) -> np.ndarray:
 
 def reconstruction_error(W, W_new, X) -> float:
     r""":math:`\lVert X W_\text{new}^\top - X W^\top\rVert_F^2 / \lVert X W^\top\rVert_F^2`."""
-    X = np.asarray(X, dtype=np.float64)
-    Y = X @ np.asarray(W, dtype=np.float64).T                      # (N, out)
-    return float(((X @ np.asarray(W_new, dtype=np.float64).T - Y) ** 2).sum() / (Y ** 2).sum())
+    where = "reconstruction_error"
+    W = as_weight(W, where).astype(np.float64)
+    W_new = validate.array(W_new, "W_new", where=where, dtype=np.float64)
+    if W_new.shape != W.shape:
+        raise ValueError(f"{where}: W_new has shape {W_new.shape}; expected W's {W.shape}")
+    X = _inputs(X, W, where)
+    Y = X @ W.T                                                    # (N, out)
+    if not (Y ** 2).sum():
+        raise ValueError(f"{where}: X @ W.T is all zero; the relative error is undefined")
+    return float(((X @ W_new.T - Y) ** 2).sum() / (Y ** 2).sum())
 
 
 def obs_scores(layer_or_W, X, damp: float = 0.01) -> np.ndarray:
     r"""OBS saliencies :math:`w_{ij}^2 / (2[H^{-1}]_{jj})` before any removal, (out, in)."""
-    W = as_weight(layer_or_W).astype(np.float64)
-    H_inv = np.linalg.inv(layer_hessian(X, damp))                   # (in, in)
-    if H_inv.shape[0] != W.shape[1]:
-        raise ValueError(f"X has {H_inv.shape[0]} columns; expected W's {W.shape[1]} inputs")
+    W = as_weight(layer_or_W, "obs_scores").astype(np.float64)
+    H_inv = np.linalg.inv(layer_hessian(_inputs(X, W, "obs_scores"), damp))   # (in, in)
     return W ** 2 / (2.0 * np.diag(H_inv))[None, :]                # (out, in)
 
 
@@ -99,11 +111,10 @@ def obs_prune(layer_or_W, X, amount, damp: float = 0.01):
     >>> int(mask.sum()), bool((W_new[mask == 0] == 0).all())
     (4, True)
     """
-    W = as_weight(layer_or_W).astype(np.float64).copy()            # (out, in)
+    W = as_weight(layer_or_W, "obs_prune").astype(np.float64).copy()   # (out, in)
+    X = _inputs(X, W, "obs_prune")                                  # finite: no NaN weights
+    k = num_to_prune(amount, W.size, "obs_prune")
     H_inv = np.linalg.inv(layer_hessian(X, damp))
-    if H_inv.shape[0] != W.shape[1]:
-        raise ValueError(f"X has {H_inv.shape[0]} columns; expected W's {W.shape[1]} inputs")
-    k = num_to_prune(amount, W.size)
     out_features = W.shape[0]
     H_rows = np.repeat(H_inv[None], out_features, axis=0)          # (out, in, in)
     mask = np.ones(W.shape, dtype=bool)

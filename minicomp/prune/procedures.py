@@ -30,15 +30,49 @@ arXiv:1803.03635.
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
 
+from .. import validate
 from ..optim import SGD, CosineLR
 from ..train import evaluate, fit
+from .activation import net_inputs
 from .criteria import prune
 from .mask import dense_layers
 from .schedule import cubic_sparsity
+
+
+def _data(net, X, y, where, names=("X", "y")):
+    """Training data checked against ``net``: finite (N, in) inputs, one label per row."""
+    X = net_inputs(net, X, names[0], where)
+    classes = dense_layers(net)[-1].out_features
+    return X, validate.labels(y, names[1], n=len(X), num_classes=classes, where=where)
+
+
+def _trainer(fine_tune, where, name="fine_tune"):
+    fine_tune = FineTune() if fine_tune is None else fine_tune
+    if not callable(fine_tune):
+        raise TypeError(f"{where}: {name} is a {type(fine_tune).__name__}; expected a FineTune "
+                        "(or a callable fine_tune(net, X, y))")
+    return fine_tune
+
+
+def _sparsities(sparsities, where) -> list:
+    if isinstance(sparsities, (str, bytes)) or not hasattr(sparsities, "__len__") \
+            or not len(sparsities):
+        raise ValueError(f"{where}: sparsities={sparsities!r}; expected a non-empty sequence "
+                         "of amounts (floats in [0, 1] or counts)")
+    for k, s in enumerate(sparsities):
+        if isinstance(s, (bool, np.bool_)) or not isinstance(s, (numbers.Real, np.number)):
+            raise TypeError(f"{where}: sparsities[{k}]={s!r} ({type(s).__name__}); expected "
+                            "a float in [0, 1] or an int count")
+        if not (math.isfinite(s) and 0 <= s and (isinstance(s, numbers.Integral) or s <= 1)):
+            raise ValueError(f"{where}: sparsities[{k}]={s!r}; expected a float in [0, 1] or "
+                             "a non-negative int count")
+    return list(sparsities)
 
 
 @dataclass
@@ -51,6 +85,15 @@ class FineTune:
     weight_decay: float = 0.0        # L2 penalty (cannot revive pruned weights)
     batch_size: int = 32             # minibatch size
     seed: int = 0                    # shuffling seed
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size"):
+            validate.integer(getattr(self, name), name, low=1, where="FineTune")
+        validate.number(self.lr, "lr", low=0, low_open=True, where="FineTune")
+        validate.number(self.momentum, "momentum", low=0, high=1, high_open=True,
+                        where="FineTune")
+        validate.number(self.weight_decay, "weight_decay", low=0, where="FineTune")
+        validate.rng(self.seed, "seed", where="FineTune")
 
     def __call__(self, net, X, y, callbacks=()):
         """Train ``net`` in place on ``(X, y)``; returns the :class:`~minicomp.train.History`."""
@@ -78,6 +121,8 @@ def one_shot(net, X, y, criterion: str = "magnitude", amount=0.9, fine_tune=None
     -------
     net
     """
+    X, y = _data(net, X, y, "one_shot")
+    fine_tune = fine_tune if fine_tune is None else _trainer(fine_tune, "one_shot")
     prune(net, criterion, amount, X, y, **kwargs)
     if fine_tune is not None:
         fine_tune(net, X, y)
@@ -92,9 +137,11 @@ def iterative(net, X, y, criterion: str = "magnitude", sparsities=(0.5, 0.75, 0.
     -------
     net
     """
-    fine_tune = fine_tune or FineTune()
-    if list(sparsities) != sorted(sparsities):
-        raise ValueError(f"sparsities={sparsities!r}; expected a non-decreasing sequence")
+    X, y = _data(net, X, y, "iterative")
+    fine_tune = _trainer(fine_tune, "iterative")
+    if _sparsities(sparsities, "iterative") != sorted(sparsities):
+        raise ValueError(f"iterative: sparsities={sparsities!r}; expected a non-decreasing "
+                         "sequence")
     for s in sparsities:
         prune(net, criterion, s, X, y, **kwargs)
         fine_tune(net, X, y)
@@ -122,11 +169,20 @@ def gradual(net, X, y, s_f: float, criterion: str = "magnitude", fine_tune=None,
     -------
     net
     """
-    fine_tune = fine_tune or FineTune()
+    where = "gradual"
+    X, y = _data(net, X, y, where)
+    fine_tune = FineTune() if fine_tune is None else fine_tune
+    if not isinstance(fine_tune, FineTune):
+        raise TypeError(f"{where}: fine_tune is a {type(fine_tune).__name__}; expected a "
+                        "FineTune (its epochs and batch size set the schedule)")
+    s_f = validate.number(s_f, "s_f", low=0, high=1, high_open=True, where=where)
+    n = validate.integer(n, "n", low=1, where=where)
     steps_per_epoch = -(-len(X) // fine_tune.batch_size)
     end_epoch = end_epoch if end_epoch is not None else max(1, 2 * fine_tune.epochs // 3)
+    start_epoch = validate.integer(start_epoch, "start_epoch", low=0, where=where)
+    end_epoch = validate.integer(end_epoch, "end_epoch", low=1, where=where)
     if not 0 <= start_epoch < end_epoch <= fine_tune.epochs:
-        raise ValueError(f"start_epoch={start_epoch}, end_epoch={end_epoch}; expected "
+        raise ValueError(f"{where}: start_epoch={start_epoch}, end_epoch={end_epoch}; expected "
                          f"0 <= start < end <= epochs={fine_tune.epochs}")
     t0 = start_epoch * steps_per_epoch
     dt = max(1, (end_epoch - start_epoch) * steps_per_epoch // n)
@@ -152,20 +208,32 @@ def sensitivity_scan(net, X_val, y_val, sparsities=(0.5, 0.7, 0.8, 0.9, 0.95),
     Returns
     -------
     dict
-        ``{layer_index: [accuracy at each sparsity]}``; ``net`` is restored.
+        ``{layer_index: [accuracy at each sparsity]}``; ``net`` is restored
+        (also when a pruning step raises).
     """
+    where = "sensitivity_scan"
+    X_val, y_val = _data(net, X_val, y_val, where, ("X_val", "y_val"))
+    if X is not None or y is not None:                      # calibration data of the criterion
+        X, y = _data(net, X_val if X is None else X, y_val if y is None else y, where)
+    else:
+        X, y = X_val, y_val
+    sparsities = _sparsities(sparsities, where)
     state, params = net.state_dict(), net.parameters()
     masks = [p.mask for p in params]
     scan = {}
-    for i in range(len(dense_layers(net))):
-        scan[i] = []
-        for s in sparsities:
-            prune(net, criterion, s, X if X is not None else X_val,
-                  y if y is not None else y_val, layers=[i], seed=seed)
-            scan[i].append(evaluate(net, X_val, y_val)["accuracy"])
-            net.load_state_dict(state)
-            for p, mask in zip(params, masks):
-                p.mask = mask
+    try:
+        for i in range(len(dense_layers(net))):
+            scan[i] = []
+            for s in sparsities:
+                prune(net, criterion, s, X, y, layers=[i], seed=seed)
+                scan[i].append(evaluate(net, X_val, y_val)["accuracy"])
+                net.load_state_dict(state)
+                for p, mask in zip(params, masks):
+                    p.mask = mask
+    finally:
+        net.load_state_dict(state)
+        for p, mask in zip(params, masks):
+            p.mask = mask
     return scan
 
 
@@ -177,6 +245,17 @@ def pick_sparsities(scan: dict, sparsities, baseline: float, max_drop: float = 0
     >>> pick_sparsities({0: [0.98, 0.97, 0.90], 1: [0.95, 0.9, 0.8]}, [0.5, 0.8, 0.9], 0.98)
     [0.8, 0.0]
     """
+    where = "pick_sparsities"
+    if not isinstance(scan, dict) or not scan:
+        raise TypeError(f"{where}: scan is a {type(scan).__name__}; expected the non-empty dict "
+                        "of sensitivity_scan")
+    sparsities = _sparsities(sparsities, where)
+    baseline = validate.number(baseline, "baseline", low=0, high=1, where=where)
+    max_drop = validate.number(max_drop, "max_drop", low=0, where=where)
+    for i, accs in scan.items():
+        if not hasattr(accs, "__len__") or len(accs) != len(sparsities):
+            raise ValueError(f"{where}: scan[{i!r}]={accs!r}; expected one accuracy per "
+                             f"sparsity ({len(sparsities)})")
     picked = []
     for i in sorted(scan):
         ok = [s for s, acc in zip(sparsities, scan[i]) if baseline - acc <= max_drop + 1e-12]
@@ -205,9 +284,12 @@ def lottery_ticket(net, X, y, train=None, amount_per_round: float = 0.5, rounds:
     net
         The trained winning ticket (masks in place).
     """
-    train = train or FineTune()
-    if not 0.0 < amount_per_round < 1.0:
-        raise ValueError(f"amount_per_round={amount_per_round!r}; expected a float in (0, 1)")
+    where = "lottery_ticket"
+    X, y = _data(net, X, y, where)
+    train = _trainer(train, where, "train")
+    amount_per_round = validate.number(amount_per_round, "amount_per_round", low=0, high=1,
+                                       low_open=True, high_open=True, where=where)
+    rounds = validate.integer(rounds, "rounds", low=1, where=where)
     theta0 = net.state_dict()
     for r in range(1, rounds + 1):
         train(net, X, y)

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
+
 
 def random_scores(shape, seed=0) -> np.ndarray:
     """Uniform random scores of ``shape`` (connections ``(out, in)`` or neurons ``(out,)``).
@@ -32,7 +34,11 @@ def random_scores(shape, seed=0) -> np.ndarray:
     >>> bool((random_scores(4, seed=1) == random_scores(4, seed=1)).all())
     True
     """
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer, np.random.Generator)):
-        raise TypeError(f"seed={seed!r}; expected an int or a numpy Generator")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(int(seed))
-    return rng.random(shape)
+    rng = validate.rng(seed, "seed", where="random_scores")
+    dims = (shape,) if isinstance(shape, (int, np.integer)) else shape
+    if isinstance(dims, (bool, np.bool_)) or not isinstance(dims, tuple) or not dims or any(
+            isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)) or d < 1
+            for d in dims):
+        raise ValueError(f"random_scores: shape={shape!r}; expected a positive int or a "
+                         "non-empty tuple of positive ints, e.g. W.shape")
+    return rng.random(tuple(int(d) for d in dims))

@@ -25,9 +25,11 @@ import time
 
 import numpy as np
 
+from .. import validate
 from ..bench.timing import median_time
 from ..kernels.reference import to_csr
 from ..nn import Dense, Dropout, Identity, ReLU, Sequential, Sigmoid, Tanh
+from .activation import net_inputs
 from .mask import dense_layers
 
 SETTLE = 0.3          # seconds of sleep before timing: OpenBLAS and Numba (omp) threads
@@ -60,7 +62,7 @@ def size_report(net) -> dict:
     (6, 60, 46)
     """
     rows = []
-    for m in dense_layers(net):
+    for m in dense_layers(net, "size_report"):
         W = _effective_W(m)                                          # (out, in)
         bias_bytes = m.b.data.nbytes if m.b is not None else 0
         rows.append({"shape": tuple(W.shape), "weights": int(W.size),
@@ -99,8 +101,9 @@ def dense_forward(net, X) -> np.ndarray:
     the optimizers keep them zero).
     """
     if not isinstance(net, Sequential):
-        raise TypeError(f"net is a {type(net).__name__}; expected a Sequential (e.g. an MLP)")
-    h = np.asarray(X, dtype=np.float32)
+        raise TypeError(f"dense_forward: net is a {type(net).__name__}; expected a Sequential "
+                        "(e.g. an MLP)")
+    h = net_inputs(net, X, where="dense_forward", dtype=np.float32)   # (B, in), finite
     for layer in net:
         if isinstance(layer, Dense):
             h = h @ layer.W.data.T                                   # (B, in) -> (B, out)
@@ -117,11 +120,22 @@ def sparse_forward(net, X, kernel=None, csrs=None) -> np.ndarray:
     imported here so that importing :mod:`minicomp.prune` loads no Numba);
     ``csrs`` are prebuilt matrices (one per Dense).
     """
+    where = "sparse_forward"
+    if not isinstance(net, Sequential):
+        raise TypeError(f"{where}: net is a {type(net).__name__}; expected a Sequential "
+                        "(e.g. an MLP)")
     if kernel is None:
         from ..kernels.sparse import sparse_linear as kernel
+    if not callable(kernel):
+        raise TypeError(f"{where}: kernel is a {type(kernel).__name__}; expected a callable "
+                        "kernel(X, csr, bias)")
     layers = dense_layers(net)
     csrs = csrs if csrs is not None else [to_csr(_effective_W(m)) for m in layers]
-    h, k = np.asarray(X, dtype=np.float32), 0
+    if not isinstance(csrs, (list, tuple)) or len(csrs) != len(layers):
+        raise ValueError(f"{where}: csrs={type(csrs).__name__} of length "
+                         f"{len(csrs) if hasattr(csrs, '__len__') else '?'}; expected a list "
+                         f"of one CSR per Dense layer ({len(layers)})")
+    h, k = net_inputs(net, X, where=where, dtype=np.float32), 0    # (B, in), finite
     for layer in net:
         if isinstance(layer, Dense):
             h = kernel(h, csrs[k], None if layer.b is None else layer.b.data)   # (B, out)
@@ -140,7 +154,8 @@ def inference_time(net, X, samples: int = 15) -> dict:
         ``dense_s``, ``sparse_s`` (through :func:`minicomp.deploy.to_inference`)
         and ``sparse_kernel`` (the kernel's module name).
     """
-    X = np.ascontiguousarray(X, dtype=np.float32)
+    X = np.ascontiguousarray(net_inputs(net, X, where="inference_time", dtype=np.float32))
+    samples = validate.integer(samples, "samples", low=1, where="inference_time")
     time.sleep(SETTLE)                     # let other thread pools stop spinning
     dense_s = median_time(lambda: dense_forward(net, X), samples=samples)
     from ..deploy import to_inference

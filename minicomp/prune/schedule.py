@@ -17,6 +17,8 @@ efficacy of pruning for model compression. arXiv:1710.01878.
 """
 from __future__ import annotations
 
+from .. import validate
+
 
 def cubic_sparsity(t: int, s_f: float, s_i: float = 0.0, t0: int = 0, n: int = 10,
                    dt: int = 1) -> float:
@@ -40,12 +42,11 @@ def cubic_sparsity(t: int, s_f: float, s_i: float = 0.0, t0: int = 0, n: int = 1
     >>> cubic_sparsity(15, 0.9, n=4, dt=10) == cubic_sparsity(10, 0.9, n=4, dt=10)
     True
     """
-    for name, s in (("s_f", s_f), ("s_i", s_i)):
-        if not 0.0 <= s < 1.0:
-            raise ValueError(f"{name}={s!r}; expected a sparsity in [0, 1)")
-    for name, v in (("n", n), ("dt", dt)):
-        if not isinstance(v, int) or v < 1:
-            raise ValueError(f"{name}={v!r}; expected a positive int")
+    where = "cubic_sparsity"
+    s_f, s_i = (validate.number(v, name, low=0, high=1, high_open=True, where=where)
+                for name, v in (("s_f", s_f), ("s_i", s_i)))
+    t, t0 = (validate.integer(v, name, low=0, where=where) for name, v in (("t", t), ("t0", t0)))
+    n, dt = (validate.integer(v, name, low=1, where=where) for name, v in (("n", n), ("dt", dt)))
     if t < t0:
         return float(s_i)
     k = min((t - t0) // dt, n)                                     # pruning steps done

@@ -39,10 +39,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
 from ..data import batches
 from ..tensor import Tensor
 from ..train import LOSSES
+from .activation import net_inputs
 from .mask import dense_layers
+
+
+def check_targets(y, n: int, num_classes: int, loss="cross_entropy", where=None):
+    """Targets of ``n`` samples: class labels in ``0..num_classes-1`` for cross-entropy,
+    else a finite array with one row per sample."""
+    if loss == "cross_entropy":
+        return validate.labels(y, "y", n=n, num_classes=num_classes, where=where)
+    y = validate.array(getattr(y, "data", y), "y", ndim=(1, 2), where=where)
+    if len(y) != n:
+        raise ValueError(f"{where + ': ' if where else ''}y has {len(y)} rows; expected {n}, "
+                         "one per row of X")
+    return y
 
 
 def taylor_scores(net, X, y, loss="cross_entropy", level: str = "connection",
@@ -67,20 +81,28 @@ def taylor_scores(net, X, y, loss="cross_entropy", level: str = "connection",
     -------
     list of ndarray
         One score array per Dense layer, in forward order.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``X`` not a finite (N, in) batch for ``net``; ``y`` not one label
+        in ``0..classes-1`` per row of ``X`` (cross-entropy); bad names.
     """
-    if level not in ("connection", "neuron"):
-        raise ValueError(f"level={level!r}; expected 'connection' or 'neuron'")
-    if mode not in ("abs", "first_order"):
-        raise ValueError(f"mode={mode!r}; expected 'abs' or 'first_order'")
-    loss_fn = loss if callable(loss) else LOSSES.get(loss)
-    if loss_fn is None:
-        raise ValueError(f"loss={loss!r}; expected a callable or one of {list(LOSSES)}")
+    where = "taylor_scores"
+    level = validate.choice(level, "level", ("connection", "neuron"), where=where)
+    mode = validate.choice(mode, "mode", ("abs", "first_order"), where=where)
+    if not callable(loss) and not (isinstance(loss, str) and loss in LOSSES):
+        raise ValueError(f"{where}: loss={loss!r}; expected a callable or one of {list(LOSSES)}")
+    loss_fn = loss if callable(loss) else LOSSES[loss]
+    batch_size = validate.integer(batch_size, "batch_size", low=1, where=where)
+    normalize = validate.flag(normalize, "normalize", where=where)
+    X = net_inputs(net, X, where=where)                             # (N, in), finite
     layers = dense_layers(net)
-    X = np.asarray(X, dtype=layers[0].W.dtype)
+    y = check_targets(y, len(X), layers[-1].out_features, loss, where)
     total = [np.zeros(m.out_features if level == "neuron" else m.W.shape) for m in layers]
     was_training = net.training
     net.eval()
-    for X_b, y_b in batches(X, np.asarray(y), batch_size, shuffle=False):
+    for X_b, y_b in batches(X, y, batch_size, shuffle=False):
         net.zero_grad()
         loss_fn(net(Tensor(X_b)), y_b).backward()
         weight = len(X_b) / len(X)                                  # batch share of the mean

@@ -30,16 +30,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
 from .uniform import check_finite
 
 
-def _check(f, bits):
-    for name, v, low in (("f", f, 0), ("bits", bits, 2)):
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not low <= v <= 32:
-            raise ValueError(f"{name}={v!r}; expected an int in [{low}, 32]")
+def _check(f, bits, where):
+    f = validate.integer(f, "f", low=0, high=32, where=where)          # fractional bits
+    bits = validate.integer(bits, "bits", low=2, high=32, where=where)  # word, with the sign
     if f >= bits:
-        raise ValueError(f"f={f} fractional bits do not fit a {bits}-bit word with a sign bit; "
-                         f"expected f < bits")
+        raise ValueError(f"{where}: f={f} fractional bits do not fit a {bits}-bit word with a "
+                         f"sign bit; expected f < bits")
+    return f, bits
 
 
 def fixed_point_range(f: int, bits: int) -> tuple[float, float, float]:
@@ -50,7 +51,7 @@ def fixed_point_range(f: int, bits: int) -> tuple[float, float, float]:
     >>> fixed_point_range(8, 16)          # Q8.8: seed 004's Q = 256 in 16 bits
     (-128.0, 127.99609375, 0.00390625)
     """
-    _check(f, bits)
+    f, bits = _check(f, bits, "fixed_point_range")
     step = 2.0 ** -f
     return -(2 ** (bits - 1)) * step, (2 ** (bits - 1) - 1) * step, step
 
@@ -74,8 +75,8 @@ def to_fixed(x, f: int, bits: int):
     >>> to_fixed([0.3, -1.0, 200.0], 8, 16)    # 0.3*256 = 76.8 -> 77; 200 overflows
     (array([   77,  -256, 32767]), 1)
     """
-    _check(f, bits)
-    x = check_finite("x", x)
+    f, bits = _check(f, bits, "to_fixed")
+    x = check_finite("x", x, "to_fixed")
     q = np.rint(x * 2.0**f)
     lo, hi = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
     overflow = int(((q < lo) | (q > hi)).sum())
@@ -88,7 +89,8 @@ def from_fixed(q, f: int) -> np.ndarray:
     >>> from_fixed([77, -256], 8)
     array([ 0.30078125, -1.        ])
     """
-    return np.asarray(q, dtype=np.float64) * 2.0**-f
+    f = validate.integer(f, "f", low=0, high=32, where="from_fixed")
+    return validate.array(q, "q", nonempty=False, where="from_fixed", dtype=np.float64) * 2.0**-f
 
 
 def fixed_point(x, f: int, bits: int) -> np.ndarray:
@@ -99,6 +101,7 @@ def fixed_point(x, f: int, bits: int) -> np.ndarray:
     >>> fixed_point([0.3, 0.001, 500.0], 8, 16)
     array([  0.30078125,   0.        , 127.99609375])
     """
+    f, bits = _check(f, bits, "fixed_point")
     q, _ = to_fixed(x, f, bits)
     return from_fixed(q, f)
 
@@ -109,7 +112,12 @@ def wrap_around(q, bits: int) -> np.ndarray:
     >>> wrap_around([127, 128, 300], 8)
     array([ 127, -128,   44])
     """
-    q = np.asarray(q, dtype=np.int64)
+    bits = validate.integer(bits, "bits", low=1, high=62, where="wrap_around")
+    q = validate.array(q, "q", nonempty=False, where="wrap_around")
+    if q.dtype.kind == "f" and not (q == np.rint(q)).all():
+        raise ValueError(f"wrap_around: q contains {q[q != np.rint(q)][0]}; expected integers "
+                         "(the codes of to_fixed)")
+    q = q.astype(np.int64)
     half = 2 ** (bits - 1)
     return (q + half) % (2 * half) - half
 
@@ -121,4 +129,4 @@ def distinct_values(x) -> int:
     >>> distinct_values(np.clip(x, -0.5, 0.5)), distinct_values(fixed_point(x, 2, 8))
     (501, 9)
     """
-    return int(np.unique(np.asarray(x)).size)
+    return int(np.unique(validate.array(x, "x", nonempty=False, where="distinct_values")).size)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import validate
 from .uniform import check_bits, check_finite, dequantize, quantize, scale_zero_point
 
 GRANULARITIES = ("tensor", "channel", "group")
@@ -58,15 +59,15 @@ def _ranges(W, granularity, group_size):
     if granularity == "tensor":
         return W.min(), W.max()
     if W.ndim != 2:
-        raise ValueError(f"per-{granularity} quantization needs a 2-D W (out, in), "
-                         f"got shape {W.shape}")
+        raise ValueError(f"quantize_tensor: per-{granularity} quantization needs a 2-D W "
+                         f"(out, in), got shape {W.shape}")
     if granularity == "channel":
         return W.min(axis=1, keepdims=True), W.max(axis=1, keepdims=True)   # (out, 1)
     out, n_in = W.shape
     if isinstance(group_size, bool) or not isinstance(group_size, (int, np.integer)) \
             or group_size < 1 or n_in % group_size:
-        raise ValueError(f"group_size={group_size!r}; expected a positive int dividing "
-                         f"in_features={n_in}")
+        raise ValueError(f"quantize_tensor: group_size={group_size!r}; expected a positive "
+                         f"int dividing in_features={n_in}")
     Wg = W.reshape(out, n_in // group_size, group_size)                     # (out, G, g)
     return Wg.min(axis=2, keepdims=True), Wg.max(axis=2, keepdims=True)     # (out, G, 1)
 
@@ -100,10 +101,12 @@ def quantize_tensor(W, bits: int = 8, scheme: str = "symmetric", granularity: st
     >>> quantize_tensor(W, 4, granularity="channel").dequantize()[0]
     array([ 0.06, -0.21], dtype=float32)
     """
-    bits = check_bits(bits, scheme)
-    if granularity not in GRANULARITIES:
-        raise ValueError(f"granularity={granularity!r}; expected one of {GRANULARITIES}")
-    W = check_finite("W", W)
+    where = "quantize_tensor"
+    bits = check_bits(bits, scheme, where=where)
+    granularity = validate.choice(granularity, "granularity", GRANULARITIES, where=where)
+    W = check_finite("W", W, where)
+    if W.size == 0:
+        raise ValueError(f"{where}: W is empty (shape {W.shape}); expected weights to quantize")
     lo, hi = _ranges(W, granularity, group_size)
     S, Z = scale_zero_point(lo, hi, bits, scheme)
     if granularity == "group":
@@ -128,5 +131,9 @@ def reconstruction_error(W, W_hat) -> float:
     >>> reconstruction_error([1.0, 2.0], [1.0, 1.5])
     0.125
     """
-    W, W_hat = np.asarray(W, dtype=np.float64), np.asarray(W_hat, dtype=np.float64)
+    W, W_hat = (validate.array(a, name, where="reconstruction_error", dtype=np.float64)
+                for a, name in ((W, "W"), (W_hat, "W_hat")))
+    if W.shape != W_hat.shape:
+        raise ValueError(f"reconstruction_error: W_hat has shape {W_hat.shape}; expected W's "
+                         f"shape {W.shape}")
     return float(np.mean((W - W_hat) ** 2))

@@ -23,6 +23,25 @@ import math
 
 import numpy as np
 
+from .. import validate
+
+
+def _symbols(index, where, num_symbols=None) -> np.ndarray:
+    """``index`` flattened: a non-empty array of non-negative integer symbols (< num_symbols)."""
+    index = validate.array(index, "index", nonempty=False, where=where).ravel()
+    if not index.size:
+        return index.astype(np.int64)                              # [] is float64: no symbols
+    if index.dtype.kind not in "iu":
+        raise TypeError(f"{where}: index has dtype {index.dtype}; expected integer symbols "
+                        "(e.g. the uint8 indices of kmeans_1d)")
+    if index.size and index.min() < 0:
+        raise ValueError(f"{where}: index contains the symbol {index.min()}; expected "
+                         "symbols >= 0")
+    if num_symbols is not None and index.size and index.max() >= num_symbols:
+        raise ValueError(f"{where}: index contains the symbol {index.max()}; expected symbols "
+                         f"< num_symbols={num_symbols}")
+    return index
+
 
 def huffman_code(counts) -> dict:
     """Prefix code ``{symbol: bit string}`` of symbols with ``counts`` (a dict or a 1-D array).
@@ -35,11 +54,17 @@ def huffman_code(counts) -> dict:
     >>> huffman_code({0: 5, 1: 2, 2: 1, 3: 1})
     {0: '0', 1: '11', 2: '101', 3: '100'}
     """
+    where = "huffman_code"
     if not isinstance(counts, dict):
-        counts = {s: int(c) for s, c in enumerate(np.asarray(counts).ravel())}
-    counts = {s: c for s, c in counts.items() if c > 0}
+        counts = dict(enumerate(validate.array(counts, "counts", ndim=1, where=where).tolist()))
+    for s, c in counts.items():
+        if isinstance(c, bool) or not isinstance(c, (int, np.integer, float, np.floating)) or \
+                not (c >= 0 and float(c).is_integer()):
+            raise ValueError(f"{where}: counts[{s!r}]={c!r}; expected a count: an int >= 0")
+    counts = {s: int(c) for s, c in counts.items() if c > 0}
     if not counts:
-        raise ValueError("counts has no symbol with a positive count; nothing to encode")
+        raise ValueError(f"{where}: counts has no symbol with a positive count; nothing to "
+                         "encode")
     if len(counts) == 1:
         return {next(iter(counts)): "0"}
     heap = [(c, i, {s: ""}) for i, (s, c) in enumerate(sorted(counts.items()))]
@@ -56,8 +81,17 @@ def huffman_code(counts) -> dict:
 
 
 def huffman_encode(index) -> tuple[str, dict]:
-    """Bit string of the flattened ``index`` and the code used."""
-    index = np.asarray(index).ravel()
+    """Bit string of the flattened ``index`` and the code used.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``index`` is empty, or not of non-negative integer symbols.
+    """
+    index = _symbols(index, "huffman_encode")
+    if not index.size:
+        raise ValueError("huffman_encode: index is empty; expected at least one symbol to "
+                         "encode")
     code = huffman_code(np.bincount(index))
     return "".join(code[int(s)] for s in index), code
 
@@ -69,6 +103,17 @@ def huffman_decode(bits: str, code: dict, n: int) -> np.ndarray:
     >>> huffman_decode(bits, code, 5)
     array([0, 0, 1, 3, 0])
     """
+    where = "huffman_decode"
+    if not isinstance(bits, str):
+        raise TypeError(f"{where}: bits is a {type(bits).__name__}; expected the str of '0' "
+                        "and '1' of huffman_encode")
+    if set(bits) - {"0", "1"}:
+        raise ValueError(f"{where}: bits contains {sorted(set(bits) - {'0', '1'})}; expected "
+                         "only '0' and '1'")
+    if not isinstance(code, dict) or not code:
+        raise TypeError(f"{where}: code is a {type(code).__name__}; expected the non-empty "
+                        "dict {symbol: bit string} of huffman_encode")
+    n = validate.integer(n, "n", low=0, where=where)
     inverse, out, word = {v: k for k, v in code.items()}, [], ""
     for b in bits:
         word += b
@@ -77,6 +122,9 @@ def huffman_decode(bits: str, code: dict, n: int) -> np.ndarray:
             word = ""
             if len(out) == n:
                 break
+    if len(out) < n:
+        raise ValueError(f"{where}: bits hold only {len(out)} symbols of this code"
+                         f"{' and a partial word ' + repr(word) if word else ''}; expected n={n}")
     return np.array(out, dtype=np.int64)
 
 
@@ -88,7 +136,8 @@ def huffman_bytes(index, num_symbols: int) -> int:
     >>> huffman_bytes(np.array([0] * 90 + [1] * 6 + [2, 2, 3, 3]), 4)   # 90+12+6+6 bits
     19
     """
-    index = np.asarray(index).ravel()
+    num_symbols = validate.integer(num_symbols, "num_symbols", low=1, where="huffman_bytes")
+    index = _symbols(index, "huffman_bytes", num_symbols)
     if index.size == 0:
         return num_symbols
     code = huffman_code(np.bincount(index, minlength=num_symbols))
@@ -99,6 +148,9 @@ def huffman_bytes(index, num_symbols: int) -> int:
 
 def entropy_bits(index) -> float:
     """Shannon entropy ``H`` (bits per symbol) of the index distribution: Huffman's lower bound."""
-    p = np.bincount(np.asarray(index).ravel()) / np.asarray(index).size
+    index = _symbols(index, "entropy_bits")
+    if not index.size:
+        raise ValueError("entropy_bits: index is empty; the entropy of no symbols is undefined")
+    p = np.bincount(index) / index.size
     p = p[p > 0]
     return float(-(p * np.log2(p)).sum())

@@ -38,8 +38,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
 from ..kernels import reference
-from .ptq import QuantizedMLP
+from .ptq import QuantizedMLP, check_inputs
 from .uniform import quantize
 
 
@@ -69,10 +70,22 @@ def fixed_point_round(acc, m0, shift) -> np.ndarray:
     >>> fixed_point_round(np.array([2.0, 6.0, -6.0]), m0, shift)   # 0.5, 1.5, -1.5 up
     array([ 1.,  2., -1.])
     """
-    acc = np.asarray(acc, dtype=np.float64)
-    m0, shift = np.asarray(m0, dtype=np.int64), np.asarray(shift, dtype=np.int64)
-    if (shift < 16).any():
-        raise ValueError(f"shift must be >= 16 for the exact float64 split, got {shift.min()}")
+    where = "fixed_point_round"
+    acc = validate.array(acc, "acc", nonempty=False, where=where, dtype=np.float64)
+    bad = (acc != np.rint(acc)) | (np.abs(acc) >= 2**31)
+    if bad.any():
+        raise ValueError(f"{where}: acc contains {acc[bad][0]}; expected integers with "
+                         "|acc| < 2^31 (int32 accumulators)")
+    m0, shift = (validate.array(v, k, where=where) for v, k in ((m0, "m0"), (shift, "shift")))
+    if m0.dtype.kind not in "iu" or shift.dtype.kind not in "iu":
+        raise TypeError(f"{where}: m0 and shift must be integers (see quantize_multiplier), "
+                        f"got {m0.dtype} and {shift.dtype}")
+    m0, shift = m0.astype(np.int64), shift.astype(np.int64)
+    if (m0 < 0).any() or (m0 >= 2**31).any():
+        raise ValueError(f"{where}: m0 must lie in [0, 2^31), got {m0.min()}..{m0.max()}")
+    if (shift < 16).any() or (shift > 62).any():
+        raise ValueError(f"{where}: shift must lie in [16, 62] for the exact float64 split, "
+                         f"got {shift.min()}..{shift.max()}")
     m_hi, m_lo = (m0 >> 16).astype(np.float64), (m0 & 0xFFFF).astype(np.float64)
     P1 = acc * (m_hi * np.ldexp(1.0, 16 - shift))          # exact: <= 46 significant bits
     P2 = acc * (m_lo * np.ldexp(1.0, -shift))              # exact: <= 47 significant bits
@@ -112,8 +125,7 @@ class IntegerMLP:
                                    for L in qnet.qlayers):
             raise ValueError("IntegerMLP needs 8-bit weights (per tensor or per channel) and "
                              f"8-bit activations, got bits_a={qnet.bits_a}")
-        if kernel not in ("auto", "reference"):
-            raise ValueError(f"kernel={kernel!r}; expected 'auto' or 'reference'")
+        validate.choice(kernel, "kernel", ("auto", "reference"), where="IntegerMLP")
         self.qnet = qnet
         int8 = None
         if kernel == "auto":
@@ -135,7 +147,12 @@ class IntegerMLP:
                             p["out_zero_point"], relu=p["relu"]) for p in self.layers]
 
     def quantize_input(self, X) -> np.ndarray:
-        """uint8 codes of the float input (the only float step before the integers)."""
+        """uint8 codes of the float input (the only float step before the integers).
+
+        ``X`` must be a finite (N, in) batch: NaN has no code (it would become
+        code 0 silently), so NaN and inf are refused here.
+        """
+        X = check_inputs(self.layers[0]["w_q"].shape[1], X, "X", "IntegerMLP", "batch")
         return quantize(X, self.qnet.S_in, self.qnet.Z_in, 8, "affine")
 
     def forward_codes(self, x_q) -> np.ndarray:
@@ -152,7 +169,7 @@ class IntegerMLP:
     def __call__(self, X) -> np.ndarray:
         """Float logits ``S_y (q_y − Z_y)`` of float inputs ``X`` (N, in)."""
         last = self.qnet.qlayers[-1]
-        q = self.forward_codes(self.quantize_input(np.asarray(getattr(X, "data", X))))
+        q = self.forward_codes(self.quantize_input(X))
         return (last.S_y * (q.astype(np.float32) - last.Z_y)).astype(np.float32)
 
     def nbytes(self) -> int:
@@ -168,7 +185,11 @@ def simulate_codes(qnet: QuantizedMLP, X) -> np.ndarray:
     recovers the accumulator :math:`\\mathrm{round}(\\hat y / (S_x S_w))` and
     requantizes it with :func:`fixed_point_round` (see the module docstring).
     """
-    X = np.asarray(getattr(X, "data", X), dtype=np.float64)
+    if not isinstance(qnet, QuantizedMLP) or qnet.bits_a != 8 or any(
+            L.W.bits != 8 or L.W.granularity == "group" for L in qnet.qlayers):
+        raise TypeError("simulate_codes: qnet must be a QuantizedMLP with 8-bit weights (per "
+                        f"tensor or channel) and activations, got {type(qnet).__name__}")
+    X = check_inputs(qnet.qlayers[0].W.q.shape[1], X, "X", "simulate_codes", "batch")
     S_x, Z_x = qnet.S_in, qnet.Z_in
     x_hat = S_x * (quantize(X, S_x, Z_x, 8, "affine").astype(np.float64) - Z_x)   # (N, in)
     for L in qnet.qlayers:

@@ -33,11 +33,12 @@ from typing import ClassVar
 
 import numpy as np
 
+from .. import validate
 from ..nn import Dense, Module, Parameter, Sequential
 from ..optim import SGD, CosineLR
 from ..tensor import Tensor
 from ..train import fit
-from .ptq import dense_blocks
+from .ptq import check_inputs, dense_blocks
 from .uniform import check_finite
 
 
@@ -61,11 +62,12 @@ def kmeans_1d(w, bits: int, iters: int = 50):
     >>> codebook, index
     (array([0.05, 0.95], dtype=float32), array([0, 0, 1, 1], dtype=uint8))
     """
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)) or not 1 <= bits <= 8:
-        raise ValueError(f"bits={bits!r}; expected an int in [1, 8] for a k-means codebook")
-    w = check_finite("w", w)
+    where = "kmeans_1d"
+    bits = validate.integer(bits, "bits", low=1, high=8, where=where)   # k = 2^bits centroids
+    iters = validate.integer(iters, "iters", low=1, where=where)
+    w = check_finite("w", w, where)
     if w.size == 0:
-        raise ValueError("w is empty; nothing to cluster")
+        raise ValueError(f"{where}: w is empty; nothing to cluster")
     flat = w.ravel()
     c = np.linspace(flat.min(), flat.max(), 2**bits)              # (k,) linear init
     index = None
@@ -90,8 +92,22 @@ class SharedDense(Module):
     _state_names: ClassVar[dict] = {"codebook": "codebook", "b": "bias"}
 
     def __init__(self, codebook, index, bias=None):
+        where = "SharedDense"
+        codebook = validate.array(codebook, "codebook", ndim=1, where=where)
+        k = codebook.size
+        if k & (k - 1):
+            raise ValueError(f"{where}: codebook has {k} entries; expected 2^bits entries")
+        index = validate.array(index, "index", ndim=2, where=where)
+        if index.dtype.kind not in "iu" or index.min() < 0 or index.max() >= k:
+            raise ValueError(f"{where}: index ({index.dtype}, {index.min()}..{index.max()}) "
+                             f"must hold integers in [0, {k}), positions in the codebook")
+        if bias is not None:
+            bias = validate.array(bias, "bias", ndim=1, where=where)
+            if bias.shape != (index.shape[0],):
+                raise ValueError(f"{where}: bias has shape {bias.shape}; expected "
+                                 f"({index.shape[0]},), one per row of index")
         self.codebook = Parameter(codebook)                          # (k,)
-        self.index = np.asarray(index, dtype=np.intp)                # (out, in)
+        self.index = index.astype(np.intp)                           # (out, in)
         self.b = None if bias is None else Parameter(bias)           # (out,)
 
     @property
@@ -120,7 +136,18 @@ def kmeans_quantize(net, bits: int = 2, iters: int = 50) -> Sequential:
     >>> [layer.codebook.size for layer in shared if isinstance(layer, SharedDense)]
     [4, 4]
     """
-    blocks = dense_blocks(net)
+    where = "kmeans_quantize"
+    if not isinstance(net, Sequential):
+        raise TypeError(f"{where}: net is a {type(net).__name__}; expected a Sequential of "
+                        "Dense (+ ReLU) layers, e.g. an MLP")
+    blocks = dense_blocks(net, where)
+    bits = validate.integer(bits, "bits", low=1, high=8, where=where)
+    for k, (dense, _) in enumerate(blocks):
+        check_finite(f"layer {k} weights", dense.W.data, where)
+        if dense.W.size < 2**bits:
+            raise ValueError(f"{where}: layer {k} has {dense.W.size} weights, fewer than the "
+                             f"2^{bits} = {2**bits} centroids of bits={bits}; expected "
+                             "2^bits <= the number of weights of every layer")
     layers = []
     for layer in net.layers:
         if isinstance(layer, Dense):
@@ -154,6 +181,14 @@ def finetune_centroids(shared, X, y, epochs: int = 5, lr: float = 0.01, momentum
     The indices never change: only the :math:`2^b` centroids of each layer
     (and the biases) move, each by the sum of its weights' gradients.
     """
+    where = "finetune_centroids"
+    if not isinstance(shared, Sequential) or not any(isinstance(m, SharedDense) for m in shared):
+        raise TypeError(f"{where}: shared is a {type(shared).__name__} without SharedDense "
+                        "layers; expected the Sequential of kmeans_quantize")
+    first = next(m for m in shared if isinstance(m, (SharedDense, Dense)))
+    n_in = first.index.shape[1] if isinstance(first, SharedDense) else first.in_features
+    X = check_inputs(n_in, X, "X", where, "training set").astype(np.float32)
+    y = validate.labels(y, "y", n=len(X), where=where)
     opt = SGD(shared.parameters(), lr=lr, momentum=momentum)
     return fit(shared, X, y, optimizer=opt, epochs=epochs, batch_size=batch_size, seed=seed,
                scheduler=CosineLR(opt, T=epochs), quiet=quiet, desc="k-means fine-tune")

@@ -29,9 +29,48 @@ import copy
 
 import numpy as np
 
+from .. import validate
 from ..train import evaluate
-from .ptq import dense_blocks
+from .ptq import check_inputs, dense_blocks
 from .size import uniform_bytes, uniform_layer_bytes
+
+
+def check_choices(choices, where=None) -> list[int]:
+    """Bit widths to choose from: non-empty, increasing, each in [2, 16] (symmetric) or 32.
+
+    Examples
+    --------
+    >>> check_choices((2, np.int64(4), 32))
+    [2, 4, 32]
+    >>> check_choices((33,), where="mixed_precision")
+    Traceback (most recent call last):
+        ...
+    ValueError: mixed_precision: choices[0]=33; expected a bit width in [2, 16] (symmetric weights), or 32 to keep float32
+    """
+    pre = f"{where}: " if where else ""
+    if isinstance(choices, (str, bytes, dict)) or not hasattr(choices, "__len__") or not len(
+            choices):
+        raise ValueError(f"{pre}choices={choices!r}; expected a non-empty sequence of bit "
+                         "widths (2..16, or 32 to keep a layer in float32)")
+    out = []
+    for i, b in enumerate(choices):
+        if isinstance(b, (bool, np.bool_)) or not isinstance(b, (int, np.integer)):
+            raise TypeError(f"{pre}choices[{i}]={b!r} ({type(b).__name__}); expected a bit "
+                            "width: an int in [2, 16], or 32 to keep float32")
+        if b != 32 and not 2 <= b <= 16:
+            raise ValueError(f"{pre}choices[{i}]={b}; expected a bit width in [2, 16] "
+                             "(symmetric weights), or 32 to keep float32")
+        out.append(int(b))
+    if any(a >= b for a, b in zip(out, out[1:])):
+        raise ValueError(f"{pre}choices={out}; expected strictly increasing bit widths")
+    return out
+
+
+def _data(net, X, y, where):
+    blocks = dense_blocks(net, where)
+    X = check_inputs(blocks[0][0].in_features, X, "X", where, "held-out set")
+    return X, validate.labels(y, "y", n=len(X), num_classes=blocks[-1][0].out_features,
+                              where=where)
 
 
 def layer_sensitivity(net, X, y, choices=(2, 4, 8)) -> np.ndarray:
@@ -47,6 +86,8 @@ def layer_sensitivity(net, X, y, choices=(2, 4, 8)) -> np.ndarray:
     -------
     ndarray float64, shape (layers, len(choices)); 0 for choices >= 32
     """
+    choices = check_choices(choices, "layer_sensitivity")
+    X, y = _data(net, X, y, "layer_sensitivity")
     base = evaluate(net, X, y)["loss"]
     blocks = dense_blocks(net)
     delta = np.zeros((len(blocks), len(choices)))
@@ -88,9 +129,19 @@ def choose_bits(delta, shapes, choices, budget: int) -> list[int]:
     >>> choose_bits(delta, [(10, 10), (10, 10)], (2, 4, 8), budget=300)
     [8, 2]
     """
-    choices = list(choices)
-    if choices != sorted(choices):
-        raise ValueError(f"choices must be increasing, got {choices}")
+    where = "choose_bits"
+    choices = check_choices(choices, where)
+    budget = validate.number(budget, "budget", low=0, low_open=True, where=where)
+    if not isinstance(shapes, (list, tuple)) or not shapes or any(
+            len(np.shape(s)) != 1 or len(s) != 2 or not all(
+                isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1 for d in s)
+            for s in shapes):
+        raise ValueError(f"{where}: shapes={shapes!r}; expected a non-empty list of (out, in) "
+                         "weight shapes")
+    delta = validate.array(delta, "delta", ndim=2, where=where)
+    if delta.shape != (len(shapes), len(choices)):
+        raise ValueError(f"{where}: delta has shape {delta.shape}; expected (layers, choices) = "
+                         f"{(len(shapes), len(choices))}")
 
     def nbytes(b, shape):
         return 4 * (shape[0] * shape[1] + shape[0]) if b >= 32 else uniform_layer_bytes(shape, b)
@@ -132,6 +183,11 @@ def mixed_precision(net, X, y, budget: int, choices=(2, 4, 8, 32)):
     bits : list of int, one width per Dense layer
     nbytes : int, the size in bytes (:func:`~minicomp.quant.size.uniform_bytes`)
     """
+    where = "mixed_precision"
+    dense_blocks(net, where)
+    choices = check_choices(choices, where)
+    validate.number(budget, "budget", low=0, low_open=True, where=where)
+    X, y = _data(net, X, y, where)
     delta = layer_sensitivity(net, X, y, choices)
     shapes = [d.W.shape for d, _ in dense_blocks(net)]
     bits = choose_bits(delta, shapes, choices, budget)

@@ -32,10 +32,12 @@ most ``max_samples`` values (seeded) instead of a histogram.
 from __future__ import annotations
 
 import abc
+import inspect
 
 import numpy as np
 
-from .uniform import check_finite, fake_quantize, scale_zero_point
+from .. import validate
+from .uniform import check_bits, check_finite, fake_quantize, scale_zero_point
 
 
 class Observer(abc.ABC):
@@ -45,7 +47,8 @@ class Observer(abc.ABC):
         self.count = 0                      # values observed so far
 
     def observe(self, x) -> None:
-        x = check_finite("x", x).ravel()
+        """Fold a batch ``x`` (any shape, finite numbers) into the statistics; empty: no-op."""
+        x = check_finite("x", x, f"{type(self).__name__}.observe").ravel()
         if x.size == 0:
             return
         self.count += x.size
@@ -69,6 +72,7 @@ class Observer(abc.ABC):
 
     def qparams(self, bits: int = 8, scheme: str = "affine"):
         """Scale and zero point (floats/ints) of the observed range."""
+        check_bits(bits, scheme, where=f"{type(self).__name__}.qparams")
         S, Z = scale_zero_point(*self.range(), bits, scheme)
         return float(S), int(Z)
 
@@ -104,8 +108,7 @@ class MovingAverageMinMaxObserver(Observer):
 
     def __init__(self, c: float = 0.01):
         super().__init__()
-        if not 0.0 < c <= 1.0:
-            raise ValueError(f"c={c!r}; expected 0 < c <= 1")
+        c = validate.number(c, "c", low=0, high=1, low_open=True, where=type(self).__name__)
         self.c, self.lo, self.hi = float(c), None, None
 
     def _update(self, x):
@@ -124,7 +127,9 @@ class _SampleObserver(Observer):
 
     def __init__(self, max_samples: int = 100_000, seed=0):
         super().__init__()
-        self.max_samples, self.rng = int(max_samples), np.random.default_rng(seed)
+        where = type(self).__name__
+        self.max_samples = validate.integer(max_samples, "max_samples", low=1, where=where)
+        self.rng = validate.rng(seed, "seed", where=where)
         self.samples = np.zeros(0)
 
     def _update(self, x):
@@ -145,9 +150,8 @@ class PercentileObserver(_SampleObserver):
 
     def __init__(self, p: float = 99.99, max_samples: int = 100_000, seed=0):
         super().__init__(max_samples, seed)
-        if not 50.0 < p <= 100.0:
-            raise ValueError(f"p={p!r}; expected a percentile in (50, 100]")
-        self.p = float(p)
+        self.p = validate.number(p, "p", low=50, high=100, low_open=True,
+                                 where="PercentileObserver")   # the range is [100 - p, p]
 
     def _range(self):
         return np.percentile(self.samples, 100.0 - self.p), np.percentile(self.samples, self.p)
@@ -167,8 +171,12 @@ class MSEObserver(_SampleObserver):
     def __init__(self, bits: int = 8, scheme: str = "affine", alphas=None,
                  max_samples: int = 100_000, seed=0):
         super().__init__(max_samples, seed)
-        self.bits, self.scheme = bits, scheme
-        self.alphas = np.linspace(0.05, 1.0, 40) if alphas is None else np.asarray(alphas)
+        self.bits, self.scheme = check_bits(bits, scheme, where="MSEObserver"), scheme
+        self.alphas = np.linspace(0.05, 1.0, 40) if alphas is None else validate.array(
+            alphas, "alphas", ndim=1, where="MSEObserver", dtype=np.float64)
+        if ((self.alphas <= 0) | (self.alphas > 1)).any():
+            raise ValueError(f"MSEObserver: alphas={alphas!r}; expected clipping ratios in "
+                             "(0, 1] (1 = min-max)")
 
     def _range(self):
         x = self.samples
@@ -189,6 +197,12 @@ OBSERVERS = {"minmax": MinMaxObserver, "moving_average": MovingAverageMinMaxObse
 
 def make_observer(kind: str = "minmax", **kwargs) -> Observer:
     """Observer by name: "minmax", "moving_average", "percentile" or "mse"."""
-    if kind not in OBSERVERS:
-        raise ValueError(f"observer={kind!r}; expected one of {sorted(OBSERVERS)}")
-    return OBSERVERS[kind](**kwargs)
+    kind = validate.choice(kind, "observer", sorted(OBSERVERS), where="make_observer")
+    try:
+        return OBSERVERS[kind](**kwargs)
+    except TypeError as e:
+        if "unexpected keyword" not in str(e):
+            raise
+        takes = list(inspect.signature(OBSERVERS[kind]).parameters)
+        raise TypeError(f"make_observer: {e}; the {kind!r} observer takes "
+                        f"{takes or 'no arguments'}") from None

@@ -34,21 +34,23 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import validate
 from ..nn import Dense, Identity, Module, ReLU
 from ..tensor import Tensor
-from .granularity import QTensor, quantize_tensor
-from .observers import make_observer
-from .uniform import check_finite, fake_quantize
+from .granularity import GRANULARITIES, QTensor, quantize_tensor
+from .observers import OBSERVERS, make_observer
+from .uniform import check_bits, check_finite, fake_quantize
 
 
-def dense_blocks(net) -> list[tuple[Dense, bool]]:
+def dense_blocks(net, where=None) -> list[tuple[Dense, bool]]:
     """``[(dense, relu_after), ...]`` of a Sequential of Dense (+ ReLU) layers.
 
     Raises
     ------
     TypeError
-        Another layer type, or two activations in a row.
+        Not a Module, another layer type, or two activations in a row.
     """
+    validate.module(net, "net", where=where)
     layers = list(getattr(net, "layers", [net]))
     blocks = []
     for i, layer in enumerate(layers):
@@ -62,6 +64,28 @@ def dense_blocks(net) -> list[tuple[Dense, bool]]:
     if not blocks:
         raise TypeError("the network has no Dense layer to quantize")
     return [(d, r) for d, r in blocks]
+
+
+def check_inputs(in_features: int, X, name: str = "X_calib", where=None,
+                 what: str = "calibration set") -> np.ndarray:
+    """A non-empty, finite (N, ``in_features``) batch of numbers, as float64.
+
+    Examples
+    --------
+    >>> check_inputs(3, np.zeros((0, 3)), where="calibrate")
+    Traceback (most recent call last):
+        ...
+    ValueError: calibrate: X_calib has shape (0, 3); expected a non-empty (N, 3) calibration set
+    """
+    pre = f"{where}: " if where else ""
+    if X is None:
+        raise TypeError(f"{pre}{name} is None; expected a {what} (N, {in_features})")
+    X = validate.array(getattr(X, "data", X), name, finite=False, nonempty=False, where=where)
+    if X.ndim != 2 or len(X) == 0:
+        raise ValueError(f"{pre}{name} has shape {X.shape}; expected a non-empty "
+                         f"(N, {in_features}) {what}")
+    validate.array(X, name, width=in_features, finite=False, where=where)
+    return check_finite(name, X, where)
 
 
 def calibrate(net, X_calib, observer: str = "minmax", bits_a: int = 8, batch_size: int = 256,
@@ -84,13 +108,13 @@ def calibrate(net, X_calib, observer: str = "minmax", bits_a: int = 8, batch_siz
     Raises
     ------
     ValueError
-        ``X_calib`` has no rows (empty calibration set) or holds NaN/inf.
+        ``X_calib`` has no rows (empty calibration set), the wrong width or
+        holds NaN/inf.
     """
-    X_calib = check_finite("X_calib", X_calib)
-    if X_calib.ndim != 2 or len(X_calib) == 0:
-        raise ValueError(f"X_calib must be a non-empty (N, features) calibration set, "
-                         f"got shape {X_calib.shape}")
-    blocks = dense_blocks(net)
+    blocks = dense_blocks(net, "calibrate")
+    X_calib = check_inputs(blocks[0][0].in_features, X_calib, "X_calib", "calibrate")
+    observer = validate.choice(observer, "observer", sorted(OBSERVERS), where="calibrate")
+    batch_size = validate.integer(batch_size, "batch_size", low=1, where="calibrate")
     if observer == "mse":
         observer_kwargs.setdefault("bits", bits_a)
     observers = [make_observer(observer, **observer_kwargs) for _ in range(len(blocks) + 1)]
@@ -126,7 +150,8 @@ class QuantizedMLP(Module):
         return x if self.bits_a is None else fake_quantize(x, S, Z, self.bits_a, "affine")
 
     def forward(self, x):
-        x = np.asarray(getattr(x, "data", x), dtype=np.float32)              # (N, in)
+        x = validate.array(getattr(x, "data", x), "x", ndim=2, width=self.qlayers[0].W.q.shape[1],
+                           where="QuantizedMLP", dtype=np.float32)          # (N, in), finite
         x = self._fq(x, self.S_in, self.Z_in)
         for layer, W_hat in zip(self.qlayers, self.W_hat):
             x = x @ W_hat.T + layer.b_hat                                    # (N, out)
@@ -164,7 +189,7 @@ def quantize_mlp(net, X_calib=None, bits: int = 8, bits_a: int | None = 8,
     ValueError
         Empty calibration set, NaN/inf weights or inputs, bad bits.
     TypeError
-        A layer other than Dense / ReLU.
+        A layer other than Dense / ReLU; ``X_calib`` None with ``bits_a``.
 
     Examples
     --------
@@ -176,9 +201,21 @@ def quantize_mlp(net, X_calib=None, bits: int = 8, bits_a: int | None = 8,
     >>> bool(err < 0.05)
     True
     """
-    blocks = dense_blocks(net)
+    where = "quantize_mlp"
+    blocks = dense_blocks(net, where)
+    check_bits(bits, "symmetric", where=where)
+    if bits_a is not None:
+        check_bits(bits_a, "affine", "bits_a", where)
+    validate.choice(granularity, "granularity", GRANULARITIES, where=where)
+    validate.choice(observer, "observer", sorted(OBSERVERS), where=where)
     for k, (dense, _) in enumerate(blocks):                  # before calibration runs them
-        check_finite(f"layer {k} weights", dense.W.data)
+        check_finite(f"layer {k} weights", dense.W.data, where)
+    if X_calib is None and bits_a is not None:
+        raise TypeError(f"{where}: X_calib is None; expected a calibration set (N, "
+                        f"{blocks[0][0].in_features}) to quantize activations, or bits_a=None "
+                        "for weight-only quantization")
+    if X_calib is not None:
+        X_calib = check_inputs(blocks[0][0].in_features, X_calib, "X_calib", where)
     observers = calibrate(net, X_calib, observer, bits_a, **observer_kwargs) \
         if bits_a is not None else None
     S_in, Z_in = observers[0].qparams(bits_a) if observers else (None, None)
@@ -209,6 +246,6 @@ def quantize_weights(net, bits: int = 8, granularity: str = "channel", scheme="s
     bits, granularity, scheme, group_size : as in
         :func:`~minicomp.quant.granularity.quantize_tensor`
     """
-    for dense, _ in dense_blocks(net):
-        dense.W.data[...] = quantize_tensor(dense.W.data, bits, scheme, granularity,
-                                            group_size).dequantize()
+    for k, (dense, _) in enumerate(dense_blocks(net, "quantize_weights")):
+        W = check_finite(f"layer {k} weights", dense.W.data, "quantize_weights")
+        dense.W.data[...] = quantize_tensor(W, bits, scheme, granularity, group_size).dequantize()

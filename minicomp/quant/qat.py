@@ -34,14 +34,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
 from ..nn import Module
 from ..optim import SGD, CosineLR
 from ..tensor import Tensor, _accumulate
 from ..train import fit
 from .granularity import QTensor, quantize_tensor
 from .observers import MovingAverageMinMaxObserver
-from .ptq import QuantizedMLP, QuantLayer, dense_blocks
-from .uniform import fake_quantize, quant_range
+from .ptq import QuantizedMLP, QuantLayer, check_inputs, dense_blocks
+from .uniform import check_bits, fake_quantize, quant_range
 
 
 def fake_quant(x: Tensor, S, Z, bits: int, scheme: str = "affine") -> Tensor:
@@ -63,6 +64,9 @@ def fake_quant(x: Tensor, S, Z, bits: int, scheme: str = "affine") -> Tensor:
     >>> y.sum().backward(); x.grad                         # 1 inside, 0 outside
     array([0., 1., 0., 0.], dtype=float32)
     """
+    if not isinstance(x, Tensor):
+        raise TypeError(f"fake_quant: x is a {type(x).__name__}; expected a Tensor (use "
+                        "fake_quantize for arrays)")
     lo, hi = quant_range(S, Z, bits, scheme)
     y = fake_quantize(x.data, S, Z, bits, scheme).astype(x.data.dtype)
     out = Tensor._make(y, (x,), "fake_quant")
@@ -95,11 +99,18 @@ class QATMLP(Module):
 
     def __init__(self, net, bits: int = 4, bits_a: int | None = 8, granularity="channel",
                  c: float = 0.01, X_init=None):
-        self.net, self.blocks = net, dense_blocks(net)
+        where = "QATMLP"
+        self.net, self.blocks = net, dense_blocks(net, where)
+        bits = check_bits(bits, "symmetric", where=where)
+        bits_a = None if bits_a is None else check_bits(bits_a, "affine", "bits_a", where)
+        granularity = validate.choice(granularity, "granularity", ("tensor", "channel"),
+                                      where=where)
         self.bits, self.bits_a, self.granularity = bits, bits_a, granularity
+        self.n_in = self.blocks[0][0].in_features
         self.observers = [MovingAverageMinMaxObserver(c) for _ in range(len(self.blocks) + 1)]
         if X_init is not None and bits_a is not None:
-            self._observe_float(np.asarray(X_init, dtype=np.float32))
+            X_init = check_inputs(self.n_in, X_init, "X_init", where, "batch")
+            self._observe_float(X_init.astype(np.float32))
 
     def _observe_float(self, x):
         self.observers[0].observe(x)
@@ -123,7 +134,11 @@ class QATMLP(Module):
         return fake_quant(x, S, Z, self.bits_a, "affine")
 
     def forward(self, x):
-        x = self._act(x if isinstance(x, Tensor) else Tensor(x), 0)
+        x = x if isinstance(x, Tensor) else Tensor(check_inputs(self.n_in, x, "x", "QATMLP",
+                                                                "batch").astype(np.float32))
+        if x.data.ndim != 2 or x.data.shape[1] != self.n_in or not np.isfinite(x.data).all():
+            check_inputs(self.n_in, x.data, "x", "QATMLP", "batch")        # raises, clearly
+        x = self._act(x, 0)
         for k, (dense, relu) in enumerate(self.blocks):
             S, Z = weight_qparams(dense.W.data, self.bits, self.granularity)
             W_hat = fake_quant(dense.W, S, Z, self.bits, "symmetric")           # (out, in)
@@ -172,6 +187,11 @@ def qat_finetune(net, X, y, bits: int = 4, bits_a: int | None = 8, epochs: int =
     qat : QATMLP in eval mode (``qat.to_quantized()`` gives the QuantizedMLP)
     history : History of :func:`minicomp.fit`
     """
+    where = "qat_finetune"
+    X = check_inputs(dense_blocks(net, where)[0][0].in_features, X, "X", where, "training set")
+    X = X.astype(np.float32)
+    y = validate.labels(y, "y", n=len(X), num_classes=dense_blocks(net)[-1][0].out_features,
+                        where=where)
     qat = QATMLP(net, bits, bits_a, granularity, X_init=X[:1024])
     opt = SGD(net.parameters(), lr=lr, momentum=momentum)
     history = fit(qat, X, y, optimizer=opt, epochs=epochs, batch_size=batch_size, seed=seed,

@@ -21,14 +21,17 @@ import math
 
 import numpy as np
 
+from .. import validate
+from .granularity import GRANULARITIES
 from .huffman import huffman_bytes
 from .ptq import dense_blocks
+from .uniform import check_bits
 
 
 def float_bytes(net) -> int:
     """float32 bytes of the Dense weights and biases of ``net``."""
     return int(sum(4 * (d.W.size + (0 if d.b is None else d.b.size))
-                   for d, _ in dense_blocks(net)))
+                   for d, _ in dense_blocks(net, "float_bytes")))
 
 
 def uniform_layer_bytes(shape, bits: int, granularity: str = "channel", scheme="symmetric",
@@ -42,7 +45,19 @@ def uniform_layer_bytes(shape, bits: int, granularity: str = "channel", scheme="
     >>> uniform_layer_bytes((64, 64), 4, "tensor", "affine", bias=False)   # 2048 + 4 + 1
     2053
     """
+    where = "uniform_layer_bytes"
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 2 and all(
+            isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d >= 1
+            for d in shape)):
+        raise ValueError(f"{where}: shape={shape!r}; expected (out, in), two positive ints")
+    bits = check_bits(bits, scheme, where=where)
+    granularity = validate.choice(granularity, "granularity", GRANULARITIES, where=where)
+    bias = validate.flag(bias, "bias", where=where)
     out, n_in = shape
+    if granularity == "group" and (isinstance(group_size, bool) or not isinstance(
+            group_size, (int, np.integer)) or group_size < 1 or n_in % group_size):
+        raise ValueError(f"{where}: group_size={group_size!r}; expected a positive int "
+                         f"dividing in_features={n_in}")
     scales = {"tensor": 1, "channel": out,
               "group": out * (n_in // group_size) if group_size else 0}[granularity]
     zero_points = scales * math.ceil(bits / 8) if scheme == "affine" else 0
@@ -52,11 +67,19 @@ def uniform_layer_bytes(shape, bits: int, granularity: str = "channel", scheme="
 def uniform_bytes(net, bits, granularity: str = "channel", scheme="symmetric",
                   group_size=None) -> int:
     """Bytes of every Dense layer of ``net`` at ``bits`` (an int, or one per layer)."""
-    blocks = dense_blocks(net)
+    where = "uniform_bytes"
+    blocks = dense_blocks(net, where)
     bits = [bits] * len(blocks) if np.isscalar(bits) else list(bits)
+    if len(bits) != len(blocks):
+        raise ValueError(f"{where}: bits has {len(bits)} widths; expected one int or one per "
+                         f"Dense layer ({len(blocks)})")
     total = 0
-    for (d, _), b in zip(blocks, bits):
-        if b >= 32:                                        # kept in float (mixed precision)
+    for k, ((d, _), b) in enumerate(zip(blocks, bits)):
+        if isinstance(b, (bool, np.bool_)) or not isinstance(b, (int, np.integer)) or not (
+                b == 32 or 1 <= b <= 16):
+            raise ValueError(f"{where}: bits[{k}]={b!r}; expected a width in [1, 16], or 32 "
+                             "to keep the layer in float32")
+        if b == 32:                                        # kept in float (mixed precision)
             total += 4 * (d.W.size + (0 if d.b is None else d.b.size))
         else:
             total += uniform_layer_bytes(d.W.shape, b, granularity, scheme, group_size,
@@ -67,6 +90,10 @@ def uniform_bytes(net, bits, granularity: str = "channel", scheme="symmetric",
 def kmeans_bytes(shared, huffman: bool = False) -> int:
     """Bytes of a k-means-shared net: indices (packed or Huffman) + codebooks + biases."""
     from .kmeans import SharedDense
+    validate.flag(huffman, "huffman", where="kmeans_bytes")
+    if not any(isinstance(m, SharedDense) for m in getattr(shared, "layers", ())):
+        raise TypeError(f"kmeans_bytes: shared is a {type(shared).__name__} without SharedDense "
+                        "layers; expected the Sequential of kmeans_quantize")
     total = 0
     for layer in shared.layers:
         if isinstance(layer, SharedDense):
@@ -79,14 +106,19 @@ def kmeans_bytes(shared, huffman: bool = False) -> int:
 
 def size_table(net, shared=None, integer=None) -> list[dict]:
     """Rows ``{"scheme", "bytes", "ratio"}`` for float32, int8/int4 and (given) k-means / integer."""
+    from .integer import IntegerMLP
     base = float_bytes(net)
+    if integer is not None and not isinstance(integer, IntegerMLP):
+        raise TypeError(f"size_table: integer is a {type(integer).__name__}; expected an "
+                        "IntegerMLP")
     rows = [("float32", base),
             ("int8 per-tensor", uniform_bytes(net, 8, "tensor")),
             ("int8 per-channel", uniform_bytes(net, 8, "channel")),
             ("int4 per-channel", uniform_bytes(net, 4, "channel"))]
     if shared is not None:
+        plain = kmeans_bytes(shared)                        # checks it is k-means shared
         bits = next(layer.bits for layer in shared.layers if hasattr(layer, "codebook"))
-        rows += [(f"k-means {bits}-bit", kmeans_bytes(shared)),
+        rows += [(f"k-means {bits}-bit", plain),
                  (f"k-means {bits}-bit + Huffman", kmeans_bytes(shared, huffman=True))]
     if integer is not None:
         rows.append(("integer-only int8 model", integer.nbytes()))

@@ -47,20 +47,31 @@ from __future__ import annotations
 
 import numpy as np
 
+from .. import validate
+
 SCHEMES = ("affine", "symmetric")
 ROUNDINGS = ("nearest", "stochastic")
 
 
-def check_bits(bits, scheme: str = "affine") -> int:
-    """Validate a bit width (1–16; 2–16 for ``symmetric``) and return it as int."""
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
-        raise TypeError(f"bits must be an int in [1, 16], got {bits!r}")
-    if scheme not in SCHEMES:
-        raise ValueError(f"scheme={scheme!r}; expected one of {SCHEMES}")
-    if not 1 <= bits <= 16:
-        raise ValueError(f"bits={bits}; expected an int in [1, 16]")
+def check_bits(bits, scheme: str = "affine", name: str = "bits", where=None) -> int:
+    """Validate a bit width (1–16; 2–16 for ``symmetric``) and return it as int.
+
+    ``name`` is how the caller spells the argument (e.g. ``"choices[2]"``)
+    and ``where`` the public function, both used in the message.
+
+    Examples
+    --------
+    >>> check_bits(np.int64(4)), check_bits(8, "symmetric")
+    (4, 8)
+    >>> check_bits(True)
+    Traceback (most recent call last):
+        ...
+    TypeError: bits=True (bool); expected an int >= 1 and <= 16
+    """
+    scheme = validate.choice(scheme, "scheme", SCHEMES, where=where)
+    bits = validate.integer(bits, name, low=1, high=16, where=where)
     if scheme == "symmetric" and bits < 2:
-        raise ValueError("bits=1 with scheme='symmetric': its narrow range "
+        raise ValueError(f"{_pre(where)}{name}=1 with scheme='symmetric': its narrow range "
                          "[-(2^0 - 1), 2^0 - 1] is the single code 0; use bits >= 2, "
                          "or scheme='affine' for the two levels {0, S}")
     return int(bits)
@@ -88,14 +99,46 @@ def code_dtype(bits, scheme: str = "affine") -> np.dtype:
     return np.dtype(np.int8 if bits <= 8 else np.int16)
 
 
-def check_finite(name: str, x) -> np.ndarray:
-    """``x`` as a float64 array; ValueError naming ``name`` if it holds NaN or inf."""
-    x = np.asarray(x, dtype=np.float64)
+def _pre(where) -> str:
+    return f"{where}: " if where else ""
+
+
+def check_finite(name: str, x, where=None) -> np.ndarray:
+    """``x`` as a float64 array of numbers (may be empty); ValueError naming ``name``
+    and the position if it holds NaN or inf (a thin layer over :func:`minicomp.validate.array`).
+
+    Examples
+    --------
+    >>> check_finite("W", [[1.0, float("inf")]], where="quantize_tensor")
+    Traceback (most recent call last):
+        ...
+    ValueError: quantize_tensor: W contains non-finite values (inf at [0, 1]); expected finite numbers
+    """
+    x = validate.array(getattr(x, "data", x), name, finite=False, nonempty=False, where=where)
+    x = x.astype(np.float64)
     if not np.isfinite(x).all():
-        bad = x[~np.isfinite(x)].ravel()[0]
-        raise ValueError(f"{name} contains non-finite values (e.g. {bad}); "
-                         f"quantization needs finite numbers")
+        at = [int(i) for i in np.argwhere(~np.isfinite(x))[0]]
+        pos = f" at {at}" if at else ""                             # a 0-d x has no position
+        raise ValueError(f"{_pre(where)}{name} contains non-finite values ({x[tuple(at)]}"
+                         f"{pos}); expected finite numbers")
     return x
+
+
+def _scale_zero(S, Z, shape, where=None):
+    """Scales (finite, > 0) and integer zero points, both broadcastable to ``shape``."""
+    S = validate.array(S, "S", finite=False, where=where).astype(np.float64)
+    if not (np.isfinite(S).all() and (S > 0).all()):
+        raise ValueError(f"{_pre(where)}scale S must be finite and > 0, got {S.ravel()[:4]}")
+    Z = validate.array(Z, "Z", where=where)
+    if not (Z == np.rint(Z)).all():
+        raise ValueError(f"{_pre(where)}zero point Z must hold integers, got {Z.ravel()[:4]}")
+    try:
+        np.broadcast_shapes(S.shape, Z.shape, shape)
+    except ValueError:
+        raise ValueError(f"{_pre(where)}S {S.shape} and Z {Z.shape} do not broadcast to the "
+                         f"values' shape {shape}; expected a scalar or one per channel/group"
+                         ) from None
+    return S, Z
 
 
 def scale_zero_point(lo, hi, bits, scheme: str = "affine"):
@@ -135,6 +178,8 @@ def scale_zero_point(lo, hi, bits, scheme: str = "affine"):
     """
     q_min, q_max = qrange(bits, scheme)
     lo, hi = check_finite("lo", lo), check_finite("hi", hi)
+    if lo.size == 0 or hi.size == 0:
+        raise ValueError("scale_zero_point: lo and hi are empty; expected a range")
     if (lo > hi).any():
         raise ValueError(f"lo must be <= hi, got lo={lo.ravel()[0]}, hi={hi.ravel()[0]}")
     lo, hi = np.minimum(lo, 0.0), np.maximum(hi, 0.0)          # the range contains 0
@@ -176,19 +221,16 @@ def quantize(x, S, Z, bits, scheme: str = "affine", rounding: str = "nearest", s
     array([0, 1, 1, 3, 3], dtype=uint8)
     """
     q_min, q_max = qrange(bits, scheme)
-    if rounding not in ROUNDINGS:
-        raise ValueError(f"rounding={rounding!r}; expected one of {ROUNDINGS}")
+    rounding = validate.choice(rounding, "rounding", ROUNDINGS)
     x = check_finite("x", x)
-    S = np.asarray(S, dtype=np.float64)
-    if not (np.isfinite(S).all() and (S > 0).all()):
-        raise ValueError(f"scale S must be finite and > 0, got {S.ravel()[:4]}")
+    S, Z = _scale_zero(S, Z, x.shape)
     t = x / S
     if rounding == "nearest":
         t = np.rint(t)
     else:
-        rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+        rng = np.random.default_rng() if seed is None else validate.rng(seed, "seed")
         t = np.floor(t + rng.random(t.shape))                  # E[floor(t + u)] = t
-    q = np.clip(t + np.asarray(Z), q_min, q_max)
+    q = np.clip(t + Z, q_min, q_max)
     return q.astype(code_dtype(bits, scheme))
 
 
@@ -200,8 +242,9 @@ def dequantize(q, S, Z=0) -> np.ndarray:
     >>> dequantize(np.array([0, 1, 3], np.uint8), 0.5, 1)
     array([-0.5,  0. ,  1. ], dtype=float32)
     """
-    q = np.asarray(q).astype(np.float64)
-    return (np.asarray(S, dtype=np.float64) * (q - np.asarray(Z))).astype(np.float32)
+    q = validate.array(q, "q", nonempty=False, where="dequantize").astype(np.float64)
+    S, Z = _scale_zero(S, Z, q.shape, "dequantize")
+    return (S * (q - Z)).astype(np.float32)
 
 
 def fake_quantize(x, S, Z, bits, scheme: str = "affine", rounding: str = "nearest",
@@ -225,6 +268,6 @@ def quant_range(S, Z, bits, scheme: str = "affine"):
     (-1.0, 2.5)
     """
     q_min, q_max = qrange(bits, scheme)
-    S, Z = np.asarray(S, dtype=np.float64), np.asarray(Z)
+    S, Z = _scale_zero(S, Z, (), "quant_range")
     lo, hi = S * (q_min - Z), S * (q_max - Z)
     return (float(lo), float(hi)) if lo.ndim == 0 else (lo, hi)

@@ -1,0 +1,158 @@
+"""Degenerate submissions score zero on every case of every exercise.
+
+Each degenerate is an ``exercise.py`` whose every function returns the same
+kind of wrong answer -- a constant, zeros, its first argument, its last
+argument, 1e300, NaN, noise, an array of the wrong shape, a list -- plus
+two sharper ones: the reference solution returning lists and tuples-as-lists
+(right values, wrong types), and, for exercise 03, the huge-scale attack
+(S = 1e300 with all-zero codes and values), which passed a round-trip check
+bounded by the student's own S. All are graded in one ``grade`` call
+(jobs=2) next to the reference solution, which must score full marks so
+that a zero means "caught", not "the harness is broken".
+"""
+import ast
+import pathlib
+
+import pytest
+
+from minicomp.grading.grade import grade
+from minicomp.grading.sandbox import Limits
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+EXERCISES = REPO / "exercises"
+NAMES = ("01_autograd", "02_importance", "03_quantization")
+PAIRS = {"matmul_backward", "prune_neurons", "affine_qparams", "per_channel_qparams"}
+
+# name -> (what each returned value is, made from argument `a`; which arguments feed it)
+DEGENERATES = {
+    "constant": ("1.0", "first"),
+    "zeros": ("np.zeros(np.shape(a))", "first"),
+    "first_argument": ("a", "first"),
+    "last_argument": ("a", "last"),              # e.g. grad_out passed through unchanged
+    "huge": ("np.full(np.shape(a), 1e300)", "first"),
+    "nan": ("np.full(np.shape(a), np.nan)", "first"),
+    "noise": ("np.random.default_rng(0).standard_normal(np.shape(a))", "first"),
+    "wrong_shape": ("np.zeros(np.size(a) + 1)", "first"),
+    "list": ("np.asarray(a).tolist()", "first"),
+}
+
+# Cases a degenerate may legitimately pass, as {(degenerate, exercise): {case, ...}}.
+# None: every case checks the type, shape and values against the grader's own.
+WHITELIST = {}
+
+HUGE_SCALE = '''import numpy as np
+
+
+def affine_qparams(x_min, x_max, bits):
+    return 1e300, 0
+
+
+def quantize(x, S, Z, bits):
+    return np.zeros(np.shape(x), dtype=np.int64)
+
+
+def dequantize(q, S, Z):
+    return np.zeros(np.shape(q))
+
+
+def per_channel_qparams(W, bits):
+    return np.full(len(W), 1e300), np.zeros(len(W), dtype=np.int64)
+'''
+
+AS_LISTS = '''
+
+import types as _types
+
+_originals = dict(globals())         # internal calls keep using the real functions
+
+
+def _listify(value):
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return [_listify(v) for v in value] if isinstance(value, tuple) else value
+
+
+def _as_lists(name):
+    real = _types.FunctionType(_originals[name].__code__, _originals)
+    return lambda *args, **kwargs: _listify(real(*args, **kwargs))
+
+
+for _name in {names!r}:
+    globals()[_name] = _as_lists(_name)
+'''
+
+
+def reference(exercise: str) -> str:
+    """The reference solution without its markers: what a perfect student hands in."""
+    text = (EXERCISES / exercise / "exercise.py").read_text()
+    return "".join(line for line in text.splitlines(keepends=True)
+                   if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
+
+
+def functions(exercise: str) -> list:
+    """The names of the functions the exercise asks for."""
+    tree = ast.parse((EXERCISES / exercise / "exercise.py").read_text())
+    return [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+
+
+def degenerate(exercise: str, expr: str, which: str) -> str:
+    """An exercise.py whose every function returns ``expr`` built from its arguments."""
+    src = f"import numpy as np\n\n\ndef _m(a):\n    return {expr}\n"
+    for name in functions(exercise):
+        i, j = (0, 1) if which == "first" else (-2, -1)
+        ret = f"(_m(args[{i}]), _m(args[{j}]))" if name in PAIRS else \
+            f"_m(args[{0 if which == 'first' else -1}])"
+        src += f"\n\ndef {name}(*args, **kwargs):\n    return {ret}\n"
+    return src
+
+
+def submissions() -> dict:
+    """{student: {exercise: source}} for every degenerate and the reference."""
+    subs = {name: {ex: degenerate(ex, *spec) for ex in NAMES}
+            for name, spec in DEGENERATES.items()}
+    subs["reference_as_lists"] = {ex: reference(ex) + AS_LISTS.format(names=functions(ex))
+                                  for ex in NAMES}
+    subs["huge_scale"] = {"03_quantization": HUGE_SCALE}
+    subs["reference"] = {ex: reference(ex) for ex in NAMES}
+    return subs
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    """{(student, exercise): [CaseResult]}, one grade() call for every submission."""
+    tmp = tmp_path_factory.mktemp("oracles")
+    subs = submissions()
+    for student, files in subs.items():
+        for exercise, source in files.items():
+            folder = tmp / "subs" / student / exercise
+            folder.mkdir(parents=True)
+            (folder / "exercise.py").write_text(source)
+    summary = grade(tmp / "subs", EXERCISES, tmp / "out" / "grades.csv", jobs=2,
+                    limits=Limits(timeout=5, submission_timeout=60), progress=False)
+    results = {}
+    for s in summary["students"]:
+        assert not s.error, s.error
+        for ex in s.exercises:
+            if ex.exercise in subs[s.student_id]:
+                results[(s.student_id, ex.exercise)] = ex.cases
+    return results
+
+
+def test_reference_scores_full_marks_so_the_harness_is_sound(graded):
+    for exercise in NAMES:
+        cases = graded[("reference", exercise)]
+        assert cases and all(c.status == "passed" for c in cases), \
+            [(c.name, c.status, c.message) for c in cases]
+
+
+@pytest.mark.parametrize("student, exercise", [
+    (d, ex) for d in [*DEGENERATES, "reference_as_lists"] for ex in NAMES]
+    + [("huge_scale", "03_quantization")])
+def test_degenerate_passes_nothing(graded, student, exercise):
+    allowed = WHITELIST.get((student, exercise), set())
+    cases = graded[(student, exercise)]
+    assert {c.status for c in cases} <= {"passed", "failed", "error"}, \
+        [(c.name, c.status, c.message) for c in cases]     # it loaded and ran: caught, not broken
+    passed = [c.name for c in cases if c.status == "passed" and c.name not in allowed]
+    assert not passed, f"{student} passes {passed} of {exercise}"
+    assert all(c.score == 0 for c in cases if c.name not in allowed)
