@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import functools
 import json
-import math
 import os
 import stat
 import zipfile
@@ -25,6 +24,7 @@ import zlib
 import numpy as np
 
 from . import nn, validate
+from .archive import members_of, npy_meta
 from .atomic import atomic_open, check_target
 from .nn import Module, Parameter
 from .tensor import Tensor
@@ -35,7 +35,6 @@ HEADER = "__minicomp__"
 MAX_FEATURES = 2**24          # largest in/out width a file may declare
 MAX_DEPTH = 32                # deepest nesting of Sequential in Sequential
 MAX_HEADER_BYTES = 2**22      # the JSON header is at most 4 MiB
-MAX_INFLATE = 64              # arrays may inflate to 64 x the file size (+ 64 MiB), no more
 
 
 def _size(v, name, where):
@@ -225,47 +224,8 @@ def save(net: Module, path) -> str:
     return path
 
 
-def _npy_meta(zf, info, where: str):
-    """``(shape, dtype)`` from a member's ``.npy`` header; its declared size must match."""
-    fmt = np.lib.format
-    with zf.open(info) as f:
-        version = fmt.read_magic(f)
-        if version not in ((1, 0), (2, 0)):
-            raise ValueError(f"{where}: member {info.filename!r} has .npy version {version}")
-        read = fmt.read_array_header_1_0 if version == (1, 0) else fmt.read_array_header_2_0
-        shape, _, dtype = read(f)
-        start = f.tell()
-    need = start + math.prod(shape) * dtype.itemsize
-    if dtype.hasobject or info.file_size != need:
-        raise ValueError(f"{where}: member {info.filename!r} declares {info.file_size} bytes but "
-                         f"shape {shape} of {dtype} needs {need}")
-    return shape, dtype
-
-
-def _members(zf, file_size: int, where: str) -> dict:
-    """``{key: ZipInfo}``, refusing what a numpy archive never holds, before reading any."""
-    members, total = {}, 0
-    for info in zf.infolist():
-        name, size = info.filename, info.file_size
-        total += size
-        if not name.endswith(".npy") or name[:-4] in members:
-            raise ValueError(f"{where}: member {name!r} is not one array of an .npz archive")
-        if info.flag_bits & 1 or info.compress_type not in (zipfile.ZIP_STORED,
-                                                             zipfile.ZIP_DEFLATED):
-            raise ValueError(f"{where}: member {name!r} is encrypted or uses an unsupported "
-                             "compression")
-        if (info.header_offset + info.compress_size > file_size
-                or (info.compress_type == zipfile.ZIP_STORED and size != info.compress_size)
-                or total > MAX_INFLATE * file_size + 2**26):
-            raise ValueError(f"{where}: member {name!r} declares {size} bytes from "
-                             f"{info.compress_size} stored bytes ({total} so far), more than "
-                             f"the {file_size}-byte file can hold")
-        members[name[:-4]] = info
-    return members
-
-
 def _read_header(zf, info, where: str) -> dict:
-    shape, dtype = _npy_meta(zf, info, where)          # reads the .npy header only
+    shape, dtype = npy_meta(zf, info, where)          # reads the .npy header only
     if dtype != np.uint8 or len(shape) != 1 or info.file_size > MAX_HEADER_BYTES:
         raise ValueError(f"{where}: header is a {dtype} array of shape {shape}; expected at "
                          f"most {MAX_HEADER_BYTES} bytes (uint8)")
@@ -285,7 +245,7 @@ def _read_header(zf, info, where: str) -> dict:
 
 
 def _load_archive(zf, file_size: int, where: str) -> Module:
-    members = _members(zf, file_size, where)
+    members = members_of(zf, file_size, where)
     if HEADER not in members:
         raise ValueError(f"{where} is an .npz archive but not a minicomp model (no "
                          f"{HEADER!r} header; it holds {sorted(members)[:5]})")
@@ -294,7 +254,7 @@ def _load_archive(zf, file_size: int, where: str) -> Module:
     shapes = _shapes(desc)
     _check_keys(shapes, members, where)
     for key, info in members.items():                  # .npy headers only: nothing allocated
-        _check_meta(key, *_npy_meta(zf, info, where), shapes, where)
+        _check_meta(key, *npy_meta(zf, info, where), shapes, where)
     net = _build(desc)
     params = dict(net.named_parameters())
     for key, info in members.items():

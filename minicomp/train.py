@@ -170,7 +170,7 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
     X, y, classify = _data(net, X, y, loss_fn, "fit")        # X in the weights' dtype
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
-            n = f" of {len(validation)} items" if isinstance(validation, (tuple, list)) else ""
+            n = f" of length {len(validation)}" if isinstance(validation, (tuple, list)) else ""
             raise TypeError(f"fit: validation is a {type(validation).__name__}{n}; expected a "
                             "pair (X_val, y_val)")
         validation = _data(net, *validation, loss_fn, "fit", ("X_val", "y_val"))

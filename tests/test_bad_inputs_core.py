@@ -83,7 +83,7 @@ CASES = [
     (lambda: fit_(X, y[:, None, None]), ValueError, r"fit: y has shape \(20, 1, 1\) \(3-D\)"),
     (lambda: fit_(validation=(X[:, :2], y)), ValueError, r"fit: X_val has 2 features"),
     (lambda: fit_(validation=(X, y[:3])), ValueError, r"fit: X_val has 20 rows but y_val has 3"),
-    (lambda: fit_(validation=(X, y, 1)), TypeError, r"fit: validation is a tuple of 3 items; "
+    (lambda: fit_(validation=(X, y, 1)), TypeError, r"fit: validation is a tuple of length 3; "
                                                     r"expected a pair \(X_val, y_val\)"),
     (lambda: fit_(validation=X), TypeError, r"fit: validation is a ndarray; expected a pair"),
     # ---- fit: hyperparameters and hooks

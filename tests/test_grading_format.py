@@ -194,8 +194,9 @@ def test_check_counts_public_tests_only(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "public tests passed: 0/3" in out and "all tests passed" not in out
     assert "NotImplementedError" in out
-    assert main(["check", str(EXERCISES / "01_autograd" / "exercise.py")]) == 0
-    assert "public tests passed: 3/3" in capsys.readouterr().out
+    # the instructor's copy (still holding SOLUTION markers) is refused, not run
+    assert main(["check", str(EXERCISES / "01_autograd" / "exercise.py")]) == 2
+    assert "instructor's copy" in capsys.readouterr().err
 
 
 def test_grading_is_deterministic_and_reports_follow_the_schema(tmp_path):

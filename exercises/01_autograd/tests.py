@@ -14,6 +14,10 @@ import numpy as np
 
 from minicomp.grading import case
 
+# The exercise says "plain NumPy": the sandbox refuses these imports, with
+# this reason, in the student's process (the grader itself may use them).
+FORBIDDEN_IMPORTS = ("minicomp", "torch", "scipy", "sklearn")
+
 
 def expect_array(value, shape, what):
     """Fail with a clear message unless value is a float ndarray of this shape."""

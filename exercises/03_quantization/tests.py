@@ -11,6 +11,10 @@ import numpy as np
 
 from minicomp.grading import case
 
+# The exercise says "plain NumPy": the sandbox refuses these imports, with
+# this reason, in the student's process (the grader itself may use them).
+FORBIDDEN_IMPORTS = ("minicomp", "torch", "scipy", "sklearn")
+
 
 def expect_array(value, shape, kind, what):
     """Fail with a clear message unless value is an ndarray of this shape and kind."""

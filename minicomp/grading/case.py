@@ -33,6 +33,7 @@ import sys
 OUTCOMES = ("passed", "failed", "error", "timeout", "crashed", "syntax_error", "missing",
             "symlink")
 DEFAULT_FORBID_REASON = "write it in plain NumPy"
+UNFORBIDDABLE = ("numpy",)             # the worker's protocol needs it inside the sandbox
 _order = itertools.count()
 
 
@@ -145,6 +146,9 @@ def _forbidden_imports(value, tests_path: str) -> dict:
         if not isinstance(name, str) or not name.isidentifier() or not isinstance(reason, str):
             raise ValueError(f"FORBIDDEN_IMPORTS in {tests_path!r}: expected top-level package "
                              f"names (no dots) and str reasons, got {name!r}: {reason!r}")
+        if name in UNFORBIDDABLE:
+            raise ValueError(f"FORBIDDEN_IMPORTS in {tests_path!r} names {name!r}, which the "
+                             "sandbox itself uses to send values; expected another package")
         out[name] = reason
     return out
 

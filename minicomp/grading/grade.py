@@ -37,7 +37,7 @@ from .report import (
     write_json,
     write_text,
 )
-from .run import read_student_files, run_exercise
+from .run import read_student_files, read_submission, run_exercise
 from .sandbox import Limits, Worker, WorkerCrashed, WorkerTimeout, readable_root
 
 MAX_CALL_SECONDS = 3600.0              # Limits.timeout, --timeout: one call into student code
@@ -133,15 +133,6 @@ def probe(limits: Limits) -> dict:
         return {}
     finally:
         worker.close()
-
-
-def read_submission(folder, names) -> dict:
-    """``{exercise: files, or None when missing}`` of one student's ``folder``.
-
-    The one place that reads a submission, so that a reader refusing
-    symlinks at any depth can replace it in one call.
-    """
-    return {name: read_student_files(os.path.join(folder, name)) for name in names}
 
 
 def grade_student(student_id: str, folder, exercises: dict, limits: Limits) -> StudentResult:

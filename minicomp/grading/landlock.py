@@ -119,7 +119,9 @@ def drop_privileges(must_read, writable) -> str:
     standard library. Call before :func:`unshare_namespaces`: inside the
     new user namespace no uid can be set any more.
     """
-    if not sys.platform.startswith("linux") or os.geteuid() != 0:
+    if not sys.platform.startswith("linux"):
+        return "privileges unchanged (not Linux)"
+    if os.geteuid() != 0:
         return f"uid {os.geteuid()} kept (not root: nothing to drop)"
     os.setgroups([])
     os.setresgid(NOBODY, NOBODY, NOBODY)

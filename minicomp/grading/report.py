@@ -40,8 +40,11 @@ def sandbox_line(report: dict, limits) -> str:
         return f"sandbox: {rlimits} only -- WARNING: Landlock is unavailable on this " \
                "system: the student code can read any file its user can"
     parts = ["filesystem"] + [k for k in ("network", "signals") if ll.get(k)]
+    extra = "".join(f", {report[k]}" for k in ("privileges", "seccomp") if report.get(k))
+    warn = (" -- WARNING: file metadata outside the sandbox (modes, times, xattrs) is NOT "
+            "protected" if str(report.get("seccomp", "")).startswith("no seccomp") else "")
     return (f"sandbox: Landlock ABI {ll.get('abi')} ({' + '.join(parts)}), "
-            f"{report.get('namespaces', 'no namespaces')}, {rlimits}")
+            f"{report.get('namespaces', 'no namespaces')}{extra}, {rlimits}{warn}")
 
 
 # what each outcome (case.OUTCOMES) means, as the student reads it

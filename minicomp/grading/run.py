@@ -224,7 +224,10 @@ def read_submission(student_dir, exercise_names) -> dict:
     The folder itself is opened without following a link: if it is one,
     every exercise is refused, naming it. Each exercise folder is then read
     as by :func:`read_student_files` (paths named relative to the student
-    folder). Other entries of the student folder are never read.
+    folder). A link anywhere in the student folder, even beside the
+    exercise folders, refuses the whole submission (EXERCISES.md, rule 7):
+    other entries are never read, but a submission holding a link is not
+    graded.
     """
     student_dir = os.path.abspath(os.fspath(student_dir))
     me = os.path.basename(student_dir)
@@ -234,6 +237,9 @@ def read_submission(student_dir, exercise_names) -> dict:
         link = e.errno == errno.ELOOP or os.path.islink(student_dir)
         return {n: SymlinkRefused(me) if link else None for n in exercise_names}
     try:
+        link = _find_link(fd, me, [MAX_SCANNED], 0)
+        if link is not None:
+            return {n: SymlinkRefused(link) for n in exercise_names}
         return {n: _read_exercise(fd, n, n) for n in exercise_names}
     finally:
         os.close(fd)

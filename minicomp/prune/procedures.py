@@ -213,10 +213,10 @@ def sensitivity_scan(net, X_val, y_val, sparsities=(0.5, 0.7, 0.8, 0.9, 0.95),
     """
     where = "sensitivity_scan"
     X_val, y_val = _data(net, X_val, y_val, where, ("X_val", "y_val"))
-    if X is not None or y is not None:                      # calibration data of the criterion
+    if X is None or y is not None:                            # the criterion's data
         X, y = _data(net, X_val if X is None else X, y_val if y is None else y, where)
     else:
-        X, y = X_val, y_val
+        X = net_inputs(net, X, "X", where)                     # y: only Taylor needs it
     sparsities = _sparsities(sparsities, where)
     state, params = net.state_dict(), net.parameters()
     masks = [p.mask for p in params]

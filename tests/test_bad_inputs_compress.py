@@ -1,0 +1,409 @@
+"""Bad inputs to pruning, quantization, deployment and the kernels: a clear error, never a result.
+
+Each case is a call, the exception it must raise and a regex its message must
+match: the argument's name and, where there is one, the bad value (and
+usually the public function, as a ``where:`` prefix). A few calls that look
+odd but are fine (NumPy scalars, lists) are checked to be accepted.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import minicomp.prune as P
+import minicomp.quant as Q
+from minicomp import MLP
+from minicomp.deploy import InferenceModel, Int8Dense, SparseDense, to_inference
+from minicomp.kernels import int8 as K8
+from minicomp.kernels import reference as R
+from minicomp.kernels import sparse as KS
+from minicomp.nn import Dense, ReLU
+
+RNG = np.random.default_rng(0)
+X = RNG.standard_normal((24, 4)).astype(np.float32)       # 24 samples, 4 features
+Y = np.arange(24) % 3                                      # 3 classes
+X_NAN = X.copy()
+X_NAN[2, 1] = np.nan                                       # named as [2, 1] in messages
+X_INF = X.copy()
+X_INF[0, 3] = np.inf
+
+
+def net():
+    """A fresh 4 -> 5 -> 3 MLP (Dense layers 0 and 2)."""
+    return MLP([4, 5, 3], seed=0)
+
+
+def half_pruned():
+    n = net()
+    P.prune(n, "magnitude", 0.5)
+    return n
+
+
+QNET = Q.quantize_mlp(net(), X)                                     # 8-bit simulated model
+INET = Q.IntegerMLP(QNET, kernel="reference")
+INT8 = {"w_q": np.ones((3, 4), np.int8), "bias_q": None, "x_scale": 0.1, "x_zero_point": 0,
+        "w_scale": 0.01, "y_scale": 0.2, "y_zero_point": 0}
+INT8_2 = dict(INT8, w_q=np.ones((2, 3), np.int8), x_scale=0.2)
+SMALL = MLP([4, 3, 2], seed=0)                                       # Dense 0 (3, 4), 2 (2, 3)
+MODEL_INT8 = to_inference(SMALL, int8=[INT8, INT8_2])
+MODEL_SPARSE = to_inference(SMALL)
+CSR3 = KS.to_csr(np.eye(3))
+W24 = np.ones((2, 4))
+
+case = pytest.param
+PRUNE = [
+    # --- NaN / inf data in every entry that takes data --------------------
+    case(lambda: P.prune(net(), "obs", 0.5, X_NAN), ValueError,
+         r"prune: X contains nan at \[2, 1\]; expected finite", id="obs-nan-X"),
+    case(lambda: P.obs_prune(W24, X_NAN, 0.5), ValueError, r"obs_prune: X contains nan",
+         id="obs_prune-nan"),
+    case(lambda: P.prune(net(), "wanda", 0.5, X_INF), ValueError, r"X contains inf at \[0, 3\]",
+         id="wanda-inf"),
+    case(lambda: P.prune(net(), "taylor", 0.5, X_NAN, Y), ValueError, r"X contains nan",
+         id="taylor-nan"),
+    case(lambda: P.prune(net(), "obd", 0.5, X_NAN), ValueError, r"X contains nan", id="obd-nan"),
+    case(lambda: P.prune(net(), "activation", 0.5, X_NAN), ValueError, r"X contains nan",
+         id="R_i-nan"),
+    case(lambda: P.activation_importance(W24, X_INF), ValueError,
+         r"activation_importance: X contains inf", id="activation_importance-inf"),
+    case(lambda: P.taylor_scores(net(), X, np.full(24, np.nan)), ValueError,
+         r"taylor_scores: y contains nan", id="taylor-nan-y"),
+    case(lambda: P.obd_scores(net(), X_NAN), ValueError, r"obd_hessian_diagonal: X contains nan",
+         id="obd_scores-nan"),
+    case(lambda: P.sensitivity_scan(net(), X_NAN, Y), ValueError,
+         r"sensitivity_scan: X_val contains nan", id="scan-nan"),
+    case(lambda: P.one_shot(net(), X_INF, Y), ValueError, r"one_shot: X contains inf",
+         id="one_shot-inf"),
+    case(lambda: P.magnitude_scores(np.array([[np.nan, 1.0]])), ValueError,
+         r"layer_or_W contains nan at \[0, 0\]", id="nan-weights"),
+    case(lambda: P.dense_forward(net(), X_NAN), ValueError, r"dense_forward: X contains nan",
+         id="dense_forward-nan"),
+    # --- amounts -----------------------------------------------------------
+    case(lambda: P.prune(net(), "magnitude", 1.0), ValueError,
+         r"prune: layer 0: amount=1.0 removes 20 entries but only 19 may go.*min_keep",
+         id="layer-scope-empties"),
+    case(lambda: P.prune(net(), "magnitude", 1.0, scope="global"), ValueError,
+         r"prune: amount=1.0 removes 35 entries but only \d+ may go.*min_keep",
+         id="global-scope-empties"),
+    case(lambda: P.prune(net(), "obs", 1.0, X), ValueError, r"layer 0: amount=1.0 .*min_keep",
+         id="obs-empties"),
+    case(lambda: P.prune(net(), "activation", 5, X), ValueError,
+         r"layer 0: amount=5 removes 5 entries but only 4", id="neurons-empties"),
+    case(lambda: P.prune(half_pruned(), "magnitude", 0.3), ValueError,
+         r"layer 0 is already 50% sparse.*amount=0\.3.*can only remove more.*unpruned",
+         id="less-than-current"),
+    case(lambda: P.prune(half_pruned(), "magnitude", 0.3, scope="global"), ValueError,
+         r"already \d+% sparse.*amount=0\.3", id="less-than-current-global"),
+    case(lambda: P.prune(net(), "magnitude", None), TypeError, r"amount=None \(NoneType\)",
+         id="amount-None"),
+    case(lambda: P.prune(net(), "magnitude", True), TypeError, r"amount=True \(bool\)",
+         id="amount-bool"),
+    case(lambda: P.prune(net(), "magnitude", "0.5"), TypeError, r"amount='0\.5' \(str\)",
+         id="amount-str"),
+    case(lambda: P.prune(net(), "magnitude", -0.1), ValueError, r"amount=-0\.1 .*\[0, 1\]",
+         id="amount-negative"),
+    case(lambda: P.prune(net(), "magnitude", np.float64("nan")), ValueError, r"amount=nan",
+         id="amount-nan"),
+    case(lambda: P.prune(net(), "magnitude", 21), ValueError, r"amount=21 .*between 0 and",
+         id="amount-count-too-big"),
+    case(lambda: P.mask_from_scores([1.0, np.nan], 1), ValueError,
+         r"mask_from_scores: scores contains NaN at \[1\]", id="scores-nan"),
+    case(lambda: P.global_masks(np.ones(3), 1), TypeError, r"scores_list is a ndarray",
+         id="global_masks-array"),
+    case(lambda: P.global_masks([np.ones(3)], 1, min_keep=True), ValueError, r"min_keep=True",
+         id="min_keep-bool"),
+    # --- shapes, widths, labels, names ----------------------------------------
+    case(lambda: P.prune(net(), "wanda", 0.5, X[:, :3]), ValueError,
+         r"prune: X has 3 features \(shape \(24, 3\)\); expected 4", id="width"),
+    case(lambda: P.prune(net(), "wanda", 0.5, X[0]), ValueError, r"X has shape \(4,\) \(1-D\)",
+         id="X-1D"),
+    case(lambda: P.prune(net(), "wanda", 0.5, X[:0]), ValueError, r"X is empty", id="X-empty"),
+    case(lambda: P.prune(net(), "wanda", 0.5, X.astype(str)), TypeError, r"X has dtype <U",
+         id="X-strings"),
+    case(lambda: P.prune(net(), "taylor", 0.5, X, Y + 3), ValueError,
+         r"y contains the label 5; expected labels in 0\.\.2", id="taylor-label-range"),
+    case(lambda: P.prune(net(), "taylor", 0.5, X, Y[:5]), ValueError,
+         r"y has 5 labels; expected 24", id="taylor-label-count"),
+    case(lambda: P.prune(net(), "taylor", 0.5, X, Y + 0.5), ValueError,
+         r"y holds non-integer values", id="taylor-label-float"),
+    case(lambda: P.prune(net(), "size", 0.5), ValueError, r"criterion='size'; expected one of",
+         id="criterion"),
+    case(lambda: P.prune(net(), "magnitude", 0.5, scope="all"), ValueError, r"scope='all'",
+         id="scope"),
+    case(lambda: P.prune(net(), "magnitude", 0.5, layers=[0, 0]), ValueError,
+         r"layers=\[0, 0\]; expected .*distinct", id="layers-duplicate"),
+    case(lambda: P.prune(net(), "magnitude", 0.5, layers=[2]), ValueError,
+         r"layers=\[2\]; expected .*\[0, 2\)", id="layers-range"),
+    case(lambda: P.prune(None, "magnitude", 0.5), TypeError, r"prune: net is a NoneType",
+         id="net-None"),
+    case(lambda: P.prune(net(), "random", 0.5, seed=-1), TypeError, r"prune: seed=-1",
+         id="seed-negative"),
+    case(lambda: P.prune(net(), "wanda", 0.5), ValueError, r"needs calibration inputs X",
+         id="X-missing"),
+    case(lambda: P.apply_mask(net()[0].W, np.full((5, 4), 0.5)), ValueError,
+         r"apply_mask: mask contains 0\.5 at \[0, 0\]; expected only 0 and 1", id="mask-values"),
+    case(lambda: P.apply_mask(np.ones(3), np.ones(3)), TypeError, r"param is a ndarray",
+         id="apply_mask-param"),
+    case(lambda: P.norm_scores(W24, True), ValueError, r"p=True; expected one of 1, 2",
+         id="p-bool"),
+    case(lambda: P.random_scores(-1), ValueError, r"shape=-1", id="random-shape"),
+    case(lambda: P.threshold_mask([1.0], float("nan")), ValueError, r"threshold=nan",
+         id="threshold-nan"),
+    case(lambda: P.layer_hessian(X, damp=0), ValueError, r"damp=0\.0; expected .*> 0",
+         id="damp"),
+    case(lambda: P.obs_scores(W24, X[:, :3]), ValueError, r"X has 3 columns .*W's 4 inputs",
+         id="obs-width"),
+    case(lambda: P.reconstruction_error(W24, np.ones((2, 3)), X), ValueError,
+         r"W_new has shape \(2, 3\)", id="reconstruction-shape"),
+    # --- procedures and schedules ------------------------------------------------
+    case(lambda: P.gradual(net(), X, Y, 1.0), ValueError, r"gradual: s_f=1\.0", id="s_f"),
+    case(lambda: P.gradual(net(), X, Y, 0.5, n=0), ValueError, r"gradual: n=0", id="n"),
+    case(lambda: P.iterative(net(), X, Y, sparsities=()), ValueError, r"sparsities=\(\)",
+         id="sparsities-empty"),
+    case(lambda: P.iterative(net(), X, Y, sparsities=(0.5, 1.5)), ValueError,
+         r"sparsities\[1\]=1\.5", id="sparsities-range"),
+    case(lambda: P.lottery_ticket(net(), X, Y, rounds=0), ValueError, r"rounds=0",
+         id="rounds"),
+    case(lambda: P.FineTune(epochs=0), ValueError, r"FineTune: epochs=0", id="FineTune"),
+    case(lambda: P.pick_sparsities({0: [0.9, 0.8]}, [0.5], 0.9), ValueError,
+         r"scan\[0\]=\[0\.9, 0\.8\]; expected one accuracy per sparsity", id="pick"),
+    case(lambda: P.cubic_sparsity(0, 0.5, dt=True), TypeError, r"dt=True \(bool\)",
+         id="cubic-bool"),
+    case(lambda: P.inference_time(net(), X, samples=0), ValueError, r"samples=0",
+         id="samples"),
+    case(lambda: P.sparse_forward(net(), X, csrs=[]), ValueError, r"csrs=list of length 0",
+         id="csrs"),
+]
+
+QUANT = [
+    # --- bits, schemes, names ----------------------------------------------
+    case(lambda: Q.quantize([1.0], 1.0, 0, 17), ValueError, r"bits=17; expected an int >= 1",
+         id="bits-17"),
+    case(lambda: Q.quantize([1.0], 1.0, 0, 0), ValueError, r"bits=0", id="bits-0"),
+    case(lambda: Q.quantize_tensor(np.ones((2, 2)), True), TypeError, r"bits=True \(bool\)",
+         id="bits-bool"),
+    case(lambda: Q.quantize_tensor(np.ones((2, 2)), 8.0), TypeError, r"bits=8\.0 \(float\)",
+         id="bits-float"),
+    case(lambda: Q.check_bits(8, "asym"), ValueError, r"scheme='asym'; expected one of",
+         id="scheme"),
+    case(lambda: Q.quantize_tensor(np.ones((2, 2)), 8, granularity="row"), ValueError,
+         r"granularity='row'", id="granularity"),
+    case(lambda: Q.quantize([1.0], 1.0, 0, 8, rounding="up"), ValueError, r"rounding='up'",
+         id="rounding"),
+    case(lambda: Q.quantize_tensor(np.ones((2, 6)), 8, granularity="group", group_size=4),
+         ValueError, r"group_size=4; expected a positive int dividing in_features=6",
+         id="group-size"),
+    case(lambda: Q.quantize([1.0], 1.0, 0.5, 8), ValueError, r"zero point Z must hold integers",
+         id="Z-fraction"),
+    case(lambda: Q.quantize(np.ones((2, 3)), np.ones(2), 0, 8), ValueError,
+         r"S \(2,\) and Z \(\) do not broadcast", id="S-shape"),
+    case(lambda: Q.quantize([1.0, np.nan], 1.0, 0, 8), ValueError,
+         r"x contains non-finite values \(nan at \[1\]\)", id="quantize-nan"),
+    case(lambda: Q.dequantize([1], np.nan), ValueError, r"scale S must be finite", id="S-nan"),
+    # --- observers and calibration ----------------------------------------------
+    case(lambda: Q.MinMaxObserver().observe([0.0, np.nan]), ValueError,
+         r"MinMaxObserver\.observe: x contains non-finite", id="observer-nan"),
+    case(lambda: Q.PercentileObserver(p=0), ValueError, r"PercentileObserver: p=0\.0",
+         id="percentile-0"),
+    case(lambda: Q.PercentileObserver(p=101.0), ValueError, r"p=101\.0", id="percentile-101"),
+    case(lambda: Q.MovingAverageMinMaxObserver(c=float("nan")), ValueError, r"c=nan",
+         id="ema-c"),
+    case(lambda: Q.MSEObserver(bits=0), ValueError, r"MSEObserver: bits=0", id="mse-bits"),
+    case(lambda: Q.make_observer("hist"), ValueError, r"observer='hist'", id="observer-name"),
+    case(lambda: Q.quantize_mlp(net(), X_NAN), ValueError,
+         r"quantize_mlp: X_calib contains non-finite values \(nan at \[2, 1\]\)",
+         id="ptq-nan"),
+    case(lambda: Q.quantize_mlp(net(), X[:, :3]), ValueError,
+         r"X_calib has 3 features .*expected 4", id="ptq-width"),
+    case(lambda: Q.quantize_mlp(net(), X[:0]), ValueError,
+         r"X_calib has shape \(0, 4\); expected a non-empty", id="ptq-empty"),
+    case(lambda: Q.quantize_mlp(net(), X[0]), ValueError, r"X_calib has shape \(4,\)",
+         id="ptq-1D"),
+    case(lambda: Q.quantize_mlp(net(), X.astype(str)), TypeError, r"X_calib has dtype <U",
+         id="ptq-strings"),
+    case(lambda: Q.quantize_mlp(net(), None), TypeError, r"X_calib is None.*bits_a=None",
+         id="ptq-None"),
+    case(lambda: Q.quantize_mlp(net(), X, bits_a=0), ValueError, r"bits_a=0", id="bits_a"),
+    case(lambda: Q.calibrate(net(), X, batch_size=0), ValueError, r"batch_size=0",
+         id="calibrate-batch"),
+    case(lambda: Q.QATMLP(net(), X_init=X_NAN), ValueError, r"QATMLP: X_init contains non",
+         id="qat-nan"),
+    # --- mixed precision ---------------------------------------------------------
+    case(lambda: Q.mixed_precision(net(), X, Y, 1000, choices=(33,)), ValueError,
+         r"mixed_precision: choices\[0\]=33; expected a bit width in \[2, 16\].*or 32",
+         id="choices-33"),
+    case(lambda: Q.mixed_precision(net(), X, Y, 1000, choices=()), ValueError,
+         r"choices=\(\); expected a non-empty", id="choices-empty"),
+    case(lambda: Q.mixed_precision(net(), X, Y, 1000, choices=(4, True)), TypeError,
+         r"choices\[1\]=True \(bool\)", id="choices-bool"),
+    case(lambda: Q.mixed_precision(net(), X, Y, -1), ValueError, r"budget=-1\.0", id="budget"),
+    case(lambda: Q.mixed_precision(net(), X, Y, float("inf")), ValueError, r"budget=inf",
+         id="budget-inf"),
+    case(lambda: Q.mixed_precision(net(), X_NAN, Y, 1000), ValueError, r"X contains non-finite",
+         id="mixed-nan"),
+    case(lambda: Q.choose_bits(np.zeros((2, 2)), [(2, 2)], (2, 4), 100), ValueError,
+         r"delta has shape \(2, 2\); expected .*\(1, 2\)", id="delta-shape"),
+    case(lambda: Q.uniform_bytes(net(), [8, 33]), ValueError, r"bits\[1\]=33", id="bytes-33"),
+    case(lambda: Q.uniform_bytes(net(), [8]), ValueError, r"bits has 1 widths", id="bytes-len"),
+    # --- fixed point, k-means, Huffman ------------------------------------------
+    case(lambda: Q.fixed_point([1.0], -1, 8), ValueError, r"fixed_point: f=-1", id="f-negative"),
+    case(lambda: Q.to_fixed([1.0], 8, 8), ValueError, r"f=8 fractional bits do not fit",
+         id="f>=bits"),
+    case(lambda: Q.wrap_around([1.5], 8), ValueError, r"q contains 1\.5", id="wrap-float"),
+    case(lambda: Q.kmeans_1d([1.0, 2.0], 0), ValueError, r"kmeans_1d: bits=0", id="k-0"),
+    case(lambda: Q.kmeans_quantize(MLP([2, 2]), bits=3), ValueError,
+         r"layer 0 has 4 weights, fewer than the 2\^3 = 8 centroids", id="k>weights"),
+    case(lambda: Q.kmeans_1d([], 2), ValueError, r"w is empty", id="kmeans-empty"),
+    case(lambda: Q.huffman_encode([]), ValueError, r"huffman_encode: index is empty",
+         id="huffman-empty"),
+    case(lambda: Q.entropy_bits([]), ValueError, r"entropy_bits: index is empty",
+         id="entropy-empty"),
+    case(lambda: Q.huffman_encode([0.5, 1.0]), TypeError, r"index has dtype float64",
+         id="huffman-float"),
+    case(lambda: Q.huffman_code([3, -1]), ValueError, r"counts\[1\]=-1", id="huffman-count"),
+    case(lambda: Q.huffman_decode("0", {0: "0", 1: "1"}, 5), ValueError,
+         r"bits hold only 1 symbols.*n=5", id="huffman-short"),
+    case(lambda: Q.huffman_bytes([0, 5], 4), ValueError,
+         r"symbol 5; expected symbols < num_symbols=4", id="huffman-range"),
+    # --- the quantized models ---------------------------------------------------
+    case(lambda: QNET(X_NAN), ValueError, r"QuantizedMLP: x contains nan at \[2, 1\]",
+         id="QuantizedMLP-nan"),
+    case(lambda: INET(X_NAN), ValueError, r"IntegerMLP: X contains non-finite values \(nan",
+         id="IntegerMLP-nan"),
+    case(lambda: INET(X[:, :3]), ValueError, r"IntegerMLP: X has 3 features", id="IntegerMLP-w"),
+    case(lambda: Q.IntegerMLP(QNET, kernel="gpu"), ValueError, r"kernel='gpu'",
+         id="IntegerMLP-kernel"),
+    case(lambda: Q.fixed_point_round([1.5], 1 << 30, 31), ValueError, r"acc contains 1\.5",
+         id="fixed_point_round"),
+]
+
+DEPLOY = [
+    case(lambda: to_inference(SMALL, masks={1: np.ones((3, 4))}), ValueError,
+         r"masks key 1 names no Dense layer; expected one of \[0, '0\.weight', 2, '2\.weight'\]",
+         id="mask-key"),
+    case(lambda: to_inference(SMALL, masks={"0.bias": np.ones(3)}), ValueError,
+         r"masks key '0\.bias'", id="mask-key-name"),
+    case(lambda: to_inference(SMALL, masks={0: np.ones((3, 4)), "0.weight": np.ones((3, 4))}),
+         ValueError, r"gives layer 0 a second mask", id="mask-key-twice"),
+    case(lambda: to_inference(SMALL, masks={0: np.ones((4, 3))}), ValueError,
+         r"masks\[0\] has shape \(4, 3\); expected \(3, 4\)", id="mask-shape"),
+    case(lambda: to_inference(SMALL, masks={0: np.full((3, 4), 2.0)}), ValueError,
+         r"masks\[0\] contains 2\.0 .*only 0 and 1", id="mask-values"),
+    case(lambda: to_inference(SMALL, masks=[np.ones((3, 4))]), TypeError, r"masks is a list",
+         id="masks-list"),
+    case(lambda: to_inference(SMALL, int8=[INT8]), ValueError,
+         r"int8 has 1 layer sets, net has 2 Dense layers", id="int8-count"),
+    case(lambda: to_inference(SMALL, int8=[dict(INT8, relu=True), INT8_2]), ValueError,
+         r"int8\[0\] is a dict with keys .*'relu'", id="int8-key"),
+    case(lambda: to_inference(SMALL, int8=[dict(INT8, w_q=np.ones((3, 5), np.int8)), INT8_2]),
+         ValueError, r"int8\[0\]\['w_q'\] has shape \(3, 5\); expected .*\(3, 4\)",
+         id="int8-w_q-shape"),
+    case(lambda: to_inference(SMALL, int8=[dict(INT8, x_scale=np.nan), INT8_2]), ValueError,
+         r"int8\[0\]: x_scale must be finite and positive", id="int8-nan-scale"),
+    case(lambda: Int8Dense(**dict(INT8, x_zero_point=1.5)), TypeError, r"x_zero_point=1\.5",
+         id="int8-zero-point-float"),
+    case(lambda: Int8Dense(**dict(INT8, w_q=np.full((3, 4), np.nan))), TypeError,
+         r"w_q must be a 2-D int8", id="int8-nan-weights"),
+    case(lambda: MODEL_INT8.predict(X_NAN), ValueError, r"X contains nan at \[2, 1\]",
+         id="int8-model-nan"),
+    case(lambda: MODEL_INT8.forward_int(X_INF), ValueError, r"X contains inf",
+         id="int8-model-inf"),
+    case(lambda: MODEL_INT8.predict(np.ones((2, 5))), ValueError, r"X has 5 features",
+         id="int8-model-width"),
+    case(lambda: MODEL_SPARSE.predict(X_NAN), ValueError, r"predict: X contains nan",
+         id="sparse-model-nan"),
+    case(lambda: MODEL_SPARSE.predict(np.ones((2, 5))), ValueError,
+         r"predict: X has 5 features .*expected 4", id="sparse-model-width"),
+    case(lambda: MODEL_SPARSE.predict(None), TypeError, r"predict: X is a NoneType",
+         id="sparse-model-None"),
+    case(lambda: InferenceModel([MODEL_SPARSE.layers[0], MODEL_INT8.layers[1]]), TypeError,
+         r"not mixed", id="model-mixed"),
+    case(lambda: InferenceModel([MODEL_SPARSE.layers[0]] * 2), ValueError,
+         r"layer 0 has 3 outputs but layer 1 takes 4 inputs", id="model-chain"),
+    case(lambda: SparseDense.from_dense(np.array([[np.nan, 1.0]])), ValueError,
+         r"csr\.data contains nan", id="sparse-nan-weights"),
+    case(lambda: SparseDense.from_dense(np.eye(2), bias=[np.inf, 0]), ValueError,
+         r"bias contains inf", id="sparse-nan-bias"),
+    # --- kernels -----------------------------------------------------------------
+    case(lambda: KS.to_csr(np.ones(3)), ValueError, r"W must be 2-D \(out, in\), got shape \(3,\)",
+         id="csr-1D"),
+    case(lambda: R.to_csr(np.ones((2, 2, 2))), ValueError, r"W must be 2-D", id="ref-csr-3D"),
+    case(lambda: R.to_csr("abc"), TypeError, r"W is a str", id="ref-csr-str"),
+    case(lambda: KS.sparse_linear(np.ones((1, 3), np.int64), CSR3), TypeError,
+         r"X must be a float array .*got int64", id="sparse-int-X"),
+    case(lambda: KS.sparse_linear(np.ones((1, 4)), CSR3), ValueError,
+         r"X has 4 features, the CSR matrix expects 3", id="sparse-width"),
+    case(lambda: KS.check_csr(CSR3._replace(shape=(3,))), TypeError, r"shape=\(3,\)",
+         id="csr-shape"),
+    case(lambda: K8.Int8Linear(np.ones((2, 3), np.int8), None, 0, 1 << 30, 31, 0)(
+        np.zeros((1, 4), np.uint8)), ValueError, r"x_q has 4 features, the layer expects 3",
+         id="int8-kernel-width"),
+    case(lambda: K8.Int8Linear.from_scales(np.ones((2, 3), np.int8), np.nan, None, 0.1, 0, 0.1,
+                                           0), ValueError, r"w_scale must be finite",
+         id="int8-kernel-nan-scale"),
+    case(lambda: K8.Int8Linear(np.ones((2, 3), np.int8), None, 0, 1 << 30, 31, 0)([[1, 2, 3]]),
+         ValueError, r"x_q must be a 2-D ndarray .*got a list", id="int8-kernel-list"),
+]
+
+
+@pytest.mark.parametrize("call, error, match", PRUNE + QUANT + DEPLOY)
+def test_bad_input_raises_a_clear_error(call, error, match):
+    with pytest.raises(error, match=match):
+        call()
+
+
+def test_the_battery_is_large_enough():
+    assert len(PRUNE + QUANT + DEPLOY) >= 60
+
+
+# ---- refusals leave everything as it was ----------------------------------------
+def test_refused_pruning_changes_nothing():
+    n = half_pruned()
+    before = [(p.data.copy(), None if p.mask is None else p.mask.copy()) for p in n.parameters()]
+    for call in (lambda: P.prune(n, "magnitude", 0.3), lambda: P.prune(n, "magnitude", 1.0),
+                 lambda: P.prune(n, "obs", 0.7, X_NAN)):
+        with pytest.raises(ValueError):
+            call()
+    for p, (data, mask) in zip(n.parameters(), before):
+        np.testing.assert_array_equal(p.data, data)
+        assert (p.mask is None) == (mask is None)
+        if mask is not None:
+            np.testing.assert_array_equal(p.mask, mask)
+
+
+def test_masks_returned_are_the_masks_on_the_net():
+    n = half_pruned()
+    masks = P.prune(n, "magnitude", 0.75)                 # 0.5 then 0.75: more zeros only
+    for layer, mask in zip((n[0], n[2]), masks):
+        np.testing.assert_array_equal(mask, layer.W.mask)
+        assert (mask == 0).sum() == round(0.75 * mask.size)
+    same = P.prune(n, "magnitude", 0.75)                  # the same level again: a no-op
+    for a, b in zip(masks, same):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_layer_scope_keeps_min_keep_like_global_scope():
+    n = net()
+    P.prune(n, "magnitude", 19, layers=[0])               # 20 - 1: the last one stays
+    assert np.count_nonzero(n[0].W.data) == 1
+    n = net()
+    P.prune(n, "magnitude", 1.0, min_keep=0)              # min_keep=0 allows it explicitly
+    assert P.sparsity(n) == 1.0
+
+
+# ---- accepted: NumPy scalars, lists, integer data -----------------------------------
+def test_numpy_scalars_and_lists_are_accepted():
+    masks = P.prune(net(), "wanda", np.float32(0.5), X.tolist())
+    assert [int((m == 0).sum()) for m in masks] == [10, 8]
+    P.prune(net(), "magnitude", np.int64(3), layers=[np.int64(0)])
+    assert P.mask_from_scores([3.0, 1.0], np.float64(0.5)).tolist() == [1.0, 0.0]
+    assert Q.quantize_tensor(np.ones((2, 2)), np.int64(4)).bits == 4
+    assert P.cubic_sparsity(np.int64(5), np.float32(0.5), n=np.int64(2)) == 0.5
+    q = Q.quantize_mlp(net(), X.tolist(), bits=np.int64(8))
+    assert q(X.tolist()).data.shape == (24, 3)
+    labels = Y.astype(np.float64)                         # whole floats, as read from a CSV
+    P.taylor_scores(net(), X, labels)
+    assert MODEL_SPARSE.predict([[0, 1, 2, 3]]).shape == (1, 2)   # ints cast to float32
+    assert MODEL_INT8.predict(X.tolist()).shape == (24, 2)
+    model = to_inference(SMALL, masks={np.int64(0): np.eye(3, 4), "2.weight": np.ones((2, 3))})
+    assert model.layers[0].csr.nnz == 3
