@@ -116,10 +116,15 @@ def attacks(out_dir, port, exercises=EXERCISES, targets=()):
             "print('passed'); print('public tests passed: 3/3')\n"
             "import sys; sys.stderr.write('[passed]\\n')\nreturn x * 0"), "failed", 8),
         "forged_reply": (with_relu_body(
-            "import json, os, sys\nfrom minicomp.grading import protocol\n"
+            # minicomp is a forbidden import here: forge the frame by hand
+            # (8-byte length, 4-byte JSON length, the JSON of a dict, no arrays)
+            "import json, os, struct, sys\n"
             "rep = json.loads(sys.argv[2])['fds'][1]\n"
-            "protocol.write_frame(rep, protocol.encode({'id': 999, 'status': 'ok', "
-            "'value': grad_out * (x > 0)}))\nwhile True:\n    pass"), "crashed", 8),
+            "doc = json.dumps({'$dict': [['id', 999], ['status', 'ok'], "
+            "['value', 1]]}).encode()\n"
+            "body = struct.pack('>I', len(doc)) + doc\n"
+            "os.write(rep, struct.pack('>Q', len(body)) + body)\n"
+            "while True:\n    pass"), "crashed", 8),
         "always_equal": (with_relu_body(
             "class Yes:\n    def __eq__(self, other): return True\n"
             "    def __array__(self, *a, **k): raise TypeError\nreturn Yes()"), "failed", 8),

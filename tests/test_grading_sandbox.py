@@ -263,15 +263,25 @@ def test_symlinks_are_refused_by_name_at_any_depth(tmp_path):
     deep.mkdir(parents=True)
     (student / "ex_deep" / "exercise.py").write_text("x = 1\n")
     (deep / "sneaky").symlink_to("/etc/passwd")
-    (student / "stray").symlink_to(real)          # not an exercise: never read
     names = ["ex_ok", "ex_dir", "ex_file", "ex_deep", "ex_missing"]
-    got = read_submission(student, names)
-    assert got["ex_ok"] == {"exercise.py": b"x = 1\n"}          # no tests.py, FIFO, folder
-    assert got["ex_dir"] == SymlinkRefused("ex_dir")
-    assert got["ex_file"] == SymlinkRefused("ex_file/exercise.py")
-    assert got["ex_deep"] == SymlinkRefused("ex_deep/a/b/sneaky")
-    assert got["ex_missing"] is None
+    # one exercise folder at a time: each link named where it is (and no
+    # tests.py, FIFO or subfolder read)
+    assert read_student_files(student / "ex_ok") == {"exercise.py": b"x = 1\n"}
     assert read_student_files(student / "ex_dir") == SymlinkRefused("ex_dir")
+    assert read_student_files(student / "ex_file") == SymlinkRefused("ex_file/exercise.py")
+    assert read_student_files(student / "ex_deep") == SymlinkRefused("ex_deep/a/b/sneaky")
+    assert read_student_files(student / "ex_missing") is None
+    # a whole submission holding a link anywhere is refused (EXERCISES.md, rule 7),
+    # naming the first link found, relative to the student folder
+    got = read_submission(student, names)
+    assert got == {n: SymlinkRefused("ex_deep/a/b/sneaky") for n in names}
+    clean = tmp_path / "subs" / "carol"
+    (clean / "ex_ok").mkdir(parents=True)
+    (clean / "ex_ok" / "exercise.py").write_text("x = 1\n")
+    assert read_submission(clean, ["ex_ok", "ex_missing"]) == {
+        "ex_ok": {"exercise.py": b"x = 1\n"}, "ex_missing": None}
+    (clean / "stray").symlink_to(real)            # beside the exercises: still refused
+    assert read_submission(clean, ["ex_ok"]) == {"ex_ok": SymlinkRefused("stray")}
     linked = tmp_path / "subs" / "bob"
     linked.symlink_to(student)
     assert read_submission(linked, names) == {n: SymlinkRefused("bob") for n in names}

@@ -237,9 +237,9 @@ def read_submission(student_dir, exercise_names) -> dict:
         link = e.errno == errno.ELOOP or os.path.islink(student_dir)
         return {n: SymlinkRefused(me) if link else None for n in exercise_names}
     try:
-        link = _find_link(fd, me, [MAX_SCANNED], 0)
+        link = _find_link(fd, ".", [MAX_SCANNED], 0)      # "./a/b": relative to the folder
         if link is not None:
-            return {n: SymlinkRefused(link) for n in exercise_names}
+            return {n: SymlinkRefused(link[2:]) for n in exercise_names}
         return {n: _read_exercise(fd, n, n) for n in exercise_names}
     finally:
         os.close(fd)

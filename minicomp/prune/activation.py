@@ -74,11 +74,13 @@ def net_inputs(net, X, name: str = "X", where=None, dtype=None) -> np.ndarray:
         ...
     ValueError: prune: X contains nan at [0, 1]; expected finite numbers
     """
-    dense = dense_layers(net, where)
-    if not dense:
+    validate.module(net, "net", where=where)
+    layers = getattr(net, "layers", None) or [None]                # fast path: an MLP
+    first = layers[0] if isinstance(layers[0], Dense) else next(iter(dense_layers(net)), None)
+    if first is None:
         raise ValueError(f"{where + ': ' if where else ''}net has no Dense layer")
-    return validate.array(getattr(X, "data", X), name, ndim=2, width=dense[0].in_features,
-                          where=where, dtype=dtype or dense[0].W.dtype)
+    return validate.array(getattr(X, "data", X), name, ndim=2, width=first.in_features,
+                          where=where, dtype=dtype or first.W.dtype)
 
 
 def activation_importance(layer_or_W, X) -> np.ndarray:

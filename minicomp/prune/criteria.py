@@ -21,9 +21,12 @@ name           ranks      score
 ``amount`` is the *total* sparsity of each layer (layer scope) or of all
 the chosen layers (global scope): entries already pruned are ranked first
 (score :math:`-\infty`), so pruning again to a higher level only adds
-zeros. Neuron criteria leave the output layer alone (its neurons are the
-classes). Global rankings normalise each layer's scores by their L2 norm
-(as Molchanov et al. do) so that layers of different scale compare.
+zeros; a *lower* level than a layer already has is refused (a mask never
+claims less sparsity than the net has). In both scopes every layer keeps
+at least ``min_keep`` entries (default 1 %, at least 1), so no amount
+empties a layer. Neuron criteria leave the output layer alone (its neurons
+are the classes). Global rankings normalise each layer's scores by their
+L2 norm (as Molchanov et al. do) so that layers of different scale compare.
 """
 from __future__ import annotations
 

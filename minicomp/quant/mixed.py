@@ -45,7 +45,7 @@ def check_choices(choices, where=None) -> list[int]:
     >>> check_choices((33,), where="mixed_precision")
     Traceback (most recent call last):
         ...
-    ValueError: mixed_precision: choices[0]=33; expected a bit width in [2, 16] (symmetric weights), or 32 to keep float32
+    ValueError: mixed_precision: choices[0]=33; expected a bit width in [2, 16] ...
     """
     pre = f"{where}: " if where else ""
     if isinstance(choices, (str, bytes, dict)) or not hasattr(choices, "__len__") or not len(

@@ -112,7 +112,7 @@ def check_finite(name: str, x, where=None) -> np.ndarray:
     >>> check_finite("W", [[1.0, float("inf")]], where="quantize_tensor")
     Traceback (most recent call last):
         ...
-    ValueError: quantize_tensor: W contains non-finite values (inf at [0, 1]); expected finite numbers
+    ValueError: quantize_tensor: W contains non-finite values (inf at [0, 1]); expected ...
     """
     x = validate.array(getattr(x, "data", x), name, finite=False, nonempty=False, where=where)
     x = x.astype(np.float64)
