@@ -236,20 +236,36 @@ class ReLU(Module):
     def forward(self, x):
         return F.relu(x)
 
+    @staticmethod
+    def numpy(h):
+        return np.maximum(h, 0)
+
 
 class Sigmoid(Module):
     def forward(self, x):
         return F.sigmoid(x)
+
+    @staticmethod
+    def numpy(h):
+        return 0.5 * (1.0 + np.tanh(0.5 * h))     # = 1/(1 + e^-h), the form F.sigmoid uses
 
 
 class Tanh(Module):
     def forward(self, x):
         return F.tanh(x)
 
+    @staticmethod
+    def numpy(h):
+        return np.tanh(h)
+
 
 class Identity(Module):
     def forward(self, x):
         return x
+
+    @staticmethod
+    def numpy(h):
+        return h
 
 
 class Dropout(Module):
@@ -271,12 +287,16 @@ class Dropout(Module):
     def config(self):
         return {"p": self.p, "seed": self.seed if isinstance(self.seed, int) else None}
 
+    @staticmethod
+    def numpy(h):
+        return h                                 # inference: dropout is the identity
+
     def extra_repr(self):
         return f"p={self.p}"
 
 
 ACTIVATIONS = {"relu": ReLU, "sigmoid": Sigmoid, "tanh": Tanh, "identity": Identity}
-_SAME_WIDTH = (ReLU, Sigmoid, Tanh, Identity, Dropout)     # layers that keep the width
+SAME_WIDTH = (ReLU, Sigmoid, Tanh, Identity, Dropout)     # layers that keep the width
 
 
 class Sequential(Module):
@@ -292,7 +312,7 @@ class Sequential(Module):
                     type(layer).__name__
                 raise TypeError(f"Sequential: layer {i} is {what}, expected a Module "
                                 "(an instance, e.g. ReLU())")
-            if isinstance(layer, _SAME_WIDTH):
+            if isinstance(layer, SAME_WIDTH):
                 continue
             n_in, n_out = io_features(layer)
             if last and None not in (n_in, last[1]) and n_in != last[1]:
@@ -389,7 +409,8 @@ def io_features(net) -> tuple:
     (None, None)
     """
     if isinstance(net, Sequential):
-        layers = [m for m in net.layers if not isinstance(m, _SAME_WIDTH)]
+        layers = [m for m in net.layers if not isinstance(m, SAME_WIDTH)]
         return (io_features(layers[0])[0], io_features(layers[-1])[1]) if layers else (None, None)
     n_in, n_out = getattr(net, "in_features", None), getattr(net, "out_features", None)
     return (n_in if isinstance(n_in, int) else None, n_out if isinstance(n_out, int) else None)
+

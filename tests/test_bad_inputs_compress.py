@@ -17,7 +17,6 @@ from minicomp.deploy import InferenceModel, Int8Dense, SparseDense, to_inference
 from minicomp.kernels import int8 as K8
 from minicomp.kernels import reference as R
 from minicomp.kernels import sparse as KS
-from minicomp.nn import Dense, ReLU
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((24, 4)).astype(np.float32)       # 24 samples, 4 features

@@ -1,0 +1,116 @@
+"""THE walker over a network's Dense layers, and THE plain-NumPy forward pass.
+
+Every technique that visits a net layer by layer -- pruning criteria and
+masks, compaction, OBD/OBS, calibration and quantization, sizes,
+deployment -- goes through :func:`dense_blocks`, so they all accept the
+same nets and refuse the same ones with the same message. Every technique
+that needs the net's outputs or per-layer inputs as arrays (no autograd)
+calls :func:`numpy_forward`, which computes exactly what
+``net(X)`` computes in eval mode.
+
+A *block* is one Dense layer and the elementwise activation right after
+it (Identity when there is none):
+
+    Dense(64 -> 64), ReLU, Dense(64 -> 10)   ->   [(0, Dense, ReLU), (2, Dense, Identity)]
+"""
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from . import validate as check
+from .nn import SAME_WIDTH, Dense, Dropout, Identity, Module, Sequential
+
+
+class Block(NamedTuple):
+    """One Dense layer of a Sequential and the activation right after it."""
+
+    index: int                # position of the Dense layer in the Sequential
+    dense: Dense
+    act: Module               # the activation after it (Identity when there is none)
+
+
+def dense_blocks(net, where=None) -> list:
+    """THE walker: the :class:`Block` s of ``net`` (a Sequential or one Dense), in order.
+
+    Every technique that visits a net's layers goes through this one
+    function, so they all accept the same nets: Dense layers, each followed
+    by at most one elementwise activation (ReLU, Sigmoid, Tanh, Identity;
+    Dropout is the identity at inference and is skipped).
+
+    Raises
+    ------
+    TypeError
+        ``net`` is not a Module, or holds another layer type.
+    ValueError
+        No Dense layer, an activation before the first Dense, or two
+        activations in a row.
+
+    Examples
+    --------
+        >>> from minicomp import MLP
+    >>> [(b.index, b.dense.out_features, type(b.act).__name__)
+    ...  for b in dense_blocks(MLP([4, 8, 3]))]
+    [(0, 8, 'ReLU'), (2, 3, 'Identity')]
+    """
+    check.module(net, "net", where=where)
+    pre = f"{where}: " if where else ""
+    blocks = []
+    for i, layer in enumerate(net.layers if isinstance(net, Sequential) else [net]):
+        if type(layer) is Dense:
+            blocks.append(Block(i, layer, Identity()))
+        elif type(layer) not in SAME_WIDTH:
+            raise TypeError(f"{pre}layer {i} is a {type(layer).__name__}; expected Dense layers "
+                            "with ReLU, Sigmoid, Tanh, Identity or Dropout between them")
+        elif isinstance(layer, (Dropout, Identity)):
+            continue                                           # the identity at inference
+        elif not blocks or not isinstance(blocks[-1].act, Identity):
+            raise ValueError(f"{pre}layer {i} ({type(layer).__name__}) follows "
+                             f"{'no Dense layer' if not blocks else 'another activation'}; "
+                             "expected at most one activation after each Dense layer")
+        else:
+            blocks[-1] = blocks[-1]._replace(act=layer)
+    if not blocks:
+        raise ValueError(f"{pre}net has no Dense layer; expected at least one")
+    return blocks
+
+
+def numpy_forward(net, X, dtype=np.float32, inputs: bool = False, where=None):
+    """THE plain-NumPy forward pass (inference: no autograd, no dropout).
+
+    Parameters
+    ----------
+    net : Sequential or Dense (see :func:`dense_blocks`)
+    X : array, shape (N, in)
+        Checked: numeric, 2-D, non-empty, the net's input width, finite.
+    dtype : float dtype
+        Computed in this dtype (float32 as trained; float64 for second-order
+        methods that need the precision).
+    inputs : bool
+        Also return the input of every Dense layer.
+
+    Returns
+    -------
+    Y : ndarray, shape (N, out)
+        The logits; with ``inputs=True``, ``(Y, [X_0, X_1, ...])``.
+
+    Examples
+    --------
+    >>> from minicomp import MLP
+    >>> net = MLP([2, 2, 1], seed=0)
+    >>> bool(np.allclose(numpy_forward(net, [[1.0, -1.0]]), net([[1.0, -1.0]]).data))
+    True
+    """
+    blocks = dense_blocks(net, where)
+    h = check.array(getattr(X, "data", X), "X", ndim=2, width=blocks[0].dense.in_features,
+                    where=where, dtype=dtype)                  # (N, in)
+    seen = []
+    for block in blocks:
+        seen.append(h)
+        W, b = block.dense.W.data.astype(dtype, copy=False), block.dense.b
+        h = h @ W.T                                            # (N, in) -> (N, out)
+        if b is not None:
+            h = h + b.data.astype(dtype, copy=False)
+        h = block.act.numpy(h)
+    return (h, seen) if inputs else h
