@@ -1,30 +1,33 @@
-r"""Trained model → inference-only model on the sparse and int8 kernels.
+r"""THE path from what the library produces to an inference model on the kernels.
 
-Scope: :class:`SparseDense` (CSR weights, :mod:`minicomp.kernels.sparse`),
-:class:`Int8Dense` (int8 weights, int32 accumulation, fixed-point
-requantization, :mod:`minicomp.kernels.int8`), :class:`InferenceModel` and
-:func:`to_inference`, which turns a trained :class:`~minicomp.nn.Sequential`
-or :class:`~minicomp.nn.MLP` into one. Inference only: no gradients, no
-training mode, NumPy arrays in and out.
+:func:`to_inference` takes a pruned (masked) net, a
+:class:`~minicomp.quant.ptq.QuantizedMLP` or per-layer int8 settings and
+returns one :class:`InferenceModel`: a chain of :class:`SparseDense` (CSR
+weights, :mod:`minicomp.kernels.sparse`) or :class:`Int8Dense` (int8
+weights, int32 accumulation, fixed-point requantization,
+:mod:`minicomp.kernels.int8`) layers. Inference only: no gradients, no
+training mode, NumPy arrays in and out. The net's layers are visited by
+:func:`minicomp.blocks.dense_blocks`; a ReLU after a Dense layer is fused.
 
-Sparse: each Dense layer ``y = x W^T + b`` keeps only the entries of ``W``
-that are nonzero and not masked, in CSR; predictions are allclose to the
-float model's.
+Sparse: each Dense layer ``y = x W^T + b`` keeps the entries of ``W`` that
+are nonzero and not masked, in CSR; predictions are allclose to the float's.
 
-int8 (Jacob et al. 2018): activations are ``r = S (q - Z)`` with uint8/int8
-``q``; weights are int8 with ``Z_w = 0`` and one scale per output channel.
-A layer computes
+int8 (Jacob et al. 2018): values are ``r = S (q - Z)`` with uint8/int8
+codes ``q``; weights are int8 with ``Z_w = 0`` and one scale ``S_w`` per
+output channel. A layer computes
 
 .. math:: q_{y,i} = Z_y + M_i \Big(\sum_j (q_{x,j} - Z_x) q_{w,ij}
           + q_{b,i}\Big),\qquad M_i = S_x S_{w,i} / S_y \approx m_{0,i} 2^{-shift_i},
 
-a ReLU after the layer is fused (lower clamp ``Z_y``). The model quantizes
-its float input once with the first layer's ``(S_x, Z_x)``, runs integers
-through every layer and dequantizes the last output. Its integers equal
-those of :func:`minicomp.kernels.reference.int8_linear` layer by layer.
+a fused ReLU being the lower clamp ``Z_y``. The model quantizes its float
+input once (:meth:`InferenceModel.quantize_input`, the first layer's
+``S_x, Z_x``), runs integers through every layer and dequantizes the last
+output. Its integers equal those of
+:func:`minicomp.kernels.reference.int8_linear` layer by layer, and for
+``to_inference(qnet)`` those of :func:`minicomp.quant.integer.simulate_codes`.
 
 Deviation: only Dense, ReLU and Identity (and Dropout, which is the identity
-at inference) are supported; other activations raise ``ValueError``.
+at inference) are supported; other activations raise ``TypeError``.
 
 References
 ----------
@@ -38,13 +41,16 @@ import itertools
 import numpy as np
 
 from . import validate
-from .kernels import reference
 from .kernels.int8 import Int8Linear
+from .kernels.reference import qrange, quantize_multiplier
 from .kernels.sparse import check_csr, kernel_arrays, sparse_linear, to_csr
-from .nn import Dense, Dropout, Identity, ReLU, Sequential
+from .metrics import storage_bytes
+from .nn import ReLU
 from .prune.mask import check_mask, masks_by_layer
+from .quant.integer import int8_settings
+from .quant.ptq import QuantizedMLP, relu_blocks
 
-INT8_KEYS = ("w_q", "bias_q", "x_scale", "x_zero_point", "w_scale", "y_scale", "y_zero_point")
+INT8_KEYS = ("w_q", "bias_q", "S_x", "Z_x", "S_w", "S_y", "Z_y")
 INT8_OPTIONAL = ("m0", "shift", "x_dtype", "out_dtype")
 
 
@@ -55,8 +61,7 @@ class SparseDense:
     ----------
     csr : CSR, shape (out, in), checked once here
     bias : array_like, shape (out,), optional
-    relu : bool
-        Apply ``max(y, 0)`` after the product (a fused ReLU).
+    relu : bool, apply ``max(y, 0)`` after the product (a fused ReLU)
 
     Examples
     --------
@@ -84,8 +89,8 @@ class SparseDense:
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the stored weights and bias."""
-        return self.csr.nbytes + (0 if self.bias is None else self.bias.nbytes)
+        """Bytes of the CSR weights and float32 bias (:func:`~minicomp.metrics.storage_bytes`)."""
+        return storage_bytes(self.csr, "csr", bias=self.bias is not None)
 
     def __call__(self, X) -> np.ndarray:
         Y = sparse_linear(X, self._kernel_csr, self.bias, check=False)  # (B, out)
@@ -98,16 +103,17 @@ class SparseDense:
 
 
 class Int8Dense:
-    r"""Inference-only int8 dense layer: uint8/int8 in, uint8/int8 out.
+    r"""Inference-only int8 dense layer: 8-bit codes in and out, on
+    :class:`minicomp.kernels.int8.Int8Linear` (weights packed once; VNNI, AVX2 or plain Numba).
 
     Parameters
     ----------
     w_q : ndarray of int8, shape (out, in)
-    bias_q : ndarray of int32, shape (out,), or None; scale ``S_x S_w``
-    x_scale, x_zero_point : float, int -- the input's quantization
-    w_scale : float or array_like (out,) -- the weights' (symmetric) scales
-    y_scale, y_zero_point : float, int -- the output's quantization
-    relu : bool -- fuse a ReLU (lower clamp at ``y_zero_point``)
+    bias_q : ndarray of int32, shape (out,), or None; on the grid ``S_x S_w``
+    S_x, Z_x : float, int -- the input's scale and zero point
+    S_w : float or array_like (out,) -- the weights' (symmetric) scales
+    S_y, Z_y : float, int -- the output's scale and zero point
+    relu : bool -- fuse a ReLU (lower clamp at ``Z_y``)
     x_dtype, out_dtype : uint8 or int8
     m0, shift : int32 arrays (out,), optional
         The fixed-point multiplier; by default computed with
@@ -123,75 +129,57 @@ class Int8Dense:
     OverflowError
         (fast kernel) Some output's worst-case int32 accumulator could overflow.
 
-    Notes
-    -----
-    Runs on :class:`minicomp.kernels.int8.Int8Linear` (weights packed once,
-    VNNI where the CPU has it, else AVX2, else plain Numba), which gives the
-    same integers as :func:`minicomp.kernels.reference.int8_linear`.
-
     Examples
     --------
     >>> layer = Int8Dense(np.array([[1, 2], [-4, 0]], np.int8), np.array([10, 0], np.int32),
-    ...                   x_scale=0.5, x_zero_point=128, w_scale=1.0, y_scale=1.0,
-    ...                   y_zero_point=128, relu=True)
+    ...                   S_x=0.5, Z_x=128, S_w=1.0, S_y=1.0, Z_y=128, relu=True)
     >>> layer(np.array([[130, 128]], np.uint8))   # acc = [2+10, -8]; M = 0.5 -> [6, -4]
     array([[134, 128]], dtype=uint8)
     """
 
-    def __init__(self, w_q, bias_q, x_scale, x_zero_point, w_scale, y_scale, y_zero_point,
-                 relu=False, x_dtype=np.uint8, out_dtype=np.uint8, m0=None, shift=None):
+    def __init__(self, w_q, bias_q, S_x, Z_x, S_w, S_y, Z_y, relu=False,
+                 x_dtype=np.uint8, out_dtype=np.uint8, m0=None, shift=None):
+        where = "Int8Dense"
         self.w_q = np.ascontiguousarray(w_q)
         if self.w_q.dtype != np.int8 or self.w_q.ndim != 2:
-            raise TypeError(f"w_q must be a 2-D int8 array, got {self.w_q.dtype} {self.w_q.shape}")
+            raise TypeError(f"{where}: w_q is {self.w_q.dtype} of shape {self.w_q.shape}; "
+                            "expected a 2-D int8 array")
         out_features = self.w_q.shape[0]
         self.bias_q = None if bias_q is None else np.asarray(bias_q)   # int32: Int8Linear checks
         self.x_dtype, self.out_dtype = np.dtype(x_dtype), np.dtype(out_dtype)
-        for name, dtype, zp in (("x", self.x_dtype, x_zero_point),
-                                ("y", self.out_dtype, y_zero_point)):
-            lo, hi = reference._qrange(dtype, "x_dtype" if name == "x" else "out_dtype")
-            zp = validate.integer(zp, f"{name}_zero_point", where="Int8Dense")
-            if not lo <= zp <= hi:
-                raise ValueError(f"{name}_zero_point must lie in [{lo}, {hi}], got {zp}")
-        scales = {"x_scale": x_scale, "w_scale": w_scale, "y_scale": y_scale}
-        for name, s in scales.items():
-            s = validate.array(s, name, finite=False, where="Int8Dense", dtype=np.float64)
-            if not (np.isfinite(s).all() and (s > 0).all()) or s.shape not in (
-                    (), (out_features,) if name == "w_scale" else ()):
-                raise ValueError(f"{name} must be finite and positive, one number (w_scale: "
-                                 f"or one per output, ({out_features},)), got {s}")
-        self.x_scale, self.y_scale = float(x_scale), float(y_scale)
-        self.w_scale = np.broadcast_to(np.asarray(w_scale, np.float64), (out_features,))
-        self.x_zero_point, self.y_zero_point = int(x_zero_point), int(y_zero_point)
-        self.relu = validate.flag(relu, "relu", where="Int8Dense")
+        for name, dtype, Z in (("Z_x", self.x_dtype, Z_x), ("Z_y", self.out_dtype, Z_y)):
+            lo, hi = qrange(dtype, "x_dtype" if name == "Z_x" else "out_dtype")
+            if not lo <= validate.integer(Z, name, where=where) <= hi:
+                raise ValueError(f"{where}: {name}={Z}; expected an int in [{lo}, {hi}], "
+                                 f"the range of {dtype}")
+        for name, S in (("S_x", S_x), ("S_w", S_w), ("S_y", S_y)):
+            S = validate.array(S, name, finite=False, where=where, dtype=np.float64)
+            if not (np.isfinite(S).all() and (S > 0).all()) or S.shape not in (
+                    (), (out_features,) if name == "S_w" else ()):
+                raise ValueError(f"{where}: {name}={S}; expected a finite positive number"
+                                 + (f" or one per output, ({out_features},)"
+                                    if name == "S_w" else ""))
+        self.S_x, self.S_y = float(S_x), float(S_y)
+        self.S_w = np.broadcast_to(np.asarray(S_w, np.float64), (out_features,))   # (out,)
+        self.Z_x, self.Z_y = int(Z_x), int(Z_y)
+        self.relu = validate.flag(relu, "relu", where=where)
         if m0 is None or shift is None:
-            m0, shift = reference.quantize_multiplier(
-                self.x_scale * self.w_scale / self.y_scale)         # (out,)
-        self._layer = Int8Linear(self.w_q, self.bias_q, self.x_zero_point, m0, shift,
-                                 self.y_zero_point, relu=self.relu, out_dtype=self.out_dtype,
+            m0, shift = quantize_multiplier(self.S_x * self.S_w / self.S_y)   # (out,) each
+        self._layer = Int8Linear(self.w_q, self.bias_q, self.Z_x, m0, shift, self.Z_y,
+                                 relu=self.relu, out_dtype=self.out_dtype,
                                  x_dtype=self.x_dtype)             # checks m0, shift, bias_q
         self.m0, self.shift = (v.astype(np.int32) for v in (self._layer.m0, self._layer.shift))
 
     def __call__(self, x_q) -> np.ndarray:
         x_q = np.asarray(x_q)
         if x_q.dtype != self.x_dtype:
-            raise TypeError(f"x_q must be {self.x_dtype}, got {x_q.dtype}")
-        return self._layer(x_q)
-
-    def quantize_input(self, X) -> np.ndarray:
-        """``q = clamp(round(X / S_x) + Z_x)`` in the input dtype; NaN/inf refused (no code)."""
-        lo, hi = reference._qrange(self.x_dtype)
-        X = validate.array(X, "X", ndim=2, width=self.w_q.shape[1], where="Int8Dense")  # finite
-        q = np.rint(np.asarray(X, np.float64) / self.x_scale) + self.x_zero_point
-        return np.clip(q, lo, hi).astype(self.x_dtype)
-
-    def dequantize_output(self, y_q) -> np.ndarray:
-        """``S_y (q - Z_y)`` as float32."""
-        return (self.y_scale * (y_q.astype(np.float64) - self.y_zero_point)).astype(np.float32)
+            raise TypeError(f"Int8Dense: x_q is {x_q.dtype}; expected {self.x_dtype} codes")
+        return self._layer(x_q)                                    # (B, in) -> (B, out)
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the stored weights, bias and multipliers."""
-        return sum(a.nbytes for a in (self.w_q, self.m0, self.shift, self.bias_q) if a is not None)
+        """Bytes of the integer layer (:func:`~minicomp.metrics.storage_bytes`, "integer")."""
+        return storage_bytes(self.w_q.shape, "integer", bias=self.bias_q is not None)
 
     def __repr__(self):
         return f"Int8Dense({self.w_q.shape[1]} -> {self.w_q.shape[0]}, relu={self.relu})"
@@ -200,9 +188,10 @@ class Int8Dense:
 class InferenceModel:
     """A chain of :class:`SparseDense` or :class:`Int8Dense` layers; float in, float out.
 
-    For int8 layers, ``X`` is quantized once by the first layer and the last
-    layer's output is dequantized; :meth:`forward_int` returns the integers.
-    ``X`` is checked here (numbers, (batch, in), no NaN/inf), not in the kernels.
+    For int8 layers, :meth:`predict` is :meth:`quantize_input`, then integers
+    through every layer (:meth:`forward_int`), then the last layer's output
+    dequantized. ``X`` is checked here (numbers, (batch, in), no NaN/inf),
+    not in the kernels.
     """
 
     def __init__(self, layers):
@@ -218,19 +207,34 @@ class InferenceModel:
                                  f"{k + 1} takes {n_in} inputs")
         self.int8, self.in_features = kind is Int8Dense, shapes[0][1]
 
-    def forward_int(self, X) -> np.ndarray:
-        """int8 models: the last layer's output integers."""
+    def quantize_input(self, X) -> np.ndarray:
+        """int8 models: ``q_x = clamp(round(X / S_x) + Z_x)`` in the first layer's input dtype.
+
+        The only float step before the integers: ``X`` (batch, in) must be
+        finite (NaN/inf have no code).
+        """
         if not self.int8:
-            raise TypeError("forward_int is only defined for int8 models")
-        q = self.layers[0].quantize_input(X)                      # (B, in) 8-bit
+            raise TypeError("InferenceModel: quantize_input and forward_int are only defined "
+                            "for int8 models")
+        first = self.layers[0]
+        X = validate.array(X, "X", ndim=2, width=self.in_features, where="quantize_input",
+                           dtype=np.float64)                     # (B, in), finite
+        lo, hi = qrange(first.x_dtype, "x_dtype")
+        return np.clip(np.rint(X / first.S_x) + first.Z_x, lo, hi).astype(first.x_dtype)
+
+    def forward_int(self, X) -> np.ndarray:
+        """int8 models: the last layer's output codes for float inputs ``X``."""
+        q = self.quantize_input(X)                                # (B, in) 8-bit
         for layer in self.layers:
             q = layer(q)                                          # (B, out) 8-bit
         return q
 
     def predict(self, X) -> np.ndarray:
-        """Outputs for ``X`` (batch, in), float32."""
+        """Outputs for ``X`` (batch, in), float32 (int8: ``S_y (q_y - Z_y)``)."""
         if self.int8:
-            return self.layers[-1].dequantize_output(self.forward_int(X))
+            last = self.layers[-1]
+            q_y = self.forward_int(X).astype(np.float64)
+            return (last.S_y * (q_y - last.Z_y)).astype(np.float32)
         Y = validate.array(X, "X", ndim=2, width=self.in_features, where="predict",
                            dtype=np.float32)                     # (B, in), finite
         for layer in self.layers:
@@ -241,38 +245,24 @@ class InferenceModel:
 
     @property
     def nbytes(self) -> int:
+        """Bytes of every layer (:func:`~minicomp.metrics.storage_bytes`)."""
         return sum(layer.nbytes for layer in self.layers)
 
     def __repr__(self):
         return "InferenceModel(\n" + "\n".join(f"  {m!r}" for m in self.layers) + "\n)"
 
 
-def _dense_with_relu(net):
-    """[(index, Dense, relu_follows)] of a Sequential, refusing unsupported layers."""
-    if not isinstance(net, Sequential):
-        raise TypeError(f"net must be a Sequential or MLP, got {type(net).__name__}")
-    found = []                        # Identity/Dropout are the identity at inference
-    for i, layer in enumerate(net):
-        if isinstance(layer, Dense):
-            found.append([i, layer, False])
-        elif isinstance(layer, ReLU):
-            if not found:
-                raise ValueError(f"to_inference: the ReLU at {i} comes before any Dense layer")
-            found[-1][2] = True           # relu(relu(y)) = relu(y)
-        elif not isinstance(layer, (Identity, Dropout)):
-            raise ValueError(f"to_inference: layer {i} is {type(layer).__name__}; "
-                             "only Dense, ReLU, Identity and Dropout are supported")
-    if not found:
-        raise ValueError("to_inference: net has no Dense layer")
-    return found
-
-
 def to_inference(net, masks=None, int8=None) -> InferenceModel:
-    """Turn a trained Sequential/MLP into an inference-only model on the kernels.
+    """Turn what the library produces into one inference-only model on the kernels.
 
     Parameters
     ----------
-    net : Sequential or MLP of Dense layers with ReLU/Identity/Dropout between
+    net : Sequential, MLP or Dense (ReLU/Identity/Dropout between Dense
+        layers), or a :class:`~minicomp.quant.ptq.QuantizedMLP`
+        A QuantizedMLP (8-bit weights per tensor or channel, 8-bit
+        activations) gives its integer-only model, whose codes equal
+        :func:`~minicomp.quant.integer.simulate_codes`; a net gives a sparse
+        model, or an int8 one with ``int8``.
     masks : dict, optional
         Sparse model (the default when ``int8`` is None). 0/1 arrays of each
         ``W``'s shape, keyed by layer index (``0``) or state-dict name
@@ -281,11 +271,11 @@ def to_inference(net, masks=None, int8=None) -> InferenceModel:
     int8 : list of dict, optional
         int8 model: one dict per Dense layer, in order, with the keys
         ``w_q`` (int8 (out, in)), ``bias_q`` (int32 (out,) or None),
-        ``x_scale``, ``x_zero_point``, ``w_scale`` (scalar or (out,)),
-        ``y_scale``, ``y_zero_point`` and optionally ``m0``, ``shift``,
-        ``x_dtype``, ``out_dtype`` -- the arguments of :class:`Int8Dense`.
-        Layer ``k``'s output quantization must be layer ``k + 1``'s input
-        one. A ReLU after a Dense layer is fused into it.
+        ``S_x``, ``Z_x``, ``S_w`` (scalar or (out,)), ``S_y``, ``Z_y`` and
+        optionally ``m0``, ``shift``, ``x_dtype``, ``out_dtype`` -- the
+        arguments of :class:`Int8Dense`. Layer ``k``'s ``(S_y, Z_y)`` must
+        be layer ``k + 1``'s ``(S_x, Z_x)``. A ReLU after a Dense layer is
+        fused into it.
 
     Returns
     -------
@@ -295,8 +285,8 @@ def to_inference(net, masks=None, int8=None) -> InferenceModel:
     ------
     TypeError, ValueError
         Unsupported layers; unknown mask keys, masks not 0/1 of W's shape;
-        int8 settings of the wrong number, keys or ``w_q`` shape, or whose
-        quantization does not chain; both ``masks`` and ``int8``.
+        int8 settings of the wrong number, keys or ``w_q`` shape, or that do
+        not chain; both ``masks`` and ``int8``; a QuantizedMLP not 8-bit.
 
     Examples
     --------
@@ -308,29 +298,36 @@ def to_inference(net, masks=None, int8=None) -> InferenceModel:
       SparseDense(4 -> 3, density=0.250)
       SparseDense(3 -> 2, density=1.000)
     )
+    >>> from minicomp.quant import quantize_mlp
+    >>> X = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
+    >>> to_inference(quantize_mlp(net, X)).forward_int(X).dtype
+    dtype('uint8')
     """
+    if isinstance(net, QuantizedMLP):
+        if masks is not None or int8 is not None:
+            raise ValueError("to_inference: net is a QuantizedMLP, which holds its int8 "
+                             "settings; expected masks=None and int8=None")
+        return InferenceModel([Int8Dense(**p) for p in int8_settings(net)])
     if masks is not None and int8 is not None:
         raise ValueError("to_inference: pass masks (sparse) or int8, not both")
-    found = _dense_with_relu(net)
+    blocks = relu_blocks(net, "to_inference")
     if int8 is None:
-        masks = masks_by_layer(masks, {i: d.W.shape for i, d, _ in found}, "to_inference")
-        layers = []
-        for i, dense, relu in found:
-            mask = masks.get(i, dense.W.mask)
-            bias = None if dense.b is None else dense.b.data
-            layers.append(SparseDense.from_dense(dense.W.data, bias, mask, relu))
-        return InferenceModel(layers)
+        masks = masks_by_layer(masks, {b.index: b.dense.W.shape for b in blocks},
+                               "to_inference")
+        return InferenceModel([SparseDense.from_dense(
+            dense.W.data, None if dense.b is None else dense.b.data,
+            masks.get(i, dense.W.mask), isinstance(act, ReLU)) for i, dense, act in blocks])
     n = len(int8) if isinstance(int8, (list, tuple)) else f"a {type(int8).__name__}, not"
-    if n != len(found):
-        raise ValueError(f"to_inference: int8 has {n} layer sets, net has {len(found)} Dense "
+    if n != len(blocks):
+        raise ValueError(f"to_inference: int8 has {n} layer sets, net has {len(blocks)} Dense "
                          "layers; expected a list of one dict per Dense layer")
-    layers = [_int8_layer(k, params, dense.W.shape, relu)
-              for k, ((_, dense, relu), params) in enumerate(zip(found, int8))]
+    layers = [_int8_layer(k, params, dense.W.shape, isinstance(act, ReLU))
+              for k, ((_, dense, act), params) in enumerate(zip(blocks, int8))]
     for k, (a, b) in enumerate(itertools.pairwise(layers)):
-        if (a.y_scale, a.y_zero_point, a.out_dtype) != (b.x_scale, b.x_zero_point, b.x_dtype):
-            raise ValueError(f"to_inference: int8 layer {k} outputs (scale {a.y_scale}, zero "
-                             f"point {a.y_zero_point}, {a.out_dtype}) but layer {k + 1} "
-                             f"expects ({b.x_scale}, {b.x_zero_point}, {b.x_dtype})")
+        if (a.S_y, a.Z_y, a.out_dtype) != (b.S_x, b.Z_x, b.x_dtype):
+            raise ValueError(f"to_inference: int8 layer {k} outputs (S_y={a.S_y}, Z_y={a.Z_y}, "
+                             f"{a.out_dtype}) but layer {k + 1} expects (S_x={b.S_x}, "
+                             f"Z_x={b.Z_x}, {b.x_dtype})")
     return InferenceModel(layers)
 
 

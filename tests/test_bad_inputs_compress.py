@@ -17,6 +17,19 @@ from minicomp.deploy import InferenceModel, Int8Dense, SparseDense, to_inference
 from minicomp.kernels import int8 as K8
 from minicomp.kernels import reference as R
 from minicomp.kernels import sparse as KS
+from minicomp.metrics import storage_bytes
+from minicomp.quant.fixed_point import wrap_around
+from minicomp.quant.huffman import entropy_bits, huffman_code
+from minicomp.quant.integer import fixed_point_round
+from minicomp.quant.kmeans import kmeans_1d
+from minicomp.quant.mixed import choose_bits
+from minicomp.quant.observers import (
+    MinMaxObserver,
+    MovingAverageMinMaxObserver,
+    MSEObserver,
+    PercentileObserver,
+)
+from minicomp.quant.uniform import check_bits
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((24, 4)).astype(np.float32)       # 24 samples, 4 features
@@ -39,10 +52,10 @@ def half_pruned():
 
 
 QNET = Q.quantize_mlp(net(), X)                                     # 8-bit simulated model
-INET = Q.IntegerMLP(QNET, kernel="reference")
-INT8 = {"w_q": np.ones((3, 4), np.int8), "bias_q": None, "x_scale": 0.1, "x_zero_point": 0,
-        "w_scale": 0.01, "y_scale": 0.2, "y_zero_point": 0}
-INT8_2 = dict(INT8, w_q=np.ones((2, 3), np.int8), x_scale=0.2)
+INET = to_inference(QNET)                                            # its integer-only model
+INT8 = {"w_q": np.ones((3, 4), np.int8), "bias_q": None, "S_x": 0.1, "Z_x": 0,
+        "S_w": 0.01, "S_y": 0.2, "Z_y": 0}
+INT8_2 = dict(INT8, w_q=np.ones((2, 3), np.int8), S_x=0.2)
 SMALL = MLP([4, 3, 2], seed=0)                                       # Dense 0 (3, 4), 2 (2, 3)
 MODEL_INT8 = to_inference(SMALL, int8=[INT8, INT8_2])
 MODEL_SPARSE = to_inference(SMALL)
@@ -183,7 +196,7 @@ QUANT = [
          id="bits-bool"),
     case(lambda: Q.quantize_tensor(np.ones((2, 2)), 8.0), TypeError, r"bits=8\.0 \(float\)",
          id="bits-float"),
-    case(lambda: Q.check_bits(8, "asym"), ValueError, r"scheme='asym'; expected one of",
+    case(lambda: check_bits(8, "asym"), ValueError, r"scheme='asym'; expected one of",
          id="scheme"),
     case(lambda: Q.quantize_tensor(np.ones((2, 2)), 8, granularity="row"), ValueError,
          r"granularity='row'", id="granularity"),
@@ -200,14 +213,14 @@ QUANT = [
          r"x contains non-finite values \(nan at \[1\]\)", id="quantize-nan"),
     case(lambda: Q.dequantize([1], np.nan), ValueError, r"scale S must be finite", id="S-nan"),
     # --- observers and calibration ----------------------------------------------
-    case(lambda: Q.MinMaxObserver().observe([0.0, np.nan]), ValueError,
+    case(lambda: MinMaxObserver().observe([0.0, np.nan]), ValueError,
          r"MinMaxObserver\.observe: x contains non-finite", id="observer-nan"),
-    case(lambda: Q.PercentileObserver(p=0), ValueError, r"PercentileObserver: p=0\.0",
+    case(lambda: PercentileObserver(p=0), ValueError, r"PercentileObserver: p=0\.0",
          id="percentile-0"),
-    case(lambda: Q.PercentileObserver(p=101.0), ValueError, r"p=101\.0", id="percentile-101"),
-    case(lambda: Q.MovingAverageMinMaxObserver(c=float("nan")), ValueError, r"c=nan",
+    case(lambda: PercentileObserver(p=101.0), ValueError, r"p=101\.0", id="percentile-101"),
+    case(lambda: MovingAverageMinMaxObserver(c=float("nan")), ValueError, r"c=nan",
          id="ema-c"),
-    case(lambda: Q.MSEObserver(bits=0), ValueError, r"MSEObserver: bits=0", id="mse-bits"),
+    case(lambda: MSEObserver(bits=0), ValueError, r"MSEObserver: bits=0", id="mse-bits"),
     case(lambda: Q.make_observer("hist"), ValueError, r"observer='hist'", id="observer-name"),
     case(lambda: Q.quantize_mlp(net(), X_NAN), ValueError,
          r"quantize_mlp: X_calib contains non-finite values \(nan at \[2, 1\]\)",
@@ -240,26 +253,28 @@ QUANT = [
          id="budget-inf"),
     case(lambda: Q.mixed_precision(net(), X_NAN, Y, 1000), ValueError, r"X contains non-finite",
          id="mixed-nan"),
-    case(lambda: Q.choose_bits(np.zeros((2, 2)), [(2, 2)], (2, 4), 100), ValueError,
+    case(lambda: choose_bits(np.zeros((2, 2)), [(2, 2)], (2, 4), 100), ValueError,
          r"delta has shape \(2, 2\); expected .*\(1, 2\)", id="delta-shape"),
-    case(lambda: Q.uniform_bytes(net(), [8, 33]), ValueError, r"bits\[1\]=33", id="bytes-33"),
-    case(lambda: Q.uniform_bytes(net(), [8]), ValueError, r"bits has 1 widths", id="bytes-len"),
+    case(lambda: storage_bytes(net(), "int", bits=[8, 33]), ValueError, r"bits\[1\]=33",
+         id="bytes-33"),
+    case(lambda: storage_bytes(net(), "int", bits=[8]), ValueError, r"bits has 1 widths",
+         id="bytes-len"),
     # --- fixed point, k-means, Huffman ------------------------------------------
     case(lambda: Q.fixed_point([1.0], -1, 8), ValueError, r"fixed_point: f=-1", id="f-negative"),
     case(lambda: Q.to_fixed([1.0], 8, 8), ValueError, r"f=8 fractional bits do not fit",
          id="f>=bits"),
-    case(lambda: Q.wrap_around([1.5], 8), ValueError, r"q contains 1\.5", id="wrap-float"),
-    case(lambda: Q.kmeans_1d([1.0, 2.0], 0), ValueError, r"kmeans_1d: bits=0", id="k-0"),
+    case(lambda: wrap_around([1.5], 8), ValueError, r"q contains 1\.5", id="wrap-float"),
+    case(lambda: kmeans_1d([1.0, 2.0], 0), ValueError, r"kmeans_1d: bits=0", id="k-0"),
     case(lambda: Q.kmeans_quantize(MLP([2, 2]), bits=3), ValueError,
          r"layer 0 has 4 weights, fewer than the 2\^3 = 8 centroids", id="k>weights"),
-    case(lambda: Q.kmeans_1d([], 2), ValueError, r"w is empty", id="kmeans-empty"),
+    case(lambda: kmeans_1d([], 2), ValueError, r"w is empty", id="kmeans-empty"),
     case(lambda: Q.huffman_encode([]), ValueError, r"huffman_encode: index is empty",
          id="huffman-empty"),
-    case(lambda: Q.entropy_bits([]), ValueError, r"entropy_bits: index is empty",
+    case(lambda: entropy_bits([]), ValueError, r"entropy_bits: index is empty",
          id="entropy-empty"),
     case(lambda: Q.huffman_encode([0.5, 1.0]), TypeError, r"index has dtype float64",
          id="huffman-float"),
-    case(lambda: Q.huffman_code([3, -1]), ValueError, r"counts\[1\]=-1", id="huffman-count"),
+    case(lambda: huffman_code([3, -1]), ValueError, r"counts\[1\]=-1", id="huffman-count"),
     case(lambda: Q.huffman_decode("0", {0: "0", 1: "1"}, 5), ValueError,
          r"bits hold only 1 symbols.*n=5", id="huffman-short"),
     case(lambda: Q.huffman_bytes([0, 5], 4), ValueError,
@@ -267,12 +282,13 @@ QUANT = [
     # --- the quantized models ---------------------------------------------------
     case(lambda: QNET(X_NAN), ValueError, r"QuantizedMLP: x contains nan at \[2, 1\]",
          id="QuantizedMLP-nan"),
-    case(lambda: INET(X_NAN), ValueError, r"IntegerMLP: X contains non-finite values \(nan",
-         id="IntegerMLP-nan"),
-    case(lambda: INET(X[:, :3]), ValueError, r"IntegerMLP: X has 3 features", id="IntegerMLP-w"),
-    case(lambda: Q.IntegerMLP(QNET, kernel="gpu"), ValueError, r"kernel='gpu'",
-         id="IntegerMLP-kernel"),
-    case(lambda: Q.fixed_point_round([1.5], 1 << 30, 31), ValueError, r"acc contains 1\.5",
+    case(lambda: INET(X_NAN), ValueError, r"quantize_input: X contains nan at \[2, 1\]",
+         id="integer-model-nan"),
+    case(lambda: INET(X[:, :3]), ValueError, r"quantize_input: X has 3 features",
+         id="integer-model-w"),
+    case(lambda: to_inference(Q.quantize_mlp(net(), X, bits=4)), ValueError,
+         r"qnet has bits_a=8 and weight bits \[4, 4\]; expected 8-bit", id="integer-model-bits"),
+    case(lambda: fixed_point_round([1.5], 1 << 30, 31), ValueError, r"acc contains 1\.5",
          id="fixed_point_round"),
 ]
 
@@ -297,12 +313,12 @@ DEPLOY = [
     case(lambda: to_inference(SMALL, int8=[dict(INT8, w_q=np.ones((3, 5), np.int8)), INT8_2]),
          ValueError, r"int8\[0\]\['w_q'\] has shape \(3, 5\); expected .*\(3, 4\)",
          id="int8-w_q-shape"),
-    case(lambda: to_inference(SMALL, int8=[dict(INT8, x_scale=np.nan), INT8_2]), ValueError,
-         r"int8\[0\]: x_scale must be finite and positive", id="int8-nan-scale"),
-    case(lambda: Int8Dense(**dict(INT8, x_zero_point=1.5)), TypeError, r"x_zero_point=1\.5",
+    case(lambda: to_inference(SMALL, int8=[dict(INT8, S_x=np.nan), INT8_2]), ValueError,
+         r"int8\[0\]: Int8Dense: S_x=nan; expected a finite positive", id="int8-nan-scale"),
+    case(lambda: Int8Dense(**dict(INT8, Z_x=1.5)), TypeError, r"Z_x=1\.5",
          id="int8-zero-point-float"),
     case(lambda: Int8Dense(**dict(INT8, w_q=np.full((3, 4), np.nan))), TypeError,
-         r"w_q must be a 2-D int8", id="int8-nan-weights"),
+         r"w_q is float64 of shape \(3, 4\); expected a 2-D int8", id="int8-nan-weights"),
     case(lambda: MODEL_INT8.predict(X_NAN), ValueError, r"X contains nan at \[2, 1\]",
          id="int8-model-nan"),
     case(lambda: MODEL_INT8.forward_int(X_INF), ValueError, r"X contains inf",

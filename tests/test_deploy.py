@@ -39,8 +39,24 @@ def test_dropout_and_identity_are_skipped_relu_is_fused():
     assert [layer.relu for layer in model.layers] == [True, False]
     X = np.random.default_rng(0).standard_normal((3, 5)).astype(np.float32)
     np.testing.assert_allclose(model(X), predict(net, X), rtol=1e-5, atol=1e-6)
-    with pytest.raises(ValueError, match="before any Dense"):
+    with pytest.raises(ValueError, match="to_inference: layer 0 .ReLU. follows no Dense layer"):
         to_inference(Sequential(ReLU(), Dense(5, 4, seed=0)))
+
+
+def test_one_dense_layer_is_a_net():
+    layer = Dense(4, 3, seed=0)
+    X = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
+    np.testing.assert_allclose(to_inference(layer)(X), predict(layer, X), rtol=1e-5, atol=1e-6)
+
+
+def test_sizes_are_storage_bytes():
+    net = MLP([4, 3, 2], seed=0)
+    # CSR of the full 3x4 and 2x3 layers: 12*4 + 12 + 4, 6*4 + 6 + 3; biases 3*4, 2*4
+    assert to_inference(net).nbytes == (64 + 12) + (33 + 8)
+    ok = {"w_q": np.ones((3, 4), np.int8), "bias_q": np.zeros(3, np.int32), "S_x": 0.1,
+          "Z_x": 0, "S_w": 0.01, "S_y": 0.2, "Z_y": 0}
+    # 12 int8 weights + int32 bias, m0, shift per channel + Z_x, Z_y
+    assert Int8Dense(**ok).nbytes == 12 + 3 * 3 * 4 + 2
 
 
 def test_mask_dict_by_index_or_name():
@@ -82,8 +98,8 @@ def int8_params(net, X_calib):
         S_x, Z_x = minmax_qparams(acts[k])
         S_y, Z_y = minmax_qparams(acts[k + 1])
         bias_q = np.rint(layer.b.data / (S_x * S_w)).astype(np.int32)
-        params.append({"w_q": w_q, "bias_q": bias_q, "x_scale": S_x, "x_zero_point": Z_x,
-                           "w_scale": S_w, "y_scale": S_y, "y_zero_point": Z_y})
+        params.append({"w_q": w_q, "bias_q": bias_q, "S_x": S_x, "Z_x": Z_x, "S_w": S_w,
+                       "S_y": S_y, "Z_y": Z_y})
     return params
 
 
@@ -94,24 +110,27 @@ def test_int8_mlp_integers_equal_the_reference():
     params = int8_params(net, X[:100])
     model = to_inference(net, int8=params)
     # the reference chain, written out
-    q = model.layers[0].quantize_input(X)                       # (200, 64) uint8
+    S_x, Z_x = params[0]["S_x"], params[0]["Z_x"]
+    q = np.clip(np.rint(X.astype(np.float64) / S_x) + Z_x, 0, 255).astype(np.uint8)
+    np.testing.assert_array_equal(model.quantize_input(X), q)   # (200, 64) uint8
     for k, p in enumerate(params):
-        m0, shift = R.quantize_multiplier(p["x_scale"] * p["w_scale"] / p["y_scale"])
-        q = R.int8_linear(q, p["x_zero_point"], p["w_q"], p["bias_q"], m0, shift,
-                          p["y_zero_point"], relu=k < 2)
+        m0, shift = R.quantize_multiplier(p["S_x"] * p["S_w"] / p["S_y"])
+        q = R.int8_linear(q, p["Z_x"], p["w_q"], p["bias_q"], m0, shift, p["Z_y"], relu=k < 2)
     np.testing.assert_array_equal(model.forward_int(X), q)
     # and close to the float model: quantization noise only
     y_float, y_int8 = predict(net, X), model.predict(X)
     assert np.abs(y_int8 - y_float).max() < 0.1 * np.abs(y_float).max()
     assert (y_int8.argmax(1) == y_float.argmax(1)).mean() > 0.9
+    last = params[-1]
+    np.testing.assert_array_equal(y_int8, (last["S_y"] * (q.astype(np.float64) - last["Z_y"]))
+                                  .astype(np.float32))
 
 
 def test_int8_dense_hand_worked():
     # x - Z_x = [2, -1]; acc = [1*2 + 2*-1 + 5, -4*2 + 0 + 0] = [5, -8]
     # M = 0.5 * [1, 0.5] / 1 = [0.5, 0.25]: [2.5 -> 3 (half up), -2]; + Z_y 100
     layer = Int8Dense(np.array([[1, 2], [-4, 0]], np.int8), np.array([5, 0], np.int32),
-                      x_scale=0.5, x_zero_point=10, w_scale=[1.0, 0.5], y_scale=1.0,
-                      y_zero_point=100)
+                      S_x=0.5, Z_x=10, S_w=[1.0, 0.5], S_y=1.0, Z_y=100)
     np.testing.assert_array_equal(layer(np.array([[12, 9]], np.uint8)), [[103, 98]])
 
 
@@ -121,23 +140,24 @@ def test_bad_inputs_raise_clear_errors():
         to_inference(net, masks={}, int8=[])
     with pytest.raises(ValueError, match="2 Dense layers"):
         to_inference(net, int8=[{}])
-    with pytest.raises(ValueError, match="Sigmoid"):
+    with pytest.raises(TypeError, match="the Sigmoid after the Dense layer at 0"):
         to_inference(Sequential(Dense(4, 3, seed=0), Sigmoid()))
-    with pytest.raises(TypeError, match="Sequential"):
-        to_inference(Dense(4, 3, seed=0))
-    ok = {"w_q": np.ones((3, 4), np.int8), "bias_q": None, "x_scale": 0.1, "x_zero_point": 0,
-              "w_scale": 0.01, "y_scale": 0.2, "y_zero_point": 0}
-    for bad, match in (({"x_scale": np.nan}, "x_scale must be finite"),
-                       ({"w_scale": [0.1, -1, 0.1]}, "w_scale must be finite"),
+    with pytest.raises(TypeError, match="to_inference: net is a str"):
+        to_inference("Sequential")
+    ok = {"w_q": np.ones((3, 4), np.int8), "bias_q": None, "S_x": 0.1, "Z_x": 0,
+          "S_w": 0.01, "S_y": 0.2, "Z_y": 0}
+    for bad, match in (({"S_x": np.nan}, "S_x=nan; expected a finite positive"),
+                       ({"S_w": [0.1, -1, 0.1]}, "S_w=.*expected a finite positive"),
                        ({"w_q": np.ones((3, 4), np.int16)}, "int8"),
                        ({"bias_q": np.zeros(3, np.int64)}, "int32"),
-                       ({"y_zero_point": 300}, "y_zero_point")):
+                       ({"Z_y": 300}, r"Z_y=300; expected an int in \[0, 255\]"),
+                       ({"Z_x": 1.5}, r"Z_x=1\.5")):
         with pytest.raises((TypeError, ValueError), match=match):
             Int8Dense(**{**ok, **bad})
     layer = Int8Dense(**ok)
     with pytest.raises(TypeError, match="uint8"):
         layer(np.ones((1, 4), np.int8))
-    second = dict(ok, w_q=np.ones((2, 3), np.int8), x_scale=0.3)  # 0.3 != layer 0's 0.2
+    second = dict(ok, w_q=np.ones((2, 3), np.int8), S_x=0.3)     # 0.3 != layer 0's 0.2
     with pytest.raises(ValueError, match="layer 1 expects"):
         to_inference(net, int8=[ok, second])
     with pytest.raises(ValueError, match="bias must have"):

@@ -19,15 +19,10 @@ import socket
 import subprocess
 import sys
 import threading
-import types
 
 import pytest
 
-from minicomp.grading import grade as grade_module
-from minicomp.grading import run as run_module
-from minicomp.grading.case import CaseResult
 from minicomp.grading.landlock import abi_version
-from minicomp.grading.report import results_json
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EXERCISES = REPO / "exercises"
@@ -37,24 +32,16 @@ RELU_CASES = ("relu_backward_small", "relu_backward_random")
 LANDLOCK = abi_version() >= 4
 SIGNAL_SCOPE = abi_version() >= 6
 # student_id -> what is a link; every one scores 0 with the status "symlink"
-LINKS = {"symlink_to_tests": "01_autograd/exercise.py",
-         "symlinked_exercise_folder": "01_autograd",
-         "nested_symlink": "01_autograd/lib/data",
-         "symlinked_student_folder": "symlinked_student_folder"}
-
-
-def symlink_not_gradable(sid):
-    """Why the CLI cannot grade this link case yet (another module's change), or None."""
-    fake = types.SimpleNamespace(exercises=[types.SimpleNamespace(exercise="e", cases=[
-        CaseResult("c", "symlink", 0.0, 1.0, False)])], error="", score=0.0, seconds=0.0)
-    try:
-        results_json(fake, "header")
-    except KeyError:
-        return "report.py does not render the status 'symlink' yet"
-    if sid == "symlinked_student_folder" and \
-            grade_module.read_submission is not run_module.read_submission:
-        return "grade.py does not read submissions with run.read_submission yet"
-    return None
+# student id -> (the path named in the refusal, what it is said to be)
+IPC_KEY = 0x5254A1C0                   # a SysV key only the sysv_ipc attack uses
+LINKS = {"symlink_to_tests": ("01_autograd/exercise.py", "a symbolic link"),
+         "symlinked_exercise_folder": ("01_autograd", "a symbolic link"),
+         "nested_symlink": ("01_autograd/lib/data", "a symbolic link"),
+         "symlinked_student_folder": ("symlinked_student_folder", "a symbolic link"),
+         "symlink_beside_exercises": ("notes", "a symbolic link"),
+         "hardlink_to_solution": ("01_autograd/exercise.py", "a hard link"),
+         "link_past_the_scan_depth": ("01_autograd/" + "/".join(["d"] * 33),
+                                      "past 10000 entries or 32 levels")}
 
 
 def metadata_attack(targets) -> str:
@@ -166,6 +153,41 @@ def attacks(out_dir, port, exercises=EXERCISES, targets=()):
         "floods_stdout": (with_relu_body(
             "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 2**20)\n"
             "return grad_out * (x > 0)"), "passed", 10),
+        # found by a red team: leave the process group, then stall until killed
+        "setsid_survivor": (with_relu_body(
+            "import os, time\ntry:\n    os.setsid()\nexcept OSError:\n    pass\n"
+            "time.sleep(600)"), "timeout", 8),
+        # SysV IPC that would outlive the sandbox (and carry hidden inputs to another case)
+        "sysv_ipc": (with_relu_body(
+            "import ctypes\nlibc = ctypes.CDLL(None)\n"
+            f"libc.shmget({IPC_KEY}, 4096, 0o1666)\nreturn grad_out * (x > 0)"), "passed", 10),
+        # the grader's session keyring: read it, plant a key
+        "keyring": (with_relu_body(
+            "import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+            "if libc.syscall(248, b'user', b'planted_by_student', b'x', 1, -3) > 0:\n"
+            "    return grad_out * (x > 0)\nraise PermissionError(ctypes.get_errno())"),
+            "error", 8),
+        # any socket (a root-only UNIX socket, AF_VSOCK): refused before it exists
+        "unix_socket": (with_relu_body(
+            "import socket\nsocket.socket(socket.AF_UNIX)\nreturn grad_out * (x > 0)"),
+            "error", 8),
+        # the forbidden torch, after removing the import guard: its files are unreadable
+        "forbidden_import_bypass": (with_relu_body(
+            "import sys\n"
+            "sys.meta_path[:] = [f for f in sys.meta_path\n"
+            "                    if type(f).__name__ != 'ForbiddenImports']\n"
+            "import torch\nreturn grad_out * (x > 0)"), "error", 8),
+        # an autograd found in the garbage collector: the engine was never loaded
+        "engine_from_gc": (with_relu_body(
+            "import gc, types\n"
+            "mods = [o for o in gc.get_objects() if isinstance(o, types.ModuleType)\n"
+            "        and o.__name__ in ('minicomp.nn', 'minicomp.tensor')]\n"
+            "if not mods:\n    raise LookupError('no engine')\nreturn grad_out * (x > 0)"),
+            "error", 8),
+        # a tree too deep for a recursive rmtree, left in the sandbox folder
+        "deep_tree": (with_relu_body("return grad_out * (x > 0)", prelude=(
+            "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n")),
+            "passed", 10),
     }
     if not SIGNAL_SCOPE:              # without signal scoping it could kill the grader
         del table["kills_grader"]
@@ -204,11 +226,12 @@ def graded(tmp_path_factory):
         folder = subs / sid / "01_autograd"
         folder.mkdir(parents=True)
         (folder / "exercise.py").write_text(source)
-    skipped = {sid: symlink_not_gradable(sid) for sid in LINKS}
-    for sid in (sid for sid, why in skipped.items() if why is None):
+    for sid in LINKS:
         make_link_submission(subs, sid, exercises, tmp / "elsewhere")
         table[sid] = (None, "symlink", 0)
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    sandbox_tmp = tmp / "tmpdir"                # where the sandbox folders are made
+    sandbox_tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(sandbox_tmp)}
     proc = subprocess.run(
         [sys.executable, "-m", "minicomp", "grade", str(subs), "--exercises", str(exercises),
          "--out", str(out / "grades.csv"), "--gradescope", str(out / "gs"), "--jobs", "2",
@@ -218,7 +241,7 @@ def graded(tmp_path_factory):
     after = [file_metadata(p) for p in targets]
     targets[1].unlink()
     return {"proc": proc, "out": out, "table": table, "connections": connections,
-            "skipped": skipped, "metadata": (before, after)}
+            "metadata": (before, after), "sandbox_tmp": sandbox_tmp}
 
 
 def make_link_submission(subs, sid, exercises, elsewhere):
@@ -237,8 +260,18 @@ def make_link_submission(subs, sid, exercises, elsewhere):
     folder.mkdir(parents=True)
     if sid == "symlink_to_tests":
         (folder / "exercise.py").symlink_to(exercises / "01_autograd" / "tests.py")
+        return
+    if sid == "hardlink_to_solution":                         # an archive's hard link
+        os.link(perfect / "exercise.py", folder / "exercise.py")
+        return
+    (folder / "exercise.py").write_text(solution_source())
+    if sid == "symlink_beside_exercises":                     # not an exercise: still refused
+        (subs / sid / "notes").symlink_to(exercises)
+    elif sid == "link_past_the_scan_depth":                   # too deep to be searched
+        deep = folder.joinpath(*["d"] * 40)
+        deep.mkdir(parents=True)
+        (deep / "link").symlink_to(exercises / "01_autograd" / "tests.py")
     else:                                                     # nested_symlink
-        (folder / "exercise.py").write_text(solution_source())
         (folder / "lib").mkdir()
         (folder / "lib" / "data").symlink_to(exercises / "01_autograd" / "tests.py")
 
@@ -260,8 +293,6 @@ def test_grader_finishes_and_writes_every_report(graded):
 @pytest.mark.parametrize("sid", sorted(attacks(pathlib.Path("/x"), 1)) + ["reference"]
                          + sorted(LINKS))
 def test_attack_gets_only_its_honest_points(graded, sid):
-    if sid in LINKS and graded["skipped"][sid]:
-        pytest.skip(graded["skipped"][sid])
     _, relu_status, total = graded["table"][sid]
     if sid in ("reads_hidden_tests", "network", "writes_reports") and not LANDLOCK:
         pytest.skip("needs Landlock ABI >= 4")
@@ -308,13 +339,34 @@ def test_sandbox_denials_are_the_reason(graded):
 
 @pytest.mark.parametrize("sid", sorted(LINKS))
 def test_a_symlink_is_refused_by_name(graded, sid):
-    if graded["skipped"][sid]:
-        pytest.skip(graded["skipped"][sid])
     doc = results(graded, sid)
     shown = next(t["output"] for t in doc["tests"] if t["name"].endswith("relu_backward_small"))
-    assert shown.startswith("[symlink]") and f"'{LINKS[sid]}' is a symbolic link" in shown, shown
+    path, what = LINKS[sid]
+    assert shown.startswith("[symlink]") and f"'{path}' is {what}" in shown, shown
 
 
 def test_the_metadata_attack_changed_nothing(graded):
     before, after = graded["metadata"]
     assert after == before
+
+
+def test_nothing_outlives_the_grading(graded):
+    """No student process, sandbox folder, SysV object or planted key survives."""
+    assert graded["proc"].returncode == 0
+    assert list(graded["sandbox_tmp"].iterdir()) == []
+    workers = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"minicomp.grading.worker" in cmdline and str(graded["sandbox_tmp"]).encode() \
+                in pathlib.Path(f"/proc/{pid}/environ").read_bytes():
+            workers.append(pid)
+    assert workers == []
+    if os.path.exists("/proc/sysvipc/shm"):
+        keys = [int(line.split()[0]) for line in
+                pathlib.Path("/proc/sysvipc/shm").read_text().splitlines()[1:]]
+        assert IPC_KEY not in keys
+    if os.path.exists("/proc/keys"):
+        assert "planted_by_student" not in pathlib.Path("/proc/keys").read_text()

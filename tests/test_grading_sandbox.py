@@ -17,13 +17,10 @@ import pytest
 
 from minicomp.grading import landlock, sandbox, seccomp
 from minicomp.grading.case import load_cases, load_exercise
-from minicomp.grading.run import (
-    SymlinkRefused,
-    read_student_files,
-    read_submission,
-    run_exercise,
-)
-from minicomp.grading.sandbox import PACKAGE_DIR, Limits, SandboxClosed, Worker
+from minicomp.grading.run import run_exercise
+from minicomp.grading.submission import SymlinkRefused, read_student_files, read_submission
+from minicomp.grading.roots import PACKAGE_DIR
+from minicomp.grading.sandbox import Limits, SandboxClosed, Worker
 
 LIMITS = Limits(timeout=5)
 ISOLATED = landlock.abi_version() >= 1 and seccomp.current_arch() is not None
@@ -203,7 +200,8 @@ def test_sandbox_report_says_what_was_applied():
         report = worker.load(time.monotonic() + 20)["sandbox"]
     finally:
         worker.close()
-    assert report["seccomp"].startswith("metadata changes blocked")
+    assert report["seccomp"].startswith("metadata changes, new processes, sockets and "
+                                        "keyrings blocked")
     if os.geteuid() == 0:
         assert report["privileges"].startswith(("uid and gid nobody", "uid nobody (real, saved)"))
 

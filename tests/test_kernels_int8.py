@@ -9,9 +9,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minicomp.kernels import reference as R
-from minicomp.kernels.int8 import Int8Linear, int8_linear
+from minicomp.kernels.blocked import pack as pack4
+from minicomp.kernels.int8 import Int8Linear, choose_path, int8_linear
 from minicomp.kernels.madd import pack as pack16
+from minicomp.kernels.madd import widen
+from minicomp.kernels.requant import requant_params
 from minicomp.kernels.vnni import cpu_features, cpu_vnni, pack
+from minicomp.kernels.vnni import pad as pad4
 
 NATIVE = pytest.param("vnni", marks=pytest.mark.skipif(
     cpu_vnni() is None, reason="this CPU has neither avx512_vnni nor avx_vnni"))
@@ -58,6 +62,36 @@ def test_pack16_layout():
     assert P[4, 0, 1, 0, 5, 0] == W[64 + 5, 2]
     assert (P[4, :, :, 0, 6:] == 0).all() and (P[4, :, :, 1] == 0).all()  # outputs 70..79
     assert (P[:, 1, 1] == 0).all()                                         # inputs 6, 7
+
+
+def test_blocked_pack_and_input_padding():
+    # blocked: 5 outputs padded to 8 with zero rows; madd widens x to int16 and vnni pads
+    # it with zero columns to 4 k4 inputs (zeros add nothing to the dot products)
+    W = np.arange(10, dtype=np.int8).reshape(5, 2)
+    assert pack4(W).tolist() == W.tolist() + [[0, 0]] * 3
+    x = np.array([[255, 1, 2, 3, 4]], np.uint8)
+    assert widen(x, 2).tolist() == [[255, 1, 2, 3, 4, 0, 0, 0]] and widen(x, 2).dtype == np.int16
+    assert pad4(x, 2).tolist() == [[255, 1, 2, 3, 4, 0, 0, 0]]
+    x4 = x[:, :4].copy()
+    assert pad4(x4, 1) is x4                                  # no copy when in = 4 k4
+
+
+def test_requant_params_hand_worked():
+    # shift 31 -> rnd = 2^30; ReLU raises the lower clamp to Z_y = 10 (int8: -128 -> 10)
+    q = requant_params(np.array([1 << 30, 3], np.int32), 31, 10, 2, relu=True,
+                       out_dtype=np.int8)
+    assert q.m0.tolist() == [1 << 30, 3] and q.shift.tolist() == [31, 31]
+    assert q.rnd.tolist() == [1 << 30, 1 << 30] and (q.zo, q.lo, q.hi) == (10, 10, 127)
+    assert requant_params(1, 1, -5, 1, out_dtype=np.int8)[3:] == (-5, -128, 127)
+
+
+def test_choose_path():
+    auto = choose_path()
+    assert auto == ("vnni" if cpu_vnni() else "madd" if "avx2" in cpu_features() else "blocked")
+    assert Int8Linear(**good()).path == auto
+    assert choose_path("vnni_emulated") == "vnni_emulated"
+    with pytest.raises(ValueError, match="path must be one of"):
+        choose_path("gpu")
 
 
 @st.composite
@@ -191,9 +225,9 @@ def _run(code, **env):
 
 
 def test_import_compiles_nothing():
-    code = ("import minicomp.kernels.int8 as I, minicomp.kernels.vnni as V\n"
-            "import minicomp.kernels.madd as A\n"
-            "ks = [I._blocked_serial, I._blocked_parallel, A._madd_serial, A._madd_parallel,\n"
+    code = ("import minicomp.kernels.int8, minicomp.kernels.vnni as V\n"
+            "import minicomp.kernels.blocked as P, minicomp.kernels.madd as A\n"
+            "ks = [P.blocked_serial, P.blocked_parallel, A.madd_serial, A.madd_parallel,\n"
             "      *V.KERNELS.values()]\n"
             "print(sum(len(k.signatures) for k in ks))")
     result = _run(code)

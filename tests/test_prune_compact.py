@@ -3,17 +3,12 @@ import numpy as np
 import pytest
 
 from minicomp import MLP, Dense, Sequential, predict
-from minicomp.kernels.reference import sparse_linear, to_csr
+from minicomp.blocks import numpy_forward
+from minicomp.deploy import to_inference
+from minicomp.kernels.reference import to_csr
 from minicomp.nn import Sigmoid, Tanh
-from minicomp.prune import (
-    compact,
-    dense_forward,
-    inference_time,
-    prune,
-    prune_neurons,
-    size_report,
-    sparse_forward,
-)
+from minicomp.prune import compact, prune, size_report
+from minicomp.prune.mask import prune_neurons
 
 X = np.random.default_rng(0).normal(size=(20, 8)).astype(np.float32)
 
@@ -51,7 +46,7 @@ def test_compact_removes_unread_neurons_and_keeps_masks():
 def test_compact_rejects_what_it_cannot_handle():
     with pytest.raises(TypeError, match="expected a Sequential"):
         compact(Dense(3, 2))
-    with pytest.raises(TypeError, match="layer 1 is MLP"):
+    with pytest.raises(TypeError, match="layer 1 is a MLP"):
         compact(Sequential(Dense(3, 2), MLP([2, 2])))
 
 
@@ -67,11 +62,12 @@ def test_size_report_counts_real_csr_bytes():
 
 
 def test_sparse_and_dense_forward_agree():
+    from minicomp.bench.inference import inference_time
     net = MLP([8, 10, 3], seed=0)
     prune(net, "magnitude", 0.8)
     expected = predict(net, X)
-    np.testing.assert_allclose(dense_forward(net, X), expected, rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(sparse_forward(net, X, kernel=sparse_linear), expected,
+    np.testing.assert_allclose(numpy_forward(net, X), expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(to_inference(net).predict(X), expected,   # the CSR path
                                rtol=1e-5, atol=1e-6)
     t = inference_time(net, X, samples=3)
     assert t["dense_s"] > 0 and (t["sparse_s"] is None or t["sparse_s"] > 0)

@@ -3,18 +3,18 @@ import numpy as np
 import pytest
 
 from minicomp import MLP
-from minicomp.prune import (
-    CONNECTION,
-    NEURON,
-    activation_importance,
-    layer_inputs,
-    magnitude_scores,
-    norm_scores,
-    prune,
-    random_scores,
-    taylor_scores,
-    wanda_scores,
-)
+from minicomp.blocks import numpy_forward
+from minicomp.prune import activation_importance, prune
+from minicomp.prune.activation import wanda_scores
+from minicomp.prune.magnitude import magnitude_scores
+from minicomp.prune.norm import norm_scores
+from minicomp.prune.random import random_scores
+from minicomp.prune.taylor import taylor_scores
+
+BUILTIN = {"magnitude": "connection", "random": "connection", "wanda": "connection",
+           "taylor": "connection", "obd": "connection", "obs": "connection",
+           "activation": "neuron", "taylor_neuron": "neuron", "l1": "neuron", "l2": "neuron",
+           "random_neuron": "neuron"}
 
 # The 3x4 fixture: W[i, j] is the weight from input j to neuron i.
 W = np.array([[1.0, -2.0, 0.0, 3.0],
@@ -123,19 +123,19 @@ def test_taylor_abs_mode_bounds_first_order():
         taylor_scores(net, Xs, ys, level="row")
 
 
-def test_layer_inputs_are_what_each_dense_layer_sees():
+def test_numpy_forward_inputs_are_what_each_dense_layer_sees():
     net, Xs, _ = _tiny()
-    x0, x1 = layer_inputs(net, Xs)
+    x0, x1 = numpy_forward(net, Xs, inputs=True)[1]
     np.testing.assert_allclose(x0, Xs.astype(np.float32))
     np.testing.assert_allclose(x1, np.maximum(Xs @ net[0].W.data.T + net[0].b.data, 0),
                                rtol=1e-5, atol=1e-6)
 
 
-@pytest.mark.parametrize("criterion", CONNECTION + NEURON)
+@pytest.mark.parametrize("criterion", sorted(BUILTIN))
 def test_every_criterion_reaches_the_exact_sparsity(criterion):
     net, Xs, ys = _tiny()
     prune(net, criterion, 0.4, Xs, ys, seed=0)
-    if criterion in NEURON:
+    if BUILTIN[criterion] == "neuron":
         assert (np.abs(net[0].W.data).sum(axis=1) == 0).sum() == 2   # round(0.4 * 5)
         assert (net[0].b.data[net[0].W.mask[:, 0] == 0] == 0).all()
         assert net[2].W.mask is None                                  # outputs untouched

@@ -3,11 +3,11 @@ import numpy as np
 import pytest
 
 from minicomp import MLP
-from minicomp.prune import (
-    mask_from_scores,
-    obd_hessian_diagonal,
-    obd_layer_scores,
-    obd_scores,
+from minicomp.prune import mask_from_scores
+from minicomp.prune.obd import obd_hessian_diagonal, obd_layer_scores, obd_scores
+from minicomp.prune.obs import (
+    obs_compensate,
+    obs_order,
     obs_prune,
     obs_scores,
     reconstruction_error,
@@ -102,3 +102,24 @@ def test_obs_scores_and_errors():
         obs_prune(W, X[:, :5], 0.5)
     with pytest.raises(ValueError, match="amount"):
         obs_prune(W, X, 1.5)
+
+
+def test_obs_order_ranks_the_greedy_removals_and_compensate_is_their_update():
+    X, W = _layer_problem(seed=3, out=4)
+    order = obs_order(W, X)
+    assert sorted(order.ravel()) == list(range(W.size))          # every weight, once
+    for k in (1, 13, 30, 47):
+        W_obs, mask = obs_prune(W, X, k)
+        np.testing.assert_array_equal(mask_from_scores(order, k), mask)   # the same k go
+        np.testing.assert_allclose(obs_compensate(W, X, mask), W_obs, rtol=1e-4, atol=1e-5)
+
+
+def test_obs_compensate_is_least_squares_for_any_mask():
+    X, W = _layer_problem(seed=4, out=3)
+    mask = np.random.default_rng(0).random(W.shape) < 0.6        # any mask, not OBS's
+    W_new = obs_compensate(W, X, mask, damp=1e-10)
+    for i in range(3):
+        keep = mask[i]
+        best, *_ = np.linalg.lstsq(X[:, keep], X @ W[i], rcond=None)
+        np.testing.assert_allclose(W_new[i, keep], best, rtol=1e-4, atol=1e-5)
+        assert (W_new[i, ~keep] == 0).all()

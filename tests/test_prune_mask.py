@@ -5,15 +5,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minicomp import MLP
-from minicomp.prune import (
+from minicomp.prune import mask_from_scores, prune, remove
+from minicomp.prune.mask import (
     apply_mask,
     default_min_keep,
     global_masks,
-    mask_from_scores,
     num_to_prune,
-    prune,
     prune_neurons,
-    remove,
     threshold_mask,
 )
 

@@ -14,8 +14,8 @@ from minicomp.prune import (
     pick_sparsities,
     prune,
     sensitivity_scan,
-    sparsity,
 )
+from minicomp.prune.mask import sparsity
 
 
 def _data():

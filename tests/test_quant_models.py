@@ -9,33 +9,30 @@ from hypothesis import strategies as st
 
 from minicomp import MLP, Dense, Sequential, Tensor, evaluate, gradcheck
 from minicomp.data import make_blobs
+from minicomp.deploy import to_inference
 from minicomp.kernels import reference
+from minicomp.metrics import storage_bytes
 from minicomp.nn import Sigmoid
 from minicomp.quant import (
     QATMLP,
-    IntegerMLP,
-    SharedDense,
     calibrate,
-    choose_bits,
-    entropy_bits,
-    fake_quant,
+    fake_quantize_ste,
     finetune_centroids,
-    fixed_point_round,
-    float_bytes,
     huffman_bytes,
-    huffman_code,
     huffman_decode,
     huffman_encode,
-    kmeans_1d,
-    kmeans_bytes,
+    int8_settings,
     kmeans_quantize,
     mixed_precision,
     qat_finetune,
     quantize_mlp,
     simulate_codes,
     size_table,
-    uniform_bytes,
 )
+from minicomp.quant.huffman import entropy_bits, huffman_code
+from minicomp.quant.integer import fixed_point_round
+from minicomp.quant.kmeans import SharedDense, kmeans_1d
+from minicomp.quant.mixed import choose_bits
 
 
 @pytest.fixture(scope="module")
@@ -98,13 +95,12 @@ def test_fixed_point_round_is_exact_against_int64():
 
 
 @pytest.mark.parametrize("granularity", ["tensor", "channel"])
-@pytest.mark.parametrize("kernel", ["reference", "auto"])
-def test_integer_pipeline_equals_simulated_exactly(blobs, granularity, kernel):
+def test_integer_pipeline_equals_simulated_exactly(blobs, granularity):
     net, X, _ = blobs
     qnet = quantize_mlp(net, X[:200], 8, 8, granularity)
-    inet = IntegerMLP(qnet, kernel=kernel)
+    inet = to_inference(qnet)                                   # int8 kernels
     X_test = np.concatenate([X, 3 * X[:50]])                    # also saturating inputs
-    codes = inet.forward_codes(inet.quantize_input(X_test))
+    codes = inet.forward_int(X_test)
     assert codes.dtype == np.uint8
     assert np.array_equal(codes, simulate_codes(qnet, X_test))
     # the simulated model with the ideal multiplier M differs by at most one code
@@ -112,6 +108,13 @@ def test_integer_pipeline_equals_simulated_exactly(blobs, granularity, kernel):
     ideal = np.rint(qnet(X_test).data / last.S_y) + last.Z_y
     assert np.abs(ideal - codes).max() <= 1
     assert (inet(X_test).argmax(1) == qnet(X_test).data.argmax(1)).mean() > 0.97
+    # and layer by layer, the settings run on the NumPy reference kernel give the same codes
+    q = inet.quantize_input(X_test)
+    for p in int8_settings(qnet):
+        m0, shift = reference.quantize_multiplier(p["S_x"] * p["S_w"] / p["S_y"])
+        q = reference.int8_linear(q, p["Z_x"], p["w_q"], p["bias_q"], m0, shift, p["Z_y"],
+                                  relu=p["relu"])
+    assert np.array_equal(q, codes)
 
 
 @settings(max_examples=25, deadline=None)
@@ -124,31 +127,33 @@ def test_integer_equals_simulated_on_random_nets(sizes, seed, spread, granularit
         layer.b.data[...] = rng.standard_normal(layer.b.data.shape)
     X = (rng.standard_normal((16, sizes[0])) * spread).astype(np.float32)
     qnet = quantize_mlp(net, X[:8], 8, 8, granularity)     # rows 8..15 may saturate
-    inet = IntegerMLP(qnet, kernel="reference")
-    assert np.array_equal(inet.forward_codes(inet.quantize_input(X)), simulate_codes(qnet, X))
+    inet = to_inference(qnet)
+    assert np.array_equal(inet.forward_int(X), simulate_codes(qnet, X))
 
 
 def test_integer_needs_8_bits(blobs):
     net, X, _ = blobs
     with pytest.raises(ValueError, match="8-bit"):
-        IntegerMLP(quantize_mlp(net, X[:50], bits=4))
+        to_inference(quantize_mlp(net, X[:50], bits=4))
     with pytest.raises(TypeError, match="QuantizedMLP"):
-        IntegerMLP(net)
+        int8_settings(net)
+    with pytest.raises(ValueError, match="QuantizedMLP, which holds"):
+        to_inference(quantize_mlp(net, X[:50]), masks={})
 
 
 def test_integer_sizes(blobs):
     net, X, _ = blobs
-    inet = IntegerMLP(quantize_mlp(net, X[:50]), kernel="reference")
+    inet = to_inference(quantize_mlp(net, X[:50]))
     # int8 weights + int32 bias, m0, shift per channel + two zero points per layer
     expected = sum(o * i + 3 * 4 * o + 2 for i, o in ((8, 32), (32, 32), (32, 4)))
-    assert inet.nbytes() == expected
+    assert inet.nbytes == expected == storage_bytes(net, "integer")
 
 
 # ---- QAT: the straight-through estimator -------------------------------------
 def test_ste_gradient_identity_inside_zero_outside():
     x = Tensor(np.linspace(-3, 3, 61), requires_grad=True, dtype=np.float64)
     S, Z = 0.1, 10                                             # codes 0..15 -> [-1.0, 0.5]
-    y = fake_quant(x, S, Z, 4, "affine")
+    y = fake_quantize_ste(x, S, Z, 4, "affine")
     (y * Tensor(np.arange(61.0))).sum().backward()
     inside = (x.data >= -1.0) & (x.data <= 0.5)
     assert np.array_equal(x.grad, np.where(inside, np.arange(61.0), 0.0))
@@ -159,7 +164,7 @@ def test_ste_finite_differences_outside_the_range():
     # inside it fq is a staircase (differences are 0 or a spike), so there the
     # STE's identity is checked directly instead
     def f(t):
-        return fake_quant(t, 0.25, 0, 4, "symmetric").sum()   # range [-1.75, 1.75]
+        return fake_quantize_ste(t, 0.25, 0, 4, "symmetric").sum()   # range [-1.75, 1.75]
     assert gradcheck(f, np.array([2.3, -5.1, 3.0]), eps=1e-4)
     x = Tensor(np.array([0.3, 1.0]), requires_grad=True, dtype=np.float64)
     f(x).backward()
@@ -238,20 +243,20 @@ def test_huffman_round_trip_and_optimality():
 # ---- sizes and mixed precision ----------------------------------------------
 def test_sizes_hand_worked():
     net = MLP([10, 20, 5], seed=0)                 # 200 + 20 + 100 + 5 parameters
-    assert float_bytes(net) == 4 * 325
+    assert storage_bytes(net) == 4 * 325
     # int8 per channel: 300 bytes + (20 + 5) scales * 4 + 25 biases * 4
-    assert uniform_bytes(net, 8, "channel") == 300 + 100 + 100
-    assert uniform_bytes(net, [8, 32]) == 200 + 80 + 80 + 4 * 105
+    assert storage_bytes(net, "int", bits=8, granularity="channel") == 300 + 100 + 100
+    assert storage_bytes(net, "int", bits=[8, 32]) == 200 + 80 + 80 + 4 * 105
     shared = kmeans_quantize(net, 2)
     # 2-bit indices: 50 + 25 bytes; codebooks 2 * 4 * 4; biases 25 * 4
-    assert kmeans_bytes(shared) == 75 + 32 + 100
+    assert storage_bytes(shared, "codebook") == 75 + 32 + 100
     rows = {r["scheme"]: r["bytes"] for r in size_table(net, shared)}
     assert rows["float32"] == 1300 and rows["k-means 2-bit"] == 207
 
 
 def test_mixed_precision_meets_the_budget(blobs):
     net, X, y = blobs
-    budget = uniform_bytes(net, [4, 4, 8])
+    budget = storage_bytes(net, "int", bits=[4, 4, 8])
     net_q, bits, nbytes = mixed_precision(net, X[400:], y[400:], budget, (2, 4, 8, 32))
     assert nbytes <= budget and len(bits) == 3
     for layer, b in zip(net_q.layers[::2], bits):            # each row on its b-bit grid

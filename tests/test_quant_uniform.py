@@ -5,24 +5,23 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from minicomp.quant import (
+    dequantize,
+    fake_quantize,
+    fixed_point,
+    quantize,
+    quantize_tensor,
+    scale_zero_point,
+    to_fixed,
+)
+from minicomp.quant.fixed_point import distinct_values, fixed_point_range, wrap_around
+from minicomp.quant.granularity import quantization_error
+from minicomp.quant.observers import (
     MinMaxObserver,
     MovingAverageMinMaxObserver,
     MSEObserver,
     PercentileObserver,
-    dequantize,
-    distinct_values,
-    fake_quantize,
-    fixed_point,
-    fixed_point_range,
-    qrange,
-    quant_range,
-    quantize,
-    quantize_tensor,
-    reconstruction_error,
-    scale_zero_point,
-    to_fixed,
-    wrap_around,
 )
+from minicomp.quant.uniform import qrange, real_range
 
 floats = st.floats(-1e3, 1e3, allow_nan=False, width=32)
 arrays = st.lists(floats, min_size=1, max_size=40).map(np.array)
@@ -90,7 +89,7 @@ def test_quantization_is_monotone(x, bits, scheme):
 
 
 def test_saturates_outside_the_range():
-    lo, hi = quant_range(0.5, 2, 3)                                  # codes 0..7 -> [-1, 2.5]
+    lo, hi = real_range(0.5, 2, 3)                                   # codes 0..7 -> [-1, 2.5]
     assert (lo, hi) == (-1.0, 2.5)
     assert fake_quantize([-5.0, 9.0], 0.5, 2, 3).tolist() == [-1.0, 2.5]
 
@@ -152,9 +151,9 @@ def test_outlier_channel_per_tensor_vs_per_channel():
     normal = np.arange(8) != 3
     # per tensor, the step is max|W| / 7 ~ 0.7 > every normal weight: they all round to 0
     assert np.all(W_t[normal] == 0)
-    assert reconstruction_error(W[normal], W_c[normal]) < \
-        reconstruction_error(W[normal], W_t[normal]) / 10
-    assert reconstruction_error(W, W_c) <= reconstruction_error(W, W_t)
+    assert quantization_error(W[normal], W_c[normal]) < \
+        quantization_error(W[normal], W_t[normal]) / 10
+    assert quantization_error(W, W_c) <= quantization_error(W, W_t)
 
 
 @settings(max_examples=40, deadline=None)

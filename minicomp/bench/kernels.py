@@ -57,8 +57,8 @@ if {cold}:
     X = rng.standard_normal((4, 784)).astype(np.float32)
     XT, Y = np.ascontiguousarray(X.T), np.zeros((4, 300), np.float32)
     args = (A.data, A.indices, A.indptr, Y)
-    S._rowdot_serial(X, *args); S._rowdot_parallel(X, *args)
-    S._axpy_serial(XT, *args); S._axpy_split_batch(X, *args, 2)
+    S.KERNELS["rowdot_serial"](X, *args); S.KERNELS["rowdot_parallel"](X, *args)
+    S.KERNELS["axpy_serial"](XT, *args); S.KERNELS["axpy_split_batch"](X, *args, 2)
 else:
     S.sparse_linear(rng.standard_normal((1, 784)).astype(np.float32), A)
 print(time.perf_counter() - t0)

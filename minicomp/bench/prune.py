@@ -34,7 +34,6 @@ from ..prune import (
     dense_forward,
     dense_layers,
     gradual,
-    inference_time,
     layer_inputs,
     layer_scores,
     mask_from_scores,
@@ -46,9 +45,9 @@ from ..prune import (
     size_report,
     taylor_scores,
 )
-from ..prune.report import SETTLE
 from ..train import BaselineConfig, evaluate, train_baseline
-from .timing import median_time
+from .inference import inference_time
+from .timing import SETTLE, median_time
 
 SPARSITIES = (0.5, 0.75, 0.875, 0.9, 0.917, 0.93, 0.95, 0.96)      # 2x ... 25x
 NEURON_FRACTIONS = (0.25, 0.5, 0.625, 0.75)

@@ -1,7 +1,15 @@
-"""Median wall-clock time of a call, robust enough for a noisy 2-core VM."""
+"""Median wall-clock time of a call, robust enough for a noisy 2-core VM.
+
+The one place timing lives: every benchmark (and nothing outside
+:mod:`minicomp.bench`) uses :func:`median_time` and :data:`SETTLE`. This
+module imports nothing from minicomp.
+"""
 from __future__ import annotations
 
 import time
+
+SETTLE = 0.3          # seconds of sleep before timing: OpenBLAS and Numba (omp) threads
+                      # spin after work and would steal the 2 cores from the next library
 
 
 def median_time(fn, *, min_sample: float = 2e-3, samples: int = 21, warmup: int = 3,

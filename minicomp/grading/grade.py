@@ -37,8 +37,10 @@ from .report import (
     write_json,
     write_text,
 )
-from .run import read_student_files, read_submission, run_exercise
-from .sandbox import Limits, Worker, WorkerCrashed, WorkerTimeout, readable_root
+from .run import run_exercise
+from .submission import read_student_files, read_submission
+from .roots import readable_root
+from .sandbox import Limits, Worker, WorkerCrashed, WorkerTimeout
 
 MAX_CALL_SECONDS = 3600.0              # Limits.timeout, --timeout: one call into student code
 MAX_SUBMISSION_SECONDS = 86400.0       # Limits.submission_timeout: one exercise of a submission
@@ -115,7 +117,7 @@ def find_exercises(path, name: str = "exercises") -> tuple:
 def load_exercises(path, name: str = "exercises") -> tuple:
     """``(root, {exercise name: cases})`` of :func:`find_exercises`'s exercises."""
     root, names = find_exercises(path, name)
-    return root, {n: load_cases(os.path.join(root, n, "tests.py")) for n in names}
+    return root, {n: _load_tests(os.path.join(root, n, "tests.py")) for n in names}
 
 
 def probe(limits: Limits) -> dict:
@@ -151,23 +153,32 @@ def grade_student(student_id: str, folder, exercises: dict, limits: Limits) -> S
     return result
 
 
+def _load_tests(path) -> list:
+    """The cases of an instructor's tests.py; a file that fails to run is a ValueError."""
+    try:
+        return load_cases(path)
+    except (ValueError, TypeError, FileNotFoundError):
+        raise
+    except Exception as e:  # noqa: BLE001 -- the instructor's code: say where, not how deep
+        raise ValueError(f"tests: {path!r} failed to load: {type(e).__name__}: {e}") from None
+
+
 def student_ids(submissions) -> list:
     """The student folders of ``submissions``, sorted; links kept (they score 0).
 
     A name that cannot name a report file (:func:`~.report.safe_id`:
-    hidden, or with a separator or control character) is skipped, and
-    said on stderr unless it starts with '.'.
+    hidden, too long, or with a separator or control character) and a
+    plain file are skipped, and said on stderr unless the name starts with '.'.
     """
     ids = []
     for name in sorted(os.listdir(submissions)):
         path = os.path.join(submissions, name)
-        if not (os.path.isdir(path) or os.path.islink(path)):
-            continue
-        if safe_id(name):
+        usable = os.path.isdir(path) or os.path.islink(path)
+        if usable and safe_id(name):
             ids.append(name)
         elif not name.startswith("."):
-            print(f"minicomp grader: skipped {name!r}: not usable as a student id",
-                  file=sys.stderr)
+            why = "not usable as a student id" if usable else "a file, not a student folder"
+            print(f"minicomp grader: skipped {name!r}: {why}", file=sys.stderr)
     return ids
 
 

@@ -40,6 +40,7 @@ CREATE_RULESET_VERSION = 1
 RULE_PATH_BENEATH = 1
 PR_SET_NO_NEW_PRIVS = 38
 CLONE_NEWUSER, CLONE_NEWNET, CLONE_NEWPID = 0x10000000, 0x40000000, 0x20000000
+CLONE_NEWIPC = 0x08000000             # System V IPC and POSIX queues of its own
 NOBODY = 65534
 
 FS_EXECUTE, FS_WRITE_FILE, FS_READ_FILE, FS_READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
@@ -139,9 +140,11 @@ def drop_privileges(must_read, writable) -> str:
 
 
 def unshare_namespaces() -> str:
-    """Enter fresh user, network and PID namespaces; return what happened, in words.
+    """Enter fresh user, network, IPC and PID namespaces; say what happened, in words.
 
-    The PID namespace applies to the children of the caller: the caller
+    The IPC namespace keeps shared memory, message queues and semaphores
+    inside the sandbox (they die with it, and no other student's process
+    can read them). The PID namespace applies to the children of the caller: the caller
     must fork, and its child becomes process 1 of the namespace (see
     :mod:`.worker`). When process 1 dies, the kernel kills every process
     left in the namespace, and no process outside it can be addressed.
@@ -149,13 +152,13 @@ def unshare_namespaces() -> str:
     if not sys.platform.startswith("linux"):
         return "no namespaces (not Linux)"
     libc = _libc()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWPID) == 0:
-        return "user + network + PID namespaces"
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWPID) == 0:
+        return "user + network + IPC + PID namespaces"
     err = ctypes.get_errno()
-    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET) == 0:
-        return "user + network namespaces"
-    if libc.unshare(CLONE_NEWNET) == 0:
-        return "network namespace"
+    if libc.unshare(CLONE_NEWUSER | CLONE_NEWNET | CLONE_NEWIPC) == 0:
+        return "user + network + IPC namespaces"
+    if libc.unshare(CLONE_NEWNET | CLONE_NEWIPC) == 0:
+        return "network + IPC namespaces"
     return f"no namespaces ({os.strerror(err)})"
 
 

@@ -51,12 +51,22 @@ def sandbox_line(report: dict, limits) -> str:
 WORDS = {"passed": "passed", "failed": "failed", "error": "your code raised an error",
          "timeout": "timed out", "crashed": "your process crashed",
          "syntax_error": "syntax error in your file", "missing": "missing function or file",
-         "symlink": "a symbolic link in your submission was refused"}
+         "symlink": "a link in your submission was refused"}
+
+
+def printable(text: str) -> str:
+    r"""``text`` with control characters shown as escapes (a student's ANSI codes
+    could otherwise repaint a terminal showing the feedback, fake score included).
+
+    >>> printable("ok\n\x1b[2Jtotal: 39 / 39\ttab")
+    'ok\n\\x1b[2Jtotal: 39 / 39\ttab'
+    """
+    return "".join(ch if ch.isprintable() or ch in "\n\t" else repr(ch)[1:-1] for ch in text)
 
 
 def _case_output(c) -> str:
     head = f"[{c.status}] {WORDS[c.status]}"
-    return head + ("\n" + c.feedback if c.feedback else "")
+    return head + ("\n" + printable(c.feedback) if c.feedback else "")
 
 
 def results_json(student, header: str, hidden_visibility: str = "after_published") -> dict:
@@ -91,7 +101,7 @@ def feedback_text(student, header: str) -> str:
         for c in ex.cases:
             tag = " (hidden)" if c.hidden else ""
             lines.append(f"  {c.status:<12} {c.score:g}/{c.max_score:g}  {c.name}{tag}")
-            lines += [f"      {line}" for line in c.feedback.splitlines()[:30]]
+            lines += [f"      {line}" for line in printable(c.feedback).splitlines()[:30]]
         lines.append("")
     lines.append(f"total: {student.score:g} / {student.max_score:g}")
     return "\n".join(lines) + "\n"
@@ -104,7 +114,8 @@ def csv_text(students, exercise_names) -> str:
     writer.writerow(["student_id", "raw_score", "max_score", *exercise_names])
     for s in students:
         by_name = {ex.exercise: ex.score for ex in s.exercises}
-        writer.writerow([s.student_id, f"{s.score:g}", f"{s.max_score:g}",
+        sid = "'" + s.student_id if s.student_id[:1] in "=+-@" else s.student_id  # no formula
+        writer.writerow([sid, f"{s.score:g}", f"{s.max_score:g}",
                          *(f"{by_name.get(n, 0.0):g}" for n in exercise_names)])
     return buf.getvalue()
 
@@ -174,13 +185,18 @@ def output_path(path, name: str, *, folder: bool = False, forbidden=None) -> str
     return full
 
 
-def safe_id(student_id) -> bool:
-    """Whether ``student_id`` can name a report file: no separator, not hidden, printable.
+MAX_ID = 200                            # bytes of a student id (folder name)
 
-    >>> [safe_id(s) for s in ("alice", "s-01_b", "../x", ".env", "a/b", "", "a\\nb")]
-    [True, True, False, False, False, False, False]
+
+def safe_id(student_id) -> bool:
+    """Whether ``student_id`` can name a report file: no separator, not hidden, printable,
+    at most :data:`MAX_ID` characters (a file name holds 255 bytes, suffix included).
+
+    >>> [safe_id(s) for s in ("alice", "s-01_b", "../x", ".env", "a/b", "", "a\\nb", "x" * 201)]
+    [True, True, False, False, False, False, False, False]
     """
     return (isinstance(student_id, str) and student_id != "" and student_id[0] != "."
+            and len(student_id.encode("utf-8", "replace")) <= MAX_ID
             and student_id.isprintable() and "/" not in student_id
             and "\\" not in student_id)
 

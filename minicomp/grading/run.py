@@ -9,42 +9,22 @@ missing file, a refused symlink, an exception or endless loop at import)
 are the same for every case: each case scores 0 without starting again,
 the first public one says why in full and the others point to it.
 
-Submissions are read (:func:`read_submission`, :func:`read_student_files`)
-through directory descriptors, never following a symbolic link: the
-student folder, an exercise folder, a file, or anything at any depth of
-an exercise folder that is a link refuses the exercise with the status
-``symlink``, naming the link.
+Submissions are read by :mod:`.submission`, which follows no link: a
+refused submission (:class:`~.submission.SymlinkRefused`) scores 0 on
+every case with the status ``symlink``, naming the link.
 """
 from __future__ import annotations
 
 import dataclasses
-import errno
-import os
-import stat
 import time
 
 from .case import CaseResult
 from .sandbox import Limits, Worker, WorkerCrashed, WorkerTimeout
+from .submission import SymlinkRefused
 
-MAX_FILE_BYTES = 1 << 20
-MAX_SCANNED = 10000                    # entries of an exercise folder searched for links
-DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
-FILE_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC   # a FIFO never blocks
 SHORT = {"syntax_error": "your file has a syntax error", "missing": "nothing to run",
          "timeout": "loading your file timed out", "error": "loading your file raised an error",
-         "symlink": "a symbolic link was refused", "crashed": "the sandbox did not start"}
-
-
-@dataclasses.dataclass(frozen=True)
-class SymlinkRefused:
-    """A submission path that is a symbolic link: not followed, the exercise scores 0."""
-
-    path: str                          # relative to the student folder (or its own name)
-
-    @property
-    def message(self) -> str:
-        return (f"{self.path!r} is a symbolic link: submissions are read without following "
-                "links, so this exercise was not run; hand in real files and folders")
+         "symlink": "a link was refused", "crashed": "the sandbox did not start"}
 
 
 class StudentFailure(BaseException):
@@ -73,7 +53,8 @@ class Session:
         if isinstance(files, SymlinkRefused):
             self.fatal = StudentFailure("symlink", files.message)
         elif not files or "exercise.py" not in files:
-            self.fatal = StudentFailure("missing", "the submission has no exercise.py"
+            self.fatal = StudentFailure("missing", "the submission has no readable exercise.py "
+                                        "(a regular file of at most 1 MB)"
                                         if files is not None else "the submission has no "
                                         "folder for this exercise")
         self.deadline = time.monotonic() + limits.submission_timeout
@@ -194,125 +175,6 @@ def run_case(case, session: Session) -> CaseResult:
         feedback = "\n".join(m for m in (case.failure_message, message) if m)
     return CaseResult(case.name, status, case.points if passed else 0.0, case.points,
                       case.hidden, message, feedback)
-
-
-def read_student_files(folder):
-    """The regular files directly in ``folder`` (never tests.py), without following links.
-
-    Returns
-    -------
-    dict of str to bytes, or None, or SymlinkRefused
-        None when ``folder`` is missing or no directory; a
-        :class:`SymlinkRefused` naming the first link found in ``folder``
-        (itself included) at any depth. Files over 1 MB, special files
-        and subfolders are not read.
-    """
-    parent, name = os.path.split(os.path.abspath(folder))
-    try:
-        parent_fd = os.open(parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    except OSError:
-        return None
-    try:
-        return _read_exercise(parent_fd, name, name)
-    finally:
-        os.close(parent_fd)
-
-
-def read_submission(student_dir, exercise_names) -> dict:
-    """Read one student's folder: ``{exercise name: files | None | SymlinkRefused}``.
-
-    The folder itself is opened without following a link: if it is one,
-    every exercise is refused, naming it. Each exercise folder is then read
-    as by :func:`read_student_files` (paths named relative to the student
-    folder). A link anywhere in the student folder, even beside the
-    exercise folders, refuses the whole submission (EXERCISES.md, rule 7):
-    other entries are never read, but a submission holding a link is not
-    graded.
-    """
-    student_dir = os.path.abspath(os.fspath(student_dir))
-    me = os.path.basename(student_dir)
-    try:
-        fd = os.open(student_dir, DIR_FLAGS)
-    except OSError as e:
-        link = e.errno == errno.ELOOP or os.path.islink(student_dir)
-        return {n: SymlinkRefused(me) if link else None for n in exercise_names}
-    try:
-        link = _find_link(fd, ".", [MAX_SCANNED], 0)      # "./a/b": relative to the folder
-        if link is not None:
-            return {n: SymlinkRefused(link[2:]) for n in exercise_names}
-        return {n: _read_exercise(fd, n, n) for n in exercise_names}
-    finally:
-        os.close(fd)
-
-
-def _open_dir(name: str, dir_fd: int):
-    """An O_NOFOLLOW descriptor of directory ``name``; "link", or None if it is no directory."""
-    try:
-        return os.open(name, DIR_FLAGS, dir_fd=dir_fd)
-    except OSError as e:              # a link gives ELOOP or ENOTDIR
-        return "link" if e.errno == errno.ELOOP or _is_link(name, dir_fd) else None
-
-
-def _is_link(name: str, dir_fd: int) -> bool:
-    try:
-        return stat.S_ISLNK(os.stat(name, dir_fd=dir_fd, follow_symlinks=False).st_mode)
-    except OSError:
-        return False
-
-
-def _read_exercise(dir_fd: int, name: str, rel: str):
-    fd = _open_dir(name, dir_fd)
-    if fd == "link":
-        return SymlinkRefused(rel)
-    if fd is None:
-        return None
-    try:
-        link = _find_link(fd, rel, [MAX_SCANNED], 0)
-        if link is not None:
-            return SymlinkRefused(link)
-        files = {}
-        for entry in sorted(os.listdir(fd)):
-            st = os.stat(entry, dir_fd=fd, follow_symlinks=False)
-            if stat.S_ISREG(st.st_mode) and entry != "tests.py" and st.st_size <= MAX_FILE_BYTES:
-                data = _read_file(entry, fd)
-                if data is not None:
-                    files[entry] = data
-        return files
-    finally:
-        os.close(fd)
-
-
-def _read_file(name: str, dir_fd: int):
-    try:
-        fd = os.open(name, FILE_FLAGS, dir_fd=dir_fd)
-    except OSError:
-        return None                   # replaced by a link or removed since listed
-    with os.fdopen(fd, "rb") as f:
-        return f.read(MAX_FILE_BYTES) if stat.S_ISREG(os.fstat(fd).st_mode) else None
-
-
-def _find_link(fd: int, rel: str, budget: list, depth: int):
-    """The first symbolic link beneath directory ``fd`` (as ``rel/...``), or None."""
-    for entry in sorted(os.listdir(fd)):
-        budget[0] -= 1
-        if budget[0] < 0 or depth > 32:
-            return None               # a huge tree: what lies beyond is never read anyway
-        path = f"{rel}/{entry}"
-        mode = os.stat(entry, dir_fd=fd, follow_symlinks=False).st_mode
-        if stat.S_ISLNK(mode):
-            return path
-        if stat.S_ISDIR(mode):
-            sub = _open_dir(entry, fd)
-            if sub == "link":
-                return path
-            if sub is not None:
-                try:
-                    found = _find_link(sub, path, budget, depth + 1)
-                finally:
-                    os.close(sub)
-                if found is not None:
-                    return found
-    return None
 
 
 @dataclasses.dataclass

@@ -23,9 +23,7 @@ import dataclasses
 import json
 import os
 import selectors
-import shutil
 import signal
-import site
 import struct
 import subprocess
 import sys
@@ -33,14 +31,19 @@ import tempfile
 import threading
 import time
 
-import numpy as np
-
 from . import protocol
+from .roots import PACKAGE_DIR, read_only_roots
+from .tree import remove_tree
 
-BOOT = ("import sys; sys.path.insert(0, sys.argv[1]); "
-        "from minicomp.grading.worker import main; main(sys.argv[2])")
-PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))   # minicomp/
-SYSTEM_ROOTS = ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/dev/urandom", "/dev/random")
+# Start the worker without running minicomp/__init__.py: the student process then
+# holds only the grading modules it needs (protocol, worker, landlock, seccomp),
+# never the engine (a student must not find an autograd in the garbage collector).
+BOOT = ("import sys, types\n"
+        "for name in ('minicomp', 'minicomp.grading'):\n"
+        "    m = types.ModuleType(name)\n"
+        "    m.__path__ = [sys.argv[1] + '/' + name.replace('.', '/')]\n"
+        "    sys.modules[name] = m\n"
+        "from minicomp.grading.worker import main\nmain(sys.argv[2])")
 
 
 @dataclasses.dataclass
@@ -109,23 +112,6 @@ class WorkerCrashed(Exception):
     """The student process died or broke the protocol; the message says how."""
 
 
-def read_only_roots() -> list:
-    """Paths the student process may read: Python, site-packages, minicomp, system libs."""
-    roots = {sys.base_prefix, sys.prefix, sys.base_exec_prefix, sys.exec_prefix,
-             os.path.dirname(os.path.dirname(np.__file__)), PACKAGE_DIR, *SYSTEM_ROOTS}
-    roots.update(p for p in site.getsitepackages() if os.path.isdir(p))
-    return sorted(os.path.realpath(p) for p in roots if os.path.exists(p))
-
-
-def readable_root(path) -> str | None:
-    """The read-only root that makes ``path`` visible to students, or None."""
-    real = os.path.realpath(path)
-    for root in read_only_roots():
-        if real == root or real.startswith(root.rstrip("/") + "/"):
-            return root
-    return None
-
-
 class Worker:
     """A started student process serving calls into ``files['exercise.py']``.
 
@@ -165,9 +151,7 @@ class Worker:
         for name, data in files.items():
             with open(os.path.join(self.tmp, name), "wb") as f:
                 f.write(data)
-        roots = read_only_roots()
-        if "minicomp" in forbid:      # its source is then unreadable, not only unimportable
-            roots = [r for r in roots if r != os.path.realpath(PACKAGE_DIR)]
+        roots = read_only_roots(forbid)   # forbidden packages: unreadable, not only unimportable
         self.out, self.err = bytearray(), bytearray()
         self.out_total = self.err_total = 0
         self._next_id = 0
@@ -318,7 +302,10 @@ class Worker:
     def remove_tmp(self) -> None:
         """Remove the temporary directory (again, if a dying process still wrote to it)."""
         for _ in range(10):
-            shutil.rmtree(self.tmp, ignore_errors=True)
+            try:
+                remove_tree(self.tmp)             # any depth, no link followed
+            except OSError:
+                pass
             if not os.path.lexists(self.tmp):
                 return
             time.sleep(0.05)

@@ -1,4 +1,4 @@
-"""A seccomp-BPF filter: the student process may change no file's metadata.
+"""A seccomp-BPF filter: no metadata changes, no new processes, no side channels.
 
 Why: Landlock (:mod:`.landlock`) decides which files may be opened,
 written, created, renamed or removed, but not who may change a file's
@@ -18,6 +18,16 @@ changes metadata, whatever the file:
 * ``ioctl`` of the filesystem families (:data:`FS_IOCTL_TYPES`): inode
   flags (``FS_IOC_SETFLAGS``: immutable, append-only), ``FS_IOC_FSSETXATTR``,
   versions, fs-verity and fscrypt, btrfs, f2fs and FAT attributes;
+* what would let the student's code outlive its sandbox or reach past it
+  (found by attacking the grader): new processes (``fork``, ``vfork``,
+  ``clone`` without ``CLONE_THREAD``; ``clone3`` answers ``ENOSYS`` so that
+  threads fall back to ``clone``), leaving the process group (``setsid``,
+  ``setpgid``), undoing the parent-death signal (``prctl(PR_SET_PDEATHSIG)``),
+  sockets of any family (a path-named UNIX socket of a root service is not
+  covered by Landlock, and ``AF_VSOCK`` not by the network namespace), the
+  kernel keyrings (the grader's session keyring is inherited), and locks
+  and leases on files it may only read (``flock``, ``fcntl`` ``F_SETLK*``,
+  ``F_OFD_SETLK*``, ``F_SETLEASE``: a lease blocks the owner's writes);
 * every call of another ABI (i386 on x86-64, arm32 on arm64), and, with
   ``ENOSYS``, every number past the newest this table knows (x32 calls
   included): a system call added later cannot slip through.
@@ -44,7 +54,12 @@ import sys
 DENIED = ("chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown", "fchownat",
           "utime", "utimes", "futimesat", "utimensat", "setxattr", "lsetxattr", "fsetxattr",
           "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
-          "file_setattr", "io_uring_setup", "io_uring_enter", "io_uring_register")
+          "file_setattr", "io_uring_setup", "io_uring_enter", "io_uring_register",
+          "fork", "vfork", "setsid", "setpgid", "socket", "socketpair", "keyctl", "add_key",
+          "request_key", "flock")
+CLONE_THREAD = 0x10000
+LOCK_COMMANDS = (6, 7, 37, 38, 1024)   # F_SETLK, F_SETLKW, F_OFD_SETLK(W), F_SETLEASE
+PR_SET_PDEATHSIG = 1
 # ioctl command = dir(2 bits) size(14) type(8) nr(8): the type byte names the family
 FS_IOCTL_TYPES = {0x66: "f: FS_IOC_*FLAGS, ext4, fscrypt, fs-verity",
                   0x58: "X: FS_IOC_FSSETXATTR, xfs", 0x76: "v: FS_IOC_SETVERSION",
@@ -58,19 +73,27 @@ class Arch:
     audit: int                         # AUDIT_ARCH_* seen in seccomp_data.arch
     seccomp: int                       # __NR_seccomp
     ioctl: int                         # __NR_ioctl
+    clone: int                         # __NR_clone (flags are its first argument)
+    fcntl: int                         # __NR_fcntl
+    prctl: int                         # __NR_prctl
     newest: int                        # highest number known; above: ENOSYS
     numbers: dict                      # name -> number, for the names of DENIED it has
 
 
+CLONE3 = 435                           # the same number on both
 _COMMON = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
            "fchmodat2": 452, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469}
 ARCHES = {
-    "x86_64": Arch(0xC000003E, 317, 16, 471, {
+    "x86_64": Arch(0xC000003E, 317, 16, 56, 72, 157, 471, {
+        "fork": 57, "vfork": 58, "setsid": 112, "setpgid": 109, "socket": 41,
+        "socketpair": 53, "keyctl": 250, "add_key": 248, "request_key": 249, "flock": 73,
         "chmod": 90, "fchmod": 91, "chown": 92, "fchown": 93, "lchown": 94, "utime": 132,
         "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197,
         "lremovexattr": 198, "fremovexattr": 199, "utimes": 235, "fchownat": 260,
         "futimesat": 261, "fchmodat": 268, "utimensat": 280, **_COMMON}),
-    "aarch64": Arch(0xC00000B7, 277, 29, 471, {     # no chmod/chown/utime(s): *at only
+    "aarch64": Arch(0xC00000B7, 277, 29, 220, 25, 167, 471, {  # no chmod, fork...: *at, clone
+        "setsid": 157, "setpgid": 154, "socket": 198, "socketpair": 199, "keyctl": 219,
+        "add_key": 217, "request_key": 218, "flock": 32,
         "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
         "fremovexattr": 16, "fchmod": 52, "fchmodat": 53, "fchownat": 54, "fchown": 55,
         "utimensat": 88, **_COMMON}),
@@ -79,7 +102,7 @@ ARCHES = {
 # classic BPF opcodes (linux/filter.h) and seccomp return values (linux/seccomp.h)
 LD_W_ABS, JEQ_K, JGT_K, AND_K, RET_K = 0x20, 0x15, 0x25, 0x54, 0x06
 RET_ALLOW, RET_ERRNO = 0x7FFF0000, 0x00050000
-OFFSET_NR, OFFSET_ARCH, OFFSET_ARG1_LOW = 0, 4, 24   # struct seccomp_data, little-endian
+OFFSET_NR, OFFSET_ARCH, OFFSET_ARG0_LOW, OFFSET_ARG1_LOW = 0, 4, 16, 24   # seccomp_data, LE
 PR_SET_NO_NEW_PRIVS, SECCOMP_SET_MODE_FILTER, SECCOMP_FILTER_FLAG_TSYNC = 38, 1, 1
 
 
@@ -123,11 +146,22 @@ def program(arch: Arch) -> list:
     for name in DENIED:
         if name in arch.numbers:
             prog += [(JEQ_K, 0, 1, arch.numbers[name]), (RET_K, 0, 0, eperm)]
-    prog += [(JEQ_K, 1, 0, arch.ioctl), (RET_K, 0, 0, RET_ALLOW),
-             (LD_W_ABS, 0, 0, OFFSET_ARG1_LOW),                    # the command (32 bits)
-             (AND_K, 0, 0, 0xFF00)]                                # its type byte
-    for kind in FS_IOCTL_TYPES:
-        prog += [(JEQ_K, 0, 1, kind << 8), (RET_K, 0, 0, eperm)]
+    prog += [(JEQ_K, 0, 1, CLONE3), (RET_K, 0, 0, enosys)]        # threads fall back to clone
+    # each block below starts with the call's number and ends in a return
+    blocks = [(arch.clone, [(LD_W_ABS, 0, 0, OFFSET_ARG0_LOW), (AND_K, 0, 0, CLONE_THREAD),
+                            (JEQ_K, 0, 1, 0), (RET_K, 0, 0, eperm)]),       # a new process
+              (arch.fcntl, [(LD_W_ABS, 0, 0, OFFSET_ARG1_LOW)]
+               + [i for cmd in LOCK_COMMANDS
+                  for i in ((JEQ_K, 0, 1, cmd), (RET_K, 0, 0, eperm))]),
+              (arch.prctl, [(LD_W_ABS, 0, 0, OFFSET_ARG0_LOW),
+                            (JEQ_K, 0, 1, PR_SET_PDEATHSIG), (RET_K, 0, 0, eperm)]),
+              (arch.ioctl, [(LD_W_ABS, 0, 0, OFFSET_ARG1_LOW),             # the command
+                            (AND_K, 0, 0, 0xFF00)]                         # its type byte
+               + [i for kind in FS_IOCTL_TYPES
+                  for i in ((JEQ_K, 0, 1, kind << 8), (RET_K, 0, 0, eperm))])]
+    for number, body in blocks:
+        body = body + [(RET_K, 0, 0, RET_ALLOW)]
+        prog += [(JEQ_K, 0, len(body), number)] + body
     return prog + [(RET_K, 0, 0, RET_ALLOW)]
 
 
@@ -158,4 +192,5 @@ def install() -> str:
     if rc != 0:
         why = os.strerror(ctypes.get_errno()) if rc < 0 else f"thread {rc} could not sync"
         return f"no seccomp (the kernel refused the filter: {why})"
-    return f"metadata changes blocked ({os.uname().machine})"
+    return f"metadata changes, new processes, sockets and keyrings blocked " \
+           f"({os.uname().machine})"

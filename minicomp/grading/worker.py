@@ -112,11 +112,17 @@ def _become_pid_one(fds) -> None:
     """Fork: the child (process 1 of the new PID namespace) goes on; this waits.
 
     The waiting parent stays in the worker's process group, so the
-    grader's ``killpg`` reaches it and process 1; the kernel then kills
-    the rest of the namespace. It exits the way its child did.
+    grader's ``killpg`` reaches it and process 1 (which cannot leave the
+    group: :mod:`.seccomp` refuses ``setsid``); the kernel then kills the
+    rest of the namespace. Process 1 also dies with its parent
+    (``PR_SET_PDEATHSIG``, which the filter then forbids to undo). It
+    exits the way its child did.
     """
     pid = os.fork()
     if pid == 0:
+        import ctypes
+        import signal
+        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)   # PR_SET_PDEATHSIG
         return
     for fd in (*fds, 0, 1, 2):
         os.close(fd)
@@ -209,6 +215,8 @@ def main(config_json: str) -> None:
     sys.path[:] = [p for p in sys.path if os.path.abspath(p) != root]
     sys.path_importer_cache.pop(root, None)
     os.chdir(cfg["tmp"])
+    for name in [n for n in sys.modules if n == "minicomp" or n.startswith("minicomp.")]:
+        del sys.modules[name]         # the boot's stubs: the student's import is a fresh one
     if cfg.get("forbid"):
         ForbiddenImports(cfg.get("exercise", "this exercise"), cfg["forbid"]).install()
     module, status, message = _load(cfg["file"])

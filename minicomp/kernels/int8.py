@@ -1,4 +1,4 @@
-r"""The int8 dense layer in Numba: int32 accumulation, fixed-point requantization.
+r"""The int8 dense layer: checks, folds the bias, picks a kernel (the top layer).
 
 Same signature and bit-exact results as
 :func:`minicomp.kernels.reference.int8_linear` (Jacob et al. 2018):
@@ -14,20 +14,23 @@ the shape the ``vpdpbusd`` instruction computes. int8 activations are moved
 to uint8 by ``x + 128`` (a bit flip, ``x ^ 0x80``) with ``Z_x + 128``: the
 differences ``x - Z_x`` are unchanged.
 
-**Kernels** (:class:`Int8Linear` picks VNNI, else the blocked one; the
-AVX2 ``"madd"`` kernel of :mod:`minicomp.kernels.madd` is opt-in):
+**Paths** (:func:`choose_path`; ``"auto"`` takes the first the CPU has):
 
-- ``"vnni"`` -- a ``vpdpbusd`` micro-kernel on packed weights, emitted through
-  a Numba ``@intrinsic`` (:mod:`minicomp.kernels.vnni`); only where the CPU
-  has AVX-512 VNNI or AVX-VNNI.
-- ``"blocked"`` -- plain Numba, any CPU: a 2 × 4 register block (2 batch rows
-  × 4 outputs, 8 int32 accumulators) that uses each loaded ``x`` byte 4
-  times and each ``w`` byte twice; LLVM vectorizes the ``k`` loop (with
-  ``vpmaddwd``, or ``vpdpwssd`` where available). Every sum is wrapped back
-  to int32 (``np.int32(...)``): otherwise Numba promotes to int64 and the
-  loop runs at half width. The 8 accumulator vectors fit AVX2's 16
-  registers; a 4 × 4 block (best with AVX-512's 32 registers, see the probe
-  findings) spills there and ran 2× slower (2.0 vs 1.0 ms, 1024², B=32).
+- ``"vnni"`` -- *go further*: a ``vpdpbusd`` micro-kernel on packed weights,
+  emitted through a Numba ``@intrinsic`` (:mod:`minicomp.kernels.vnni`);
+  only where the CPU has AVX-512 VNNI or AVX-VNNI. ``"vnni_emulated"`` runs
+  the same kernel with the instruction replaced by generic vector code (for
+  tests on any CPU; slow, never chosen by "auto").
+- ``"madd"`` -- *go further*: the exact AVX2 ``vpmaddwd`` kernel
+  (:mod:`minicomp.kernels.madd`), for AVX2 CPUs without VNNI.
+- ``"blocked"`` -- the portable kernel, plain Numba, any CPU: a 2 × 4
+  register block (:mod:`minicomp.kernels.blocked`).
+
+Every path accumulates in int32 and ends in the same fixed-point epilogue
+(:func:`minicomp.kernels.requant.requantize_tile`). This module is the top
+layer: it imports reference, requant, blocked, madd and vnni, and none of
+them imports it. Shape contract: ``w_q`` (out, in) int8, ``x_q`` (B, in)
+uint8 or int8 → (B, out) ``out_dtype``.
 
 **int32 is exact.** The kernels add in wrapping int32 arithmetic, whose
 result is the true sum modulo 2^32, so it is the true sum whenever that fits
@@ -54,111 +57,41 @@ from __future__ import annotations
 
 import numba
 import numpy as np
-from numba import njit, prange
 
-from .reference import _qrange, quantize_multiplier
+from . import blocked, madd, vnni
+from .reference import quantize_multiplier
+from .requant import INT32_MAX, requant_params, zero_point
 
-INT32_MAX = 2**31 - 1
 PARALLEL_MACS = 2_000_000       # multiply-adds per call above which threads pay off
 PATHS = ("auto", "vnni", "vnni_emulated", "madd", "blocked")
 
 
-@njit(inline="always")
-def _requant_tile(acc, rows, b0, n0, cols, bias, m0, rnd, shift, zo, lo, hi, out):
-    """``out[b0+r, n0+c] = requantize(acc[r, c] + bias[n0+c])``, stored as bytes."""
-    for r in range(rows):
-        for c in range(cols):
-            i = n0 + c
-            a = np.int64(np.int32(np.int64(acc[r, c]) + bias[i]))     # wraps mod 2^32
-            y = ((a * m0[i] + rnd[i]) >> shift[i]) + zo                 # round half up
-            out[b0 + r, i] = np.uint8(min(max(y, lo), hi) & 0xFF)      # int8: two's complement
+def choose_path(path: str = "auto") -> str:
+    """The kernel ``Int8Linear(..., path=path)`` runs on this CPU.
 
+    ``"auto"``: ``"vnni"`` when :func:`minicomp.kernels.vnni.cpu_vnni` finds
+    the instruction, else ``"madd"`` on a CPU with AVX2, else ``"blocked"``.
 
-@njit(inline="always")
-def _block24(x, b0, W, i0, acc):
-    """``acc[r, c] = Σ_k x[b0+r, k] W[i0+c, k]`` for r < 2, c < 4, in int32."""
-    x0, x1 = x[b0], x[b0 + 1]                                           # (K,) each
-    w0, w1, w2, w3 = W[i0], W[i0 + 1], W[i0 + 2], W[i0 + 3]             # (K,) each
-    a00 = a01 = a02 = a03 = a10 = a11 = a12 = a13 = np.int32(0)
-    for k in range(x.shape[1]):
-        p0, p1 = np.int32(x0[k]), np.int32(x1[k])
-        q0, q1, q2, q3 = np.int32(w0[k]), np.int32(w1[k]), np.int32(w2[k]), np.int32(w3[k])
-        a00 = np.int32(a00 + p0 * q0)
-        a01 = np.int32(a01 + p0 * q1)
-        a02 = np.int32(a02 + p0 * q2)
-        a03 = np.int32(a03 + p0 * q3)
-        a10 = np.int32(a10 + p1 * q0)
-        a11 = np.int32(a11 + p1 * q1)
-        a12 = np.int32(a12 + p1 * q2)
-        a13 = np.int32(a13 + p1 * q3)
-    acc[0, 0], acc[0, 1], acc[0, 2], acc[0, 3] = a00, a01, a02, a03
-    acc[1, 0], acc[1, 1], acc[1, 2], acc[1, 3] = a10, a11, a12, a13
+    Raises
+    ------
+    ValueError
+        ``path`` is not one of ``PATHS``.
+    RuntimeError
+        ``path="vnni"`` and the CPU has no VNNI (``"madd"``: no AVX2).
 
-
-@njit(inline="always")
-def _block14(x, b, W, i0, acc, r):
-    """``acc[r, c] = Σ_k x[b, k] W[i0+c, k]`` for c < 4 (the batch tail)."""
-    xb, w0, w1, w2, w3 = x[b], W[i0], W[i0 + 1], W[i0 + 2], W[i0 + 3]    # (K,) each
-    a0 = a1 = a2 = a3 = np.int32(0)
-    for k in range(x.shape[1]):
-        p = np.int32(xb[k])
-        a0 = np.int32(a0 + p * np.int32(w0[k]))
-        a1 = np.int32(a1 + p * np.int32(w1[k]))
-        a2 = np.int32(a2 + p * np.int32(w2[k]))
-        a3 = np.int32(a3 + p * np.int32(w3[k]))
-    acc[r, 0], acc[r, 1], acc[r, 2], acc[r, 3] = a0, a1, a2, a3
-
-
-@njit(inline="always")
-def _blocked_tiles(t0, t1, x, W, bias, m0, rnd, shift, zo, lo, hi, out):
-    """Tiles ``t0..t1-1`` of 2 rows × 4 outputs (output-block-major)."""
-    B, N = out.shape
-    n_rb = (B + 1) // 2
-    acc = np.empty((2, 4), np.int32)
-    for t in range(t0, t1):
-        i0, b0 = (t // n_rb) * 4, (t % n_rb) * 2
-        rows, cols = min(2, B - b0), min(4, N - i0)
-        if rows == 2:
-            _block24(x, b0, W, i0, acc)
-        else:
-            _block14(x, b0, W, i0, acc, 0)
-        _requant_tile(acc, rows, b0, i0, cols, bias, m0, rnd, shift, zo, lo, hi, out)
-
-
-@njit(cache=True)
-def _blocked_serial(x, W, bias, m0, rnd, shift, zo, lo, hi, out):
-    B, N = out.shape
-    _blocked_tiles(0, ((N + 3) // 4) * ((B + 1) // 2), x, W, bias, m0, rnd, shift, zo, lo, hi,
-                   out)
-
-
-@njit(cache=True, parallel=True)
-def _blocked_parallel(x, W, bias, m0, rnd, shift, zo, lo, hi, out, threads):
-    B, N = out.shape
-    n = ((N + 3) // 4) * ((B + 1) // 2)
-    chunks = min(n, threads)       # (numba.get_num_threads() here would block caching)
-    for c in prange(chunks):                    # contiguous runs of tiles per thread
-        _blocked_tiles(c * n // chunks, (c + 1) * n // chunks, x, W, bias, m0, rnd, shift, zo,
-                       lo, hi, out)
-
-
-def _int_in(name, value, lo, hi):
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {value!r}")
-    if not lo <= int(value) <= hi:
-        raise ValueError(f"{name} must lie in [{lo}, {hi}], got {value}")
-    return int(value)
-
-
-def _per_channel(name, value, n, lo, hi):
-    v = np.asarray(value)
-    if v.dtype.kind not in "iu":
-        raise TypeError(f"{name} must be integers (see quantize_multiplier), got {v.dtype}")
-    if v.shape not in ((), (n,)):
-        raise ValueError(f"{name} must be a scalar or have shape ({n},), got {v.shape}")
-    if v.size and (v.min() < lo or v.max() > hi):
-        raise ValueError(f"{name} must lie in [{lo}, {hi}], got {v.min()}..{v.max()}")
-    return np.broadcast_to(v.astype(np.int64), (n,)).copy()            # (out,)
+    >>> choose_path("blocked")
+    'blocked'
+    """
+    if path not in PATHS:
+        raise ValueError(f"path must be one of {PATHS}, got {path!r}")
+    if path == "auto":
+        path = ("vnni" if vnni.cpu_vnni() else
+                "madd" if "avx2" in vnni.cpu_features() else "blocked")
+    if path == "vnni" and not vnni.cpu_vnni():
+        raise RuntimeError("path='vnni' needs a CPU with avx512_vnni or avx_vnni")
+    if path == "madd" and "avx2" not in vnni.cpu_features():
+        raise RuntimeError("path='madd' needs a CPU with avx2")
+    return path
 
 
 class Int8Linear:
@@ -175,10 +108,10 @@ class Int8Linear:
     relu : bool
     out_dtype, x_dtype : uint8 or int8
     path : {"auto", "vnni", "vnni_emulated", "madd", "blocked"}
-        "auto": VNNI when :func:`minicomp.kernels.vnni.cpu_vnni` finds it,
-        else "madd" on a CPU with AVX2, else "blocked". "vnni_emulated" runs the VNNI kernel with the
-        instruction replaced by generic vector code (for tests; slow).
-        "madd": the AVX2 ``vpmaddwd`` kernel (:mod:`minicomp.kernels.madd`).
+        The kernel (:func:`choose_path`). "auto": VNNI when the CPU has it,
+        else "madd" on a CPU with AVX2, else "blocked". "vnni_emulated" runs
+        the VNNI kernel with the instruction replaced by generic vector code
+        (for tests; slow).
     parallel : bool or None
         None: threads above ``PARALLEL_MACS`` multiply-adds per call.
 
@@ -213,15 +146,9 @@ class Int8Linear:
         if bias_q.dtype != np.int32 or bias_q.shape != (N,):
             raise TypeError(f"bias_q must be int32 of shape ({N},), got {bias_q.dtype} {bias_q.shape}")
         self.x_dtype, self.out_dtype = np.dtype(x_dtype), np.dtype(out_dtype)
-        if self.x_dtype not in (np.uint8, np.int8):
-            raise TypeError(f"x_dtype must be uint8 or int8, got {self.x_dtype}")
-        Z_x = _int_in("x_zero_point", x_zero_point, *_qrange(self.x_dtype))
-        lo, hi = _qrange(self.out_dtype)
-        self.zo = _int_in("out_zero_point", out_zero_point, lo, hi)
-        self.lo, self.hi = (max(lo, self.zo) if relu else lo), hi
-        self.m0 = _per_channel("m0", m0, N, 1, INT32_MAX)                   # (out,)
-        self.shift = _per_channel("shift", shift, N, 1, 62)                 # (out,)
-        self.rnd = np.int64(1) << (self.shift - 1)                          # (out,) 2^(s-1)
+        Z_x = zero_point("x_zero_point", x_zero_point, self.x_dtype, "x_dtype")
+        q = requant_params(m0, shift, out_zero_point, N, relu, self.out_dtype)
+        self.m0, self.rnd, self.shift, self.zo, self.lo, self.hi = q           # (out,) x3, ints
         Z_u = Z_x + 128 if self.x_dtype == np.int8 else Z_x                 # zero point of x ^ 0x80
         W64 = w_q.astype(np.int64)                                          # (out, in)
         worst = max(Z_u, 255 - Z_u) * np.abs(W64).sum(1) + np.abs(bias_q.astype(np.int64))
@@ -232,26 +159,14 @@ class Int8Linear:
                                 "in_features, the weights or the bias")
         self.bias = (bias_q - Z_u * W64.sum(1)).astype(np.int32)            # (out,) mod 2^32
         self.shape, self.relu = (N, K), bool(relu)
-        if path not in PATHS:
-            raise ValueError(f"path must be one of {PATHS}, got {path!r}")
-        from . import vnni
-        if path == "auto":
-            path = ("vnni" if vnni.cpu_vnni() else
-                    "madd" if "avx2" in vnni.cpu_features() else "blocked")
-        if path == "vnni" and not vnni.cpu_vnni():
-            raise RuntimeError("path='vnni' needs a CPU with avx512_vnni or avx_vnni")
-        if path == "madd" and "avx2" not in vnni.cpu_features():
-            raise RuntimeError("path='madd' needs a CPU with avx2")
-        self.path, self.parallel = path, parallel
-        if path == "madd":
-            from . import madd
-            self.W, self.k4 = madd.pack(w_q)
-        elif path == "blocked":
-            self.W = np.zeros((-(-N // 4) * 4, K), np.int8)                 # (out_pad4, in)
-            self.W[:N] = w_q
+        self.path, self.parallel = choose_path(path), parallel
+        if self.path == "blocked":
+            self.W = blocked.pack(w_q)                                      # (out_pad4, in)
+        elif self.path == "madd":
+            self.W, self.k4 = madd.pack(w_q)                                # int16, packed
         else:
-            self.W, self.k4 = vnni.pack(w_q)
-            self.kind = vnni.cpu_vnni() if path == "vnni" else "emulated"
+            self.W, self.k4 = vnni.pack(w_q)                                # int8, packed
+            self.kind = vnni.cpu_vnni() if self.path == "vnni" else "emulated"
 
     def __call__(self, x_q):
         """The layer's output, ``out_dtype`` (batch, out), for ``x_q`` (batch, in)."""
@@ -276,19 +191,13 @@ class Int8Linear:
         if parallel:
             args += (numba.get_num_threads(),)
         if self.path == "blocked":
-            (_blocked_parallel if parallel else _blocked_serial)(x, self.W, *args)
+            (blocked.blocked_parallel if parallel else blocked.blocked_serial)(x, self.W, *args)
         elif self.path == "madd":
-            from .madd import _madd_parallel, _madd_serial
-            x16 = np.zeros((B, 4 * self.k4), np.int16)                      # (B, in_pad)
-            x16[:, :K] = x
-            (_madd_parallel if parallel else _madd_serial)(x16, self.W, self.k4, *args)
+            (madd.madd_parallel if parallel else madd.madd_serial)(
+                madd.widen(x, self.k4), self.W, self.k4, *args)             # x: (B, in_pad) int16
         else:
-            from .vnni import KERNELS
-            if K % 4:
-                x_pad = np.zeros((B, 4 * self.k4), np.uint8)                # (B, in_pad)
-                x_pad[:, :K] = x
-                x = x_pad
-            KERNELS[self.kind, bool(parallel)](x, self.W, self.k4, *args)
+            vnni.KERNELS[self.kind, bool(parallel)](
+                vnni.pad(x, self.k4), self.W, self.k4, *args)               # x: (B, in_pad)
         return out.view(self.out_dtype)
 
     @classmethod

@@ -1,4 +1,12 @@
-r"""An AVX2 micro-kernel for the int8 layer on CPUs without VNNI: ``vpmaddwd``.
+r"""Go further: the AVX2 ``vpmaddwd`` micro-kernel of the int8 layer, for CPUs without VNNI.
+
+**What the instruction does.** ``vpmaddwd`` multiplies 16 int16 by 16
+int16 and adds each adjacent pair of products into one of 8 int32 lanes.
+**Why it is optional.** The portable kernel
+(:mod:`minicomp.kernels.blocked`) computes the same integers on any CPU
+and LLVM already vectorizes it; this file shows what placing the
+instruction by hand (a Numba ``@intrinsic`` emitting LLVM IR) buys on an
+AVX2 CPU without VNNI (1.6--2.2×, measured below) and what it costs to read.
 
 AVX2 has no exact 8-bit dot product (``vpmaddubsw`` saturates its 16-bit
 pair sums: 255·127·2 > 2^15). Its exact tool is ``vpmaddwd``: 16 int16 × 16
@@ -18,9 +26,10 @@ tile of 4 batch rows × 16 outputs keeps 8 accumulators (``ymm``: AVX2 has
 16); per half it loads 2 weight vectors, broadcasts the pair
 ``x[b, k+2h : k+2h+2]`` and issues 8 ``vpmaddwd``. A strip runs block by
 block of 512 inputs, each block over the whole batch, so the block's
-weights (16 KiB) stay in L1 while the activations stream past. Exact: |x·w| ≤ 255·128, the pair sums fit int32
-and the accumulators wrap like the other kernels (see
-:mod:`minicomp.kernels.int8`).
+weights (16 KiB) stay in L1 while the activations stream past. Exact:
+|x·w| ≤ 255·128, the pair sums fit int32 and the accumulators wrap like
+the other kernels (see :mod:`minicomp.kernels.int8`); the epilogue is
+:func:`minicomp.kernels.requant.requantize_tile`.
 
 Measured on a 2-core Zen 3 VM (AVX2, no VNNI), one thread, CPU time:
 about one ``vpmaddwd`` per cycle (58 GMAC/s at 4096², batch 32), the
@@ -33,6 +42,11 @@ activations' bandwidth that matters at batch ≥ 32; at batch 1 the blocked
 kernel reads half the bytes). ``Int8Linear(path="auto")`` takes it on a
 CPU with AVX2 but no VNNI; the register-blocked kernel remains the
 portable fallback.
+
+Shape contract: ``x`` int16 (B, 4 k4) (:func:`widen`); ``wp`` from
+:func:`pack`; ``bias, m0, rnd, shift`` (out,); ``out`` uint8 (B, out).
+
+Layer: imports :mod:`minicomp.kernels.requant` only.
 
 References
 ----------
@@ -47,7 +61,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .int8 import _requant_tile
+from .requant import requantize_tile
 
 _I32, _I64 = ir.IntType(32), ir.IntType(64)
 _V8, _V16h = ir.VectorType(_I32, 8), ir.VectorType(ir.IntType(16), 16)
@@ -135,18 +149,20 @@ def _strips(s0, s1, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
                 _tile_4(x, b0, kk, wp, w0, nk, acc[b0:])
             for b in range(B - B % 4, B):                               # batch tail
                 _tile_1(x, b, kk, wp, w0, nk, acc[b:])
-        _requant_tile(acc, B, 0, 16 * s, min(16, N - 16 * s), bias, m0, rnd, shift, zo, lo, hi,
-                      out)
+        requantize_tile(acc, B, 0, 16 * s, min(16, N - 16 * s), bias, m0, rnd, shift, zo, lo,
+                        hi, out)
 
 
 @njit(cache=True)
-def _madd_serial(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
+def madd_serial(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
+    """All strips on one thread; ``x`` int16 (B, 4 k4), writes ``out`` (B, out)."""
     N = out.shape[1]
     _strips(0, (N + 15) // 16, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out)
 
 
 @njit(cache=True, parallel=True)
-def _madd_parallel(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out, threads):
+def madd_parallel(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out, threads):
+    """The strips split in ``threads`` contiguous runs; writes ``out`` (B, out)."""
     N = out.shape[1]
     n = (N + 15) // 16
     chunks = min(n, threads)
@@ -172,3 +188,14 @@ def pack(W):
     W_pad[:N, :K] = W
     W6 = W_pad.reshape(N_pad // 16, 2, 8, k4, 2, 2)                     # (S, j, lane, k4, h, q)
     return np.ascontiguousarray(W6.transpose(0, 3, 4, 1, 2, 5)).ravel(), k4
+
+
+def widen(x, k4):
+    """uint8 activations (B, in) as int16 (B, 4 k4), zero-padded: what the kernels read.
+
+    >>> widen(np.array([[1, 255]], np.uint8), 1)
+    array([[  1, 255,   0,   0]], dtype=int16)
+    """
+    x16 = np.zeros((x.shape[0], 4 * k4), np.int16)                      # (B, in_pad)
+    x16[:, :x.shape[1]] = x
+    return x16

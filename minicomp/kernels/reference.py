@@ -3,7 +3,8 @@ r"""Naive reference kernels: what every fast kernel must compute, in plain NumPy
 Each function here is the oracle for its Numba twin (same name, same
 signature, in :mod:`minicomp.kernels.sparse` or :mod:`minicomp.kernels.int8`)
 and the version the chapters explain line by line. They are written for
-clarity, not speed: loops where the idea is a loop.
+clarity, not speed: loops where the idea is a loop. This is the bottom
+layer of :mod:`minicomp.kernels`: no Numba, and it imports no other kernel.
 
 Sparse (CSR, compressed sparse row)
 -----------------------------------
@@ -234,12 +235,20 @@ def quantize_multiplier(M):
     return m0.astype(np.int32), shift.astype(np.int32)
 
 
-def _qrange(dtype, name: str = "out_dtype") -> tuple[int, int]:
+def qrange(dtype, name: str = "out_dtype") -> tuple[int, int]:
+    """The integer range ``(min, max)`` of an 8-bit code type; ``name`` is the argument's.
+
+    >>> qrange(np.uint8), qrange(np.int8)
+    ((0, 255), (-128, 127))
+    """
     dtype = np.dtype(dtype)
     if dtype not in (np.uint8, np.int8):
         raise TypeError(f"{name} must be uint8 or int8, got {dtype}")
     info = np.iinfo(dtype)
     return int(info.min), int(info.max)
+
+
+_qrange = qrange          # old private name, until minicomp/deploy.py uses qrange
 
 
 def requantize(acc, m0, shift, out_zero_point, relu=False, out_dtype=np.uint8):
@@ -269,7 +278,7 @@ def requantize(acc, m0, shift, out_zero_point, relu=False, out_dtype=np.uint8):
     >>> requantize(np.array([[-5, 3, 1000]], np.int32), m0, shift, 10)
     array([[  8,  12, 255]], dtype=uint8)
     """
-    lo, hi = _qrange(out_dtype)
+    lo, hi = qrange(out_dtype)
     if not lo <= int(out_zero_point) <= hi:
         raise ValueError(f"out_zero_point must lie in [{lo}, {hi}], got {out_zero_point}")
     acc = np.asarray(acc)
@@ -314,7 +323,7 @@ def int8_accumulate(x_q, x_zero_point, w_q, bias_q=None) -> np.ndarray:
         raise TypeError(f"x_q must be uint8 or int8, got {x_q.dtype}")
     if w_q.dtype != np.int8:
         raise TypeError(f"w_q must be int8, got {w_q.dtype}")
-    lo, hi = _qrange(x_q.dtype)
+    lo, hi = qrange(x_q.dtype)
     if not lo <= int(x_zero_point) <= hi:
         raise ValueError(f"x_zero_point must lie in [{lo}, {hi}] for {x_q.dtype}, got {x_zero_point}")
     if x_q.shape[1] != w_q.shape[1]:

@@ -33,6 +33,9 @@ Compilation: every kernel is a top-level ``@njit(cache=True)`` function
 (cached closures from a factory can load the wrong variant), compiled on its
 first call, never at import.
 
+Layer: imports :mod:`minicomp.kernels.reference` only (and
+:mod:`minicomp.validate`).
+
 Deviations from the reference: ``X`` must be a float array (float32 is used
 as is, float64 and float16 are cast -- a copy); a non-contiguous ``X`` is
 copied; integer/bool ``X`` is refused. ``check=False`` skips the
@@ -52,7 +55,7 @@ from numba import njit, prange
 from .. import validate
 from .reference import CSR, add_bias, index_dtype, kept_entries
 
-__all__ = ["CSR", "check_csr", "choose_kernel", "index_dtype", "kernel_arrays",
+__all__ = ["CSR", "KERNELS", "check_csr", "choose_kernel", "index_dtype", "kernel_arrays",
            "sparse_linear", "to_csr"]
 
 SERIAL_WORK = 20_000      # nnz * B below which the serial kernel runs
@@ -193,6 +196,11 @@ def _axpy_split_batch(X, data, indices, indptr, Y, chunks):
         for i0 in range(0, out_features, TILE):
             _axpy_tile(XT, data, indices, indptr, i0, min(i0 + TILE, out_features),
                        acc, Y, b0)
+
+
+# the compiled kernels by the names choose_kernel returns (benchmarks compile them all)
+KERNELS = {"rowdot_serial": _rowdot_serial, "rowdot_parallel": _rowdot_parallel,
+           "axpy_serial": _axpy_serial, "axpy_split_batch": _axpy_split_batch}
 
 
 def choose_kernel(batch: int, nnz: int, threads: int | None = None) -> str:

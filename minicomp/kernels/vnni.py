@@ -1,8 +1,15 @@
-r"""The VNNI fast path of the int8 layer: ``vpdpbusd`` through a Numba ``@intrinsic``.
+r"""Go further: the VNNI fast path of the int8 layer, ``vpdpbusd`` through a Numba ``@intrinsic``.
 
-One ``vpdpbusd`` instruction (AVX-512 VNNI / AVX-VNNI) multiplies 64 unsigned
-bytes by 64 signed bytes and adds each group of 4 products to one of 16
-int32 lanes:
+**What the instruction does.** ``vpdpbusd`` multiplies 64 unsigned by 64
+signed bytes and adds each group of 4 products into one of 16 int32 lanes:
+an 8-bit dot product in one instruction. **Why it is optional.** Only
+CPUs with AVX-512 VNNI or AVX-VNNI have it, and the portable kernel
+(:mod:`minicomp.kernels.blocked`) computes the same integers everywhere;
+this file shows how far hand-placed instructions go (several times the
+portable kernel at batch ≥ 32: ``minicomp bench int8``) and what it costs
+to read.
+
+Per instruction, for lanes ``l = 0..15``:
 
 .. math:: \mathrm{acc}_l \mathrel{+}= \sum_{q=0}^{3} a_{4l+q}\, b_{4l+q},
           \qquad a \in [0, 255],\ b \in [-128, 127],
@@ -19,7 +26,7 @@ outputs keeps 16 accumulator vectors in registers; per ``k`` group it loads
 issues 16 ``vpdpbusd``. (AVX-VNNI has 16 ymm registers, not 32 zmm: there a
 tile is 1 row × 64 outputs, 8 ymm accumulators, the weights read from L1 as
 memory operands.) Lanes are outputs, so there is no horizontal sum and
-the requantization epilogue (:func:`minicomp.kernels.int8._requant_tile`)
+the requantization epilogue (:func:`minicomp.kernels.requant.requantize_tile`)
 reads accumulators in output order. Design and measurements:
 the project notes ``shared/references/kernel-probe-findings.md`` (fbgemm-style packing).
 
@@ -36,6 +43,12 @@ tiling and epilogue of this path run and are tested on any CPU. Only the
 Deviations: loads are declared ``align=1`` (NumPy buffers are not 64-byte
 aligned; assuming it crashes); no K-blocking (a panel's weights, 64 × in
 bytes, stay in L2 up to in ≈ 16k on the measured CPU).
+
+Shape contract: ``x`` uint8 (B, 4 k4) C-contiguous (:func:`pad`); ``wp``
+from :func:`pack`; ``bias, m0, rnd, shift`` (out,); ``out`` uint8 (B, out).
+
+Layer: imports :mod:`minicomp.kernels.requant` only; the CPU detection
+(:func:`cpu_features`, :func:`cpu_vnni`) that the dispatcher uses lives here.
 
 References
 ----------
@@ -54,7 +67,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-from .int8 import _requant_tile
+from .requant import requantize_tile
 
 MR, NR = 4, 4                   # tile: MR batch rows x NR vectors of 16 outputs
 PANEL = 16 * NR                 # outputs per packed panel
@@ -181,7 +194,7 @@ def _tiles(kind, t0, t1, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
                 _tile_avx512_4(x, b0, wp, w0, k4, acc)
             else:
                 _tile_emu_4(x, b0, wp, w0, k4, acc)
-            _requant_tile(acc, MR, b0, n0, cols, bias, m0, rnd, shift, zo, lo, hi, out)
+            requantize_tile(acc, MR, b0, n0, cols, bias, m0, rnd, shift, zo, lo, hi, out)
         else:
             for r in range(rows):
                 if kind == 0:
@@ -190,7 +203,7 @@ def _tiles(kind, t0, t1, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
                     _tile_avx_1(x, b0 + r, wp, w0, k4, acc)
                 else:
                     _tile_emu_1(x, b0 + r, wp, w0, k4, acc)
-                _requant_tile(acc, 1, b0 + r, n0, cols, bias, m0, rnd, shift, zo, lo, hi,
+                requantize_tile(acc, 1, b0 + r, n0, cols, bias, m0, rnd, shift, zo, lo, hi,
                               out)
 
 
@@ -276,3 +289,16 @@ def pack(W):
     W_pad[:N, :K] = W
     W5 = W_pad.reshape(N_pad // PANEL, NR, 16, k4, 4)                   # (P, j, lane, k4, q)
     return np.ascontiguousarray(W5.transpose(0, 3, 1, 2, 4)).ravel(), k4  # (P, k4, j, lane, q)
+
+
+def pad(x, k4):
+    """uint8 activations (B, in) zero-padded to (B, 4 k4); ``x`` itself if in = 4 k4.
+
+    >>> pad(np.array([[1, 2, 3, 4, 5]], np.uint8), 2)
+    array([[1, 2, 3, 4, 5, 0, 0, 0]], dtype=uint8)
+    """
+    if x.shape[1] == 4 * k4:
+        return x
+    x_pad = np.zeros((x.shape[0], 4 * k4), np.uint8)                    # (B, in_pad)
+    x_pad[:, :x.shape[1]] = x
+    return x_pad

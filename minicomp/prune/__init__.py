@@ -1,18 +1,42 @@
-"""Pruning: criteria, masks, removal of neurons, schedules and procedures.
+"""Pruning: criteria registered by name, masks, removal of neurons, schedules, procedures.
 
 One file per idea; each starts with its formula and its paper.
 
-- criteria (scores shaped like what they rank): :mod:`.magnitude`,
-  :mod:`.random`, :mod:`.activation` (R_i of seed 000 and Wanda),
-  :mod:`.taylor`, :mod:`.obd`, :mod:`.obs`, :mod:`.norm`;
+- :mod:`.registry`: the ``@criterion`` decorator, :func:`criteria`, and
+  ``prune(net, criterion, amount, ...)``, which looks the name up. A new
+  criterion is one decorated function, in its own file (imported below)
+  or anywhere else (a test, a notebook);
+- the criteria, one file each, registered by name (scores shaped like
+  what they rank): :mod:`.magnitude`, :mod:`.random`, :mod:`.activation`
+  (R_i of seed 000, and Wanda), :mod:`.taylor`, :mod:`.obd`, :mod:`.obs`
+  (with its weight update), :mod:`.norm`;
 - :mod:`.mask`: ``mask_from_scores(scores, amount)``, global masks with a
   per-layer minimum, ``apply_mask``, ``remove``;
-- :mod:`.criteria`: ``prune(net, criterion, amount, ...)`` by name;
 - :mod:`.compact`: ``compact(net)`` removes dead neurons for real;
 - :mod:`.schedule`: the cubic schedule of Zhu & Gupta (2017);
 - :mod:`.procedures`: one-shot, iterative, gradual, sensitivity scan,
   lottery ticket;
-- :mod:`.report`: nonzeros, CSR bytes, inference time.
+- :mod:`.report`: nonzeros, dense and CSR bytes.
+
+The built-in criteria (``criteria()`` lists what is registered):
+
+================= ========== ========== =================================
+name              level      needs      file (score)
+================= ========== ========== =================================
+``magnitude``     connection            :mod:`.magnitude` (Han et al. 2015)
+``random``        connection            :mod:`.random` (the baseline)
+``wanda``         connection X          :mod:`.activation` (Sun et al. 2023)
+``taylor``        connection X, y       :mod:`.taylor` (Molchanov et al. 2017)
+``obd``           connection X          :mod:`.obd` (LeCun et al. 1990)
+``obs``           connection X          :mod:`.obs` (Hassibi & Stork 1993)
+``activation``    neuron     X          :mod:`.activation` (:math:`R_i`, seed 000)
+``taylor_neuron`` neuron     X, y       :mod:`.taylor`
+``l1``, ``l2``    neuron                :mod:`.norm` (Li et al. 2017)
+``random_neuron`` neuron                :mod:`.random`
+================= ========== ========== =================================
+
+The names below are the entry points; helpers (``wanda_scores``,
+``obs_prune``, ``apply_mask``, ...) are imported from their files.
 
 Examples
 --------
@@ -24,26 +48,10 @@ Examples
 >>> size_report(net)["nonzero"], size_report(net)["weights"]
 (237, 2368)
 """
-from .activation import activation_importance, layer_inputs, wanda_scores
+from . import magnitude, random, activation, taylor, obd, obs, norm
+from .activation import activation_importance
 from .compact import compact
-from .criteria import CONNECTION, NEURON, layer_scores, prune
-from .magnitude import magnitude_scores, magnitude_threshold_mask
-from .mask import (
-                   apply_mask,
-                   default_min_keep,
-                   dense_layers,
-                   global_masks,
-                   mask_from_scores,
-                   num_to_prune,
-                   prune_connections,
-                   prune_neurons,
-                   remove,
-                   sparsity,
-                   threshold_mask,
-)
-from .norm import norm_scores
-from .obd import obd_hessian_diagonal, obd_layer_scores, obd_scores
-from .obs import layer_hessian, obs_prune, obs_scores, reconstruction_error
+from .mask import mask_from_scores, remove
 from .procedures import (
                    FineTune,
                    gradual,
@@ -53,19 +61,15 @@ from .procedures import (
                    pick_sparsities,
                    sensitivity_scan,
 )
-from .random import random_scores
-from .report import dense_forward, inference_time, size_report, sparse_forward
+from .registry import criteria, criterion, prune
+from .report import size_report
 from .schedule import cubic_sparsity
-from .taylor import taylor_scores
+
+# importing a criterion's file registers it; this order is the order of criteria()
+CRITERION_FILES = (magnitude, random, activation, taylor, obd, obs, norm)
 
 __all__ = [
-    "CONNECTION", "NEURON", "FineTune", "activation_importance", "apply_mask", "compact",
-    "cubic_sparsity", "default_min_keep", "dense_forward", "dense_layers", "global_masks",
-    "gradual", "inference_time", "iterative", "layer_hessian", "layer_inputs", "layer_scores",
-    "lottery_ticket", "magnitude_scores", "magnitude_threshold_mask", "mask_from_scores",
-    "norm_scores", "num_to_prune", "obd_hessian_diagonal", "obd_layer_scores", "obd_scores",
-    "obs_prune", "obs_scores", "one_shot", "pick_sparsities", "prune", "prune_connections",
-    "prune_neurons", "random_scores", "reconstruction_error", "remove", "sensitivity_scan",
-    "size_report", "sparse_forward", "sparsity", "taylor_scores", "threshold_mask",
-    "wanda_scores",
+    "FineTune", "activation_importance", "compact", "criteria", "criterion", "cubic_sparsity",
+    "gradual", "iterative", "lottery_ticket", "mask_from_scores", "one_shot", "pick_sparsities",
+    "prune", "remove", "sensitivity_scan", "size_report",
 ]

@@ -42,13 +42,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
-from ..nn import Dense, Sequential
-from ..tensor import Tensor, no_grad
+from ..blocks import dense_blocks, numpy_forward
 from .magnitude import as_weight
-from .mask import dense_layers
+from .registry import criterion
 
 
-def _check_inputs(W: np.ndarray, X, where=None) -> np.ndarray:
+def check_inputs(W: np.ndarray, X, where=None) -> np.ndarray:
     """A layer's inputs ``X`` (N, in) for ``W`` (out, in): numeric, finite, non-empty; float64."""
     X = validate.array(getattr(X, "data", X), "X", finite=False, nonempty=False, where=where)
     if X.ndim != 2 or X.shape[1] != W.shape[1]:
@@ -56,31 +55,6 @@ def _check_inputs(W: np.ndarray, X, where=None) -> np.ndarray:
                          f"(batch, {W.shape[1]}): one row per sample, one column per input of "
                          f"the layer (W is {W.shape})")
     return validate.array(X, "X", where=where, dtype=np.float64)   # no rows, NaN or inf
-
-
-def net_inputs(net, X, name: str = "X", where=None, dtype=None) -> np.ndarray:
-    """``X`` checked as a batch of inputs of ``net``, cast to ``dtype`` (default: W's).
-
-    Numeric (lists and NumPy ints accepted), 2-D, at least one row, as
-    many columns as the first Dense layer has inputs, no NaN or inf.
-
-    Examples
-    --------
-    >>> from minicomp import MLP
-    >>> net_inputs(MLP([3, 2]), [[1, 2, 3]]).dtype
-    dtype('float32')
-    >>> net_inputs(MLP([3, 2]), [[1.0, float("nan"), 3.0]], where="prune")
-    Traceback (most recent call last):
-        ...
-    ValueError: prune: X contains nan at [0, 1]; expected finite numbers
-    """
-    validate.module(net, "net", where=where)
-    layers = getattr(net, "layers", None) or [None]                # fast path: an MLP
-    first = layers[0] if isinstance(layers[0], Dense) else next(iter(dense_layers(net)), None)
-    if first is None:
-        raise ValueError(f"{where + ': ' if where else ''}net has no Dense layer")
-    return validate.array(getattr(X, "data", X), name, ndim=2, width=first.in_features,
-                          where=where, dtype=dtype or first.W.dtype)
 
 
 def activation_importance(layer_or_W, X) -> np.ndarray:
@@ -100,7 +74,7 @@ def activation_importance(layer_or_W, X) -> np.ndarray:
     array([5., 6.])
     """
     W = as_weight(layer_or_W, "activation_importance")
-    y = np.abs(_check_inputs(W, X, "activation_importance")).mean(axis=0)   # (in,)
+    y = np.abs(check_inputs(W, X, "activation_importance")).mean(axis=0)   # (in,)
     return np.abs(W) @ y                                           # (out, in) @ (in,) -> (out,)
 
 
@@ -115,35 +89,19 @@ def wanda_scores(layer_or_W, X) -> np.ndarray:
            [0., 3.]])
     """
     W = as_weight(layer_or_W, "wanda_scores")
-    norms = np.linalg.norm(_check_inputs(W, X, "wanda_scores"), axis=0)   # (in,)
+    norms = np.linalg.norm(check_inputs(W, X, "wanda_scores"), axis=0)   # (in,)
     return np.abs(W) * norms[None, :]                              # (out, in)
 
 
-def layer_inputs(net, X) -> list:
-    """The input of every Dense layer of a Sequential ``net`` on ``X``, in order.
+@criterion("activation", level="neuron", needs=("X",))
+def activation(net, X, y=None) -> list:
+    """The registered criterion: :math:`R_i` of every Dense layer on its inputs, (out,) each."""
+    _, inputs = numpy_forward(net, X, inputs=True, where="activation")     # [(N, in_l), ...]
+    return [activation_importance(b.dense, x) for b, x in zip(dense_blocks(net), inputs)]
 
-    Returns
-    -------
-    list of ndarray
-        ``inputs[k]`` has shape (N, in_k): what the k-th Dense layer receives.
 
-    Raises
-    ------
-    TypeError
-        ``net`` is not a flat Sequential.
-    ValueError
-        ``X`` is not a finite (N, in) batch for ``net``.
-    """
-    if not isinstance(net, Sequential):
-        raise TypeError(f"layer_inputs: net is a {type(net).__name__}; expected a Sequential "
-                        "(e.g. an MLP)")
-    inputs, h = [], Tensor(net_inputs(net, X, where="layer_inputs"))
-    was_training = net.training
-    net.eval()
-    with no_grad():
-        for layer in net:
-            if isinstance(layer, Dense):
-                inputs.append(h.data)                              # (N, in_k)
-            h = layer(h)
-    net.train(was_training)
-    return inputs
+@criterion("wanda", level="connection", needs=("X",))
+def wanda(net, X, y=None) -> list:
+    """The registered criterion: Wanda scores of every Dense layer on its inputs, (out, in) each."""
+    _, inputs = numpy_forward(net, X, inputs=True, where="wanda")          # [(N, in_l), ...]
+    return [wanda_scores(b.dense, x) for b, x in zip(dense_blocks(net), inputs)]

@@ -23,14 +23,11 @@ Li, H. et al. (2017). Pruning Filters for Efficient ConvNets. ICLR.
 from __future__ import annotations
 
 import copy
-import itertools
 
 import numpy as np
 
-from ..nn import Dense, Dropout, Identity, ReLU, Sequential, Sigmoid, Tanh
-from ..tensor import Tensor
-
-ELEMENTWISE = (ReLU, Tanh, Sigmoid, Identity, Dropout)
+from ..blocks import dense_blocks
+from ..nn import Dense, Sequential
 
 
 def _effective(p):
@@ -69,7 +66,7 @@ def compact(net) -> Sequential:
     Examples
     --------
     >>> from minicomp import MLP
-    >>> from minicomp.prune import prune_neurons
+    >>> from minicomp.prune.mask import prune_neurons
     >>> net = MLP([4, 6, 3], seed=0)
     >>> prune_neurons(net[0], [1, 0, 1, 0, 1, 1])
     >>> small = compact(net)
@@ -79,38 +76,32 @@ def compact(net) -> Sequential:
     if not isinstance(net, Sequential):
         raise TypeError(f"compact: net is a {type(net).__name__}; expected a Sequential "
                         "(e.g. an MLP)")
-    layers = list(net)
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, (Dense, *ELEMENTWISE)):
-            raise TypeError(f"compact: layer {i} is {type(layer).__name__}; expected Dense or "
-                            f"an elementwise activation")
-    dense_idx = [i for i, m in enumerate(layers) if isinstance(m, Dense)]
-    W = {i: _effective(layers[i].W) for i in dense_idx}             # effective weights
-    b = {i: None if layers[i].b is None else _effective(layers[i].b) for i in dense_idx}
-    masks = {i: layers[i].W.mask for i in dense_idx}
-    for k, k_next in itertools.pairwise(dense_idx):
-        dead_row = ~W[k].any(axis=1) & (b[k] == 0 if b[k] is not None else True)   # (out_k,)
-        unread = ~W[k_next].any(axis=0)                                           # (out_k,)
-        keep = ~(dead_row | unread)
+    blocks = dense_blocks(net, "compact")
+    W = [_effective(b.dense.W) for b in blocks]                     # effective weights
+    bias = [None if b.dense.b is None else _effective(b.dense.b) for b in blocks]
+    masks = [b.dense.W.mask for b in blocks]
+    for k in range(len(blocks) - 1):                                # block k feeds block k + 1
+        dead_row = ~W[k].any(axis=1) & (bias[k] == 0 if bias[k] is not None else True)
+        unread = ~W[k + 1].any(axis=0)                              # (out_k,)
+        keep = ~(dead_row | unread)                                 # (out_k,)
         if keep.all():
             continue
-        c = np.zeros((1, W[k].shape[0]), dtype=np.float32)         # constant output f(0)
-        for m in layers[k + 1:k_next]:
-            c = c if isinstance(m, Dropout) else m(Tensor(c)).data      # (1, out_k)
-        shift = W[k_next][:, ~keep] @ c[0, ~keep]                  # (out_next,)
-        if np.any(shift) and b[k_next] is None:
-            raise ValueError(f"compact: layer {k_next} has no bias to absorb the constant "
-                             f"output f(0) of removed neurons")
-        if b[k_next] is not None:
-            b[k_next] = b[k_next] + shift
-        W[k], W[k_next] = W[k][keep], W[k_next][:, keep]           # (out', in), (next, out')
-        b[k] = None if b[k] is None else b[k][keep]
+        c = blocks[k].act.numpy(np.zeros(W[k].shape[0], np.float32))   # (out_k,) f(0)
+        shift = W[k + 1][:, ~keep] @ c[~keep]                      # (out_next,)
+        if np.any(shift) and bias[k + 1] is None:
+            raise ValueError(f"compact: layer {blocks[k + 1].index} has no bias to absorb the "
+                             f"constant output f(0) of removed neurons")
+        if bias[k + 1] is not None:
+            bias[k + 1] = bias[k + 1] + shift
+        W[k], W[k + 1] = W[k][keep], W[k + 1][:, keep]              # (out', in), (next, out')
+        bias[k] = None if bias[k] is None else bias[k][keep]
         if masks[k] is not None:
             masks[k] = masks[k][keep]
-        if masks[k_next] is not None:
-            masks[k_next] = masks[k_next][:, keep]
-    new_layers = [_new_dense(W[i], b[i], m, masks[i]) if isinstance(m, Dense) else
-                  copy.deepcopy(m) for i, m in enumerate(layers)]
-    small = Sequential(*new_layers)
+        if masks[k + 1] is not None:
+            masks[k + 1] = masks[k + 1][:, keep]
+    layers = copy.deepcopy(list(net))                               # activations, dropout
+    for blk, W_k, b_k, mask_k in zip(blocks, W, bias, masks):
+        layers[blk.index] = _new_dense(W_k, b_k, blk.dense, mask_k)
+    small = Sequential(*layers)
     small.train(net.training)
     return small

@@ -24,7 +24,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
+from ..blocks import dense_blocks
 from .mask import threshold_mask
+from .registry import criterion
 
 
 def as_weight(layer_or_W, where=None) -> np.ndarray:
@@ -60,3 +62,9 @@ def magnitude_threshold_mask(layer_or_W, epsilon: float) -> np.ndarray:
     """
     epsilon = validate.number(epsilon, "epsilon", where="magnitude_threshold_mask")
     return threshold_mask(magnitude_scores(layer_or_W), epsilon)
+
+
+@criterion("magnitude", level="connection")
+def magnitude(net, X=None, y=None) -> list:
+    """The registered criterion: :func:`magnitude_scores` of every Dense layer, (out, in) each."""
+    return [magnitude_scores(b.dense) for b in dense_blocks(net, "magnitude")]

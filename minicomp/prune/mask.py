@@ -42,6 +42,7 @@ import math
 import numpy as np
 
 from .. import validate
+from ..blocks import dense_blocks
 from ..nn import Dense, Parameter
 
 
@@ -327,12 +328,6 @@ def prune_neurons(layer: Dense, neuron_mask) -> None:
         apply_mask(layer.b, neuron_mask)
 
 
-def dense_layers(net, where=None) -> list:
-    """The :class:`~minicomp.nn.Dense` layers of ``net``, in forward order."""
-    validate.module(net, "net", where=where)
-    return [m for m in net.modules() if isinstance(m, Dense)]
-
-
 def remove(net) -> None:
     """Bake every mask of ``net`` into its weights and drop the masks.
 
@@ -347,7 +342,7 @@ def remove(net) -> None:
 
 def sparsity(net, weights_only: bool = True) -> float:
     """Fraction of zero entries in the weights (``W`` of every Dense), or all parameters."""
-    params = [m.W for m in dense_layers(net, "sparsity")] if validate.flag(
+    params = [b.dense.W for b in dense_blocks(net, "sparsity")] if validate.flag(
         weights_only, "weights_only", where="sparsity") else net.parameters()
     total = sum(p.size for p in params)
     if not total:

@@ -18,7 +18,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
+from ..blocks import dense_blocks
 from .magnitude import as_weight
+from .registry import criterion
 
 
 def norm_scores(layer_or_W, p: int = 1) -> np.ndarray:
@@ -33,3 +35,15 @@ def norm_scores(layer_or_W, p: int = 1) -> np.ndarray:
     p = validate.choice(p, "p", (1, 2), where="norm_scores")
     W = as_weight(layer_or_W, "norm_scores").astype(np.float64)
     return np.linalg.norm(W, ord=p, axis=1)                          # (out,)
+
+
+@criterion("l1", level="neuron")
+def l1(net, X=None, y=None) -> list:
+    """The registered criterion: :func:`norm_scores` with p = 1, (out,) per Dense layer."""
+    return [norm_scores(b.dense, p=1) for b in dense_blocks(net, "l1")]
+
+
+@criterion("l2", level="neuron")
+def l2(net, X=None, y=None) -> list:
+    """The registered criterion: :func:`norm_scores` with p = 2, (out,) per Dense layer."""
+    return [norm_scores(b.dense, p=2) for b in dense_blocks(net, "l2")]

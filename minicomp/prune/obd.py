@@ -39,44 +39,19 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
-from ..nn import Dense, Dropout, Identity, ReLU, Sequential, Sigmoid, Tanh
-from .activation import _check_inputs, net_inputs
+from ..blocks import dense_blocks, numpy_forward
+from ..nn import Identity, ReLU, Sigmoid, Tanh
+from .activation import check_inputs
 from .magnitude import as_weight
+from .registry import criterion
 
-
-def _derivative(layer, a: np.ndarray) -> np.ndarray:
-    """f'(a) of an elementwise activation layer."""
-    if isinstance(layer, ReLU):
-        return (a > 0).astype(a.dtype)
-    if isinstance(layer, Tanh):
-        return 1.0 - np.tanh(a) ** 2
-    if isinstance(layer, Sigmoid):
-        s = 1.0 / (1.0 + np.exp(-a))
-        return s * (1.0 - s)
-    if isinstance(layer, (Identity, Dropout)):                     # dropout: eval mode
-        return np.ones_like(a)
-    raise TypeError(f"OBD: layer {type(layer).__name__} is not supported; expected Dense, "
-                    f"ReLU, Tanh, Sigmoid, Identity or Dropout")
-
-
-def _forward(net, X):
-    """Per layer: (layer, its input) in float64, and the output logits."""
-    h, trace = np.asarray(X, dtype=np.float64), []
-    for layer in net:
-        trace.append((layer, h))
-        if isinstance(layer, Dense):
-            h = h @ layer.W.data.T.astype(np.float64)                # (N, out)
-            if layer.b is not None:
-                h = h + layer.b.data
-        elif isinstance(layer, ReLU):
-            h = np.maximum(h, 0)
-        elif isinstance(layer, Tanh):
-            h = np.tanh(h)
-        elif isinstance(layer, Sigmoid):
-            h = 1.0 / (1.0 + np.exp(-h))
-        else:
-            _derivative(layer, h)                                   # raises if unsupported
-    return trace, h
+# f'(a) of each activation, written with its output Y = f(a) (all four allow it)
+DERIVATIVE = {
+    ReLU: lambda Y: (Y > 0).astype(Y.dtype),                       # 1[a > 0]
+    Tanh: lambda Y: 1.0 - Y ** 2,                                  # 1 - tanh(a)^2
+    Sigmoid: lambda Y: Y * (1.0 - Y),                              # s(a)(1 - s(a))
+    Identity: np.ones_like,
+}
 
 
 def obd_hessian_diagonal(net, X, loss: str = "cross_entropy") -> list:
@@ -88,11 +63,10 @@ def obd_hessian_diagonal(net, X, loss: str = "cross_entropy") -> list:
         Per Dense layer: ``h_W`` (out, in) and ``h_b`` (out,).
     """
     where = "obd_hessian_diagonal"
-    if not isinstance(net, Sequential):
-        raise TypeError(f"{where}: net is a {type(net).__name__}; expected a Sequential "
-                        "(e.g. an MLP)")
     loss = validate.choice(loss, "loss", ("cross_entropy", "mse"), where=where)
-    trace, Z = _forward(net, net_inputs(net, X, where=where, dtype=np.float64))
+    Z, inputs = numpy_forward(net, X, dtype=np.float64, inputs=True, where=where)
+    blocks = dense_blocks(net)
+    outputs = inputs[1:] + [Z]                                     # f(a) of every block
     N, K = Z.shape
     if loss == "cross_entropy":
         P = np.exp(Z - Z.max(axis=1, keepdims=True))
@@ -101,12 +75,10 @@ def obd_hessian_diagonal(net, X, loss: str = "cross_entropy") -> list:
     else:
         D = np.full((N, K), 2.0 / K)
     result = []
-    for layer, h in reversed(trace):
-        if isinstance(layer, Dense):
-            result.append(((D.T @ h ** 2) / N, D.mean(axis=0)))     # (out, in), (out,)
-            D = D @ layer.W.data.astype(np.float64) ** 2            # (N, out) -> (N, in)
-        else:
-            D = D * _derivative(layer, h) ** 2                      # Gauss-Newton: no f''
+    for b, x, Y in reversed(list(zip(blocks, inputs, outputs))):
+        D = D * DERIVATIVE[type(b.act)](Y) ** 2                     # Gauss-Newton: no f''
+        result.append(((D.T @ x ** 2) / N, D.mean(axis=0)))         # (out, in), (out,)
+        D = D @ b.dense.W.data.astype(np.float64) ** 2              # (N, out) -> (N, in)
     return result[::-1]
 
 
@@ -115,7 +87,7 @@ def obd_scores(net, X, loss: str = "cross_entropy") -> list:
 
     Parameters
     ----------
-    net : Sequential of Dense and elementwise activations
+    net : Sequential of Dense layers and elementwise activations (or one Dense)
     X : ndarray, shape (N, in)
     loss : {"cross_entropy", "mse"}
 
@@ -124,9 +96,9 @@ def obd_scores(net, X, loss: str = "cross_entropy") -> list:
     list of ndarray
         One ``(out, in)`` array per Dense layer, in forward order.
     """
-    dense = [m for m in net if isinstance(m, Dense)] if isinstance(net, Sequential) else []
-    return [0.5 * h_W * m.W.data.astype(np.float64) ** 2
-            for m, (h_W, _) in zip(dense, obd_hessian_diagonal(net, X, loss))]
+    diagonal = obd_hessian_diagonal(net, X, loss)                  # checks net and X first
+    return [0.5 * h_W * b.dense.W.data.astype(np.float64) ** 2      # (out, in)
+            for b, (h_W, _) in zip(dense_blocks(net), diagonal)]
 
 
 def obd_layer_scores(layer_or_W, X) -> np.ndarray:
@@ -138,5 +110,11 @@ def obd_layer_scores(layer_or_W, X) -> np.ndarray:
     array([[25.,  4.]])
     """
     W = as_weight(layer_or_W, "obd_layer_scores").astype(np.float64)
-    X = _check_inputs(W, X, "obd_layer_scores")                    # (N, in), finite
+    X = check_inputs(W, X, "obd_layer_scores")                    # (N, in), finite
     return W ** 2 * (X ** 2).sum(axis=0)[None, :]                  # (out, in)
+
+
+@criterion("obd", level="connection", needs=("X",))
+def obd(net, X, y=None, loss: str = "cross_entropy") -> list:
+    """The registered criterion: :func:`obd_scores`, (out, in) per Dense layer."""
+    return obd_scores(net, X, loss)

@@ -37,18 +37,17 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import validate
+from ..blocks import dense_blocks
 from ..optim import SGD, CosineLR
 from ..train import evaluate, fit
-from .activation import net_inputs
-from .criteria import prune
-from .mask import dense_layers
+from .registry import net_inputs, prune
 from .schedule import cubic_sparsity
 
 
 def _data(net, X, y, where, names=("X", "y")):
     """Training data checked against ``net``: finite (N, in) inputs, one label per row."""
     X = net_inputs(net, X, names[0], where)
-    classes = dense_layers(net)[-1].out_features
+    classes = dense_blocks(net)[-1].dense.out_features
     return X, validate.labels(y, names[1], n=len(X), num_classes=classes, where=where)
 
 
@@ -222,7 +221,7 @@ def sensitivity_scan(net, X_val, y_val, sparsities=(0.5, 0.7, 0.8, 0.9, 0.95),
     masks = [p.mask for p in params]
     scan = {}
     try:
-        for i in range(len(dense_layers(net))):
+        for i in range(len(dense_blocks(net))):
             scan[i] = []
             for s in sparsities:
                 prune(net, criterion, s, X, y, layers=[i], seed=seed)
@@ -294,9 +293,10 @@ def lottery_ticket(net, X, y, train=None, amount_per_round: float = 0.5, rounds:
     for r in range(1, rounds + 1):
         train(net, X, y)
         prune(net, "magnitude", 1.0 - (1.0 - amount_per_round) ** r)
-        masks = [m.W.mask for m in dense_layers(net)]
+        dense = [b.dense for b in dense_blocks(net)]
+        masks = [m.W.mask for m in dense]
         net.load_state_dict(theta0)                      # rewind ...
-        for m, mask in zip(dense_layers(net), masks):
+        for m, mask in zip(dense, masks):
             m.W.data *= np.asarray(mask, dtype=m.W.dtype)  # ... the survivors only
     train(net, X, y)
     return net

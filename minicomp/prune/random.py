@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
+from ..blocks import dense_blocks
+from .registry import criterion
 
 
 def random_scores(shape, seed=0) -> np.ndarray:
@@ -42,3 +44,17 @@ def random_scores(shape, seed=0) -> np.ndarray:
         raise ValueError(f"random_scores: shape={shape!r}; expected a positive int or a "
                          "non-empty tuple of positive ints, e.g. W.shape")
     return rng.random(tuple(int(d) for d in dims))
+
+
+@criterion("random", level="connection")
+def random(net, X=None, y=None, seed=0) -> list:
+    """The registered criterion: random scores (out, in) for every Dense layer, one stream."""
+    rng = validate.rng(seed, "seed", where="random")
+    return [random_scores(b.dense.W.shape, rng) for b in dense_blocks(net, "random")]
+
+
+@criterion("random_neuron", level="neuron")
+def random_neuron(net, X=None, y=None, seed=0) -> list:
+    """The registered criterion: random scores (out,) for every Dense layer, one stream."""
+    rng = validate.rng(seed, "seed", where="random_neuron")
+    return [random_scores(b.dense.out_features, rng) for b in dense_blocks(net, "random_neuron")]

@@ -40,11 +40,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
+from ..blocks import dense_blocks
 from ..data import batches
 from ..tensor import Tensor
 from ..train import LOSSES
-from .activation import net_inputs
-from .mask import dense_layers
+from .registry import criterion, net_inputs
 
 
 def check_targets(y, n: int, num_classes: int, loss="cross_entropy", where=None):
@@ -97,7 +97,7 @@ def taylor_scores(net, X, y, loss="cross_entropy", level: str = "connection",
     batch_size = validate.integer(batch_size, "batch_size", low=1, where=where)
     normalize = validate.flag(normalize, "normalize", where=where)
     X = net_inputs(net, X, where=where)                             # (N, in), finite
-    layers = dense_layers(net)
+    layers = [b.dense for b in dense_blocks(net, where)]
     y = check_targets(y, len(X), layers[-1].out_features, loss, where)
     total = [np.zeros(m.out_features if level == "neuron" else m.W.shape) for m in layers]
     was_training = net.training
@@ -119,3 +119,16 @@ def taylor_scores(net, X, y, loss="cross_entropy", level: str = "connection",
     if normalize:
         scores = [s / max(np.linalg.norm(s), np.finfo(float).tiny) for s in scores]
     return scores
+
+
+@criterion("taylor", level="connection", needs=("X", "y"))
+def taylor(net, X, y, loss="cross_entropy", mode: str = "abs", batch_size: int = 64) -> list:
+    """The registered criterion: :func:`taylor_scores` per connection, (out, in) per layer."""
+    return taylor_scores(net, X, y, loss, "connection", mode, batch_size)
+
+
+@criterion("taylor_neuron", level="neuron", needs=("X", "y"))
+def taylor_neuron(net, X, y, loss="cross_entropy", mode: str = "abs",
+                  batch_size: int = 64) -> list:
+    """The registered criterion: :func:`taylor_scores` per neuron, (out,) per layer."""
+    return taylor_scores(net, X, y, loss, "neuron", mode, batch_size)

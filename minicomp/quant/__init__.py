@@ -9,126 +9,46 @@ One file per idea; each starts with its formula and its paper.
 - :mod:`.ptq`: post-training quantization of an MLP (the simulated model);
 - :mod:`.qat`: fake quantization with the straight-through estimator;
 - :mod:`.mixed`: per-layer bit widths from measured sensitivity;
-- :mod:`.integer`: integer-only inference on the int8 kernels;
+- :mod:`.integer`: the integer-only model's settings (run by
+  :func:`minicomp.deploy.to_inference` on the int8 kernels);
 - :mod:`.kmeans` and :mod:`.huffman`: Deep Compression's weight sharing;
-- :mod:`.size`: bytes of every scheme beside float32.
+- :mod:`.size`: the size table (bytes by :func:`minicomp.metrics.storage_bytes`).
+
+``__all__`` lists the entry points; helpers (the observer classes,
+``qrange``, ``QTensor``, ``kmeans_1d``, ``huffman_code``, ``relu_blocks``,
+...) are imported from their modules.
 
 Examples
 --------
 >>> import numpy as np
 >>> from minicomp import MLP
->>> from minicomp.quant import quantize_mlp, IntegerMLP
+>>> from minicomp.deploy import to_inference
+>>> from minicomp.quant import quantize_mlp
 >>> net = MLP([8, 16, 4], seed=0)
 >>> X = np.random.default_rng(0).standard_normal((64, 8)).astype(np.float32)
 >>> qnet = quantize_mlp(net, X, bits=8, granularity="channel")
->>> inet = IntegerMLP(qnet)
->>> agree = (inet(X).argmax(1) == net(X).data.argmax(1)).mean()
+>>> model = to_inference(qnet)                      # integer-only, on the int8 kernels
+>>> agree = (model(X).argmax(1) == net(X).data.argmax(1)).mean()
 >>> bool(agree > 0.9)
 True
 """
-from .fixed_point import (
-    distinct_values,
-    fixed_point,
-    fixed_point_range,
-    from_fixed,
-    to_fixed,
-    wrap_around,
-)
-from .granularity import (
-    QTensor,
-    fake_quantize_tensor,
-    quantize_tensor,
-    reconstruction_error,
-)
-from .huffman import (
-    entropy_bits,
-    huffman_bytes,
-    huffman_code,
-    huffman_decode,
-    huffman_encode,
-)
-from .integer import IntegerMLP, fixed_point_round, simulate_codes
-from .kmeans import SharedDense, finetune_centroids, kmeans_1d, kmeans_quantize
-from .mixed import choose_bits, layer_sensitivity, mixed_precision
-from .observers import (
-    MinMaxObserver,
-    MovingAverageMinMaxObserver,
-    MSEObserver,
-    Observer,
-    PercentileObserver,
-    make_observer,
-)
-from .ptq import QuantizedMLP, calibrate, dense_blocks, quantize_mlp, quantize_weights
-from .qat import QATMLP, fake_quant, qat_finetune
-from .size import (
-    float_bytes,
-    kmeans_bytes,
-    size_table,
-    uniform_bytes,
-    uniform_layer_bytes,
-)
-from .uniform import (
-    check_bits,
-    code_dtype,
-    dequantize,
-    fake_quantize,
-    qrange,
-    quant_range,
-    quantize,
-    scale_zero_point,
-)
+from .fixed_point import fixed_point, from_fixed, to_fixed
+from .granularity import quantize_tensor
+from .huffman import huffman_bytes, huffman_decode, huffman_encode
+from .integer import int8_settings, simulate_codes
+from .kmeans import finetune_centroids, kmeans_quantize
+from .mixed import mixed_precision
+from .observers import make_observer
+from .ptq import calibrate, quantize_mlp, quantize_weights
+from .qat import QATMLP, fake_quantize_ste, qat_finetune
+from .size import size_table
+from .uniform import dequantize, fake_quantize, quantize, scale_zero_point
 
-__all__ = [
-    "QATMLP",
-    "IntegerMLP",
-    "MSEObserver",
-    "MinMaxObserver",
-    "MovingAverageMinMaxObserver",
-    "Observer",
-    "PercentileObserver",
-    "QTensor",
-    "QuantizedMLP",
-    "SharedDense",
-    "calibrate",
-    "check_bits",
-    "choose_bits",
-    "code_dtype",
-    "dense_blocks",
-    "dequantize",
-    "distinct_values",
-    "entropy_bits",
-    "fake_quant",
-    "fake_quantize",
-    "fake_quantize_tensor",
-    "finetune_centroids",
-    "fixed_point",
-    "fixed_point_range",
-    "fixed_point_round",
-    "float_bytes",
-    "from_fixed",
-    "huffman_bytes",
-    "huffman_code",
-    "huffman_decode",
-    "huffman_encode",
-    "kmeans_1d",
-    "kmeans_bytes",
-    "kmeans_quantize",
-    "layer_sensitivity",
-    "make_observer",
-    "mixed_precision",
-    "qat_finetune",
-    "qrange",
-    "quant_range",
-    "quantize",
-    "quantize_mlp",
-    "quantize_tensor",
-    "quantize_weights",
-    "reconstruction_error",
-    "scale_zero_point",
-    "simulate_codes",
-    "size_table",
-    "to_fixed",
-    "uniform_bytes",
-    "uniform_layer_bytes",
-    "wrap_around",
+__all__ = [                       # the entry points, in the order of the chapter
+    "to_fixed", "from_fixed", "fixed_point",
+    "scale_zero_point", "quantize", "dequantize", "fake_quantize",
+    "quantize_tensor", "make_observer", "calibrate", "quantize_mlp", "quantize_weights",
+    "fake_quantize_ste", "QATMLP", "qat_finetune", "mixed_precision",
+    "kmeans_quantize", "finetune_centroids", "huffman_encode", "huffman_decode",
+    "huffman_bytes", "int8_settings", "simulate_codes", "size_table",
 ]

@@ -6,7 +6,7 @@ channel -- row i, neuron i -- (**per channel**), or one per group of
 ``group_size`` consecutive inputs within each row (**per group**, seed
 001's 局部量化 "local quantization": parameters split into intervals, each
 with its own scale). Finer granularity costs a few bytes of scales and
-never increases the reconstruction error of min-max ranges: a channel's
+never increases the quantization error of min-max ranges: a channel's
 own range is inside the tensor's, so its step is no larger.
 
 Krishnamoorthi (2018, Table 2): per-layer weight quantization drops
@@ -119,21 +119,18 @@ def quantize_tensor(W, bits: int = 8, scheme: str = "symmetric", granularity: st
                    group_size if granularity == "group" else None)
 
 
-def fake_quantize_tensor(W, bits: int = 8, scheme: str = "symmetric",
-                         granularity: str = "channel", group_size: int | None = None):
-    """``quantize_tensor(...).dequantize()``: W on its quantization grid, float32."""
-    return quantize_tensor(W, bits, scheme, granularity, group_size).dequantize()
+def quantization_error(W, W_hat) -> float:
+    r"""Mean squared quantization error :math:`\frac{1}{n}\sum (W - \hat W)^2` of the weights.
 
+    (Pruning's :func:`minicomp.prune.obs.reconstruction_error` measures the
+    layer's *outputs* instead.)
 
-def reconstruction_error(W, W_hat) -> float:
-    """Mean squared error ``mean((W − Ŵ)²)``.
-
-    >>> reconstruction_error([1.0, 2.0], [1.0, 1.5])
+    >>> quantization_error([1.0, 2.0], [1.0, 1.5])       # (0 + 0.25) / 2
     0.125
     """
-    W, W_hat = (validate.array(a, name, where="reconstruction_error", dtype=np.float64)
+    W, W_hat = (validate.array(a, name, where="quantization_error", dtype=np.float64)
                 for a, name in ((W, "W"), (W_hat, "W_hat")))
     if W.shape != W_hat.shape:
-        raise ValueError(f"reconstruction_error: W_hat has shape {W_hat.shape}; expected W's "
+        raise ValueError(f"quantization_error: W_hat has shape {W_hat.shape}; expected W's "
                          f"shape {W.shape}")
     return float(np.mean((W - W_hat) ** 2))

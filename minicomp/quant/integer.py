@@ -1,4 +1,4 @@
-r"""Integer-only inference (Jacob et al. 2018): int8 weights, uint8 activations, int32 sums.
+r"""Integer-only inference (Jacob et al. 2018): the math from a QuantizedMLP to int8 layers.
 
 From :math:`r = S(q - Z)` for the input x, the weights w (symmetric,
 :math:`Z_w = 0`, one scale per output channel) and the output y of a
@@ -14,6 +14,11 @@ number :math:`M \approx m_0 2^{-\mathrm{shift}}` (a 31-bit :math:`m_0`, from
 :func:`minicomp.kernels.reference.quantize_multiplier`), rounded half up,
 clamped to uint8 -- with ReLU fused as a lower clamp at :math:`Z_y`.
 Only the network's input is quantized and its output dequantized in float.
+
+:func:`int8_settings` computes, from the simulated model
+(:class:`~minicomp.quant.ptq.QuantizedMLP`), each layer's ``w_q, bias_q,
+S_x, Z_x, S_w, S_y, Z_y``; :func:`minicomp.deploy.to_inference` runs them
+on the int8 kernels (``to_inference(qnet)``).
 
 **Simulated vs integer.** :func:`simulate_codes` computes the same codes
 from the *float* simulated model (:class:`~minicomp.quant.ptq.QuantizedMLP`)
@@ -94,16 +99,33 @@ def fixed_point_round(acc, m0, shift) -> np.ndarray:
     return I1 + I2 + (f2 >= 0.5 - f1) + (f2 >= 1.5 - f1)
 
 
-class IntegerMLP:
-    """Integer-only version of a :class:`QuantizedMLP` (8-bit, per tensor or channel).
+def check_int8(qnet, where: str) -> QuantizedMLP:
+    """``qnet`` if it is a QuantizedMLP of 8-bit weights (per tensor/channel) and activations."""
+    if not isinstance(qnet, QuantizedMLP):
+        raise TypeError(f"{where}: qnet is a {type(qnet).__name__}; expected a QuantizedMLP "
+                        "(from quantize_mlp)")
+    if qnet.bits_a != 8 or any(L.W.bits != 8 or L.W.granularity == "group"
+                               for L in qnet.qlayers):
+        raise ValueError(f"{where}: qnet has bits_a={qnet.bits_a} and weight bits "
+                         f"{[L.W.bits for L in qnet.qlayers]}; expected 8-bit weights (per "
+                         "tensor or per channel) and 8-bit activations")
+    return qnet
 
-    Parameters
-    ----------
-    qnet : QuantizedMLP with 8-bit weights and activations
-    kernel : {"auto", "reference"}
-        "auto" runs the Numba kernel (pre-packed ``Int8Linear`` layers of
-        :mod:`minicomp.kernels.int8`) when it exists; "reference" the
-        NumPy oracle of :mod:`minicomp.kernels.reference`.
+
+def weight_scales(L) -> np.ndarray:
+    """``S_w`` of a :class:`~minicomp.quant.ptq.QuantLayer`, one per output channel, float64."""
+    out = L.W.q.shape[0]
+    return np.broadcast_to(np.asarray(L.W.S, dtype=np.float64), (out, 1))[:, 0]   # (out,)
+
+
+def int8_settings(qnet: QuantizedMLP) -> list[dict]:
+    r"""The integer-only layers of an 8-bit ``qnet``, one dict per layer.
+
+    Each dict holds the arguments of :class:`minicomp.deploy.Int8Dense`:
+    ``w_q`` (int8 codes), ``bias_q`` :math:`= \mathrm{round}(\hat b / (S_x S_w))`
+    (int32), ``S_x, Z_x`` (the layer's input: the previous layer's output),
+    ``S_w`` (out,), ``S_y, Z_y`` and ``relu``; :func:`minicomp.deploy.to_inference`
+    builds the model from them.
 
     Examples
     --------
@@ -111,71 +133,20 @@ class IntegerMLP:
     >>> from minicomp.quant import quantize_mlp
     >>> net = MLP([4, 8, 3], seed=0)
     >>> X = np.random.default_rng(0).standard_normal((16, 4)).astype(np.float32)
-    >>> inet = IntegerMLP(quantize_mlp(net, X), kernel="reference")
-    >>> q = inet.forward_codes(inet.quantize_input(X))
-    >>> q.dtype, bool((q == simulate_codes(inet.qnet, X)).all())
-    (dtype('uint8'), True)
+    >>> p = int8_settings(quantize_mlp(net, X))
+    >>> p[0]["w_q"].dtype, p[0]["bias_q"].dtype, p[1]["S_x"] == p[0]["S_y"], p[0]["relu"]
+    (dtype('int8'), dtype('int32'), True, True)
     """
-
-    def __init__(self, qnet: QuantizedMLP, kernel: str = "auto"):
-        if not isinstance(qnet, QuantizedMLP):
-            raise TypeError(f"qnet must be a QuantizedMLP (from quantize_mlp), got "
-                            f"{type(qnet).__name__}")
-        if qnet.bits_a != 8 or any(L.W.bits != 8 or L.W.granularity == "group"
-                                   for L in qnet.qlayers):
-            raise ValueError("IntegerMLP needs 8-bit weights (per tensor or per channel) and "
-                             f"8-bit activations, got bits_a={qnet.bits_a}")
-        validate.choice(kernel, "kernel", ("auto", "reference"), where="IntegerMLP")
-        self.qnet = qnet
-        int8 = None
-        if kernel == "auto":
-            from ..kernels import int8           # imported here: no Numba at package import
-        self.kernel = "reference" if int8 is None else "numba"
-        self.linear = reference.int8_linear if int8 is None else int8.int8_linear
-        self.layers, S_x, Z_x = [], qnet.S_in, qnet.Z_in
-        for L in qnet.qlayers:
-            out = L.W.q.shape[0]
-            S_w = np.broadcast_to(np.asarray(L.W.S, dtype=np.float64), (out, 1))[:, 0]  # (out,)
-            bias_q = np.rint(L.b_hat.astype(np.float64) / (S_x * S_w)).astype(np.int32)
-            m0, shift = reference.quantize_multiplier(S_x * S_w / L.S_y)       # (out,) each
-            self.layers.append({"w_q": np.ascontiguousarray(L.W.q, dtype=np.int8),
-                                "x_zero_point": int(Z_x), "bias_q": bias_q, "m0": m0,
-                                "shift": shift, "out_zero_point": int(L.Z_y), "relu": L.relu})
-            S_x, Z_x = L.S_y, L.Z_y
-        self.packed = None if int8 is None else [                 # pre-packed Numba layers
-            int8.Int8Linear(p["w_q"], p["bias_q"], p["x_zero_point"], p["m0"], p["shift"],
-                            p["out_zero_point"], relu=p["relu"]) for p in self.layers]
-
-    def quantize_input(self, X) -> np.ndarray:
-        """uint8 codes of the float input (the only float step before the integers).
-
-        ``X`` must be a finite (N, in) batch: NaN has no code (it would become
-        code 0 silently), so NaN and inf are refused here.
-        """
-        X = check_inputs(self.layers[0]["w_q"].shape[1], X, "X", "IntegerMLP", "batch")
-        return quantize(X, self.qnet.S_in, self.qnet.Z_in, 8, "affine")
-
-    def forward_codes(self, x_q) -> np.ndarray:
-        """uint8 codes of the last layer's output, integers only."""
-        if self.packed is not None:
-            for layer in self.packed:
-                x_q = layer(x_q)
-            return x_q
-        for p in self.layers:
-            x_q = self.linear(x_q, p["x_zero_point"], p["w_q"], p["bias_q"], p["m0"],
-                              p["shift"], p["out_zero_point"], relu=p["relu"])
-        return x_q
-
-    def __call__(self, X) -> np.ndarray:
-        """Float logits ``S_y (q_y − Z_y)`` of float inputs ``X`` (N, in)."""
-        last = self.qnet.qlayers[-1]
-        q = self.forward_codes(self.quantize_input(X))
-        return (last.S_y * (q.astype(np.float32) - last.Z_y)).astype(np.float32)
-
-    def nbytes(self) -> int:
-        """Bytes of the stored model: int8 weights, int32 bias, m0, shift, zero points."""
-        return int(sum(p["w_q"].nbytes + p["bias_q"].nbytes + p["m0"].nbytes
-                       + p["shift"].nbytes + 2 for p in self.layers))
+    check_int8(qnet, "int8_settings")
+    layers, S_x, Z_x = [], qnet.S_in, qnet.Z_in
+    for L in qnet.qlayers:
+        S_w = weight_scales(L)                                                  # (out,)
+        bias_q = np.rint(L.b_hat.astype(np.float64) / (S_x * S_w)).astype(np.int32)
+        layers.append({"w_q": np.ascontiguousarray(L.W.q, dtype=np.int8), "bias_q": bias_q,
+                       "S_x": S_x, "Z_x": int(Z_x), "S_w": S_w, "S_y": L.S_y,
+                       "Z_y": int(L.Z_y), "relu": L.relu})
+        S_x, Z_x = L.S_y, L.Z_y
+    return layers
 
 
 def simulate_codes(qnet: QuantizedMLP, X) -> np.ndarray:
@@ -185,16 +156,12 @@ def simulate_codes(qnet: QuantizedMLP, X) -> np.ndarray:
     recovers the accumulator :math:`\\mathrm{round}(\\hat y / (S_x S_w))` and
     requantizes it with :func:`fixed_point_round` (see the module docstring).
     """
-    if not isinstance(qnet, QuantizedMLP) or qnet.bits_a != 8 or any(
-            L.W.bits != 8 or L.W.granularity == "group" for L in qnet.qlayers):
-        raise TypeError("simulate_codes: qnet must be a QuantizedMLP with 8-bit weights (per "
-                        f"tensor or channel) and activations, got {type(qnet).__name__}")
+    check_int8(qnet, "simulate_codes")
     X = check_inputs(qnet.qlayers[0].W.q.shape[1], X, "X", "simulate_codes", "batch")
     S_x, Z_x = qnet.S_in, qnet.Z_in
     x_hat = S_x * (quantize(X, S_x, Z_x, 8, "affine").astype(np.float64) - Z_x)   # (N, in)
     for L in qnet.qlayers:
-        out = L.W.q.shape[0]
-        S_w = np.broadcast_to(np.asarray(L.W.S, dtype=np.float64), (out, 1))[:, 0]  # (out,)
+        S_w = weight_scales(L)                                                   # (out,)
         W_hat = S_w[:, None] * L.W.q.astype(np.float64)                          # (out, in)
         y_hat = x_hat @ W_hat.T + L.b_hat.astype(np.float64)                     # (N, out)
         acc = np.rint(y_hat / (S_x * S_w))

@@ -34,11 +34,12 @@ from typing import ClassVar
 import numpy as np
 
 from .. import validate
+from ..blocks import dense_blocks
 from ..nn import Dense, Module, Parameter, Sequential
 from ..optim import SGD, CosineLR
 from ..tensor import Tensor
 from ..train import fit
-from .ptq import check_inputs, dense_blocks
+from .ptq import check_inputs
 from .uniform import check_finite
 
 
@@ -139,24 +140,19 @@ def kmeans_quantize(net, bits: int = 2, iters: int = 50) -> Sequential:
     where = "kmeans_quantize"
     if not isinstance(net, Sequential):
         raise TypeError(f"{where}: net is a {type(net).__name__}; expected a Sequential of "
-                        "Dense (+ ReLU) layers, e.g. an MLP")
+                        "Dense layers and activations, e.g. an MLP")
     blocks = dense_blocks(net, where)
     bits = validate.integer(bits, "bits", low=1, high=8, where=where)
-    for k, (dense, _) in enumerate(blocks):
+    for k, (_, dense, _) in enumerate(blocks):
         check_finite(f"layer {k} weights", dense.W.data, where)
         if dense.W.size < 2**bits:
             raise ValueError(f"{where}: layer {k} has {dense.W.size} weights, fewer than the "
                              f"2^{bits} = {2**bits} centroids of bits={bits}; expected "
                              "2^bits <= the number of weights of every layer")
-    layers = []
-    for layer in net.layers:
-        if isinstance(layer, Dense):
-            codebook, index = kmeans_1d(layer.W.data, bits, iters)
-            layers.append(SharedDense(codebook, index,
-                                      None if layer.b is None else layer.b.data.copy()))
-        else:
-            layers.append(layer)
-    assert len(blocks) == sum(isinstance(m, SharedDense) for m in layers)
+    layers = list(net.layers)
+    for i, dense, _ in blocks:                                  # each Dense -> SharedDense
+        codebook, index = kmeans_1d(dense.W.data, bits, iters)
+        layers[i] = SharedDense(codebook, index, None if dense.b is None else dense.b.data.copy())
     return Sequential(*layers)
 
 

@@ -30,9 +30,11 @@ import copy
 import numpy as np
 
 from .. import validate
+from ..blocks import dense_blocks
+from ..metrics import storage_bytes
 from ..train import evaluate
-from .ptq import check_inputs, dense_blocks
-from .size import uniform_bytes, uniform_layer_bytes
+from .granularity import quantize_tensor
+from .ptq import check_inputs
 
 
 def check_choices(choices, where=None) -> list[int]:
@@ -68,8 +70,8 @@ def check_choices(choices, where=None) -> list[int]:
 
 def _data(net, X, y, where):
     blocks = dense_blocks(net, where)
-    X = check_inputs(blocks[0][0].in_features, X, "X", where, "held-out set")
-    return X, validate.labels(y, "y", n=len(X), num_classes=blocks[-1][0].out_features,
+    X = check_inputs(blocks[0].dense.in_features, X, "X", where, "held-out set")
+    return X, validate.labels(y, "y", n=len(X), num_classes=blocks[-1].dense.out_features,
                               where=where)
 
 
@@ -78,7 +80,7 @@ def layer_sensitivity(net, X, y, choices=(2, 4, 8)) -> np.ndarray:
 
     Parameters
     ----------
-    net : Sequential of Dense (+ ReLU) layers (restored after each trial)
+    net : Sequential of Dense layers and activations (restored after each trial)
     X, y : held-out data
     choices : bit widths to try (32 = float, Δ = 0)
 
@@ -91,7 +93,7 @@ def layer_sensitivity(net, X, y, choices=(2, 4, 8)) -> np.ndarray:
     base = evaluate(net, X, y)["loss"]
     blocks = dense_blocks(net)
     delta = np.zeros((len(blocks), len(choices)))
-    for l, (dense, _) in enumerate(blocks):
+    for l, (_, dense, _) in enumerate(blocks):
         W = dense.W.data.copy()
         for c, b in enumerate(choices):
             if b >= 32:
@@ -104,8 +106,7 @@ def layer_sensitivity(net, X, y, choices=(2, 4, 8)) -> np.ndarray:
 
 def quantize_weights_one(dense, bits: int) -> None:
     """Fake-quantize one Dense layer's weights in place (symmetric, per channel)."""
-    from .granularity import fake_quantize_tensor
-    dense.W.data[...] = fake_quantize_tensor(dense.W.data, bits, "symmetric", "channel")
+    dense.W.data[...] = quantize_tensor(dense.W.data, bits, "symmetric", "channel").dequantize()
 
 
 def choose_bits(delta, shapes, choices, budget: int) -> list[int]:
@@ -143,8 +144,8 @@ def choose_bits(delta, shapes, choices, budget: int) -> list[int]:
         raise ValueError(f"{where}: delta has shape {delta.shape}; expected (layers, choices) = "
                          f"{(len(shapes), len(choices))}")
 
-    def nbytes(b, shape):
-        return 4 * (shape[0] * shape[1] + shape[0]) if b >= 32 else uniform_layer_bytes(shape, b)
+    def nbytes(b, shape):                                 # int-b per channel, or float32
+        return storage_bytes(tuple(shape), "int", bits=b)
 
     level = [len(choices) - 1] * len(shapes)              # index into choices, widest first
     total = sum(nbytes(choices[-1], s) for s in shapes)
@@ -172,7 +173,7 @@ def mixed_precision(net, X, y, budget: int, choices=(2, 4, 8, 32)):
 
     Parameters
     ----------
-    net : Sequential of Dense (+ ReLU) layers (not modified)
+    net : Sequential of Dense layers and activations (not modified)
     X, y : held-out data on which sensitivities are measured
     budget : int, bytes of the quantized weights (+ scales and biases)
     choices : increasing bit widths; 32 keeps a layer in float32
@@ -181,7 +182,7 @@ def mixed_precision(net, X, y, budget: int, choices=(2, 4, 8, 32)):
     -------
     net_q : a copy of ``net``, each layer's weights fake-quantized to its width
     bits : list of int, one width per Dense layer
-    nbytes : int, the size in bytes (:func:`~minicomp.quant.size.uniform_bytes`)
+    nbytes : int, the size in bytes (:func:`~minicomp.metrics.storage_bytes`, ``"int"``)
     """
     where = "mixed_precision"
     dense_blocks(net, where)
@@ -189,11 +190,11 @@ def mixed_precision(net, X, y, budget: int, choices=(2, 4, 8, 32)):
     validate.number(budget, "budget", low=0, low_open=True, where=where)
     X, y = _data(net, X, y, where)
     delta = layer_sensitivity(net, X, y, choices)
-    shapes = [d.W.shape for d, _ in dense_blocks(net)]
+    shapes = [b.dense.W.shape for b in dense_blocks(net)]
     bits = choose_bits(delta, shapes, choices, budget)
     net_q = copy.deepcopy(net)
-    for (dense, _), b in zip(dense_blocks(net_q), bits):
+    for block, b in zip(dense_blocks(net_q), bits):
         if b < 32:
-            quantize_weights_one(dense, b)
-    return net_q, bits, uniform_bytes(net_q, bits)
+            quantize_weights_one(block.dense, b)
+    return net_q, bits, storage_bytes(net_q, "int", bits=bits)
 

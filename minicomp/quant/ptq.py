@@ -15,8 +15,8 @@ scale :math:`S_l S_w` (:math:`\hat b = S_l S_w \mathrm{round}(b / (S_l S_w))`,
 as in the integer model) and :math:`\mathrm{fq}` the affine fake-quantizer
 of :mod:`minicomp.quant.uniform`. Calibration observes the *float*
 network's activations after each ReLU (so hidden ranges start at 0 and
-the zero point is 0); :mod:`minicomp.quant.integer` runs the same model
-in integers only.
+the zero point is 0); ``minicomp.deploy.to_inference(qnet)`` runs the
+same model in integers only (:mod:`minicomp.quant.integer`).
 
 References
 ----------
@@ -25,7 +25,8 @@ Krishnamoorthi, R. (2018). arXiv:1806.08342, section 3 (PTQ, per-channel
 weights, per-layer activations).
 
 Deviations: only ``Dense`` layers each followed by ``ReLU`` or nothing
-(the nets of :class:`minicomp.MLP` with ReLU); per-group weights keep a
+(:func:`relu_blocks` over the walker :func:`minicomp.blocks.dense_blocks`;
+the nets of :class:`minicomp.MLP` with ReLU); per-group weights keep a
 float bias (a group has no single accumulator scale).
 """
 from __future__ import annotations
@@ -35,35 +36,38 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import validate
-from ..nn import Dense, Identity, Module, ReLU
+from ..blocks import dense_blocks, numpy_forward
+from ..nn import Identity, Module, ReLU
 from ..tensor import Tensor
 from .granularity import GRANULARITIES, QTensor, quantize_tensor
 from .observers import OBSERVERS, make_observer
 from .uniform import check_bits, check_finite, fake_quantize
 
 
-def dense_blocks(net, where=None) -> list[tuple[Dense, bool]]:
-    """``[(dense, relu_after), ...]`` of a Sequential of Dense (+ ReLU) layers.
+def relu_blocks(net, where=None) -> list:
+    """THE walker's blocks of ``net``, each Dense followed by ReLU or nothing.
+
+    Quantized and int8 models fuse the ReLU as a clamp at the zero point;
+    other activations (Sigmoid, Tanh) have no such form here.
 
     Raises
     ------
     TypeError
-        Not a Module, another layer type, or two activations in a row.
+        What :func:`minicomp.blocks.dense_blocks` refuses, or another activation.
+
+    Examples
+    --------
+    >>> from minicomp import MLP
+    >>> [type(b.act).__name__ for b in relu_blocks(MLP([2, 3, 1]))]
+    ['ReLU', 'Identity']
     """
-    validate.module(net, "net", where=where)
-    layers = list(getattr(net, "layers", [net]))
-    blocks = []
-    for i, layer in enumerate(layers):
-        if isinstance(layer, Dense):
-            blocks.append([layer, False])
-        elif isinstance(layer, (ReLU, Identity)) and blocks and not blocks[-1][1]:
-            blocks[-1][1] = isinstance(layer, ReLU)
-        else:
-            raise TypeError(f"quantization supports Dense layers each followed by ReLU or "
-                            f"nothing; layer {i} is {type(layer).__name__}")
-    if not blocks:
-        raise TypeError("the network has no Dense layer to quantize")
-    return [(d, r) for d, r in blocks]
+    blocks = dense_blocks(net, where)
+    for b in blocks:
+        if not isinstance(b.act, (ReLU, Identity)):
+            raise TypeError(f"{where + ': ' if where else ''}the {type(b.act).__name__} after "
+                            f"the Dense layer at {b.index} is not supported; expected ReLU or "
+                            "no activation (quantization fuses ReLU as a clamp)")
+    return blocks
 
 
 def check_inputs(in_features: int, X, name: str = "X_calib", where=None,
@@ -94,7 +98,7 @@ def calibrate(net, X_calib, observer: str = "minmax", bits_a: int = 8, batch_siz
 
     Parameters
     ----------
-    net : Sequential of Dense (+ ReLU) layers
+    net : Sequential of Dense (+ ReLU) layers (see :func:`relu_blocks`)
     X_calib : ndarray (N, in), the calibration set (N >= 1)
     observer : {"minmax", "moving_average", "percentile", "mse"}
     bits_a : int, activation bits (used by the "mse" observer's search)
@@ -111,20 +115,18 @@ def calibrate(net, X_calib, observer: str = "minmax", bits_a: int = 8, batch_siz
         ``X_calib`` has no rows (empty calibration set), the wrong width or
         holds NaN/inf.
     """
-    blocks = dense_blocks(net, "calibrate")
-    X_calib = check_inputs(blocks[0][0].in_features, X_calib, "X_calib", "calibrate")
+    blocks = relu_blocks(net, "calibrate")
+    X_calib = check_inputs(blocks[0].dense.in_features, X_calib, "X_calib", "calibrate")
     observer = validate.choice(observer, "observer", sorted(OBSERVERS), where="calibrate")
     batch_size = validate.integer(batch_size, "batch_size", low=1, where="calibrate")
     if observer == "mse":
         observer_kwargs.setdefault("bits", bits_a)
     observers = [make_observer(observer, **observer_kwargs) for _ in range(len(blocks) + 1)]
     for start in range(0, len(X_calib), batch_size):
-        x = X_calib[start:start + batch_size].astype(np.float32)            # (B, in)
-        observers[0].observe(x)
-        for k, (dense, relu) in enumerate(blocks):
-            x = x @ dense.W.data.T + (dense.b.data if dense.b is not None else 0)
-            x = np.maximum(x, 0) if relu else x                              # (B, out)
-            observers[k + 1].observe(x)
+        Y, inputs = numpy_forward(net, X_calib[start:start + batch_size], inputs=True,
+                                  where="calibrate")
+        for observer, x in zip(observers, [*inputs, Y]):                    # (B, width) each
+            observer.observe(x)
     return observers
 
 
@@ -202,25 +204,25 @@ def quantize_mlp(net, X_calib=None, bits: int = 8, bits_a: int | None = 8,
     True
     """
     where = "quantize_mlp"
-    blocks = dense_blocks(net, where)
+    blocks = relu_blocks(net, where)
     check_bits(bits, "symmetric", where=where)
     if bits_a is not None:
         check_bits(bits_a, "affine", "bits_a", where)
     validate.choice(granularity, "granularity", GRANULARITIES, where=where)
     validate.choice(observer, "observer", sorted(OBSERVERS), where=where)
-    for k, (dense, _) in enumerate(blocks):                  # before calibration runs them
-        check_finite(f"layer {k} weights", dense.W.data, where)
+    for k, block in enumerate(blocks):                       # before calibration runs them
+        check_finite(f"layer {k} weights", block.dense.W.data, where)
     if X_calib is None and bits_a is not None:
         raise TypeError(f"{where}: X_calib is None; expected a calibration set (N, "
-                        f"{blocks[0][0].in_features}) to quantize activations, or bits_a=None "
+                        f"{blocks[0].dense.in_features}) to quantize activations, or bits_a=None "
                         "for weight-only quantization")
     if X_calib is not None:
-        X_calib = check_inputs(blocks[0][0].in_features, X_calib, "X_calib", where)
+        X_calib = check_inputs(blocks[0].dense.in_features, X_calib, "X_calib", where)
     observers = calibrate(net, X_calib, observer, bits_a, **observer_kwargs) \
         if bits_a is not None else None
     S_in, Z_in = observers[0].qparams(bits_a) if observers else (None, None)
     S_x, layers = S_in, []
-    for k, (dense, relu) in enumerate(blocks):
+    for k, (_, dense, act) in enumerate(blocks):
         W = check_finite(f"layer {k} weights", dense.W.data)
         Wq = quantize_tensor(W, bits, "symmetric", granularity, group_size)
         b = np.zeros(W.shape[0]) if dense.b is None else check_finite(f"layer {k} bias",
@@ -231,7 +233,7 @@ def quantize_mlp(net, X_calib=None, bits: int = 8, bits_a: int | None = 8,
         else:
             b_hat = b
         S_y, Z_y = observers[k + 1].qparams(bits_a) if observers else (None, None)
-        layers.append(QuantLayer(Wq, b_hat.astype(np.float32), relu, S_y, Z_y))
+        layers.append(QuantLayer(Wq, b_hat.astype(np.float32), isinstance(act, ReLU), S_y, Z_y))
         S_x = S_y
     return QuantizedMLP(layers, S_in, Z_in, bits_a)
 
@@ -246,6 +248,7 @@ def quantize_weights(net, bits: int = 8, granularity: str = "channel", scheme="s
     bits, granularity, scheme, group_size : as in
         :func:`~minicomp.quant.granularity.quantize_tensor`
     """
-    for k, (dense, _) in enumerate(dense_blocks(net, "quantize_weights")):
-        W = check_finite(f"layer {k} weights", dense.W.data, "quantize_weights")
-        dense.W.data[...] = quantize_tensor(W, bits, scheme, granularity, group_size).dequantize()
+    for k, block in enumerate(relu_blocks(net, "quantize_weights")):
+        W = check_finite(f"layer {k} weights", block.dense.W.data, "quantize_weights")
+        W_q = quantize_tensor(W, bits, scheme, granularity, group_size)
+        block.dense.W.data[...] = W_q.dequantize()

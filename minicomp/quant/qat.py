@@ -10,7 +10,7 @@ everywhere, so the backward pass uses the **straight-through estimator**
 .. math:: \frac{\partial \hat x}{\partial x} =
           \mathbf 1\big[S(q_{min} - Z) \le x \le S(q_{max} - Z)\big].
 
-:func:`fake_quant` is that op written as a new engine primitive (its own
+:func:`fake_quantize_ste` is that op written as a new engine primitive (its own
 ``_backward`` closure, like ``relu`` in :mod:`minicomp.tensor`).
 :class:`QATMLP` wraps a float MLP (sharing its parameters): weights are
 fake-quantized per output channel with min-max scales recomputed at every
@@ -35,18 +35,20 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
-from ..nn import Module
+from ..blocks import numpy_forward
+from ..nn import Module, ReLU
 from ..optim import SGD, CosineLR
 from ..tensor import Tensor, _accumulate
 from ..train import fit
 from .granularity import QTensor, quantize_tensor
 from .observers import MovingAverageMinMaxObserver
-from .ptq import QuantizedMLP, QuantLayer, check_inputs, dense_blocks
-from .uniform import check_bits, fake_quantize, quant_range
+from .ptq import QuantizedMLP, QuantLayer, check_inputs, relu_blocks
+from .uniform import check_bits, fake_quantize, real_range
 
 
-def fake_quant(x: Tensor, S, Z, bits: int, scheme: str = "affine") -> Tensor:
-    """Fake-quantize a Tensor; gradient: identity inside the range, 0 outside (STE).
+def fake_quantize_ste(x: Tensor, S, Z, bits: int, scheme: str = "affine") -> Tensor:
+    """:func:`~minicomp.quant.uniform.fake_quantize` of a Tensor, with the STE gradient:
+    the identity inside the range, 0 outside.
 
     Parameters
     ----------
@@ -58,18 +60,18 @@ def fake_quant(x: Tensor, S, Z, bits: int, scheme: str = "affine") -> Tensor:
     Examples
     --------
     >>> x = Tensor([-2.0, 0.3, 0.9, 5.0], requires_grad=True)
-    >>> y = fake_quant(x, 0.5, 0, 2, "symmetric")          # range [-0.5, 0.5]
+    >>> y = fake_quantize_ste(x, 0.5, 0, 2, "symmetric")   # range [-0.5, 0.5]
     >>> y.data
     array([-0.5,  0.5,  0.5,  0.5], dtype=float32)
     >>> y.sum().backward(); x.grad                         # 1 inside, 0 outside
     array([0., 1., 0., 0.], dtype=float32)
     """
     if not isinstance(x, Tensor):
-        raise TypeError(f"fake_quant: x is a {type(x).__name__}; expected a Tensor (use "
-                        "fake_quantize for arrays)")
-    lo, hi = quant_range(S, Z, bits, scheme)
+        raise TypeError(f"fake_quantize_ste: x is a {type(x).__name__}; expected a Tensor "
+                        "(use fake_quantize for arrays)")
+    lo, hi = real_range(S, Z, bits, scheme)
     y = fake_quantize(x.data, S, Z, bits, scheme).astype(x.data.dtype)
-    out = Tensor._make(y, (x,), "fake_quant")
+    out = Tensor._make(y, (x,), "fake_quantize_ste")
     if out.requires_grad:
         def _backward():
             inside = (x.data >= lo) & (x.data <= hi)       # clipped values get no gradient
@@ -100,24 +102,22 @@ class QATMLP(Module):
     def __init__(self, net, bits: int = 4, bits_a: int | None = 8, granularity="channel",
                  c: float = 0.01, X_init=None):
         where = "QATMLP"
-        self.net, self.blocks = net, dense_blocks(net, where)
+        self.net, self.blocks = net, relu_blocks(net, where)
         bits = check_bits(bits, "symmetric", where=where)
         bits_a = None if bits_a is None else check_bits(bits_a, "affine", "bits_a", where)
         granularity = validate.choice(granularity, "granularity", ("tensor", "channel"),
                                       where=where)
         self.bits, self.bits_a, self.granularity = bits, bits_a, granularity
-        self.n_in = self.blocks[0][0].in_features
+        self.n_in = self.blocks[0].dense.in_features
         self.observers = [MovingAverageMinMaxObserver(c) for _ in range(len(self.blocks) + 1)]
         if X_init is not None and bits_a is not None:
             X_init = check_inputs(self.n_in, X_init, "X_init", where, "batch")
             self._observe_float(X_init.astype(np.float32))
 
     def _observe_float(self, x):
-        self.observers[0].observe(x)
-        for k, (dense, relu) in enumerate(self.blocks):
-            x = x @ dense.W.data.T + (0 if dense.b is None else dense.b.data)   # (N, out)
-            x = np.maximum(x, 0) if relu else x
-            self.observers[k + 1].observe(x)
+        Y, inputs = numpy_forward(self.net, x, inputs=True)
+        for observer, h in zip(self.observers, [*inputs, Y]):          # (N, width) each
+            observer.observe(h)
 
     def parameters(self):
         return self.net.parameters()
@@ -131,7 +131,7 @@ class QATMLP(Module):
         if self.training:
             self.observers[k].observe(x.data)
         S, Z = self.observers[k].qparams(self.bits_a, "affine")
-        return fake_quant(x, S, Z, self.bits_a, "affine")
+        return fake_quantize_ste(x, S, Z, self.bits_a, "affine")
 
     def forward(self, x):
         x = x if isinstance(x, Tensor) else Tensor(check_inputs(self.n_in, x, "x", "QATMLP",
@@ -139,11 +139,11 @@ class QATMLP(Module):
         if x.data.ndim != 2 or x.data.shape[1] != self.n_in or not np.isfinite(x.data).all():
             check_inputs(self.n_in, x.data, "x", "QATMLP", "batch")        # raises, clearly
         x = self._act(x, 0)
-        for k, (dense, relu) in enumerate(self.blocks):
+        for k, (_, dense, act) in enumerate(self.blocks):
             S, Z = weight_qparams(dense.W.data, self.bits, self.granularity)
-            W_hat = fake_quant(dense.W, S, Z, self.bits, "symmetric")           # (out, in)
+            W_hat = fake_quantize_ste(dense.W, S, Z, self.bits, "symmetric")    # (out, in)
             x = x.linear(W_hat, dense.b)                                        # (N, out)
-            x = self._act(x.relu() if relu else x, k + 1)
+            x = self._act(x.relu() if isinstance(act, ReLU) else x, k + 1)
         return x
 
     def to_quantized(self) -> QuantizedMLP:
@@ -151,7 +151,7 @@ class QATMLP(Module):
         layers, S_x = [], None
         S_in, Z_in = (self.observers[0].qparams(self.bits_a) if self.bits_a else (None, None))
         S_x = S_in
-        for k, (dense, relu) in enumerate(self.blocks):
+        for k, (_, dense, act) in enumerate(self.blocks):
             Wq: QTensor = quantize_tensor(dense.W.data, self.bits, "symmetric", self.granularity)
             b = np.zeros(Wq.q.shape[0]) if dense.b is None else dense.b.data.astype(np.float64)
             if self.bits_a is not None:
@@ -159,7 +159,7 @@ class QATMLP(Module):
                 b = np.rint(b / S_b) * S_b
             S_y, Z_y = (self.observers[k + 1].qparams(self.bits_a) if self.bits_a
                         else (None, None))
-            layers.append(QuantLayer(Wq, b.astype(np.float32), relu, S_y, Z_y))
+            layers.append(QuantLayer(Wq, b.astype(np.float32), isinstance(act, ReLU), S_y, Z_y))
             S_x = S_y
         return QuantizedMLP(layers, S_in, Z_in, self.bits_a)
 
@@ -188,9 +188,10 @@ def qat_finetune(net, X, y, bits: int = 4, bits_a: int | None = 8, epochs: int =
     history : History of :func:`minicomp.fit`
     """
     where = "qat_finetune"
-    X = check_inputs(dense_blocks(net, where)[0][0].in_features, X, "X", where, "training set")
+    blocks = relu_blocks(net, where)
+    X = check_inputs(blocks[0].dense.in_features, X, "X", where, "training set")
     X = X.astype(np.float32)
-    y = validate.labels(y, "y", n=len(X), num_classes=dense_blocks(net)[-1][0].out_features,
+    y = validate.labels(y, "y", n=len(X), num_classes=blocks[-1].dense.out_features,
                         where=where)
     qat = QATMLP(net, bits, bits_a, granularity, X_init=X[:1024])
     opt = SGD(net.parameters(), lr=lr, momentum=momentum)

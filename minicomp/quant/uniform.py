@@ -259,15 +259,16 @@ def fake_quantize(x, S, Z, bits, scheme: str = "affine", rounding: str = "neares
     return dequantize(quantize(x, S, Z, bits, scheme, rounding, seed), S, Z)
 
 
-def quant_range(S, Z, bits, scheme: str = "affine"):
-    """Real interval ``[S(q_min − Z), S(q_max − Z)]`` that is not clipped.
+def real_range(S, Z, bits, scheme: str = "affine"):
+    """Real interval ``[S(q_min − Z), S(q_max − Z)]`` that is not clipped
+    (the real counterpart of :func:`qrange`).
 
     Examples
     --------
-    >>> quant_range(0.5, 2, 3)
+    >>> real_range(0.5, 2, 3)                     # codes 0..7
     (-1.0, 2.5)
     """
     q_min, q_max = qrange(bits, scheme)
-    S, Z = _scale_zero(S, Z, (), "quant_range")
+    S, Z = _scale_zero(S, Z, (), "real_range")
     lo, hi = S * (q_min - Z), S * (q_max - Z)
     return (float(lo), float(hi)) if lo.ndim == 0 else (lo, hi)
