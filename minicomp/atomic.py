@@ -18,9 +18,14 @@ Three details make the difference between "atomic" and "safe to use":
   pid no longer exists, regular file (never a symlink), owned by us, and
   older than :data:`STALE_AFTER` seconds. A live writer's file -- in this
   process or another -- is never touched.
-- **Targets.** A directory, a path ending in a separator, or a path whose
-  folder does not exist is refused up front with a message naming it
-  (see :func:`check_target`), before anything is created.
+- **Targets.** Renaming over a path replaces whatever is there, so what
+  ``open(path, "w")`` would write into or refuse is refused up front, with
+  a message naming it, before anything is created (:func:`check_target`):
+  a directory, a path ending in a separator, a missing or read-only
+  folder, an existing target that is not a regular file (a character
+  device such as ``/dev/null``, a FIFO, a socket: renaming would replace
+  the node by a plain file) or that this process may not write (mode
+  0444: ``open`` fails, a rename would not).
 
 An existing symlink at the target is replaced by the new file (the link
 target is left alone), as ``os.replace`` does.
@@ -103,6 +108,56 @@ def remove_stale_temps(folder) -> list:
     return removed
 
 
+_KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+          (stat.S_ISFIFO, "a FIFO (named pipe)"), (stat.S_ISSOCK, "a socket"))
+
+
+def check_existing(path, where=None, name=None) -> None:
+    """Refuse an existing ``path`` that a new file must not replace.
+
+    A missing path, a regular file this process may write and a symlink
+    (replaced by the new file, its target untouched) pass. ``name`` spells
+    the argument in the message (``name='path'``), else the path alone.
+
+    Raises
+    ------
+    IsADirectoryError
+        ``path`` is a directory (or a link to one).
+    ValueError
+        ``path`` is a character or block device, a FIFO, a socket: renaming
+        a new file over it would replace the node by a regular file.
+    PermissionError
+        ``path`` is a regular file this process may not write
+        (``os.access(path, os.W_OK)`` is false), as ``open(path, "w")`` would.
+
+    Examples
+    --------
+    >>> check_existing("/dev/null", where="save")
+    Traceback (most recent call last):
+        ...
+    ValueError: save: '/dev/null' is a character device; expected a regular file or ...
+    """
+    path = os.fspath(path)
+    pre, who = (f"{where}: " if where else ""), (f"{name}=" if name else "") + repr(path)
+    try:
+        mode = os.lstat(path).st_mode
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    if stat.S_ISLNK(mode) and not os.path.isdir(path):
+        return
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{pre}{who} is a directory; expected a file path such as "
+                                f"{os.path.join(path, 'model.npz')!r}")
+    if not stat.S_ISREG(mode):
+        kind = next((text for test, text in _KINDS if test(mode)),
+                    f"not a regular file (mode {stat.filemode(mode)})")
+        raise ValueError(f"{pre}{who} is {kind}; expected a regular file or a new file "
+                         "name (writing would replace it by a plain file)")
+    if not os.access(path, os.W_OK):
+        raise PermissionError(f"{pre}cannot write {who}: the file is read-only for this "
+                              f"user (mode {stat.filemode(mode)}); expected a writable file")
+
+
 def check_target(path, where=None) -> str:
     """``path`` as a str if a file can be written there, else an error naming it.
 
@@ -116,6 +171,12 @@ def check_target(path, where=None) -> str:
         The folder that would hold the file does not exist.
     NotADirectoryError
         The "folder" that would hold the file is a file.
+    PermissionError
+        The folder is not writable (``os.access(folder, W_OK | X_OK)`` is
+        false), or ``path`` is a regular file this process may not write.
+    ValueError
+        ``path`` exists and is not a regular file: a device, a FIFO, a socket
+        (see :func:`check_existing`).
     """
     path = validate.path(path, where=where)
     pre = f"{where}: " if where else ""
@@ -129,7 +190,47 @@ def check_target(path, where=None) -> str:
                                 "exist (create it first, e.g. os.makedirs)")
     if not os.path.isdir(parent):
         raise NotADirectoryError(f"{pre}cannot write {path!r}: {parent!r} is not a folder")
+    check_existing(path, where=where)
+    check_folder(path, where=where)
     return path
+
+
+def check_new(path, where=None) -> str:
+    """``path`` checked by :func:`check_existing` and :func:`check_folder`: a file
+    that can be written once the folders missing on the way are created."""
+    check_existing(path, where=where)
+    check_folder(path, where=where)
+    return os.fspath(path)
+
+
+def check_folder(path, where=None) -> str:
+    """The nearest existing folder of the file ``path`` (the folders missing
+    between are created on writing), refused unless it is a writable directory.
+
+    Raises
+    ------
+    NotADirectoryError
+        That nearest existing "folder" is a file.
+    PermissionError
+        It is not writable (``os.access(folder, os.W_OK | os.X_OK)`` is false).
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> check_folder(os.path.join(folder, "new", "m.npz")) == folder
+    True
+    """
+    pre, path = (f"{where}: " if where else ""), os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    while not os.path.lexists(folder):
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        raise NotADirectoryError(f"{pre}cannot write {path!r}: {folder!r} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise PermissionError(f"{pre}cannot write {path!r}: its folder {folder!r} is not "
+                              "writable by this user; expected a writable folder")
+    return folder
 
 
 def _create_temp(folder: str, mode: int):
@@ -157,7 +258,7 @@ def _fsync_folder(folder: str) -> None:
 
 
 @contextlib.contextmanager
-def atomic_open(path, mode: str = "wb"):
+def atomic_open(path, mode: str = "wb", where: str = "atomic_open"):
     """Open a temporary file for writing; on success, rename it to ``path``.
 
     Parameters
@@ -166,11 +267,17 @@ def atomic_open(path, mode: str = "wb"):
         The target file; its folder must exist.
     mode : {"wb", "w"}
         Binary or text.
+    where : str
+        The public function writing, prefixed to error messages (``"save"``).
 
     Raises
     ------
-    IsADirectoryError, FileNotFoundError, NotADirectoryError
+    IsADirectoryError, FileNotFoundError, NotADirectoryError, PermissionError, ValueError
         See :func:`check_target`; raised before anything is created.
+    OSError
+        The temporary file cannot be created or renamed (a read-only or
+        virtual file system such as ``/proc``, a full disk): the same type,
+        with a message naming ``path`` and its folder, not the temporary name.
 
     Notes
     -----
@@ -187,15 +294,19 @@ def atomic_open(path, mode: str = "wb"):
     >>> open(target, "rb").read()
     b'all or nothing'
     """
-    path = check_target(path, where="atomic_open")
-    mode = validate.choice(mode, "mode", ("wb", "w"), where="atomic_open")
+    path = check_target(path, where=where)
+    mode = validate.choice(mode, "mode", ("wb", "w"), where=where)
     folder = os.path.dirname(os.path.abspath(path))
     remove_stale_temps(folder)
     try:
         keep = stat.S_IMODE(os.stat(path).st_mode)      # existing target: keep its mode
     except (FileNotFoundError, NotADirectoryError):
         keep = None
-    fd, tmp = _create_temp(folder, 0o600 if keep is not None else 0o666)
+    try:
+        fd, tmp = _create_temp(folder, 0o600 if keep is not None else 0o666)
+    except OSError as e:
+        raise _named(e, f"{where}: cannot write {path!r}: creating a file in its folder "
+                        f"{folder!r} failed") from None
     try:
         with os.fdopen(fd, mode) as f:
             if keep is not None:
@@ -203,9 +314,20 @@ def atomic_open(path, mode: str = "wb"):
             yield f
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            raise _named(e, f"{where}: cannot write {path!r}: renaming the finished file "
+                            "over it failed") from None
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
     _fsync_folder(folder)
+
+
+def _named(error: OSError, text: str) -> OSError:
+    """An OSError of ``error``'s type and errno whose message is ``text`` + the reason."""
+    named = type(error)(f"{text} ({error.strerror or error}); nothing was written")
+    named.errno = error.errno            # str() stays the message: no strerror, no filename
+    return named

@@ -202,6 +202,14 @@ def save(net: Module, path) -> str:
         A parameter or mask :func:`load` would refuse (NaN, shape, not 0/1).
     IsADirectoryError, FileNotFoundError, NotADirectoryError
         ``path`` is a folder, or its folder does not exist.
+    ValueError
+        ``path`` exists and is not a regular file (a device such as
+        ``/dev/null``, a FIFO, a socket): it is refused, never replaced.
+    PermissionError
+        ``path`` is a file this process may not write (e.g. mode 0444), as
+        ``open(path, "wb")`` would refuse it, or its folder is not writable.
+
+    All are raised before anything is written (:func:`minicomp.atomic.check_target`).
     """
     validate.module(net, "net", where="save")
     path = check_target(path, where="save")
@@ -219,7 +227,7 @@ def save(net: Module, path) -> str:
         _check_values(key, value, "save")
     header = {"format": FORMAT, "version": VERSION, "model": desc}
     arrays[HEADER] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    with atomic_open(path) as f:                       # temp file + rename
+    with atomic_open(path, where="save") as f:         # temp file + rename
         np.savez(f, **arrays)
     return path
 

@@ -82,7 +82,9 @@ def number_option(option: str, high: float, low: float = 0.0):
 
 
 def _save_path(text: str) -> str:
-    """``train --save``, checked as :func:`minicomp.checkpoint.save` will, before training."""
+    """``train --save``, checked as :func:`minicomp.checkpoint.save` will, before training:
+    a folder, a missing or read-only folder, a device, a FIFO or a read-only file is
+    an argparse error (exit 2) naming it (:func:`minicomp.atomic.check_target`)."""
     from .atomic import check_target
     try:
         check_target(text, where="--save")
@@ -186,12 +188,13 @@ def user_error(e: BaseException) -> bool:
     """Whether ``e`` is a message for the user rather than a bug.
 
     It is when a ``raise`` statement in minicomp's own code raised it (a
-    refused argument, a missing folder, a malformed ``tests.py``), or when
-    the operating system reports a missing file (``e.filename`` set). The
-    same types raised by Python or NumPy inside minicomp (``None + 1``, a
-    shape mismatch) are bugs.
+    refused argument, a missing folder, a read-only target, a malformed
+    ``tests.py``), or when the operating system reports a problem with a
+    named file (an OSError with ``e.filename`` set: missing, no permission).
+    The same types raised by Python or NumPy inside minicomp (``None + 1``,
+    a shape mismatch) are bugs.
     """
-    if isinstance(e, FileNotFoundError) and e.filename is not None:
+    if isinstance(e, OSError) and e.filename is not None:
         return True
     tb = e.__traceback__
     if tb is None:
@@ -207,12 +210,13 @@ def main(argv=None) -> int:
     """Run ``minicomp`` with ``argv``; return the exit status.
 
     Exit 2 for a bad argument (argparse raises ``SystemExit(2)``) or a
-    refused input (one line on stderr); 130 when interrupted.
+    refused input or path (one line on stderr, see :func:`user_error`); 130
+    when interrupted.
     """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ValueError, TypeError, FileNotFoundError) as e:
+    except (ValueError, TypeError, OSError) as e:
         if not user_error(e):
             raise
         text = str(e).replace("\n", " ").removeprefix(f"{args.command}: ")

@@ -208,11 +208,8 @@ class InferenceModel:
         self.int8, self.in_features = kind is Int8Dense, shapes[0][1]
 
     def quantize_input(self, X) -> np.ndarray:
-        """int8 models: ``q_x = clamp(round(X / S_x) + Z_x)`` in the first layer's input dtype.
-
-        The only float step before the integers: ``X`` (batch, in) must be
-        finite (NaN/inf have no code).
-        """
+        """int8 models: ``q_x = clamp(round(X / S_x) + Z_x)`` in the first layer's input
+        dtype, the only float step before the integers (``X`` finite: NaN has no code)."""
         if not self.int8:
             raise TypeError("InferenceModel: quantize_input and forward_int are only defined "
                             "for int8 models")
@@ -284,9 +281,9 @@ def to_inference(net, masks=None, int8=None) -> InferenceModel:
     Raises
     ------
     TypeError, ValueError
-        Unsupported layers; unknown mask keys, masks not 0/1 of W's shape;
-        int8 settings of the wrong number, keys or ``w_q`` shape, or that do
-        not chain; both ``masks`` and ``int8``; a QuantizedMLP not 8-bit.
+        Unsupported layers; NaN/inf weights (named: ``2.weight``); bad mask keys, shapes
+        or values; int8 settings of the wrong number, keys or ``w_q`` shape, or not
+        chaining; both masks and int8; a QuantizedMLP not 8-bit per tensor or channel.
 
     Examples
     --------
@@ -307,11 +304,13 @@ def to_inference(net, masks=None, int8=None) -> InferenceModel:
         if masks is not None or int8 is not None:
             raise ValueError("to_inference: net is a QuantizedMLP, which holds its int8 "
                              "settings; expected masks=None and int8=None")
-        return InferenceModel([Int8Dense(**p) for p in int8_settings(net)])
+        return InferenceModel([Int8Dense(**p) for p in int8_settings(net, "to_inference")])
     if masks is not None and int8 is not None:
         raise ValueError("to_inference: pass masks (sparse) or int8, not both")
     blocks = relu_blocks(net, "to_inference")
     if int8 is None:
+        for name, p in net.named_parameters():                 # NaN/inf named: "2.weight"
+            validate.array(p.data, name, nonempty=False, where="to_inference")
         masks = masks_by_layer(masks, {b.index: b.dense.W.shape for b in blocks},
                                "to_inference")
         return InferenceModel([SparseDense.from_dense(

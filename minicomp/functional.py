@@ -99,6 +99,33 @@ def _check_targets(logits: Tensor, target) -> np.ndarray:
     if t.shape != (N, C):
         raise ValueError(f"cross_entropy: soft targets must have the logits' shape {(N, C)}, "
                          f"got {t.shape}")
+    return probability_rows(t, "target", where="cross_entropy")
+
+
+def probability_rows(t, name: str = "target", where=None, rtol: float = 1e-4) -> np.ndarray:
+    """``t`` (N, C) if every row is a probability distribution, else ValueError.
+
+    A row must be >= 0 and sum to 1 within ``rtol`` (float32 softmax rows
+    are off by ~1e-7); the message names ``name`` and the first bad row.
+    (:func:`minicomp.validate.distributions` checks the array first.)
+
+    Examples
+    --------
+    >>> probability_rows(np.array([[0.5, 0.5], [2/3, 2/3]]), where="cross_entropy")
+    Traceback (most recent call last):
+        ...
+    ValueError: cross_entropy: target row 1 is [0.6667, 0.6667] (sum 1.333); expected a ...
+    """
+    t = np.asarray(t)
+    sums = t.sum(axis=1, dtype=np.float64)                # (N,); NaN fails the test below
+    bad = (t < 0).any(axis=1) | ~(np.abs(sums - 1.0) <= rtol)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        row = np.array2string(np.asarray(t[i], np.float64), precision=4, threshold=8,
+                              edgeitems=3, separator=", ")
+        raise ValueError(f"{where + ': ' if where else ''}{name} row {i} is {row} (sum "
+                         f"{sums[i]:.4g}); expected a probability distribution per row: "
+                         "entries >= 0 that sum to 1 (soft targets)")
     return t
 
 
@@ -111,7 +138,8 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
         Unnormalised scores.
     target : ndarray or Tensor
         Either (N,) integer class labels in ``[0, C)`` or (N, C) soft targets
-        (each row a probability distribution, e.g. a teacher's softmax).
+        (each row a probability distribution, e.g. a teacher's softmax:
+        entries >= 0 summing to 1 within 1e-4, checked).
     reduction : {"mean", "sum", "none"}
 
     Notes
@@ -124,7 +152,8 @@ def cross_entropy(logits, target, reduction: str = "mean") -> Tensor:
     Raises
     ------
     ValueError
-        Bad shapes, or a label outside ``[0, C)`` (the message names it).
+        Bad shapes, a label outside ``[0, C)`` or a soft-target row that is
+        not a probability distribution (the message names it).
     """
     logits = _as_tensor(logits)
     T = _check_targets(logits, target)

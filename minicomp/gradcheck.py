@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from . import validate as check
 from .tensor import Tensor
 
 
@@ -40,6 +41,12 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0, raise_excepti
     raise_exception : bool
         Raise :class:`GradcheckError` on a mismatch (default) or return False.
 
+    Raises
+    ------
+    TypeError, ValueError
+        Up front: ``fn`` not callable, an input not finite numbers (NaN/inf
+        named) or a list of Tensors, ``eps`` <= 0, ``atol`` or ``rtol`` < 0.
+
     Returns
     -------
     bool
@@ -52,13 +59,26 @@ def gradcheck(fn, *inputs, eps=1e-6, atol=1e-5, rtol=1e-4, seed=0, raise_excepti
     >>> gradcheck(lambda a: (a * a).sum(), np.array([1.0, -2.0]))
     True
     """
+    where = "gradcheck"
+    if not callable(fn):
+        raise TypeError(f"{where}: fn={fn!r} ({type(fn).__name__}); expected a callable "
+                        "fn(*tensors) -> Tensor (f must be callable)")
     if not inputs:
         raise ValueError("gradcheck: give at least one input")
-    xs = [np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64) for x in inputs]
+    for i, x in enumerate(inputs):
+        if isinstance(x, (list, tuple)) and any(isinstance(v, Tensor) for v in x):
+            raise TypeError(f"{where}: inputs[{i}] is a {type(x).__name__} of Tensors; expected "
+                            "one array or Tensor per argument of fn: gradcheck(fn, *tensors)")
+    xs = [np.array(check.array(x, f"inputs[{i}]", nonempty=False, where=where), np.float64)
+          for i, x in enumerate(inputs)]                   # finite numbers, copied
+    eps = check.number(eps, "eps", low=0.0, low_open=True, where=where)
+    atol, rtol = (check.number(v, k, low=0.0, where=where) for k, v in (("atol", atol),
+                                                                       ("rtol", rtol)))
+    raise_exception = check.flag(raise_exception, "raise_exception", where=where)
     probe = fn(*[Tensor(x) for x in xs])
     if not isinstance(probe, Tensor):
         raise TypeError(f"gradcheck: fn must return a Tensor, got {type(probe).__name__}")
-    R = np.random.default_rng(seed).standard_normal(probe.shape)  # projection weights
+    R = check.rng(seed, where=where).standard_normal(probe.shape)  # projection weights
 
     def scalar(*arrays) -> float:                      # L(x) = sum(R * f(x)) in float64
         return float((fn(*[Tensor(a) for a in arrays]).data.astype(np.float64) * R).sum())

@@ -191,9 +191,9 @@ class Dense(Module):
     Raises
     ------
     TypeError, ValueError
-        A size that is not an int >= 1 (NumPy ints are fine; floats and bools
-        are not), an unknown ``init``, a bad ``seed``; in ``forward``, an
-        input that is not (N, in_features) (the message names the layer).
+        A size that is not an int >= 1 (NumPy ints are fine, floats and bools
+        not) or in*out over 2**31 weights, an unknown ``init``, a bad ``seed``;
+        in ``forward``, an input not (N, in_features) (names the layer).
     """
 
     _state_names = {"W": "weight", "b": "bias"}
@@ -202,6 +202,9 @@ class Dense(Module):
                  init: str = "he", seed=None):
         in_features = check.integer(in_features, "in_features", low=1, where="Dense")
         out_features = check.integer(out_features, "out_features", low=1, where="Dense")
+        if in_features * out_features > 2**31:                 # before NumPy tries to allocate
+            raise ValueError(f"Dense: in_features={in_features} x out_features={out_features} "
+                             f"= {in_features * out_features} weights; expected at most 2**31")
         bias = check.flag(bias, "bias", where="Dense")
         init = check.choice(init, "init", ("he", "xavier"), where="Dense")
         self.in_features, self.out_features, self.init = in_features, out_features, init

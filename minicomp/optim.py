@@ -163,7 +163,8 @@ def step_schedule(t: int, lr0: float, step_size: int, gamma: float = 0.1) -> flo
     t = check.integer(t, "t", low=0, where="step_schedule")
     step_size = check.integer(step_size, "step_size", low=1, where="step_schedule")
     gamma = check.number(gamma, "gamma", low=0.0, low_open=True, where="step_schedule")
-    return check.number(lr0, "lr0", where="step_schedule") * gamma ** (t // step_size)
+    lr0 = check.number(lr0, "lr0", low=0.0, low_open=True, where="step_schedule")
+    return lr0 * gamma ** (t // step_size)
 
 
 def cosine_schedule(t: int, lr0: float, T: int, lr_min: float = 0.0) -> float:
@@ -171,8 +172,8 @@ def cosine_schedule(t: int, lr0: float, T: int, lr_min: float = 0.0) -> float:
     (Loshchilov & Hutter 2017, without restarts)."""
     t = check.integer(t, "t", low=0, where="cosine_schedule")
     T = check.integer(T, "T", low=1, where="cosine_schedule")
-    lr0 = check.number(lr0, "lr0", where="cosine_schedule")
-    lr_min = check.number(lr_min, "lr_min", where="cosine_schedule")
+    lr0 = check.number(lr0, "lr0", low=0.0, low_open=True, where="cosine_schedule")
+    lr_min = check.number(lr_min, "lr_min", low=0.0, where="cosine_schedule")
     return lr_min + 0.5 * (lr0 - lr_min) * (1 + math.cos(math.pi * min(t, T) / T))
 
 
@@ -184,23 +185,32 @@ def _optimizer(optimizer, where) -> Optimizer:
 
 
 class Scheduler:
-    """Sets ``optimizer.lr = fn(t)`` at every :meth:`step` (t counts calls)."""
+    """Sets ``optimizer.lr = fn(t)`` at every :meth:`step` (t counts calls).
+
+    Every learning rate ``fn`` returns is checked before it is set: a finite
+    number >= 0 (0 is where a cosine decay to ``lr_min=0`` ends), else
+    TypeError/ValueError naming the step, e.g. ``Scheduler: fn(3)=nan``.
+    """
 
     def __init__(self, optimizer: Optimizer, fn):
         if not callable(fn):
             raise TypeError(f"Scheduler: fn is a {type(fn).__name__}; expected a callable "
                             "fn(t) -> learning rate")
-        self.optimizer, self.fn, self.t = _optimizer(optimizer, "Scheduler"), fn, 0
-        self.optimizer.lr = fn(0)
+        self.optimizer, self.fn = _optimizer(optimizer, "Scheduler"), fn
+        self._set(0)
+
+    def _set(self, t: int) -> None:                   # checked first: a refusal changes nothing
+        lr = check.number(self.fn(t), f"fn({t})", low=0.0, where="Scheduler")
+        self.optimizer.lr, self.t = lr, t
 
     def step(self) -> None:
-        self.t += 1
-        self.optimizer.lr = self.fn(self.t)
+        self._set(self.t + 1)
 
 
 def StepLR(optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> Scheduler:
     """Multiply the learning rate by ``gamma`` every ``step_size`` scheduler steps."""
-    lr0 = _optimizer(optimizer, "StepLR").lr
+    lr0 = check.number(_optimizer(optimizer, "StepLR").lr, "optimizer.lr", low=0.0,
+                       low_open=True, where="StepLR")          # e.g. 0 where a cosine ended
     step_size = check.integer(step_size, "step_size", low=1, where="StepLR")
     gamma = check.number(gamma, "gamma", low=0.0, low_open=True, where="StepLR")
     return Scheduler(optimizer, lambda t: step_schedule(t, lr0, step_size, gamma))
@@ -208,7 +218,8 @@ def StepLR(optimizer: Optimizer, step_size: int, gamma: float = 0.1) -> Schedule
 
 def CosineLR(optimizer: Optimizer, T: int, lr_min: float = 0.0) -> Scheduler:
     """Cosine decay from the current ``lr`` to ``lr_min`` over ``T`` scheduler steps."""
-    lr0 = _optimizer(optimizer, "CosineLR").lr
+    lr0 = check.number(_optimizer(optimizer, "CosineLR").lr, "optimizer.lr", low=0.0,
+                       low_open=True, where="CosineLR")        # e.g. 0 where a cosine ended
     T = check.integer(T, "T", low=1, where="CosineLR")
     lr_min = check.number(lr_min, "lr_min", low=0.0, high=lr0, where="CosineLR")
     return Scheduler(optimizer, lambda t: cosine_schedule(t, lr0, T, lr_min))

@@ -95,8 +95,12 @@ class Tensor:
 
     def __init__(self, data, requires_grad=False, dtype=None):
         data = data.data if isinstance(data, Tensor) else data
-        is_float_array = isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind == "f"
-        self.data = np.asarray(data, dtype=dtype or (None if is_float_array else np.float32))
+        keep = isinstance(data, (np.ndarray, np.generic)) and data.dtype.kind == "f"
+        arr = np.asarray(data)
+        if arr.dtype.kind not in "biuf":               # strings, objects, complex: not numbers
+            raise TypeError(f"Tensor: data has dtype {arr.dtype}; expected numbers (int, "
+                            "float or bool)")
+        self.data = arr.astype(dtype or (arr.dtype if keep else np.float32), copy=False)
         self.grad, self._backward, self._prev, self._op = None, None, (), ""
         self.requires_grad = bool(requires_grad)
 
@@ -231,8 +235,9 @@ class Tensor:
         one graph node instead of three and a contiguous ``W.grad = g.T @ x``."""
         x, Wd = self.data, W.data
         if x.ndim != 2 or Wd.ndim != 2 or x.shape[1] != Wd.shape[1]:
+            hint = "; one example: reshape(1, -1)" if x.ndim == 1 else ""
             raise ValueError(f"linear: input of shape {x.shape} does not match weight of shape "
-                             f"{Wd.shape}; expected (N, {Wd.shape[-1]}); one example: reshape(1, -1)")
+                             f"{Wd.shape}; expected (N, {Wd.shape[-1]}){hint}")
         if b is not None and b.data.shape != (Wd.shape[0],):
             raise ValueError(f"linear: bias of shape {b.data.shape} does not match weight of "
                              f"shape {Wd.shape}; expected ({Wd.shape[0]},)")

@@ -91,6 +91,8 @@ def _data(net, X, y, loss_fn, where, names=("X", "y")):
                 f" (labels: {names[1]}.ravel())" if y.shape[1:] == (1,) else "")
         raise ValueError(f"{where}: {names[1]} has shape {y.shape}; expected ({len(y)}, {n_out}), "
                          f"one target per output of the net{hint}")
+    if loss_fn is F.cross_entropy:           # 2-D: soft targets, rows of probabilities
+        check.distributions(y, names[1], floats=True, where=where)
     return X, y.astype(_dtype(net) or np.float32, copy=False), False
 
 
@@ -129,8 +131,9 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
     Parameters
     ----------
     net : Module
-    X : ndarray, shape (N, D) (cast to the dtype of the parameters, float32)
-    y : ndarray, shape (N,) integer labels, or (N, K) regression targets
+    X : ndarray or Tensor, shape (N, D) (cast to the dtype of the parameters)
+    y : ndarray, (N,) integer labels, (N, K) soft targets (float rows summing
+        to 1; cross-entropy) or (N, K) regression targets (mse)
     loss : "cross_entropy", "mse" or callable ``loss(y_hat, y) -> Tensor``
     optimizer : Optimizer, optional
         Default: plain ``SGD(net.parameters(), lr)``.

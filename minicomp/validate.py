@@ -14,7 +14,9 @@ Rules (the same everywhere):
   is not a number and a float is not an int, even ``2.0``.
 - NaN and inf are bad input wherever data or numbers come in.
 - Arrays are numeric (no strings, no objects), non-empty, of the expected
-  number of dimensions and width.
+  number of dimensions and width; a :class:`~minicomp.tensor.Tensor` given
+  as data is its ``.data``.
+- A choice is the option it equals: ``np.int64(1)`` is the option ``1``.
 
 Every function takes ``name`` (how the caller spells the argument) and an
 optional ``where`` (the public function, prefixed to the message).
@@ -39,6 +41,9 @@ import numbers
 import os
 
 import numpy as np
+
+from .functional import probability_rows
+from .tensor import Tensor
 
 
 def _prefix(where) -> str:
@@ -107,12 +112,24 @@ def flag(value, name: str, *, where=None) -> bool:
 
 
 def choice(value, name: str, options, *, where=None):
-    """``value`` if it is one of ``options`` (compared with ``==``), else ValueError."""
+    """The option equal to ``value`` (a str or an int, NumPy ones too), else ValueError.
+
+    Examples
+    --------
+    >>> choice(np.int64(2), "p", (1, 2)), choice(np.str_("he"), "init", ("he", "xavier"))
+    (2, 'he')
+    >>> choice(True, "p", (1, 2))
+    Traceback (most recent call last):
+        ...
+    ValueError: p=True; expected one of 1, 2
+    """
     options = tuple(options)
-    if not isinstance(value, (str, int)) or isinstance(value, bool) or value not in options:
-        raise ValueError(f"{_prefix(where)}{name}={_show(value)}; expected one of "
-                         f"{', '.join(repr(o) for o in options)}")
-    return value
+    if isinstance(value, (str, numbers.Integral)) and not isinstance(value, (bool, np.bool_)):
+        for option in options:                     # np.int64(2) -> 2, np.str_("he") -> "he"
+            if not isinstance(option, bool) and option == value:
+                return option
+    raise ValueError(f"{_prefix(where)}{name}={_show(value)}; expected one of "
+                     f"{', '.join(repr(o) for o in options)}")
 
 
 def array(value, name: str, *, ndim=None, width=None, dtype=None, finite=True,
@@ -140,8 +157,11 @@ def array(value, name: str, *, ndim=None, width=None, dtype=None, finite=True,
     Traceback (most recent call last):
         ...
     ValueError: predict: X has 2 features (shape (1, 2)); expected 3, the net's input width
+    >>> array(Tensor([[1.0, 2.0]]), "X").dtype          # a Tensor: its data
+    dtype('float32')
     """
     pre = _prefix(where)
+    value = value.data if isinstance(value, Tensor) else value
     if isinstance(value, (str, bytes, dict, set)) or value is None:
         raise TypeError(f"{pre}{name} is a {type(value).__name__}; expected an array of numbers")
     try:
@@ -173,6 +193,37 @@ def array(value, name: str, *, ndim=None, width=None, dtype=None, finite=True,
     if dtype is not None:
         arr = arr.astype(dtype, copy=False)
     return arr
+
+
+def distributions(value, name: str, *, floats: bool = False, rtol: float = 1e-4,
+                  where=None) -> np.ndarray:
+    """Soft targets: a 2-D array whose rows are probabilities (>= 0, summing to 1).
+
+    A row's sum may differ from 1 by ``rtol`` (float32 softmax rows do by
+    ~1e-7). ``floats=True`` also refuses integer and bool arrays: 2-D
+    integers are class labels stacked by mistake, labels are 1-D.
+
+    Examples
+    --------
+    >>> distributions([[0.25, 0.75], [1.0, 0.0]], "y").shape
+    (2, 2)
+    >>> distributions([[0.5, 0.5], [2/3, 2/3]], "y", where="fit")
+    Traceback (most recent call last):
+        ...
+    ValueError: fit: y row 1 is [0.6667, 0.6667] (sum 1.333); expected a probability \
+distribution per row: entries >= 0 that sum to 1 (soft targets)
+    >>> distributions(np.zeros((2, 3), int), "y", floats=True)
+    Traceback (most recent call last):
+        ...
+    TypeError: y has dtype int64 and shape (2, 3); expected class labels as a 1-D array \
+(N,), or soft targets as float rows of probabilities
+    """
+    arr = array(value, name, ndim=2, where=where)                 # numbers, finite
+    if floats and arr.dtype.kind != "f":
+        raise TypeError(f"{_prefix(where)}{name} has dtype {arr.dtype} and shape {arr.shape}; "
+                        "expected class labels as a 1-D array (N,), or soft targets as float "
+                        "rows of probabilities")
+    return probability_rows(arr, name, where, rtol)              # the rows, as cross_entropy
 
 
 def labels(value, name: str = "y", *, n=None, num_classes=None, where=None) -> np.ndarray:

@@ -13,6 +13,8 @@ import pytest
 import minicomp.prune as P
 import minicomp.quant as Q
 from minicomp import MLP
+from minicomp.bench.inference import inference_time
+from minicomp.blocks import numpy_forward
 from minicomp.deploy import InferenceModel, Int8Dense, SparseDense, to_inference
 from minicomp.kernels import int8 as K8
 from minicomp.kernels import reference as R
@@ -30,6 +32,7 @@ from minicomp.quant.observers import (
     PercentileObserver,
 )
 from minicomp.quant.uniform import check_bits
+from minicomp.train import fit, predict
 
 RNG = np.random.default_rng(0)
 X = RNG.standard_normal((24, 4)).astype(np.float32)       # 24 samples, 4 features
@@ -61,13 +64,23 @@ MODEL_INT8 = to_inference(SMALL, int8=[INT8, INT8_2])
 MODEL_SPARSE = to_inference(SMALL)
 CSR3 = KS.to_csr(np.eye(3))
 W24 = np.ones((2, 4))
+SHARED = Q.kmeans_quantize(net(), bits=2)                            # SharedDense 4 -> 5 -> 3
+
+
+def nan_at(layer, name="W", value=np.nan):
+    """A fresh net with ``value`` in one entry of Dense ``layer``'s ``name`` (W or b)."""
+    n = net()
+    getattr(n[layer], name).data.flat[-1] = value
+    return n
+
+
 
 case = pytest.param
 PRUNE = [
     # --- NaN / inf data in every entry that takes data --------------------
     case(lambda: P.prune(net(), "obs", 0.5, X_NAN), ValueError,
          r"prune: X contains nan at \[2, 1\]; expected finite", id="obs-nan-X"),
-    case(lambda: P.obs_prune(W24, X_NAN, 0.5), ValueError, r"obs_prune: X contains nan",
+    case(lambda: P.obs.obs_prune(W24, X_NAN, 0.5), ValueError, r"obs_prune: X contains nan",
          id="obs_prune-nan"),
     case(lambda: P.prune(net(), "wanda", 0.5, X_INF), ValueError, r"X contains inf at \[0, 3\]",
          id="wanda-inf"),
@@ -78,18 +91,19 @@ PRUNE = [
          id="R_i-nan"),
     case(lambda: P.activation_importance(W24, X_INF), ValueError,
          r"activation_importance: X contains inf", id="activation_importance-inf"),
-    case(lambda: P.taylor_scores(net(), X, np.full(24, np.nan)), ValueError,
+    case(lambda: P.taylor.taylor_scores(net(), X, np.full(24, np.nan)), ValueError,
          r"taylor_scores: y contains nan", id="taylor-nan-y"),
-    case(lambda: P.obd_scores(net(), X_NAN), ValueError, r"obd_hessian_diagonal: X contains nan",
+    case(lambda: P.obd.obd_scores(net(), X_NAN), ValueError,
+         r"obd_hessian_diagonal: X contains nan",
          id="obd_scores-nan"),
     case(lambda: P.sensitivity_scan(net(), X_NAN, Y), ValueError,
          r"sensitivity_scan: X_val contains nan", id="scan-nan"),
     case(lambda: P.one_shot(net(), X_INF, Y), ValueError, r"one_shot: X contains inf",
          id="one_shot-inf"),
-    case(lambda: P.magnitude_scores(np.array([[np.nan, 1.0]])), ValueError,
+    case(lambda: P.magnitude.magnitude_scores(np.array([[np.nan, 1.0]])), ValueError,
          r"layer_or_W contains nan at \[0, 0\]", id="nan-weights"),
-    case(lambda: P.dense_forward(net(), X_NAN), ValueError, r"dense_forward: X contains nan",
-         id="dense_forward-nan"),
+    case(lambda: numpy_forward(net(), X_NAN, where="fwd"), ValueError, r"fwd: X contains nan",
+         id="numpy_forward-nan"),
     # --- amounts -----------------------------------------------------------
     case(lambda: P.prune(net(), "magnitude", 1.0), ValueError,
          r"prune: layer 0: amount=1.0 removes 20 entries but only 19 may go.*min_keep",
@@ -120,9 +134,10 @@ PRUNE = [
          id="amount-count-too-big"),
     case(lambda: P.mask_from_scores([1.0, np.nan], 1), ValueError,
          r"mask_from_scores: scores contains NaN at \[1\]", id="scores-nan"),
-    case(lambda: P.global_masks(np.ones(3), 1), TypeError, r"scores_list is a ndarray",
+    case(lambda: P.mask.global_masks(np.ones(3), 1), TypeError, r"scores_list is a ndarray",
          id="global_masks-array"),
-    case(lambda: P.global_masks([np.ones(3)], 1, min_keep=True), ValueError, r"min_keep=True",
+    case(lambda: P.mask.global_masks([np.ones(3)], 1, min_keep=True), ValueError,
+         r"min_keep=True",
          id="min_keep-bool"),
     # --- shapes, widths, labels, names ----------------------------------------
     case(lambda: P.prune(net(), "wanda", 0.5, X[:, :3]), ValueError,
@@ -152,20 +167,20 @@ PRUNE = [
          id="seed-negative"),
     case(lambda: P.prune(net(), "wanda", 0.5), ValueError, r"needs calibration inputs X",
          id="X-missing"),
-    case(lambda: P.apply_mask(net()[0].W, np.full((5, 4), 0.5)), ValueError,
+    case(lambda: P.mask.apply_mask(net()[0].W, np.full((5, 4), 0.5)), ValueError,
          r"apply_mask: mask contains 0\.5 at \[0, 0\]; expected only 0 and 1", id="mask-values"),
-    case(lambda: P.apply_mask(np.ones(3), np.ones(3)), TypeError, r"param is a ndarray",
+    case(lambda: P.mask.apply_mask(np.ones(3), np.ones(3)), TypeError, r"param is a ndarray",
          id="apply_mask-param"),
-    case(lambda: P.norm_scores(W24, True), ValueError, r"p=True; expected one of 1, 2",
+    case(lambda: P.norm.norm_scores(W24, True), ValueError, r"p=True; expected one of 1, 2",
          id="p-bool"),
-    case(lambda: P.random_scores(-1), ValueError, r"shape=-1", id="random-shape"),
-    case(lambda: P.threshold_mask([1.0], float("nan")), ValueError, r"threshold=nan",
+    case(lambda: P.random.random_scores(-1), ValueError, r"shape=-1", id="random-shape"),
+    case(lambda: P.mask.threshold_mask([1.0], float("nan")), ValueError, r"threshold=nan",
          id="threshold-nan"),
-    case(lambda: P.layer_hessian(X, damp=0), ValueError, r"damp=0\.0; expected .*> 0",
+    case(lambda: P.obs.layer_hessian(X, damp=0), ValueError, r"damp=0\.0; expected .*> 0",
          id="damp"),
-    case(lambda: P.obs_scores(W24, X[:, :3]), ValueError, r"X has 3 columns .*W's 4 inputs",
+    case(lambda: P.obs.obs_scores(W24, X[:, :3]), ValueError, r"X has 3 columns .*W's 4 inputs",
          id="obs-width"),
-    case(lambda: P.reconstruction_error(W24, np.ones((2, 3)), X), ValueError,
+    case(lambda: P.obs.reconstruction_error(W24, np.ones((2, 3)), X), ValueError,
          r"W_new has shape \(2, 3\)", id="reconstruction-shape"),
     # --- procedures and schedules ------------------------------------------------
     case(lambda: P.gradual(net(), X, Y, 1.0), ValueError, r"gradual: s_f=1\.0", id="s_f"),
@@ -181,10 +196,24 @@ PRUNE = [
          r"scan\[0\]=\[0\.9, 0\.8\]; expected one accuracy per sparsity", id="pick"),
     case(lambda: P.cubic_sparsity(0, 0.5, dt=True), TypeError, r"dt=True \(bool\)",
          id="cubic-bool"),
-    case(lambda: P.inference_time(net(), X, samples=0), ValueError, r"samples=0",
+    case(lambda: inference_time(net(), X, samples=0), ValueError, r"samples=0",
          id="samples"),
-    case(lambda: P.sparse_forward(net(), X, csrs=[]), ValueError, r"csrs=list of length 0",
-         id="csrs"),
+    case(lambda: P.prune(net(), "magnitude", 0.5, mode="abs"), TypeError,
+         r"prune: criterion='magnitude' has no option 'mode'",
+         id="criterion-option"),
+    # --- layers and min_keep as arrays: accepted when ints, else refused clearly (QA #15)
+    case(lambda: P.prune(net(), "magnitude", 0.5, min_keep=np.array([1, 1, 1])), ValueError,
+         r"prune: min_keep=\[1, 1, 1\]; expected an int or one int per chosen layer \(2\)",
+         id="min_keep-array-length"),
+    case(lambda: P.prune(net(), "magnitude", 0.5, layers=np.array([0.5])), ValueError,
+         r"prune: layers=\[0\.5\]; expected a non-empty sequence of distinct indices",
+         id="layers-float-array"),
+    case(lambda: P.prune(net(), "magnitude", 0.5, layers=np.array([0, 0])), ValueError,
+         r"prune: layers=\[0, 0\]; expected a non-empty sequence of distinct", id="layers-twice"),
+    case(lambda: P.mask.global_masks([np.ones(3)], 1, min_keep=np.array([4])), ValueError,
+         r"min_keep=\[4\]; expected an int or one int per layer", id="global-min_keep-array"),
+    case(lambda: P.norm.norm_scores(W24, np.int64(3)), ValueError,
+         r"norm_scores: p=(np\.int64\()?3\)?; expected one of 1, 2", id="p-numpy-3"),
 ]
 
 QUANT = [
@@ -279,6 +308,51 @@ QUANT = [
          r"bits hold only 1 symbols.*n=5", id="huffman-short"),
     case(lambda: Q.huffman_bytes([0, 5], 4), ValueError,
          r"symbol 5; expected symbols < num_symbols=4", id="huffman-range"),
+    case(lambda: Q.huffman_decode("01", {0: "0", 1: "01"}, 1), ValueError,
+         r"huffman_decode: code is not prefix-free: code\[0\]='0' is a prefix of code\[1\]='01'",
+         id="huffman-not-prefix-free"),
+    case(lambda: Q.huffman_decode("0", {0: "10", 1: "0", 2: "10"}, 1), ValueError,
+         r"not prefix-free: code\[0\]='10' is a prefix of code\[2\]='10'",
+         id="huffman-same-word"),
+    case(lambda: Q.huffman_decode("0", {0: "", 1: "1"}, 1), ValueError,
+         r"huffman_decode: code\[0\]=''; expected int symbols, each with a non-empty str",
+         id="huffman-empty-word"),
+    case(lambda: Q.huffman_decode("0", {0: "0", 1: "2"}, 1), ValueError, r"code\[1\]='2'",
+         id="huffman-word-not-bits"),
+    # --- zero points inside the code range of (bits, scheme) (QA #1) -------------
+    case(lambda: Q.quantize([1.0, -1.0], 0.1, 300, 8), ValueError,
+         r"Z=300; expected an int in \[0, 255\]", id="Z-above"),
+    case(lambda: Q.quantize([1.0, -1.0], 0.1, -5, 8), ValueError,
+         r"Z=-5; expected an int in \[0, 255\]", id="Z-below"),
+    case(lambda: Q.fake_quantize([1.0, -1.0], 0.1, 300, 8), ValueError,
+         r"Z=300; expected an int in \[0, 255\]", id="fake-Z"),
+    case(lambda: Q.quantize([1.0], 0.1, 128, 8, "symmetric"), ValueError,
+         r"Z=128; expected an int in \[-127, 127\].*'symmetric'", id="Z-symmetric"),
+    case(lambda: Q.quantize(np.ones((3, 2)), np.ones((3, 1)), np.array([[0], [256], [3]]), 8),
+         ValueError, r"Z contains 256 at \[1, 0\]; expected an int in \[0, 255\]",
+         id="Z-per-channel"),
+    case(lambda: Q.quantize([1.0], 0.1, 16, 4), ValueError, r"Z=16; expected an int in \[0, 15\]",
+         id="Z-4-bit"),
+    # --- calibration sets with a range, fine-tuning epochs named (QA #2, #10) -----
+    case(lambda: Q.quantize_mlp(net(), np.zeros((24, 4))), ValueError,
+         r"quantize_mlp: X_calib has all its 96 values equal to 0\.0: a zero-range calibration "
+         r"set", id="ptq-zero-range"),
+    case(lambda: Q.calibrate(net(), np.full((5, 4), 2.0)), ValueError,
+         r"calibrate: X_calib has all its 20 values equal to 2\.0", id="calibrate-zero-range"),
+    case(lambda: Q.qat_finetune(net(), X, Y, epochs=0), ValueError,
+         r"qat_finetune: epochs=0; expected an int >= 1", id="qat-epochs-0"),
+    case(lambda: Q.qat_finetune(net(), X, Y, epochs=1.5), TypeError,
+         r"qat_finetune: epochs=1\.5 \(float\)", id="qat-epochs-float"),
+    case(lambda: Q.finetune_centroids(SHARED, X, Y, epochs=0), ValueError,
+         r"finetune_centroids: epochs=0; expected an int >= 1", id="centroids-epochs-0"),
+    # --- k-means nets: the data's width named like any net's (QA #8) -------------
+    case(lambda: fit(Q.kmeans_quantize(net(), bits=2), np.zeros((8, 5)), Y[:8], quiet=True),
+         ValueError, r"fit: X has 5 features \(shape \(8, 5\)\); expected 4", id="kmeans-fit-w"),
+    case(lambda: predict(SHARED, np.zeros((3, 5))), ValueError,
+         r"predict: X has 5 features \(shape \(3, 5\)\); expected 4", id="kmeans-predict-w"),
+    case(lambda: SHARED(np.zeros((3, 5))), ValueError,
+         r"SharedDense\(4 -> 5, 4 centroids\): input of shape \(3, 5\); expected \(N, 4\)",
+         id="kmeans-forward-w"),
     # --- the quantized models ---------------------------------------------------
     case(lambda: QNET(X_NAN), ValueError, r"QuantizedMLP: x contains nan at \[2, 1\]",
          id="QuantizedMLP-nan"),
@@ -339,6 +413,20 @@ DEPLOY = [
          r"csr\.data contains nan", id="sparse-nan-weights"),
     case(lambda: SparseDense.from_dense(np.eye(2), bias=[np.inf, 0]), ValueError,
          r"bias contains inf", id="sparse-nan-bias"),
+    # --- NaN weights named by parameter; per-group scales named (QA #7, #9) --------
+    case(lambda: to_inference(nan_at(2)), ValueError,
+         r"to_inference: 2\.weight contains nan at \[2, 4\]; expected finite", id="nan-layer-2"),
+    case(lambda: to_inference(nan_at(0, "b", -np.inf)), ValueError,
+         r"to_inference: 0\.bias contains -inf at \[4\]", id="inf-bias-layer-0"),
+    case(lambda: to_inference(nan_at(0), masks={0: np.ones((5, 4))}), ValueError,
+         r"to_inference: 0\.weight contains nan", id="nan-with-masks"),
+    case(lambda: SparseDense(KS.to_csr(np.array([[np.nan, 1.0], [0.0, 1.0]]))), ValueError,
+         r"SparseDense: csr\.data contains nan at \[0\]", id="sparse-csr-nan"),
+    case(lambda: to_inference(Q.quantize_mlp(MLP([4, 6, 3], seed=0), X, granularity="group",
+                                             group_size=2)),
+         ValueError, r"to_inference: qnet has per-group weight scales \(granularity='group', "
+         r"group_size=2, layer 0\); the int8 kernel takes one weight scale per tensor or per "
+         r"output channel only", id="int8-group"),
     # --- kernels -----------------------------------------------------------------
     case(lambda: KS.to_csr(np.ones(3)), ValueError, r"W must be 2-D \(out, in\), got shape \(3,\)",
          id="csr-1D"),
@@ -403,7 +491,7 @@ def test_layer_scope_keeps_min_keep_like_global_scope():
     assert np.count_nonzero(n[0].W.data) == 1
     n = net()
     P.prune(n, "magnitude", 1.0, min_keep=0)              # min_keep=0 allows it explicitly
-    assert P.sparsity(n) == 1.0
+    assert P.mask.sparsity(n) == 1.0
 
 
 # ---- accepted: NumPy scalars, lists, integer data -----------------------------------
@@ -417,8 +505,27 @@ def test_numpy_scalars_and_lists_are_accepted():
     q = Q.quantize_mlp(net(), X.tolist(), bits=np.int64(8))
     assert q(X.tolist()).data.shape == (24, 3)
     labels = Y.astype(np.float64)                         # whole floats, as read from a CSV
-    P.taylor_scores(net(), X, labels)
+    P.taylor.taylor_scores(net(), X, labels)
     assert MODEL_SPARSE.predict([[0, 1, 2, 3]]).shape == (1, 2)   # ints cast to float32
     assert MODEL_INT8.predict(X.tolist()).shape == (24, 2)
     model = to_inference(SMALL, masks={np.int64(0): np.eye(3, 4), "2.weight": np.ones((2, 3))})
     assert model.layers[0].csr.nnz == 3
+
+
+def test_numpy_arrays_of_ints_and_numpy_choices_are_accepted():
+    by_list = P.prune(net(), "magnitude", 0.5, layers=[0, 1], min_keep=[1, 1])     # QA #15
+    by_array = P.prune(net(), "magnitude", 0.5, layers=np.array([0, 1]),
+                       min_keep=np.array([1, 1]))
+    for a, b in zip(by_list, by_array):
+        np.testing.assert_array_equal(a, b)
+    P.prune(net(), "magnitude", 0.5, scope="global", min_keep=np.array([2, 2]))
+    P.prune(net(), "l1", 2, layers=np.array([0], np.uint8), min_keep=np.int64(1))
+    np.testing.assert_array_equal(P.norm.norm_scores(W24, p=np.int64(1)),     # QA #14
+                                  P.norm.norm_scores(W24, p=1))
+    assert Q.quantize_tensor(np.ones((2, 2)), 8, np.str_("symmetric")).scheme == "symmetric"
+    assert Q.quantize([1.0, -1.0], 0.1, np.int64(255), 8).tolist() == [255, 245]   # Z in range
+    assert Q.quantize_mlp(net(), X[:1]) is not None           # one varied row calibrates (QA #2)
+    code = {0: "0", 1: "10", 2: "11"}                         # a prefix code decodes (QA #5)
+    assert Q.huffman_decode("01011", code, 3).tolist() == [0, 1, 2]
+    history = fit(SHARED, X, Y, epochs=1, quiet=True)         # QA #8: k-means nets train
+    assert len(history.loss) == 1 and predict(SHARED, X).shape == (24, 3)

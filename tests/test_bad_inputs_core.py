@@ -16,8 +16,11 @@ from minicomp.data import (Dataset, batches, load_digits, load_mnist, load_mnist
                            make_spirals, num_batches, read_idx, train_test_split, write_idx)
 from minicomp.metrics import accuracy, count_nonzero, count_parameters, dense_bytes
 from minicomp.nn import MLP, Dense, Dropout, Parameter, ReLU, Sequential, io_features, manual_seed
-from minicomp.optim import SGD, Adam, CosineLR, StepLR, cosine_schedule, step_schedule
+from minicomp.gradcheck import gradcheck
+from minicomp.optim import SGD, Adam, CosineLR, Scheduler, StepLR, cosine_schedule, step_schedule
+from minicomp.tensor import Tensor
 from minicomp.train import TrainingDiverged, evaluate, fit, predict
+from minicomp.validate import choice
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(20, 4)).astype(np.float32)        # (N, D) = (20, 4)
@@ -233,6 +236,71 @@ CASES = [
     (lambda: step_schedule(1, 0.1, 0), ValueError, r"step_schedule: step_size=0"),
     (lambda: cosine_schedule(1, 0.1, 0), ValueError, r"cosine_schedule: T=0"),
     (lambda: cosine_schedule(-1, 0.1, 5), ValueError, r"cosine_schedule: t=-1"),
+    # ---- the learning rates a scheduler sets, and the schedules' lr0 / lr_min (QA #4)
+    (lambda: Scheduler(opt(), lambda t: float("nan")), ValueError,
+     r"Scheduler: fn\(0\)=nan; expected a finite number >= 0"),
+    (lambda: Scheduler(opt(), lambda t: 0.1 if t == 0 else -1.0).step(), ValueError,
+     r"Scheduler: fn\(1\)=-1\.0; expected a finite number >= 0"),
+    (lambda: Scheduler(opt(), lambda t: "0.1"), TypeError, r"Scheduler: fn\(0\)='0\.1' \(str\)"),
+    (lambda: Scheduler(opt(), lambda t: float("inf")), ValueError, r"Scheduler: fn\(0\)=inf"),
+    (lambda: cosine_schedule(0, -0.1, 10), ValueError,
+     r"cosine_schedule: lr0=-0\.1; expected a finite number > 0"),
+    (lambda: cosine_schedule(0, 0.1, 10, lr_min=-0.01), ValueError,
+     r"cosine_schedule: lr_min=-0\.01; expected a finite number >= 0"),
+    (lambda: step_schedule(0, 0.0, 2), ValueError,
+     r"step_schedule: lr0=0\.0; expected a finite number > 0"),
+    # ---- soft targets are probability distributions, with cross-entropy (QA #3)
+    (lambda: fit_(X, np.full((20, 3), 5.0)), ValueError,
+     r"fit: y row 0 is \[5\., 5\., 5\.\] \(sum 15\); expected a probability distribution"),
+    (lambda: evaluate(net(), X, -np.eye(3)[y]), ValueError,
+     r"evaluate: y row 0 is \[-1\., -0\., -0\.\] \(sum -1\); expected a probability"),
+    (lambda: fit_(X, np.stack([y, y, y], 1)), TypeError,
+     r"fit: y has dtype int64 and shape \(20, 3\); expected class labels as a 1-D array"),
+    (lambda: fit_(X, np.eye(3)[y] * [[1.2, 1.0, 1.0]]), ValueError, r"fit: y row 0 .*sum 1\.2"),
+    (lambda: fit_(validation=(X, np.full((20, 3), 0.5))), ValueError,
+     r"fit: y_val row 0 is \[0\.5, 0\.5, 0\.5\] \(sum 1\.5\)"),
+    (lambda: F.cross_entropy(np.zeros((64, 3), np.float32), np.full((64, 3), 2 / 3)), ValueError,
+     r"cross_entropy: target row 0 is \[0\.6667, 0\.6667, 0\.6667\] \(sum 2\); expected a "
+     r"probability distribution per row"),
+    (lambda: F.cross_entropy(np.zeros((2, 2), np.float32), [[0.5, 0.5], [1.5, -0.5]]),
+     ValueError, r"cross_entropy: target row 1 is \[ ?1\.5, -0\.5\]"),
+    (lambda: F.cross_entropy(np.zeros((2, 2), np.float32), [[0.5, 0.5], [np.nan, 1.0]]),
+     ValueError, r"cross_entropy: target row 1 is \[nan, +1\.\] \(sum nan\)"),
+    # ---- gradcheck checks its arguments up front (QA #6)
+    (lambda: gradcheck(lambda a: (a * a).sum(), np.array([np.nan, 1.0])), ValueError,
+     r"gradcheck: inputs\[0\] contains nan at \[0\]; expected finite"),
+    (lambda: gradcheck(lambda a, b: (a * b).sum(), np.ones(2), [1.0, np.inf]), ValueError,
+     r"gradcheck: inputs\[1\] contains inf at \[1\]"),
+    (lambda: gradcheck(3, np.ones(2)), TypeError,
+     r"gradcheck: fn=3 \(int\); expected a callable.*f must be callable"),
+    (lambda: gradcheck(lambda a: a.sum(), [Tensor(np.ones(2))]), TypeError,
+     r"gradcheck: inputs\[0\] is a list of Tensors; expected one array or Tensor per argument"),
+    (lambda: gradcheck(lambda a: a.sum(), np.ones(2), eps=0), ValueError,
+     r"gradcheck: eps=0\.0; expected a finite number > 0"),
+    (lambda: gradcheck(lambda a: a.sum(), np.ones(2), atol=-1), ValueError,
+     r"gradcheck: atol=-1\.0; expected a finite number >= 0"),
+    (lambda: gradcheck(lambda a: a.sum(), np.ones(2), rtol=float("nan")), ValueError,
+     r"gradcheck: rtol=nan"),
+    (lambda: gradcheck(lambda a: a.sum(), np.array(["a"])), TypeError,
+     r"gradcheck: inputs\[0\] has dtype <U1"),
+    # ---- Tensor data, the fused linear's message, layer sizes (QA #8, #11, #12)
+    (lambda: Tensor(np.array(["a", "b"])), TypeError,
+     r"Tensor: data has dtype <U1; expected numbers"),
+    (lambda: Tensor(None), TypeError, r"Tensor: data has dtype object; expected numbers"),
+    (lambda: Tensor(np.zeros((2, 5))).linear(Tensor(np.zeros((3, 4)))), ValueError,
+     r"^linear: input of shape \(2, 5\) does not match weight of shape \(3, 4\); "
+     r"expected \(N, 4\)$"),                                     # no reshape hint for 2-D
+    (lambda: Tensor(np.zeros(4)).linear(Tensor(np.zeros((3, 4)))), ValueError,
+     r"linear: input of shape \(4,\) .*one example: reshape\(1, -1\)"),
+    (lambda: MLP([4, 2**40, 3]), ValueError,
+     r"Dense: in_features=4 x out_features=1099511627776 = 4398046511104 weights; expected at "
+     r"most 2\*\*31"),
+    (lambda: Dense(2**16, 2**16), ValueError, r"Dense: in_features=65536 x out_features=65536"),
+    # ---- validate.choice: NumPy ints and strs equal to an option are fine, bools are not (#14)
+    (lambda: choice(np.int64(3), "p", (1, 2), where="norm_scores"), ValueError,
+     r"norm_scores: p=(np\.int64\()?3\)?; expected one of 1, 2"),
+    (lambda: choice(np.bool_(True), "p", (1, 2)), ValueError, r"p=(np\.)?True_?; expected"),
+    (lambda: choice(1.0, "p", (1, 2)), ValueError, r"p=1\.0; expected one of 1, 2"),
     # ---- data: batches, splits, datasets, generators
     (lambda: batches(X, y, 0), ValueError, r"batches: batch_size=0; expected an int >= 1"),
     (lambda: batches(X, y, batch_size=None), TypeError, r"batches: batch_size=None"),
@@ -428,6 +496,35 @@ def test_numpy_scalars_are_numbers_everywhere():
     assert num_batches(np.int16(20), np.int64(8)) == 3
     np.testing.assert_array_equal(train_test_split(X, y, test_size=np.float32(0.25))[1],
                                   train_test_split(X, y, test_size=0.25)[1])
+
+
+def test_tensors_numpy_choices_and_a_cosine_end_at_zero_are_accepted():
+    model = net()                                    # QA #13: a Tensor is data, like an array
+    history = fit(model, Tensor(X), y, epochs=2, quiet=True, validation=(Tensor(X), y))
+    assert len(history.val_loss) == 2
+    np.testing.assert_array_equal(predict(model, Tensor(X)), predict(model, X))
+    assert evaluate(model, Tensor(X), y) == evaluate(model, X, y)
+    assert choice(np.int64(2), "p", (1, 2)) == 2 and type(choice(np.int64(2), "p", (1, 2))) is int
+    assert choice(np.str_("xavier"), "init", ("he", "xavier")) == "xavier"         # QA #14
+    assert Dense(4, 3, init=np.str_("xavier")).init == "xavier"
+    assert MLP([4, 3], activation=np.str_("tanh")).activation == "tanh"
+    optimizer = SGD(net().parameters(), lr=0.1)      # QA #4: lr 0 ends a cosine to lr_min=0
+    scheduler = CosineLR(optimizer, T=2)
+    scheduler.step()
+    scheduler.step()
+    assert optimizer.lr == 0.0
+    with pytest.raises(ValueError, match=r"CosineLR: optimizer\.lr=0\.0; expected a finite "
+                                         r"number > 0"):
+        CosineLR(optimizer, T=2)                     # a new decay from 0: refused, clearly
+    model = net()
+    optimizer = SGD(model.parameters(), lr=0.1)
+    fit(model, X, y, optimizer=optimizer, scheduler=CosineLR(optimizer, T=1), epochs=1,
+        quiet=True)                                  # fit steps it to 0 after the last epoch
+    assert optimizer.lr == 0.0
+    soft = np.eye(3)[y] * (1 + 5e-5)                 # rows sum to 1 within 1e-4: accepted
+    fit_(X, soft.astype(np.float32), epochs=1)
+    fit(MLP([4, 3]), X, np.stack([y, y, y], 1), loss="mse", epochs=1, quiet=True)   # mse: free
+    assert gradcheck(lambda a: (a * a).sum(), Tensor(np.array([1.0, -2.0])))
 
 
 def test_ints_where_floats_are_fine():

@@ -1,17 +1,23 @@
-"""Bad files and bad paths for save / load / atomic_open, killed writers, and file modes.
+"""Bad files and bad paths for save / load / atomic_open, killed writers, file modes,
+and targets that must never be replaced (devices, FIFOs, read-only files and folders).
 
 Every case asserts the exception type and that the message names the path
 or the key at fault. The crafted files are built with zipfile / np.savez
 directly, as an attacker or a broken tool would.
 """
+import contextlib
 import io
 import json
 import os
+import pathlib
+import shutil
 import signal
+import socket
 import stat
 import struct
 import subprocess
 import sys
+import tempfile
 import textwrap
 import time
 import tracemalloc
@@ -24,6 +30,9 @@ import pytest
 from minicomp import MLP, load, save
 from minicomp import atomic
 from minicomp.atomic import atomic_open
+from minicomp.cli import main
+from minicomp.data import write_idx
+from minicomp.grading import cli as _grading_cli, grade as _grade, release as _release
 
 HEADER = {"format": "minicomp-model", "version": 1,
           "model": {"type": "MLP", "config": {"sizes": [4, 8, 3], "activation": "relu",
@@ -474,7 +483,7 @@ def test_new_file_gets_default_mode(tmp_path, umask, mask, expected):
     assert stat.S_IMODE(os.stat(tmp_path / "t.txt").st_mode) == expected
 
 
-@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600, 0o444], ids=oct)
+@pytest.mark.parametrize("mode", [0o644, 0o640, 0o600], ids=oct)
 def test_existing_file_keeps_its_mode(tmp_path, umask, mode):
     umask(0o077)                                               # would give 0600 if ignored
     path = save(MLP([4, 3], seed=0), tmp_path / "m.npz")
@@ -492,3 +501,238 @@ def test_atomic_open_refuses_bad_mode_and_target_before_creating(tmp_path):
         with atomic_open(tmp_path):
             pass
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("mode", [0o444, 0o400])
+def test_a_read_only_file_is_replaced_only_where_open_could_write_it(tmp_path, mode):
+    path = save(MLP([4, 3], seed=0), tmp_path / "m.npz")
+    os.chmod(path, mode)
+    before = open(path, "rb").read()
+    if os.access(path, os.W_OK):               # root (CAP_DAC_OVERRIDE): open() writes it too
+        save(MLP([4, 3], seed=1), path)
+        assert stat.S_IMODE(os.stat(path).st_mode) == mode and open(path, "rb").read() != before
+        return
+    with pytest.raises(PermissionError, match=f"save: cannot write '{path}': the file is "
+                                              "read-only"):
+        save(MLP([4, 3], seed=1), path)
+    assert open(path, "rb").read() == before and os.listdir(tmp_path) == ["m.npz"]
+
+
+# ---- targets that are not regular files: refused, never replaced -------------------------
+
+def make_special(path, kind):
+    """A FIFO, a Unix socket or a copy of /dev/null at ``path`` (devices: root only)."""
+    if kind == "fifo":
+        os.mkfifo(path)
+    elif kind == "socket":
+        sock = socket.socket(socket.AF_UNIX)
+        try:
+            sock.bind(str(path))
+        except OSError as e:                        # e.g. a path longer than 107 bytes
+            pytest.skip(f"cannot bind a Unix socket at {path}: {e}")
+        finally:
+            sock.close()
+    else:
+        try:
+            os.mknod(path, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except OSError as e:
+            pytest.skip(f"cannot create a character device (root with CAP_MKNOD only): {e}")
+    return path
+
+
+SPECIAL = {"fifo": ("a FIFO", stat.S_ISFIFO), "socket": ("a socket", stat.S_ISSOCK),
+           "chardev": ("a character device", stat.S_ISCHR)}
+
+
+@pytest.mark.parametrize("kind", sorted(SPECIAL))
+def test_save_and_atomic_open_refuse_a_target_that_is_not_a_regular_file(tmp_path, kind):
+    target = make_special(tmp_path / "m.npz", kind)
+    word, is_kind = SPECIAL[kind]
+    with pytest.raises(ValueError, match=f"save: '{target}' is {word}.*; expected a regular file"):
+        save(MLP([4, 3], seed=0), target)
+    with pytest.raises(ValueError, match=f"save: '{target}' is {word}"):
+        save(MLP([4, 3], seed=0), tmp_path / "m")      # 'm' -> 'm.npz': checked as well
+    with pytest.raises(ValueError, match=f"atomic_open: '{target}' is {word}"):
+        with atomic_open(target):
+            pass
+    assert is_kind(os.lstat(target).st_mode)                 # still the node it was
+    assert os.listdir(tmp_path) == ["m.npz"]                   # no temp file, no 'm.npz'
+
+
+def test_save_refuses_dev_null_itself():
+    if not os.path.exists("/dev/null") or not stat.S_ISCHR(os.stat("/dev/null").st_mode):
+        pytest.skip("no /dev/null character device")
+    with pytest.raises(ValueError, match="save: '/dev/null' is a character device"):
+        save(MLP([4, 3], seed=0), "/dev/null")
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
+
+
+def test_a_symlink_to_a_fifo_is_replaced_and_the_fifo_left_alone(tmp_path):
+    make_special(tmp_path / "pipe", "fifo")
+    (tmp_path / "m.npz").symlink_to(tmp_path / "pipe")       # documented: os.replace semantics
+    save(MLP([4, 3], seed=0), tmp_path / "m.npz")
+    assert (tmp_path / "m.npz").is_file() and not (tmp_path / "m.npz").is_symlink()
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode)
+
+
+# ---- the temporary file is never the name in an error ------------------------------------
+
+def test_a_failing_temp_file_is_reported_by_the_target_name(tmp_path, monkeypatch):
+    def refuse(folder, mode):
+        raise PermissionError(13, "Permission denied", os.path.join(folder, ".minicomp-x.tmp"))
+    monkeypatch.setattr(atomic, "_create_temp", refuse)
+    with pytest.raises(PermissionError) as info:
+        save(MLP([4, 3], seed=0), tmp_path / "m.npz")
+    message = str(info.value)
+    assert message.startswith(f"save: cannot write '{tmp_path / 'm.npz'}'") and str(tmp_path) \
+        in message and "Permission denied" in message and ".minicomp-" not in message
+    assert info.value.errno == 13 and os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="no /proc file system")
+def test_save_into_proc_names_the_target_not_a_temp_file():
+    with pytest.raises(OSError, match="save: cannot write '/proc/m.npz'") as info:
+        save(MLP([4, 3], seed=0), "/proc/m.npz")    # root: ENOENT; others: folder not writable
+    assert ".minicomp-" not in str(info.value) and "'/proc'" in str(info.value)
+
+
+# ---- read-only folders and files, as an unprivileged user ---------------------------------
+# Root passes every os.access check, so when run as root each check runs in a forked child
+# that drops to uid/gid 65534 (nobody); the modules it needs are imported above, before the
+# fork. The shared folder is made under /tmp with mode 0777 so that nobody can reach it.
+
+NOBODY = 65534
+PRELOADED = (_grading_cli, _grade, _release, main)    # what the child runs, read before it
+
+
+def as_unprivileged(fn):
+    """``fn()`` in a forked child (as nobody when root): ``["ok", value]`` or ``[type, text]``."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:                                            # the child: never returns
+        try:
+            os.close(read)
+            try:
+                if os.geteuid() == 0:
+                    os.setgroups([])
+                    os.setresgid(NOBODY, NOBODY, NOBODY)
+                    os.setresuid(NOBODY, NOBODY, NOBODY)
+            except OSError as e:
+                result = ["skip", f"cannot drop to uid {NOBODY}: {e}"]
+            else:
+                try:
+                    result = ["ok", fn()]
+                except BaseException as e:  # noqa: BLE001 -- reported to the parent
+                    result = [type(e).__name__, str(e)]
+            os.write(write, json.dumps(result, default=repr).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as f:
+        data = f.read()
+    os.waitpid(pid, 0)
+    result = json.loads(data)
+    if result[0] == "skip":
+        pytest.skip(result[1])
+    return result
+
+
+@pytest.fixture
+def shared():
+    """``/tmp/<new>`` (0777) holding ``ro/`` (0555) and ``m.npz`` (a model, 0444)."""
+    root = pathlib.Path(tempfile.mkdtemp(prefix="minicomp-perm-", dir="/tmp"))
+    try:
+        os.chmod(root, 0o777)
+        (root / "ro").mkdir(mode=0o555)
+        os.chmod(root / "ro", 0o555)
+        save(MLP([4, 3], seed=0), root / "m.npz")
+        os.chmod(root / "m.npz", 0o444)
+        yield root
+    finally:
+        for folder, dirs, _ in os.walk(root):
+            for d in dirs:
+                with contextlib.suppress(OSError):
+                    os.chmod(os.path.join(folder, d), 0o755)
+        shutil.rmtree(root)
+
+
+def cli(argv):
+    """``main(argv)`` with stderr captured: ``(exit status, stderr)``."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = main(argv)
+        except SystemExit as e:
+            code = e.code
+    return code, err.getvalue()
+
+
+def test_read_only_target_file_is_refused_like_open_would(shared):
+    target = shared / "m.npz"
+    before = target.read_bytes()
+    net = MLP([4, 3], seed=1)
+    for where, write in [("save", lambda: save(net, target)),
+                         ("write_idx", lambda: write_idx(target, np.zeros(3, np.uint8))),
+                         ("atomic_open", lambda: atomic_open(target).__enter__())]:
+        kind, message = as_unprivileged(write)
+        assert kind == "PermissionError", (where, kind, message)
+        assert message.startswith(f"{where}: cannot write '{target}': the file is read-only")
+    assert target.read_bytes() == before and stat.S_IMODE(target.stat().st_mode) == 0o444
+    assert sorted(os.listdir(shared)) == ["m.npz", "ro"]
+
+
+def test_unwritable_folder_is_refused_naming_the_target_and_folder(shared):
+    target = shared / "ro" / "m.npz"
+    kind, message = as_unprivileged(lambda: save(MLP([4, 3], seed=0), target))
+    assert kind == "PermissionError"
+    assert message == (f"save: cannot write '{target}': its folder '{shared / 'ro'}' is not "
+                       "writable by this user; expected a writable folder")
+    assert os.listdir(shared / "ro") == []
+
+
+def test_cli_train_and_release_refuse_an_unwritable_folder_before_any_work(shared,
+                                                                           monkeypatch):
+    import minicomp.train
+    monkeypatch.setattr(minicomp.train, "train_baseline", None)    # training would crash
+    target = shared / "ro" / "m.npz"
+    kind, got = as_unprivileged(lambda: cli(["train", "--epochs", "1", "--save", str(target)]))
+    assert kind == "ok", got
+    code, err = got
+    assert code == 2 and "Traceback" not in err
+    assert f"--save: cannot write '{target}'" in err and "not writable" in err
+    exercises = pathlib.Path(__file__).resolve().parents[1] / "exercises"
+    out = shared / "ro" / "rel"
+    kind, got = as_unprivileged(lambda: cli(["release", str(exercises), str(out)]))
+    assert kind == "ok", got
+    code, err = got
+    assert code == 2 and "Traceback" not in err and err.count("\n") == 1
+    assert f"minicomp release: error: out='{out}'" in err and "not writable" in err
+    kind, message = as_unprivileged(lambda: _release.release(exercises, out))   # the library
+    assert kind == "PermissionError" and f"out: cannot write '{out}" in message
+    assert os.listdir(shared / "ro") == []
+
+
+def test_release_over_a_read_only_file_writes_nothing(shared):
+    exercises = pathlib.Path(__file__).resolve().parents[1] / "exercises"
+    (shared / "rel" / "01_autograd").mkdir(parents=True)
+    for folder in (shared / "rel", shared / "rel" / "01_autograd"):
+        os.chmod(folder, 0o777)                             # writable by nobody
+    locked = shared / "rel" / "01_autograd" / "tests.py"
+    locked.write_text("an older release\n")
+    os.chmod(locked, 0o444)
+    kind, message = as_unprivileged(lambda: _release.release(exercises, shared / "rel"))
+    assert kind == "PermissionError", message
+    assert message.startswith(f"out: cannot write '{locked}': the file is read-only")
+    assert [p.name for p in (shared / "rel").rglob("*")] == ["01_autograd", "tests.py"]
+    assert locked.read_text() == "an older release\n"
+
+
+def test_cli_grade_refuses_a_read_only_out_before_grading(shared):
+    exercises = pathlib.Path(__file__).resolve().parents[1] / "exercises" / "01_autograd"
+    kind, got = as_unprivileged(lambda: cli(["grade", str(shared / "ro"), "--exercises",
+                                             str(exercises), "--out", str(shared / "m.npz")]))
+    assert kind == "ok", got
+    code, err = got
+    assert code == 2 and "Traceback" not in err
+    assert f"--out='{shared / 'm.npz'}'" in err and "read-only" in err
+    assert sorted(os.listdir(shared)) == ["m.npz", "ro"]

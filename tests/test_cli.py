@@ -1,6 +1,8 @@
 """The minicomp command: train and bench verbs, errors, and the console script."""
 import json
+import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -42,6 +44,37 @@ def test_train_refuses_a_bad_save_path_before_training(capsys, tmp_path, monkeyp
     assert e.value.code == 2
     err = capsys.readouterr().err
     assert "--save" in err and "no_such_folder" in err and "Traceback" not in err
+
+
+def test_train_refuses_a_fifo_save_path_before_training(capsys, tmp_path, monkeypatch):
+    import minicomp.train
+    monkeypatch.setattr(minicomp.train, "train_baseline", None)   # training would crash
+    os.mkfifo(tmp_path / "m.npz")
+    with pytest.raises(SystemExit) as e:
+        main(["train", "--epochs", "1", "--save", str(tmp_path / "m.npz")])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert f"--save: '{tmp_path / 'm.npz'}' is a FIFO" in err and "Traceback" not in err
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "m.npz").st_mode)
+
+
+def test_os_errors_on_a_named_file_are_one_line_others_keep_their_traceback(capsys,
+                                                                            monkeypatch):
+    import minicomp.train
+
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", "/srv/data/cache")
+    monkeypatch.setattr(minicomp.train, "train_baseline", denied)
+    assert main(["train", "--epochs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("minicomp train: error: ") and "/srv/data/cache" in err
+    assert err.count("\n") == 1
+
+    def unnamed(*args, **kwargs):
+        raise OSError("no file named: a bug, not the user's input")
+    monkeypatch.setattr(minicomp.train, "train_baseline", unnamed)
+    with pytest.raises(OSError, match="a bug"):
+        main(["train", "--epochs", "1"])
 
 
 def test_interrupted_train_exits_130_with_one_line(capsys, monkeypatch):

@@ -3,6 +3,7 @@ import gzip
 import os
 import random
 import re
+import stat
 import struct
 import tempfile
 
@@ -210,6 +211,23 @@ def test_write_idx_validation(tmp_path, array, error, words):
         write_idx(tmp_path / "x", array)
     with pytest.raises(TypeError, match="path"):
         write_idx(3, np.zeros(2, np.uint8))
+
+
+@pytest.mark.parametrize("kind", ["fifo", "chardev"])
+def test_write_idx_refuses_a_fifo_or_device_and_leaves_it(tmp_path, kind):
+    target = tmp_path / "labels-idx1-ubyte"
+    if kind == "fifo":
+        os.mkfifo(target)
+    else:                                       # a copy of /dev/null: root (CAP_MKNOD) only
+        try:
+            os.mknod(target, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+        except OSError as e:
+            pytest.skip(f"cannot create a character device here: {e}")
+    word = "a FIFO" if kind == "fifo" else "a character device"
+    with pytest.raises(ValueError, match=f"write_idx: '.*labels-idx1-ubyte' is {word}"):
+        write_idx(target, np.zeros(3, np.uint8))
+    is_kind = stat.S_ISFIFO if kind == "fifo" else stat.S_ISCHR
+    assert is_kind(os.lstat(target).st_mode) and os.listdir(tmp_path) == [target.name]
 
 
 LABELS_HEADER = bytes.fromhex("00000801" "00000003")

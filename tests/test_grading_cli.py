@@ -12,6 +12,7 @@ import os
 import pathlib
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -64,6 +65,7 @@ BAD = [   # (arguments, what the message must contain)
     ("train --dataset cifar10", ["--dataset", "cifar10"]),
     ("train --save {tmp}/nowhere/model.npz", ["--save", "nowhere"]),
     ("train --save {tmp}/outdir.npz/", ["--save", "outdir.npz"]),
+    ("train --epochs 1 --save {tmp}/pipe.npz", ["--save", "pipe.npz", "is a FIFO"]),
     ("bench cifar", ["cifar"]),
     ("bench", ["what"]),
     ("bench train --seeds 3", ["--seeds"]),
@@ -71,6 +73,7 @@ BAD = [   # (arguments, what the message must contain)
     ("release {tmp}/nope {tmp}/rel", ["src", "nope"]),
     ("release {ex} {tmp}/file.txt", ["out", "file.txt", "file"]),
     ("release {ex} {ex}/released", ["out", "released", "inside"]),
+    ("release {tmp}/empty {tmp}/rel", ["src", "empty", "no tests.py"]),
     ("check {ex}/01_autograd --timeout inf", ["--timeout", "inf"]),
     ("check {ex}/01_autograd --timeout 0", ["--timeout", "=0"]),
     ("check {ex}/01_autograd --timeout -1", ["--timeout", "-1"]),
@@ -86,6 +89,7 @@ BAD = [   # (arguments, what the message must contain)
     (GRADE + " --out {tmp}/outdir", ["--out", "outdir", "is a directory"]),
     (GRADE + " --out {tmp}/file.txt/g.csv", ["--out", "file.txt", "is a file"]),
     (GRADE + " --out {tmp}/subs/g.csv", ["--out", "g.csv", "inside the submissions"]),
+    (GRADE + " --out {tmp}/pipe.csv", ["--out", "pipe.csv", "is a FIFO"]),
     (GRADE + " --out {tmp}/g.csv --gradescope {ex}/gs", ["--gradescope", "gs",
                                                          "inside the exercises"]),
     (GRADE + " --out {tmp}/g.csv --gradescope {tmp}/file.txt", ["--gradescope", "file.txt"]),
@@ -111,7 +115,9 @@ BAD = [   # (arguments, what the message must contain)
     ("gradescope {ex}/01_autograd {tmp}/outdir.zip", ["OUT", "outdir.zip", "directory"]),
     ("gradescope {ex}/01_autograd {ex}/01_autograd/a.zip", ["OUT", "a.zip",
                                                             "inside the exercises"]),
+    ("gradescope {ex}/01_autograd {tmp}/pipe.zip", ["OUT", "pipe.zip", "is a FIFO"]),
 ]
+PIPES = ("pipe.npz", "pipe.csv", "pipe.zip")      # FIFOs: refused, never replaced by a file
 
 
 def run_cli(argv) -> int:
@@ -127,6 +133,8 @@ def test_bad_invocation_stops_before_any_work_with_one_clear_line(place, capsys,
                                                                     words):
     (place / "outdir.npz").mkdir()
     (place / "outdir.zip").mkdir()
+    for name in PIPES:
+        os.mkfifo(place / name)
     argv = command.format(tmp=place, ex=place / "ex").split()
     t0 = time.monotonic()
     assert run_cli(argv) == 2
@@ -137,6 +145,30 @@ def test_bad_invocation_stops_before_any_work_with_one_clear_line(place, capsys,
     assert time.monotonic() - t0 < 10
     assert not (place / "g.csv").exists() and not (place / "feedback").exists()
     assert not (place / "ex" / "released").exists() and not (place / "a.zip").exists()
+    assert not (place / "rel").exists()
+    assert all(stat.S_ISFIFO(os.lstat(place / name).st_mode) for name in PIPES)
+
+
+@pytest.mark.parametrize("verb", ["grade", "train"])
+def test_a_character_device_as_output_is_refused_before_any_work(place, capsys, monkeypatch,
+                                                                  verb):
+    """A copy of /dev/null (root only: mknod) is never replaced by the gradebook or model."""
+    try:
+        os.mknod(place / "null", stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    except OSError as e:
+        pytest.skip(f"cannot create a character device (root with CAP_MKNOD only): {e}")
+    import minicomp.train
+
+    def no_work(*args, **kwargs):
+        raise AssertionError("work started before the output was checked")
+    monkeypatch.setattr(grade_module, "grade", no_work)
+    monkeypatch.setattr(minicomp.train, "train_baseline", no_work)
+    argv = {"grade": "grade {tmp}/subs --exercises {ex}/01_autograd --out {tmp}/null",
+            "train": "train --epochs 1 --save {tmp}/null"}[verb]
+    assert run_cli(argv.format(tmp=place, ex=place / "ex").split()) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and f"'{place / 'null'}' is a character device" in err
+    assert stat.S_ISCHR(os.lstat(place / "null").st_mode)
 
 
 def test_grade_one_exercise_folder_grades_only_that_exercise(tmp_path, capsys):

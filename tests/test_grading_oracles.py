@@ -82,6 +82,21 @@ for _name in {names!r}:
 '''
 
 
+# Found by a red team: the reference with one function replaced by a plausible
+# wrong version. student -> (exercise, the replacement, cases that must not pass)
+TARGETED = {
+    "constant_qparams": ("03_quantization", (
+        "\n\ndef affine_qparams(x_min, x_max, bits):\n    return 1.0, 0\n"),
+        {"zero_range", "random_round_trip"}),
+    "abs_of_the_sum": ("02_importance", (
+        "\n\ndef importance(W, X):\n    return np.abs(X @ W.T).mean(axis=0)\n"),
+        {"importance_hand_worked", "importance_is_a_mean_over_the_batch"}),
+    "mean_before_abs": ("02_importance", (
+        "\n\ndef importance(W, X):\n    return np.abs(W) @ np.abs(X.mean(axis=0))\n"),
+        {"importance_is_a_mean_over_the_batch"}),
+}
+
+
 def reference(exercise: str) -> str:
     """The reference solution without its markers: what a perfect student hands in."""
     text = (EXERCISES / exercise / "exercise.py").read_text()
@@ -113,6 +128,8 @@ def submissions() -> dict:
     subs["reference_as_lists"] = {ex: reference(ex) + AS_LISTS.format(names=functions(ex))
                                   for ex in NAMES}
     subs["huge_scale"] = {"03_quantization": HUGE_SCALE}
+    for student, (exercise, override, _) in TARGETED.items():
+        subs[student] = {exercise: reference(exercise) + override}
     subs["reference"] = {ex: reference(ex) for ex in NAMES}
     return subs
 
@@ -156,3 +173,11 @@ def test_degenerate_passes_nothing(graded, student, exercise):
     passed = [c.name for c in cases if c.status == "passed" and c.name not in allowed]
     assert not passed, f"{student} passes {passed} of {exercise}"
     assert all(c.score == 0 for c in cases if c.name not in allowed)
+
+
+@pytest.mark.parametrize("student", sorted(TARGETED))
+def test_a_plausible_wrong_function_loses_its_cases(graded, student):
+    exercise, _, must_fail = TARGETED[student]
+    status = {c.name: c.status for c in graded[(student, exercise)]}
+    assert must_fail <= set(status), sorted(status)
+    assert all(status[name] != "passed" for name in must_fail), status

@@ -163,6 +163,26 @@ def test_release_refuses_an_unsafe_out_and_writes_nothing(tmp_path, where):
     assert snapshot(tmp_path) == before
 
 
+def test_release_refuses_a_fifo_in_out_and_writes_nothing(tmp_path):
+    src = exercise_tree(tmp_path / "src", PUBLIC)
+    out = tmp_path / "out"
+    (out / "01_x").mkdir(parents=True)
+    os.mkfifo(out / "01_x" / "tests.py")            # a FIFO where a released file goes
+    before = snapshot(out)
+    with pytest.raises(ValueError, match=r"out: '.*01_x/tests\.py' is a FIFO"):
+        release(src, out)
+    assert snapshot(out) == before and stat.S_ISFIFO(os.lstat(out / "01_x" / "tests.py").st_mode)
+    # a read-only file or folder in out: tests/test_bad_inputs_files.py (run as nobody)
+
+
+def test_release_of_a_folder_without_exercises_is_refused(tmp_path):
+    (tmp_path / "src" / "notes").mkdir(parents=True)
+    (tmp_path / "src" / "notes" / "README.md").write_text("# no tests.py anywhere\n")
+    with pytest.raises(ValueError, match=r"src: no tests.py in '.*src' nor in any <exercise>/"):
+        release(tmp_path / "src", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
+
+
 def test_cli_release_into_its_own_source_exits_2(tmp_path):
     src = exercise_tree(tmp_path / "src", PUBLIC)
     before = snapshot(src)
@@ -312,6 +332,14 @@ def test_run_autograder_refuses_symlinks_and_ambiguous_or_missing_uploads(autogr
         assert doc["score"] == 0 and why in doc["output"].splitlines()[0], doc["output"]
         assert len(doc["tests"]) == 7
         assert all(t["output"].startswith("[missing]") for t in doc["tests"])
+
+
+def test_build_autograder_refuses_a_fifo_as_out_zip_before_packing(tmp_path):
+    os.mkfifo(tmp_path / "ag.zip")
+    with pytest.raises(ValueError, match=r"build_autograder: '.*ag\.zip' is a FIFO"):
+        build_autograder(EXERCISES / "01_autograd", tmp_path / "ag.zip")
+    assert stat.S_ISFIFO(os.lstat(tmp_path / "ag.zip").st_mode)
+    assert os.listdir(tmp_path) == ["ag.zip"]
 
 
 @pytest.mark.parametrize("bad, match", [

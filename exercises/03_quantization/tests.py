@@ -107,6 +107,8 @@ def zero_range(ex):
     for bits in (8, 3):
         S, Z = expect_qparams(ex.affine_qparams(0.0, 0.0, bits), f"affine_qparams(0, 0, {bits})")
         assert S == 1.0 and Z == 0, f"got ({S}, {Z}), expected (1.0, 0)"
+        # the special case must not be the only case: a constant (1.0, 0) fails here
+        expect_same_qparams(ex, -0.75, 2.25, bits)
 
 
 @case(points=3, hidden=True, failure_message="S, Z of a random range, then q = clip(round(x / "

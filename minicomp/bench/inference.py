@@ -3,7 +3,7 @@
 Timing lives in :mod:`minicomp.bench`; this is the measurement
 ``minicomp bench prune`` reports (and that :mod:`minicomp.prune.report`
 used to carry): the median seconds of one forward pass on ``X`` (batch, in)
-through :func:`minicomp.prune.dense_forward` (float32 BLAS matmuls, ``W`` as
+through :func:`minicomp.blocks.numpy_forward` (float32 BLAS matmuls, ``W`` as
 stored) and through the sparse inference model of
 :func:`minicomp.deploy.to_inference` (CSR layers checked once, ReLU fused,
 :func:`minicomp.kernels.sparse.sparse_linear`). Before each library is
@@ -18,7 +18,7 @@ import numpy as np
 
 from .. import validate
 from ..deploy import to_inference
-from ..prune import dense_forward
+from ..blocks import numpy_forward
 from .timing import SETTLE, median_time
 
 
@@ -41,13 +41,13 @@ def inference_time(net, X, samples: int = 15) -> dict:
     ------
     TypeError, ValueError
         ``X`` not a finite 2-D array, bad ``samples``; ``net`` not a
-        Sequential or ``X`` not of its width (from ``dense_forward``).
+        Sequential or ``X`` not of its width (from ``numpy_forward``).
     """
     X = np.ascontiguousarray(validate.array(X, "X", ndim=2, dtype=np.float32,
                                             where="inference_time"))    # (B, in), finite
     samples = validate.integer(samples, "samples", low=1, where="inference_time")
     time.sleep(SETTLE)                       # let other thread pools stop spinning
-    dense_s = median_time(lambda: dense_forward(net, X), samples=samples)
+    dense_s = median_time(lambda: numpy_forward(net, X), samples=samples)
     model = to_inference(net)                # CSR layers, checked once, ReLU fused
     time.sleep(SETTLE)
     sparse_s = median_time(lambda: model.predict(X), samples=samples)

@@ -28,26 +28,25 @@ import time
 
 import numpy as np
 
-from ..prune import (
-    FineTune,
-    compact,
-    dense_forward,
-    dense_layers,
-    gradual,
-    layer_inputs,
-    layer_scores,
-    mask_from_scores,
-    obd_layer_scores,
-    obs_prune,
-    obs_scores,
-    prune,
-    reconstruction_error,
-    size_report,
-    taylor_scores,
-)
+from ..blocks import dense_blocks, numpy_forward
+from ..prune import FineTune, compact, gradual, mask_from_scores, prune, size_report
+from ..prune.obd import obd_layer_scores
+from ..prune.obs import obs_prune, obs_scores, reconstruction_error
+from ..prune.registry import layer_scores
+from ..prune.taylor import taylor_scores
 from ..train import BaselineConfig, evaluate, train_baseline
 from .inference import inference_time
 from .timing import SETTLE, median_time
+
+def dense_layers(net) -> list:
+    """The Dense layers of ``net``, in order."""
+    return [block.dense for block in dense_blocks(net)]
+
+
+def layer_inputs(net, X) -> list:
+    """The input (N, in_k) of every Dense layer of ``net`` on ``X``, float32."""
+    return numpy_forward(net, X, inputs=True)[1]
+
 
 SPARSITIES = (0.5, 0.75, 0.875, 0.9, 0.917, 0.93, 0.95, 0.96)      # 2x ... 25x
 NEURON_FRACTIONS = (0.25, 0.5, 0.625, 0.75)
@@ -128,11 +127,11 @@ def _structured_one(dataset, hidden, seeds, fractions) -> dict:
     ok = [f for f in fractions if drops[("activation", f)] <= 1.0]
     X = np.ascontiguousarray(data.X_test[:256], dtype=np.float32)
     time.sleep(SETTLE)                               # idle thread pools first
-    t_big = median_time(lambda: dense_forward(big_net, X), samples=31)
-    t_small = median_time(lambda: dense_forward(small_net, X), samples=31)
+    t_big = median_time(lambda: numpy_forward(big_net, X), samples=31)
+    t_small = median_time(lambda: numpy_forward(small_net, X), samples=31)
     pruned = copy.deepcopy(big_net)                  # compact() vs the masked net
     prune(pruned, "activation", 0.5, data.X_train)
-    same = bool(np.allclose(dense_forward(compact(pruned), X), dense_forward(pruned, X),
+    same = bool(np.allclose(numpy_forward(compact(pruned), X), numpy_forward(pruned, X),
                             rtol=1e-5, atol=1e-5))
     return {
         "dataset": dataset, "hidden": "-".join(map(str, hidden)), "seeds": list(seeds),
@@ -163,7 +162,7 @@ def correlation(seeds, hidden=(32, 32)) -> dict:
     for seed in seeds:
         net, _, data = _trained("digits", hidden, seed)
         X, y = data.X_train, data.y_train
-        L0 = _xent(dense_forward(net, X), y)
+        L0 = _xent(numpy_forward(net, X), y)
         layers = dense_layers(net)
         truth_w, truth_n = [], []
         for k, m in enumerate(layers):
@@ -172,7 +171,7 @@ def correlation(seeds, hidden=(32, 32)) -> dict:
             for idx in np.ndindex(*W.shape):                # remove one weight at a time
                 w = W[idx]
                 W[idx] = 0.0
-                dw[idx] = abs(_xent(dense_forward(net, X), y) - L0)
+                dw[idx] = abs(_xent(numpy_forward(net, X), y) - L0)
                 W[idx] = w
             truth_w.append(dw)
             if k < len(layers) - 1:
@@ -180,7 +179,7 @@ def correlation(seeds, hidden=(32, 32)) -> dict:
                 for i in range(m.out_features):             # remove one neuron at a time
                     row, b = W[i].copy(), m.b.data[i]
                     W[i], m.b.data[i] = 0.0, 0.0
-                    dn[i] = abs(_xent(dense_forward(net, X), y) - L0)
+                    dn[i] = abs(_xent(numpy_forward(net, X), y) - L0)
                     W[i], m.b.data[i] = row, b
                 truth_n.append(dn)
         inputs = layer_inputs(net, X)

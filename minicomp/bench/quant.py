@@ -8,8 +8,8 @@ For the seeds' MLP (hidden 64-64) on digits and MNIST-1D, trained by
    per-channel within 0.3 points of float. The same with only 512
    calibration inputs (``ptq8_channel_cal512``) shows how much the
    activation ranges depend on the calibration set. The integer-only
-   model (:class:`~minicomp.quant.IntegerMLP`) is evaluated too (same
-   codes as the simulated per-channel model).
+   model (:func:`minicomp.deploy.to_inference` of it) is evaluated too
+   (same codes as the simulated per-channel model).
 2. **outlier channel** -- the same net with hidden neuron 0 of the first
    layer scaled up 50x and its outgoing weights scaled down 50x: the
    float function is unchanged (ReLU is positively homogeneous), but one
@@ -35,8 +35,9 @@ import copy
 
 import numpy as np
 
+from ..deploy import to_inference
+from ..kernels.int8 import choose_path
 from ..quant import (
-    IntegerMLP,
     finetune_centroids,
     kmeans_quantize,
     qat_finetune,
@@ -47,6 +48,13 @@ from ..train import BaselineConfig, evaluate, predict, train_baseline
 from .timing import median_time
 
 DATASETS = ("digits", "mnist1d")
+
+
+def _forward_codes(inet, x_q):
+    """The int8 model's output codes from input codes ``x_q`` (B, in): integers only."""
+    for layer in inet.layers:
+        x_q = layer(x_q)                                   # (B, out) 8-bit
+    return x_q
 
 
 def outlier_net(net, scale: float = 50.0):
@@ -82,7 +90,7 @@ def one_seed(dataset: str, seed: int, quick: bool) -> dict:
     r["ptq8_channel"] = _accuracy(q_c, data)
     r["ptq8_channel_cal512"] = _accuracy(quantize_mlp(net, X_cal[:512], 8, 8, "channel"), data)
     r["ptq8_tensor"] = _accuracy(quantize_mlp(net, X_cal, 8, 8, "tensor"), data)
-    inet = IntegerMLP(q_c)
+    inet = to_inference(q_c)                               # int8 layers on the kernels
     r["integer"] = float((inet(data.X_test).argmax(1) == data.y_test).mean())
     out = outlier_net(net)
     r["outlier_float"] = _accuracy(out, data)
@@ -108,8 +116,8 @@ def one_seed(dataset: str, seed: int, quick: bool) -> dict:
                                                                samples=samples))
         r["integer_s"] = median_time(lambda: inet(X), samples=samples)
         x_q = inet.quantize_input(X)
-        r["integer_codes_s"] = median_time(lambda: inet.forward_codes(x_q), samples=samples)
-        r["kernel"] = inet.kernel
+        r["integer_codes_s"] = median_time(lambda: _forward_codes(inet, x_q), samples=samples)
+        r["kernel"] = choose_path()                        # what Int8Linear(path="auto") runs
     return r
 
 

@@ -16,7 +16,7 @@ import zlib
 import numpy as np
 
 from .. import validate as check
-from ..atomic import atomic_open
+from ..atomic import atomic_open, check_target
 from .dataset import Dataset
 
 # IDX type code of each dtype; the values are stored big-endian in the file.
@@ -118,7 +118,11 @@ def write_idx(path, array) -> str:
     TypeError
         ``path`` is not a path, or the dtype has no IDX type code.
     ValueError
-        ``array`` has 0 or more than 4 dimensions.
+        ``array`` has 0 or more than 4 dimensions; ``path`` exists and is not
+        a regular file (a device, a FIFO: refused, never replaced).
+    IsADirectoryError, FileNotFoundError, NotADirectoryError, PermissionError
+        ``path`` cannot be written (see :func:`minicomp.atomic.check_target`);
+        all are raised before anything is written.
 
     Examples
     --------
@@ -128,7 +132,7 @@ def write_idx(path, array) -> str:
     >>> read_idx(p)
     array([3, 1, 4], dtype=uint8)
     """
-    path = check.path(path, where="write_idx")
+    path = check_target(path, where="write_idx")
     array = check.array(array, "array", finite=False, nonempty=False, where="write_idx")
     code = _IDX_CODES.get(array.dtype.newbyteorder("="))
     if code is None:
@@ -141,7 +145,7 @@ def write_idx(path, array) -> str:
     payload = header + array.astype(_IDX_TYPES[code]).tobytes()    # big-endian, row-major
     if path.endswith(".gz"):
         payload = gzip.compress(payload, mtime=0)                    # mtime=0: same array, same bytes
-    with atomic_open(path) as f:                                       # all or nothing
+    with atomic_open(path, where="write_idx") as f:                    # all or nothing
         f.write(payload)
     return path
 

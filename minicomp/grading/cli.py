@@ -77,6 +77,8 @@ def _cleanup_on_signal(verb: str):
 
 def _cmd_release(args) -> int:
     from .release import release               # it refuses an out in or around src
+    from .report import output_path
+    output_path(args.out, "out", folder=True)  # not a file, its folder writable: before work
     written = release(args.src, args.out)
     print(f"released {len(written)} files to {args.out}")
     return 0

@@ -36,7 +36,7 @@ import zipfile
 
 from .. import __version__
 from .. import validate as v
-from ..atomic import atomic_open
+from ..atomic import atomic_open, check_new
 from .case import load_cases
 from .report import VISIBILITIES
 
@@ -211,7 +211,10 @@ def build_autograder(exercise_dir, out_zip, *, timeout: float = 10.0,
     ValueError
         ``exercise_dir`` without ``tests.py`` (or whose tests do not load),
         with a name unfit for a folder, or holding a symlink; ``out_zip``
-        not a ``.zip``, a directory, or inside ``exercise_dir``; a bad limit.
+        not a ``.zip``, a directory, inside ``exercise_dir``, or an existing
+        non-regular file (a device, a FIFO: never replaced); a bad limit.
+    PermissionError
+        ``out_zip``, or the folder it goes in (or would be created in), not writable.
     """
     where = "build_autograder"
     folder = os.path.abspath(v.path(exercise_dir, "exercise_dir", where=where))
@@ -229,6 +232,7 @@ def build_autograder(exercise_dir, out_zip, *, timeout: float = 10.0,
                          f"folder {os.fspath(exercise_dir)!r}; write it elsewhere")
     if not out.endswith(".zip") or os.path.isdir(out):
         raise ValueError(f"{where}: out_zip={os.fspath(out_zip)!r}; expected a .zip file name")
+    check_new(out, where=where)          # a device, a FIFO, a read-only file or folder
     timeout = v.number(timeout, "timeout", low=0, low_open=True, where=where)
     budget = v.number(submission_timeout, "submission_timeout", low=0, low_open=True,
                       where=where)
@@ -248,7 +252,7 @@ def build_autograder(exercise_dir, out_zip, *, timeout: float = 10.0,
     exercise = _files(folder, skip={"exercise.py"})
     package = _files(PACKAGE_DIR)
     os.makedirs(os.path.dirname(out), exist_ok=True)
-    with atomic_open(out) as f, zipfile.ZipFile(f, "w") as z:
+    with atomic_open(out, where=where) as f, zipfile.ZipFile(f, "w") as z:
         _add(z, "setup.sh", SETUP_SH.encode(), executable=True)
         _add(z, "run_autograder", run.encode(), executable=True)
         _add(z, "minicomp_package/pyproject.toml", pyproject.encode())

@@ -15,7 +15,7 @@ import ast
 import builtins
 import os
 
-from ..atomic import atomic_open
+from ..atomic import atomic_open, check_new
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -259,15 +259,16 @@ def build_release(src) -> dict:
     Raises
     ------
     ValueError
-        An unbalanced marker, a surviving secret, a definition only hidden
-        cases use outside a hidden block, a name a public case would lose,
-        a ``.py``/``.md``/``.txt`` file that is not UTF-8, a symlink.
+        No exercise in ``src`` (no ``tests.py`` in it nor in a sub-folder), an
+        unbalanced marker, a surviving secret, a definition only hidden cases
+        use outside a hidden block, a name a public case would lose, a
+        ``.py``/``.md``/``.txt`` file that is not UTF-8, a symlink.
     FileNotFoundError
         If ``src`` is not a directory.
     """
+    from .grade import find_exercises          # grade imports this module
     src = os.fspath(src)
-    if not os.path.isdir(src):
-        raise FileNotFoundError(f"src: {src!r} is not a directory of exercises")
+    find_exercises(src, "src")                 # refused as grade, check, validate refuse it
     released, secrets = {}, []
     for folder, dirs, files in os.walk(src):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.startswith("."))
@@ -303,7 +304,7 @@ def build_release(src) -> dict:
 
 
 def _refuse_out(src: str, out: str, released: dict) -> None:
-    """ValueError unless writing ``released`` under ``out`` touches nothing but ``out``."""
+    """An error unless ``released`` can be written under ``out``, touching only ``out``."""
     if os.path.islink(out) or (os.path.exists(out) and not os.path.isdir(out)):
         raise ValueError(f"out: {out!r} is a symlink or an existing file, expected a folder")
     s, o = os.path.realpath(src), os.path.realpath(out)
@@ -319,25 +320,24 @@ def _refuse_out(src: str, out: str, released: dict) -> None:
             if os.path.islink(path) or (os.path.exists(path) and os.path.isdir(path) == last):
                 raise ValueError(f"out: {path!r} is a symlink or a {'folder' if last else 'file'}"
                                  f" in the way of {rel}; release writes through neither")
+        check_new(path, where="out")        # a device, a FIFO, a read-only file or folder
 
 
 def release(src, out) -> list:
-    """Write the student version of the exercises in ``src`` to ``out``.
+    """Write the student version of the exercises in ``src`` to ``out``; return the
+    paths written.
 
-    Built and checked in memory first: if anything is refused, nothing is written.
-    Over an older release, each file replaces its namesake (atomically);
-    files this release lacks are left as they are.
-
-    Returns
-    -------
-    list of str
-        The paths written.
+    Built and checked in memory, and every target checked, first: if anything is
+    refused, nothing is written. Over an older release, each file replaces its
+    namesake (atomically); files this release lacks are left as they are.
 
     Raises
     ------
     ValueError
         What :func:`build_release` refuses; an ``out`` that is a symlink, a file,
-        is, lies in or holds ``src`` (real paths); a link or file in the way.
+        is, lies in or holds ``src`` (real paths); a link, file, device or FIFO in the way.
+    PermissionError
+        A file, or the folder it goes in (or would be created in), not writable.
     """
     src, out = os.path.normpath(os.fspath(src)), os.path.normpath(os.fspath(out))
     _refuse_out(src, out, {})
@@ -345,6 +345,6 @@ def release(src, out) -> list:
     _refuse_out(src, out, released)
     for rel, data in released.items():
         os.makedirs(os.path.dirname(os.path.join(out, rel)), exist_ok=True)
-        with atomic_open(os.path.join(out, rel)) as f:
+        with atomic_open(os.path.join(out, rel), where="release") as f:
             f.write(data)
     return [os.path.join(out, rel) for rel in released]

@@ -23,7 +23,7 @@ import json
 import os
 
 from .. import validate
-from ..atomic import atomic_open
+from ..atomic import atomic_open, check_existing
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
@@ -121,8 +121,9 @@ def csv_text(students, exercise_names) -> str:
 
 
 def write_text(path, text: str) -> None:
-    """Write ``text`` atomically (UTF-8)."""
-    with atomic_open(path, "wb") as f:
+    """Write ``text`` atomically (UTF-8); see :func:`minicomp.atomic.check_target` for
+    the paths refused (a device, a FIFO, a read-only file: never replaced)."""
+    with atomic_open(path, "wb", where="write_text") as f:
         f.write(text.encode("utf-8", errors="replace"))
 
 
@@ -150,7 +151,10 @@ def output_path(path, name: str, *, folder: bool = False, forbidden=None) -> str
     ValueError
         A file expected and ``path`` is a directory, or the reverse; a
         parent that is a file or not writable; ``path`` inside a forbidden
-        folder.
+        folder; a file expected and ``path`` exists but is not a regular file
+        (a device, a FIFO, a socket: it would be replaced by a plain file).
+    PermissionError
+        A file expected and ``path`` is a file this process may not write.
 
     Examples
     --------
@@ -167,6 +171,8 @@ def output_path(path, name: str, *, folder: bool = False, forbidden=None) -> str
                          f"{example!r}")
     if folder and os.path.exists(full) and not os.path.isdir(full):
         raise ValueError(f"{name}={text!r} is a file; expected a folder")
+    if not folder:
+        check_existing(text, name=name)         # a device, a FIFO, a read-only file
     existing = full if folder else os.path.dirname(full)
     while not os.path.lexists(existing):            # the folders that will be created
         existing = os.path.dirname(existing)

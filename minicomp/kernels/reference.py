@@ -248,9 +248,6 @@ def qrange(dtype, name: str = "out_dtype") -> tuple[int, int]:
     return int(info.min), int(info.max)
 
 
-_qrange = qrange          # old private name, until minicomp/deploy.py uses qrange
-
-
 def requantize(acc, m0, shift, out_zero_point, relu=False, out_dtype=np.uint8):
     r"""int32 accumulators → 8-bit outputs with a fixed-point multiplier per channel.
 

@@ -217,7 +217,7 @@ def global_masks(scores_list, amount, min_keep=None, where=None) -> list:
         across layers (e.g. normalised) for the ranking to mean anything.
     amount : int or float
         Over all entries of all layers.
-    min_keep : int, sequence of int or None
+    min_keep : int, sequence (or int array) of int, or None
         Entries each layer keeps at least; default
         :func:`default_min_keep` (1 % of the layer, at least 1).
     where : str, optional
@@ -249,6 +249,7 @@ def global_masks(scores_list, amount, min_keep=None, where=None) -> list:
     if not scores_list:
         raise ValueError(f"{pre}scores_list is empty; expected one score array per layer")
     sizes = [s.size for s in scores_list]
+    min_keep = min_keep.tolist() if isinstance(min_keep, np.ndarray) else min_keep
     if min_keep is None:
         min_keep = [default_min_keep(n) for n in sizes]
     elif isinstance(min_keep, (int, np.integer)) and not isinstance(min_keep, bool):

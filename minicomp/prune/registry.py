@@ -193,8 +193,8 @@ def _check_layers(layers, n: int, where: str) -> list:
         isinstance(i, (int, np.integer)) and not isinstance(i, (bool, np.bool_)) and 0 <= i < n
         for i in layers) and len({int(i) for i in layers}) == len(layers)
     if not ok:
-        raise ValueError(f"{where}: layers={layers!r}; expected a non-empty list of distinct "
-                         f"indices of Dense layers in [0, {n})")
+        raise ValueError(f"{where}: layers={layers!r}; expected a non-empty sequence of "
+                         f"distinct indices of Dense layers in [0, {n})")
     return [int(i) for i in layers]
 
 
@@ -283,13 +283,13 @@ def prune(net, criterion: str, amount, X=None, y=None, scope: str = "layer", lay
         One ranking per layer, or one over all chosen layers of each layer's
         scores divided by their L2 norm (as Molchanov et al. do), so that
         layers of different scale compare.
-    layers : list of int, optional
+    layers : sequence of int (list, tuple, range or int array), optional
         Indices into the Dense layers to prune. Default: all of them for
         connection criteria, all but the last for neuron criteria (the
         output neurons are the classes).
     seed : int or Generator
         For the criteria with a ``seed`` option (the random ones).
-    min_keep : int or list of int, optional
+    min_keep : int, or list or int array of one int per chosen layer, optional
         Entries each chosen layer keeps at least, in both scopes (see
         :func:`~minicomp.prune.mask.global_masks`); default 1 % of the
         layer and at least 1, so no layer is ever emptied.
@@ -318,6 +318,7 @@ def prune(net, criterion: str, amount, X=None, y=None, scope: str = "layer", lay
                          f"rank within {' or '.join(entry.scopes)} scope only: use scope="
                          f"{entry.scopes[0]!r}")
     neuron = entry.level == "neuron"
+    layers, min_keep = (v.tolist() if isinstance(v, np.ndarray) else v for v in (layers, min_keep))
     if layers is None:
         layers = list(range(len(dense) - 1 if neuron else len(dense)))
     layers = _check_layers(layers, len(dense), where)

@@ -99,6 +99,9 @@ def huffman_encode(index) -> tuple[str, dict]:
 def huffman_decode(bits: str, code: dict, n: int) -> np.ndarray:
     """Inverse of :func:`huffman_encode`: the first ``n`` symbols of ``bits``.
 
+    ``code`` must be a prefix code (no word the start of another, words
+    distinct), or decoding would be ambiguous: it is refused otherwise.
+
     >>> bits, code = huffman_encode([0, 0, 1, 3, 0])
     >>> huffman_decode(bits, code, 5)
     array([0, 0, 1, 3, 0])
@@ -113,6 +116,17 @@ def huffman_decode(bits: str, code: dict, n: int) -> np.ndarray:
     if not isinstance(code, dict) or not code:
         raise TypeError(f"{where}: code is a {type(code).__name__}; expected the non-empty "
                         "dict {symbol: bit string} of huffman_encode")
+    for s, w in code.items():
+        if not isinstance(w, str) or not w or set(w) - {"0", "1"} or isinstance(s, bool) \
+                or not isinstance(s, (int, np.integer)):
+            raise ValueError(f"{where}: code[{s!r}]={w!r}; expected int symbols, each with a "
+                             "non-empty str of '0' and '1'")
+    words = sorted(((w, s) for s, w in code.items()), key=lambda t: t[0])   # a prefix sorts
+    for (a, sa), (b, sb) in zip(words, words[1:]):              # just before its extensions
+        if b.startswith(a):
+            raise ValueError(f"{where}: code is not prefix-free: code[{sa!r}]={a!r} is a "
+                             f"prefix of code[{sb!r}]={b!r}; expected a prefix code (e.g. "
+                             "huffman_code's)")
     n = validate.integer(n, "n", low=0, where=where)
     inverse, out, word = {v: k for k, v in code.items()}, [], ""
     for b in bits:

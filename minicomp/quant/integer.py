@@ -104,8 +104,13 @@ def check_int8(qnet, where: str) -> QuantizedMLP:
     if not isinstance(qnet, QuantizedMLP):
         raise TypeError(f"{where}: qnet is a {type(qnet).__name__}; expected a QuantizedMLP "
                         "(from quantize_mlp)")
-    if qnet.bits_a != 8 or any(L.W.bits != 8 or L.W.granularity == "group"
-                               for L in qnet.qlayers):
+    groups = [k for k, L in enumerate(qnet.qlayers) if L.W.granularity == "group"]
+    if groups:
+        raise ValueError(f"{where}: qnet has per-group weight scales (granularity='group', "
+                         f"group_size={qnet.qlayers[groups[0]].W.group_size}, layer "
+                         f"{groups[0]}); the int8 kernel takes one weight scale per tensor or "
+                         "per output channel only: quantize_mlp(..., granularity='channel')")
+    if qnet.bits_a != 8 or any(L.W.bits != 8 for L in qnet.qlayers):
         raise ValueError(f"{where}: qnet has bits_a={qnet.bits_a} and weight bits "
                          f"{[L.W.bits for L in qnet.qlayers]}; expected 8-bit weights (per "
                          "tensor or per channel) and 8-bit activations")
@@ -118,14 +123,15 @@ def weight_scales(L) -> np.ndarray:
     return np.broadcast_to(np.asarray(L.W.S, dtype=np.float64), (out, 1))[:, 0]   # (out,)
 
 
-def int8_settings(qnet: QuantizedMLP) -> list[dict]:
+def int8_settings(qnet: QuantizedMLP, where: str = "int8_settings") -> list[dict]:
     r"""The integer-only layers of an 8-bit ``qnet``, one dict per layer.
 
     Each dict holds the arguments of :class:`minicomp.deploy.Int8Dense`:
     ``w_q`` (int8 codes), ``bias_q`` :math:`= \mathrm{round}(\hat b / (S_x S_w))`
     (int32), ``S_x, Z_x`` (the layer's input: the previous layer's output),
     ``S_w`` (out,), ``S_y, Z_y`` and ``relu``; :func:`minicomp.deploy.to_inference`
-    builds the model from them.
+    builds the model from them (``where``, its name in messages: refusals
+    of :func:`check_int8` name the public function).
 
     Examples
     --------
@@ -137,7 +143,7 @@ def int8_settings(qnet: QuantizedMLP) -> list[dict]:
     >>> p[0]["w_q"].dtype, p[0]["bias_q"].dtype, p[1]["S_x"] == p[0]["S_y"], p[0]["relu"]
     (dtype('int8'), dtype('int32'), True, True)
     """
-    check_int8(qnet, "int8_settings")
+    check_int8(qnet, where)
     layers, S_x, Z_x = [], qnet.S_in, qnet.Z_in
     for L in qnet.qlayers:
         S_w = weight_scales(L)                                                  # (out,)

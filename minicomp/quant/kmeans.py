@@ -115,11 +115,19 @@ class SharedDense(Module):
     def bits(self) -> int:
         return int(np.log2(self.codebook.size))
 
+    in_features = property(lambda self: int(self.index.shape[1]),
+                           doc="Inputs, as Dense's (:func:`minicomp.nn.io_features` reads it).")
+    out_features = property(lambda self: int(self.index.shape[0]), doc="Outputs, as Dense's.")
+
     def weight(self) -> np.ndarray:
         return self.codebook.data[self.index]                        # (out, in)
 
     def forward(self, x):
-        x = x if isinstance(x, Tensor) else Tensor(x)
+        x = x if isinstance(x, Tensor) else Tensor(validate.array(
+            x, "x", nonempty=False, finite=False, where=repr(self)))        # numbers only
+        if x.ndim != 2 or x.shape[1] != self.in_features:
+            raise ValueError(f"{self!r}: input of shape {x.shape}; expected (N, "
+                             f"{self.in_features}), {self.in_features} features per row")
         W = self.codebook[self.index]                                # gradient: add.at per cluster
         return x.linear(W, self.b)
 
@@ -182,9 +190,9 @@ def finetune_centroids(shared, X, y, epochs: int = 5, lr: float = 0.01, momentum
         raise TypeError(f"{where}: shared is a {type(shared).__name__} without SharedDense "
                         "layers; expected the Sequential of kmeans_quantize")
     first = next(m for m in shared if isinstance(m, (SharedDense, Dense)))
-    n_in = first.index.shape[1] if isinstance(first, SharedDense) else first.in_features
-    X = check_inputs(n_in, X, "X", where, "training set").astype(np.float32)
+    X = check_inputs(first.in_features, X, "X", where, "training set").astype(np.float32)
     y = validate.labels(y, "y", n=len(X), where=where)
+    epochs = validate.integer(epochs, "epochs", low=1, where=where)   # before CosineLR(T=...)
     opt = SGD(shared.parameters(), lr=lr, momentum=momentum)
     return fit(shared, X, y, optimizer=opt, epochs=epochs, batch_size=batch_size, seed=seed,
                scheduler=CosineLR(opt, T=epochs), quiet=quiet, desc="k-means fine-tune")

@@ -71,8 +71,12 @@ def relu_blocks(net, where=None) -> list:
 
 
 def check_inputs(in_features: int, X, name: str = "X_calib", where=None,
-                 what: str = "calibration set") -> np.ndarray:
+                 what: str = "calibration set", varied: bool = False) -> np.ndarray:
     """A non-empty, finite (N, ``in_features``) batch of numbers, as float64.
+
+    ``varied=True`` (calibration) also refuses a batch whose values are all
+    equal: it has no range to observe, so every activation range would be a
+    single point and the quantized net would collapse.
 
     Examples
     --------
@@ -80,6 +84,11 @@ def check_inputs(in_features: int, X, name: str = "X_calib", where=None,
     Traceback (most recent call last):
         ...
     ValueError: calibrate: X_calib has shape (0, 3); expected a non-empty (N, 3) calibration set
+    >>> check_inputs(2, np.zeros((4, 2)), where="calibrate", varied=True)
+    Traceback (most recent call last):
+        ...
+    ValueError: calibrate: X_calib has all its 8 values equal to 0.0: a zero-range calibration \
+set (nothing to observe); expected real inputs, e.g. a few hundred training rows
     """
     pre = f"{where}: " if where else ""
     if X is None:
@@ -89,7 +98,12 @@ def check_inputs(in_features: int, X, name: str = "X_calib", where=None,
         raise ValueError(f"{pre}{name} has shape {X.shape}; expected a non-empty "
                          f"(N, {in_features}) {what}")
     validate.array(X, name, width=in_features, finite=False, where=where)
-    return check_finite(name, X, where)
+    X = check_finite(name, X, where)
+    if varied and X.min() == X.max():
+        raise ValueError(f"{pre}{name} has all its {X.size} values equal to {X.flat[0]}: a "
+                         f"zero-range {what} (nothing to observe); expected real inputs, e.g. "
+                         "a few hundred training rows")
+    return X
 
 
 def calibrate(net, X_calib, observer: str = "minmax", bits_a: int = 8, batch_size: int = 256,
@@ -112,11 +126,12 @@ def calibrate(net, X_calib, observer: str = "minmax", bits_a: int = 8, batch_siz
     Raises
     ------
     ValueError
-        ``X_calib`` has no rows (empty calibration set), the wrong width or
-        holds NaN/inf.
+        ``X_calib`` has no rows (empty calibration set), the wrong width,
+        holds NaN/inf or only one value repeated (zero range).
     """
     blocks = relu_blocks(net, "calibrate")
-    X_calib = check_inputs(blocks[0].dense.in_features, X_calib, "X_calib", "calibrate")
+    X_calib = check_inputs(blocks[0].dense.in_features, X_calib, "X_calib", "calibrate",
+                           varied=True)
     observer = validate.choice(observer, "observer", sorted(OBSERVERS), where="calibrate")
     batch_size = validate.integer(batch_size, "batch_size", low=1, where="calibrate")
     if observer == "mse":
@@ -189,7 +204,8 @@ def quantize_mlp(net, X_calib=None, bits: int = 8, bits_a: int | None = 8,
     Raises
     ------
     ValueError
-        Empty calibration set, NaN/inf weights or inputs, bad bits.
+        Empty or zero-range (all values equal) calibration set, NaN/inf
+        weights or inputs, bad bits.
     TypeError
         A layer other than Dense / ReLU; ``X_calib`` None with ``bits_a``.
 
@@ -217,7 +233,8 @@ def quantize_mlp(net, X_calib=None, bits: int = 8, bits_a: int | None = 8,
                         f"{blocks[0].dense.in_features}) to quantize activations, or bits_a=None "
                         "for weight-only quantization")
     if X_calib is not None:
-        X_calib = check_inputs(blocks[0].dense.in_features, X_calib, "X_calib", where)
+        X_calib = check_inputs(blocks[0].dense.in_features, X_calib, "X_calib", where,
+                               varied=True)
     observers = calibrate(net, X_calib, observer, bits_a, **observer_kwargs) \
         if bits_a is not None else None
     S_in, Z_in = observers[0].qparams(bits_a) if observers else (None, None)

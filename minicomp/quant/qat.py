@@ -193,6 +193,7 @@ def qat_finetune(net, X, y, bits: int = 4, bits_a: int | None = 8, epochs: int =
     X = X.astype(np.float32)
     y = validate.labels(y, "y", n=len(X), num_classes=blocks[-1].dense.out_features,
                         where=where)
+    epochs = validate.integer(epochs, "epochs", low=1, where=where)   # before CosineLR(T=...)
     qat = QATMLP(net, bits, bits_a, granularity, X_init=X[:1024])
     opt = SGD(net.parameters(), lr=lr, momentum=momentum)
     history = fit(qat, X, y, optimizer=opt, epochs=epochs, batch_size=batch_size, seed=seed,

@@ -124,14 +124,20 @@ def check_finite(name: str, x, where=None) -> np.ndarray:
     return x
 
 
-def _scale_zero(S, Z, shape, where=None):
-    """Scales (finite, > 0) and integer zero points, both broadcastable to ``shape``."""
+def _scale_zero(S, Z, shape, where=None, codes=None):
+    """Scales (finite, > 0) and integer zero points, both broadcastable to ``shape``;
+    with ``codes = (q_min, q_max, what)`` every zero point must be one of those codes."""
     S = validate.array(S, "S", finite=False, where=where).astype(np.float64)
     if not (np.isfinite(S).all() and (S > 0).all()):
         raise ValueError(f"{_pre(where)}scale S must be finite and > 0, got {S.ravel()[:4]}")
     Z = validate.array(Z, "Z", where=where)
     if not (Z == np.rint(Z)).all():
         raise ValueError(f"{_pre(where)}zero point Z must hold integers, got {Z.ravel()[:4]}")
+    if codes is not None and ((Z < codes[0]) | (Z > codes[1])).any():
+        at = [int(i) for i in np.argwhere((Z < codes[0]) | (Z > codes[1]))[0]]
+        what = f"Z={Z.item():g}" if Z.ndim == 0 else f"Z contains {Z[tuple(at)]:g} at {at}"
+        raise ValueError(f"{_pre(where)}{what}; expected an int in [{codes[0]}, {codes[1]}], "
+                         f"the code range of {codes[2]}")
     try:
         np.broadcast_shapes(S.shape, Z.shape, shape)
     except ValueError:
@@ -213,7 +219,8 @@ def quantize(x, S, Z, bits, scheme: str = "affine", rounding: str = "nearest", s
     Raises
     ------
     ValueError
-        NaN/inf in ``x``, a scale that is not positive, bad bits/scheme/rounding.
+        NaN/inf in ``x``, a scale that is not positive, a zero point outside
+        ``qrange(bits, scheme)``, bad bits/scheme/rounding.
 
     Examples
     --------
@@ -223,7 +230,7 @@ def quantize(x, S, Z, bits, scheme: str = "affine", rounding: str = "nearest", s
     q_min, q_max = qrange(bits, scheme)
     rounding = validate.choice(rounding, "rounding", ROUNDINGS)
     x = check_finite("x", x)
-    S, Z = _scale_zero(S, Z, x.shape)
+    S, Z = _scale_zero(S, Z, x.shape, codes=(q_min, q_max, f"bits={bits}, {scheme!r}"))
     t = x / S
     if rounding == "nearest":
         t = np.rint(t)
@@ -269,6 +276,6 @@ def real_range(S, Z, bits, scheme: str = "affine"):
     (-1.0, 2.5)
     """
     q_min, q_max = qrange(bits, scheme)
-    S, Z = _scale_zero(S, Z, (), "real_range")
+    S, Z = _scale_zero(S, Z, (), "real_range", (q_min, q_max, f"bits={bits}, {scheme!r}"))
     lo, hi = S * (q_min - Z), S * (q_max - Z)
     return (float(lo), float(hi)) if lo.ndim == 0 else (lo, hi)
