@@ -27,58 +27,12 @@ import json
 import os
 import sys
 
-from . import __version__, validate
+from . import __version__
+from .validate import int_option
 
 PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
 MAX_EPOCHS = 10_000                    # train --epochs
 MAX_SEED = 2**32 - 1                   # train --seed
-
-
-def _parse(text: str, check, option: str, **bounds):
-    """``text`` as an int (else a float, else the string), checked by ``check``."""
-    value = text
-    for kind in (int, float):
-        try:
-            value = kind(text)
-            break
-        except ValueError:
-            pass
-    try:
-        return check(value, option, **bounds)
-    except (TypeError, ValueError) as e:
-        raise argparse.ArgumentTypeError(str(e)) from None
-
-
-def int_option(option: str, low: int, high: int):
-    """An argparse ``type=``: an int in ``[low, high]`` (:func:`minicomp.validate.integer`).
-
-    Examples
-    --------
-    >>> int_option("--jobs", 1, 64)("2")
-    2
-    >>> int_option("--jobs", 1, 64)("0")
-    Traceback (most recent call last):
-        ...
-    argparse.ArgumentTypeError: --jobs=0; expected an int >= 1 and <= 64
-    """
-    def parse(text):
-        return _parse(text, validate.integer, option, low=low, high=high)
-    return parse
-
-
-def number_option(option: str, high: float, low: float = 0.0):
-    """An argparse ``type=``: a finite number in ``(low, high]`` (:func:`.validate.number`).
-
-    Examples
-    --------
-    >>> number_option("--timeout", 3600.0)("inf")
-    Traceback (most recent call last):
-        ...
-    argparse.ArgumentTypeError: --timeout=inf; expected a finite number > 0 and <= 3600
-    """
-    def parse(text):
-        return _parse(text, validate.number, option, low=low, low_open=True, high=high)
-    return parse
 
 
 def _save_path(text: str) -> str:

@@ -18,7 +18,7 @@ composite and saves two graph nodes per dense layer. Everything else
 them in :mod:`minicomp.functional` and has no backward code of its own.
 
 A new primitive follows the pattern of ``relu`` below: ``Tensor._make`` the
-output, then give it a ``_backward`` closure that calls ``_accumulate``.
+output, then give it a ``_backward`` closure that calls ``accumulate``.
 
 Conventions: ``data`` is float32 by default, float64 if you pass float64
 (gradcheck); gradients of broadcast operands are summed back to the
@@ -77,7 +77,7 @@ def _expand(g: np.ndarray, shape: tuple, axis, keepdims) -> np.ndarray:
     return out
 
 
-def _accumulate(t: Tensor, g: np.ndarray) -> None:
+def accumulate(t: Tensor, g: np.ndarray) -> None:
     # never in place: `g` may be shared with another parent (see add)
     t.grad = g if t.grad is None else t.grad + g
 
@@ -153,7 +153,7 @@ class Tensor:
                     uses[p] += 1
         # ... then run a tensor's _backward once all its consumers have sent
         # their gradient: a topological order, outputs before inputs.
-        _accumulate(self, grad)
+        accumulate(self, grad)
         ready = [self]
         while ready:
             node = ready.pop()
@@ -176,9 +176,9 @@ class Tensor:
         if out.requires_grad:
             def _backward():
                 if self.requires_grad:
-                    _accumulate(self, unbroadcast(out.grad, self.data.shape))
+                    accumulate(self, unbroadcast(out.grad, self.data.shape))
                 if other.requires_grad:
-                    _accumulate(other, unbroadcast(out.grad, other.data.shape))
+                    accumulate(other, unbroadcast(out.grad, other.data.shape))
             out._backward = _backward
         return out
 
@@ -188,16 +188,16 @@ class Tensor:
         if out.requires_grad:
             def _backward():
                 if self.requires_grad:
-                    _accumulate(self, unbroadcast(out.grad * other.data, self.data.shape))
+                    accumulate(self, unbroadcast(out.grad * other.data, self.data.shape))
                 if other.requires_grad:
-                    _accumulate(other, unbroadcast(out.grad * self.data, other.data.shape))
+                    accumulate(other, unbroadcast(out.grad * self.data, other.data.shape))
             out._backward = _backward
         return out
 
     def __neg__(self):
         out = self._make(-self.data, (self,), "neg")
         if out.requires_grad:
-            out._backward = lambda: _accumulate(self, -out.grad)
+            out._backward = lambda: accumulate(self, -out.grad)
         return out
 
     def __pow__(self, p):
@@ -206,7 +206,7 @@ class Tensor:
             raise TypeError(f"pow: exponent must be an int or float constant, got {type(p).__name__}")
         out = self._make(self.data ** p, (self,), f"**{p}")
         if out.requires_grad:
-            out._backward = lambda: _accumulate(self, out.grad * (p * self.data ** (p - 1)))
+            out._backward = lambda: accumulate(self, out.grad * (p * self.data ** (p - 1)))
         return out
 
     def __matmul__(self, other):
@@ -220,13 +220,13 @@ class Tensor:
             def _backward():
                 g = out.grad                               # (..., n, m)
                 if self.requires_grad:                     # (..., n, m) @ (..., m, k)
-                    _accumulate(self, unbroadcast(g @ b.swapaxes(-1, -2), a.shape))
+                    accumulate(self, unbroadcast(g @ b.swapaxes(-1, -2), a.shape))
                 if other.requires_grad:                    # (..., k, n) @ (..., n, m)
                     if a.ndim == b.ndim == 2 and b.flags.f_contiguous and not b.flags.c_contiguous:
                         gb = (g.T @ a).T                   # b is a W.T view: give its grad
                     else:                                  # the same layout (no strided
                         gb = a.swapaxes(-1, -2) @ g        # copies in the update later)
-                    _accumulate(other, unbroadcast(gb, b.shape))
+                    accumulate(other, unbroadcast(gb, b.shape))
             out._backward = _backward
         return out
 
@@ -250,42 +250,42 @@ class Tensor:
             def _backward():
                 g = out.grad                               # (N, out)
                 if self.requires_grad:
-                    _accumulate(self, g @ Wd)              # (N, out) @ (out, in) -> (N, in)
+                    accumulate(self, g @ Wd)              # (N, out) @ (out, in) -> (N, in)
                 if W.requires_grad:
-                    _accumulate(W, g.T @ x)                # (out, N) @ (N, in) -> (out, in)
+                    accumulate(W, g.T @ x)                # (out, N) @ (N, in) -> (out, in)
                 if b is not None and b.requires_grad:
-                    _accumulate(b, g.sum(axis=0))          # (N, out) -> (out,)
+                    accumulate(b, g.sum(axis=0))          # (N, out) -> (out,)
             out._backward = _backward
         return out
 
     def exp(self):
         out = self._make(np.exp(self.data), (self,), "exp")
         if out.requires_grad:
-            out._backward = lambda: _accumulate(self, out.grad * out.data)
+            out._backward = lambda: accumulate(self, out.grad * out.data)
         return out
 
     def log(self):
         out = self._make(np.log(self.data), (self,), "log")
         if out.requires_grad:
-            out._backward = lambda: _accumulate(self, out.grad / self.data)
+            out._backward = lambda: accumulate(self, out.grad / self.data)
         return out
 
     def tanh(self):
         out = self._make(np.tanh(self.data), (self,), "tanh")
         if out.requires_grad:
-            out._backward = lambda: _accumulate(self, out.grad * (1 - out.data * out.data))
+            out._backward = lambda: accumulate(self, out.grad * (1 - out.data * out.data))
         return out
 
     def relu(self):
         out = self._make(np.maximum(self.data, 0), (self,), "relu")
         if out.requires_grad:
-            out._backward = lambda: _accumulate(self, out.grad * (self.data > 0))
+            out._backward = lambda: accumulate(self, out.grad * (self.data > 0))
         return out
 
     def sum(self, axis=None, keepdims=False):
         out = self._make(self.data.sum(axis=axis, keepdims=keepdims), (self,), "sum")
         if out.requires_grad:
-            out._backward = lambda: _accumulate(
+            out._backward = lambda: accumulate(
                 self, _expand(out.grad, self.data.shape, axis, keepdims))
         return out
 
@@ -293,7 +293,7 @@ class Tensor:
         out = self._make(self.data.mean(axis=axis, keepdims=keepdims), (self,), "mean")
         n = self.data.size // max(out.data.size, 1)           # elements averaged
         if out.requires_grad:
-            out._backward = lambda: _accumulate(
+            out._backward = lambda: accumulate(
                 self, _expand(out.grad / n, self.data.shape, axis, keepdims))
         return out
 
@@ -305,7 +305,7 @@ class Tensor:
             def _backward():
                 hit = (self.data == m).astype(self.data.dtype)   # where the max was taken
                 share = hit / hit.sum(axis=axis, keepdims=True)    # ties split the gradient
-                _accumulate(self, _expand(out.grad, self.data.shape, axis, keepdims) * share)
+                accumulate(self, _expand(out.grad, self.data.shape, axis, keepdims) * share)
             out._backward = _backward
         return out
 
@@ -313,7 +313,7 @@ class Tensor:
         shape = shape[0] if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         out = self._make(self.data.reshape(shape), (self,), "reshape")
         if out.requires_grad:
-            out._backward = lambda: _accumulate(self, out.grad.reshape(self.data.shape))
+            out._backward = lambda: accumulate(self, out.grad.reshape(self.data.shape))
         return out
 
     def transpose(self, *axes):
@@ -322,7 +322,7 @@ class Tensor:
         out = self._make(self.data.transpose(axes), (self,), "T")   # NumPy validates axes
         inverse = tuple(sorted(range(len(axes)), key=lambda i: axes[i] % self.data.ndim))
         if out.requires_grad:
-            out._backward = lambda: _accumulate(self, out.grad.transpose(inverse))
+            out._backward = lambda: accumulate(self, out.grad.transpose(inverse))
         return out
 
     def __getitem__(self, index):
@@ -333,7 +333,7 @@ class Tensor:
             def _backward():
                 g = np.zeros_like(self.data)
                 np.add.at(g, index, out.grad)              # repeated indices add up
-                _accumulate(self, g)
+                accumulate(self, g)
             out._backward = _backward
         return out
 
@@ -345,9 +345,9 @@ class Tensor:
         if out.requires_grad:
             def _backward():
                 if self.requires_grad:
-                    _accumulate(self, unbroadcast(out.grad * cond, self.data.shape))
+                    accumulate(self, unbroadcast(out.grad * cond, self.data.shape))
                 if other.requires_grad:
-                    _accumulate(other, unbroadcast(out.grad * ~cond, other.data.shape))
+                    accumulate(other, unbroadcast(out.grad * ~cond, other.data.shape))
             out._backward = _backward
         return out
 
@@ -361,7 +361,7 @@ class Tensor:
                     inside &= self.data >= low
                 if high is not None:
                     inside &= self.data <= high
-                _accumulate(self, out.grad * inside)
+                accumulate(self, out.grad * inside)
             out._backward = _backward
         return out
 

@@ -36,6 +36,7 @@ ValueError: lr=nan; expected a finite number > 0
 """
 from __future__ import annotations
 
+import argparse
 import math
 import numbers
 import os
@@ -251,21 +252,30 @@ def labels(value, name: str = "y", *, n=None, num_classes=None, where=None) -> n
     return y
 
 
+def _is_a(value, cls_name: str) -> bool:
+    """``isinstance(value, minicomp.nn.<cls_name>)`` without importing :mod:`minicomp.nn`.
+
+    This module sits below ``nn`` (``nn`` uses these checks), so it names
+    the class by its module and name instead of importing it.
+    """
+    return any(c.__name__ == cls_name and c.__module__ == "minicomp.nn"
+               for c in type(value).__mro__)
+
+
 def parameters(value, name: str = "params", *, where=None) -> list:
     """A non-empty list of :class:`~minicomp.nn.Parameter`; a Module is named as such."""
-    from .nn import Module, Parameter
     pre = _prefix(where)
-    if isinstance(value, Module):
+    if _is_a(value, "Module"):
         raise TypeError(f"{pre}{name} is a {type(value).__name__} (a Module); expected its "
                         "parameters: pass net.parameters()")
-    if isinstance(value, (str, bytes, np.ndarray, Parameter)) or not hasattr(value, "__iter__"):
+    if isinstance(value, (str, bytes, np.ndarray, Tensor)) or not hasattr(value, "__iter__"):
         raise TypeError(f"{pre}{name}={_show(value)}; expected an iterable of Parameters, "
                         "e.g. net.parameters()")
     params = list(value)
     if not params:
         raise ValueError(f"{pre}{name} is empty; expected at least one Parameter")
     for i, p in enumerate(params):
-        if not isinstance(p, Parameter):
+        if not _is_a(p, "Parameter"):
             raise TypeError(f"{pre}{name}[{i}] is a {type(p).__name__}; expected a Parameter "
                             "(pass net.parameters())")
     return params
@@ -273,8 +283,7 @@ def parameters(value, name: str = "params", *, where=None) -> list:
 
 def module(value, name: str = "net", *, where=None):
     """``value`` if it is a :class:`~minicomp.nn.Module`, else TypeError."""
-    from .nn import Module
-    if not isinstance(value, Module):
+    if not _is_a(value, "Module"):
         raise TypeError(f"{_prefix(where)}{name} is a {type(value).__name__}; expected a "
                         "minicomp Module (e.g. an MLP)")
     return value
@@ -300,3 +309,52 @@ def path(value, name: str = "path", *, where=None) -> str:
     if not text or "\0" in str(text):
         raise ValueError(f"{_prefix(where)}{name}={text!r}; expected a non-empty path")
     return text
+
+
+# ---- command-line options: the same checks as argparse ``type=`` functions
+
+def _parse(text: str, check, option: str, **bounds):
+    """``text`` as an int (else a float, else the string), checked by ``check``."""
+    value = text
+    for kind in (int, float):
+        try:
+            value = kind(text)
+            break
+        except ValueError:
+            pass
+    try:
+        return check(value, option, **bounds)
+    except (TypeError, ValueError) as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def int_option(option: str, low: int, high: int):
+    """An argparse ``type=``: an int in ``[low, high]`` (:func:`minicomp.integer`).
+
+    Examples
+    --------
+    >>> int_option("--jobs", 1, 64)("2")
+    2
+    >>> int_option("--jobs", 1, 64)("0")
+    Traceback (most recent call last):
+        ...
+    argparse.ArgumentTypeError: --jobs=0; expected an int >= 1 and <= 64
+    """
+    def parse(text):
+        return _parse(text, integer, option, low=low, high=high)
+    return parse
+
+
+def number_option(option: str, high: float, low: float = 0.0):
+    """An argparse ``type=``: a finite number in ``(low, high]`` (:func:`.number`).
+
+    Examples
+    --------
+    >>> number_option("--timeout", 3600.0)("inf")
+    Traceback (most recent call last):
+        ...
+    argparse.ArgumentTypeError: --timeout=inf; expected a finite number > 0 and <= 3600
+    """
+    def parse(text):
+        return _parse(text, number, option, low=low, low_open=True, high=high)
+    return parse

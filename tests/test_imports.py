@@ -27,23 +27,10 @@ from __future__ import annotations
 import ast
 import pathlib
 
-import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "minicomp"
 
-# Being removed by the consolidation issue; must be empty when it lands.
-# Offences in files outside kernels/ and bench/: (importing file, module the
-# private name lives in, name); cycles as the set of their modules.
-KNOWN = {
-    ("minicomp/quant/qat.py", "minicomp.tensor", "_accumulate"),
-}
-KNOWN_CYCLES = {
-    frozenset({"minicomp.nn", "minicomp.validate"}),
-    frozenset({"minicomp.cli", "minicomp.grading.cli"}),
-    frozenset({"minicomp.grading.grade", "minicomp.grading.release"}),
-}
-KNOWN_BENCH_IMPORTS = {("minicomp/prune/report.py", "minicomp.bench.timing")}
 
 # minicomp.kernels, bottom to top: what each file may import (the layers below it)
 KERNEL_LAYERS = {
@@ -195,26 +182,14 @@ def private_uses(package: pathlib.Path = PACKAGE) -> list[tuple[str, int, str, s
 
 def test_no_import_cycles():
     found = cycles(graph())
-    unknown = [(c, m) for c, m in found if frozenset(m) not in KNOWN_CYCLES]
-    for c, m in found:
-        print("import cycle:", " -> ".join(c), f"(component {', '.join(m)})",
-              "(known)" if frozenset(m) in KNOWN_CYCLES else "")
-    assert not unknown, "import cycles:\n" + "\n".join(
-        f"{' -> '.join(c)} (component {', '.join(m)})" for c, m in unknown)
-    if found:
-        pytest.xfail(f"{len(found)} known cycle(s) remain (KNOWN_CYCLES)")
+    assert not found, "import cycles:\n" + "\n".join(
+        f"{' -> '.join(c)} (component {', '.join(m)})" for c, m in found)
 
 
 def test_no_private_names_across_modules():
     found = private_uses()
-    unknown = [u for u in found if (u[0], u[2], u[3]) not in KNOWN]
-    for file, line, target, name in found:
-        known = "" if (file, target, name) not in KNOWN else " (known)"
-        print(f"{file}:{line}: private {target}.{name}{known}")
-    assert not unknown, "private names used across modules:\n" + "\n".join(
-        f"{f}:{line}: {t}.{n}" for f, line, t, n in unknown)
-    if found:
-        pytest.xfail(f"{len(found)} known offence(s) remain (KNOWN)")
+    assert not found, "private names used across modules:\n" + "\n".join(
+        f"{f}:{line}: {t}.{n}" for f, line, t, n in found)
 
 
 def test_kernels_import_only_the_layers_below():
@@ -240,13 +215,7 @@ def test_nothing_outside_bench_imports_it():
         for target, _, line in imports(module, path, modules()):
             if target.startswith("minicomp.bench"):
                 found.append((path.relative_to(ROOT).as_posix(), line, target))
-    unknown = [f for f in found if (f[0], f[2]) not in KNOWN_BENCH_IMPORTS]
-    for file, line, target in found:
-        print(f"{file}:{line}: imports {target}",
-              "(known)" if (file, target) in KNOWN_BENCH_IMPORTS else "")
-    assert not unknown, "\n".join(f"{f}:{line}: imports {t}" for f, line, t in unknown)
-    if found:
-        pytest.xfail(f"{len(found)} known import(s) of bench remain (KNOWN_BENCH_IMPORTS)")
+    assert not found, "\n".join(f"{f}:{line}: imports {t}" for f, line, t in found)
 
 
 def test_the_checks_see_what_they_must():

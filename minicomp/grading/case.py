@@ -30,6 +30,8 @@ import itertools
 import os
 import sys
 
+from .. import validate
+
 OUTCOMES = ("passed", "failed", "error", "timeout", "crashed", "syntax_error", "missing",
             "symlink")
 DEFAULT_FORBID_REASON = "write it in plain NumPy"
@@ -194,3 +196,31 @@ def load_exercise(tests_path) -> tuple:
                                                tests_path))
     forbid = tuple(sorted(config.forbidden_imports.items()))
     return [dataclasses.replace(c, forbidden_imports=forbid) for c in cases], config
+
+
+def find_exercises(path, name: str = "exercises") -> tuple:
+    """``(root, names)``: ``path`` is a folder of exercises, or one exercise folder.
+
+    One exercise folder (one holding a ``tests.py``) gives its parent and
+    its own name alone; a folder of exercises gives itself and every
+    sub-folder with a ``tests.py``, sorted.
+
+    Raises
+    ------
+    FileNotFoundError
+        ``path`` is not a directory.
+    ValueError
+        No ``tests.py`` in it nor in any of its sub-folders.
+    """
+    path = os.path.normpath(validate.path(path, name))
+    if os.path.isfile(os.path.join(path, "tests.py")):
+        root, only = os.path.split(os.path.abspath(path))
+        return root, [only]
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{name}: {path!r} is not a directory")
+    names = sorted(d for d in os.listdir(path)
+                   if os.path.isfile(os.path.join(path, d, "tests.py")))
+    if not names:
+        raise ValueError(f"{name}: no tests.py in {path!r} nor in any <exercise>/ under it; "
+                         "expected an exercise folder or a folder of them")
+    return path, names

@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 
-from ..cli import int_option, number_option
+from ..validate import int_option, number_option
 from . import sandbox
 from .grade import MAX_CALL_SECONDS, MAX_JOBS, MAX_SUBMISSION_SECONDS, MEMORY_MB
 from .report import VISIBILITIES

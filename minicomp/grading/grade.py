@@ -23,7 +23,7 @@ import sys
 import time
 
 from .. import validate as v
-from .case import load_cases
+from .case import find_exercises, load_cases
 from .release import SOLUTION, build_release
 from .report import (
     VISIBILITIES,
@@ -84,34 +84,6 @@ def check_limits(limits, where: str) -> Limits:
     v.integer(limits.memory_mb, "limits.memory_mb", low=MEMORY_MB[0], high=MEMORY_MB[1],
               where=where)
     return limits
-
-
-def find_exercises(path, name: str = "exercises") -> tuple:
-    """``(root, names)``: ``path`` is a folder of exercises, or one exercise folder.
-
-    One exercise folder (one holding a ``tests.py``) gives its parent and
-    its own name alone; a folder of exercises gives itself and every
-    sub-folder with a ``tests.py``, sorted.
-
-    Raises
-    ------
-    FileNotFoundError
-        ``path`` is not a directory.
-    ValueError
-        No ``tests.py`` in it nor in any of its sub-folders.
-    """
-    path = os.path.normpath(v.path(path, name))
-    if os.path.isfile(os.path.join(path, "tests.py")):
-        root, only = os.path.split(os.path.abspath(path))
-        return root, [only]
-    if not os.path.isdir(path):
-        raise FileNotFoundError(f"{name}: {path!r} is not a directory")
-    names = sorted(d for d in os.listdir(path)
-                   if os.path.isfile(os.path.join(path, d, "tests.py")))
-    if not names:
-        raise ValueError(f"{name}: no tests.py in {path!r} nor in any <exercise>/ under it; "
-                         "expected an exercise folder or a folder of them")
-    return path, names
 
 
 def load_exercises(path, name: str = "exercises") -> tuple:

@@ -16,6 +16,7 @@ import builtins
 import os
 
 from ..atomic import atomic_open, check_new
+from .case import find_exercises
 
 SOLUTION = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
@@ -266,7 +267,6 @@ def build_release(src) -> dict:
     FileNotFoundError
         If ``src`` is not a directory.
     """
-    from .grade import find_exercises          # grade imports this module
     src = os.fspath(src)
     find_exercises(src, "src")                 # refused as grade, check, validate refuse it
     released, secrets = {}, []

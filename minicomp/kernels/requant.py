@@ -25,6 +25,10 @@ Layer: above :mod:`minicomp.kernels.reference` only (``qrange``); the
 kernels of :mod:`~minicomp.kernels.blocked`, :mod:`~minicomp.kernels.madd`
 and :mod:`~minicomp.kernels.vnni` import it.
 
+Caveat: Numba's on-disk cache checks only the file a kernel is defined in,
+so after editing :func:`requantize_tile` delete the cached kernels
+(``find minicomp -name '*.nbi' -delete``) or they keep the old epilogue.
+
 References
 ----------
 Jacob, B. et al. (2018). Quantization and Training of Neural Networks for

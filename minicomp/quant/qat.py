@@ -38,7 +38,7 @@ from .. import validate
 from ..blocks import numpy_forward
 from ..nn import Module, ReLU
 from ..optim import SGD, CosineLR
-from ..tensor import Tensor, _accumulate
+from ..tensor import Tensor, accumulate
 from ..train import fit
 from .granularity import QTensor, quantize_tensor
 from .observers import MovingAverageMinMaxObserver
@@ -75,7 +75,7 @@ def fake_quantize_ste(x: Tensor, S, Z, bits: int, scheme: str = "affine") -> Ten
     if out.requires_grad:
         def _backward():
             inside = (x.data >= lo) & (x.data <= hi)       # clipped values get no gradient
-            _accumulate(x, out.grad * inside)
+            accumulate(x, out.grad * inside)
         out._backward = _backward
     return out
 
