@@ -253,11 +253,8 @@ def labels(value, name: str = "y", *, n=None, num_classes=None, where=None) -> n
 
 
 def _is_a(value, cls_name: str) -> bool:
-    """``isinstance(value, minicomp.nn.<cls_name>)`` without importing :mod:`minicomp.nn`.
-
-    This module sits below ``nn`` (``nn`` uses these checks), so it names
-    the class by its module and name instead of importing it.
-    """
+    # isinstance(value, minicomp.nn.<cls_name>) without importing nn, which sits above
+    # this module (nn uses these checks): the class is named by module and name
     return any(c.__name__ == cls_name and c.__module__ == "minicomp.nn"
                for c in type(value).__mro__)
 

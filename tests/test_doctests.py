@@ -7,8 +7,8 @@ import pytest
 
 import minicomp
 
-MODULES = sorted(m.name for m in pkgutil.walk_packages(minicomp.__path__, "minicomp.")
-                 if not m.name.endswith("__main__"))
+MODULES = ["minicomp"] + sorted(m.name for m in pkgutil.walk_packages(
+    minicomp.__path__, "minicomp.") if not m.name.endswith("__main__"))
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -127,6 +127,9 @@ def test_strip_hidden_drops_blocks_and_hidden_cases():
     assert "def a(ex)" in out and "def b" not in out and "SECRET" not in out
 
 
+MINIMAL_TESTS = "from minicomp.grading import case\n\n\n@case\ndef c(ex):\n    ex.f(1)\n"
+
+
 @pytest.mark.parametrize("broken", [
     "### BEGIN SOLUTION\nx = 1\n",
     "x = 1\n### END SOLUTION\n",
@@ -135,6 +138,7 @@ def test_strip_hidden_drops_blocks_and_hidden_cases():
 def test_release_refuses_unbalanced_markers_and_writes_nothing(tmp_path, broken):
     src = tmp_path / "src" / "01_x"
     src.mkdir(parents=True)
+    (src / "tests.py").write_text(MINIMAL_TESTS)       # an exercise folder has its tests
     (src / "exercise.py").write_text("def f(x):\n" + "".join(
         f"    {line}\n" for line in broken.splitlines()) + "    return x\n")
     proc = cli("release", tmp_path / "src", tmp_path / "out")
@@ -147,6 +151,7 @@ def test_release_refuses_unbalanced_markers_and_writes_nothing(tmp_path, broken)
 def test_release_refuses_when_a_solution_line_would_survive(tmp_path):
     src = tmp_path / "src" / "01_x"
     src.mkdir(parents=True)
+    (src / "tests.py").write_text(MINIMAL_TESTS)
     (src / "exercise.py").write_text("def f(x):\n    ### BEGIN SOLUTION\n"
                                      "    return x * 12345\n    ### END SOLUTION\n")
     (src / "README.md").write_text("Hint: return x * 12345\n")

@@ -27,7 +27,6 @@ from __future__ import annotations
 import ast
 import pathlib
 
-
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "minicomp"
 
