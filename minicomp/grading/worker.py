@@ -83,12 +83,13 @@ class ForbiddenImports:
     """A ``sys.meta_path`` finder refusing the top-level packages an exercise forbids.
 
     Installed first in ``sys.meta_path`` after the forbidden modules were
-    taken out of ``sys.modules`` (the worker imported ``minicomp`` itself),
-    so ``import``, ``__import__``, ``importlib.import_module`` and
-    ``sys.modules[...]`` all miss them. A guard against ordinary use, not
-    a wall: code that digs module objects out of the garbage collector or
-    removes this finder is not stopped by it (the sandbox also leaves
-    ``minicomp``'s own folder unreadable then, see :mod:`.sandbox`).
+    taken out of ``sys.modules``, so ``import``, ``__import__``,
+    ``importlib.import_module`` and ``sys.modules[...]`` all miss them,
+    with a message that says why. This is the explanation, not the wall:
+    the wall is that the forbidden packages' files are not among the
+    sandbox's readable roots (:mod:`.roots`), so code that removes this
+    finder still cannot load them, and the worker never loaded minicomp's
+    engine, so the garbage collector holds none of it.
     """
 
     def __init__(self, exercise: str, reasons: dict):
