@@ -386,8 +386,10 @@ print("scratch == minicomp.kernels.reference.requantize")
 # in int32 (Numba would otherwise promote to int64 and halve the vector
 # width), folds $Z_x$ into the bias, and — where the CPU has it — uses the
 # VNNI instruction `vpdpbusd`, which multiplies 64 uint8 × int8 pairs and
-# adds them into 16 int32 sums in one step. `minicomp.deploy.Int8Dense`
-# packs the weights once and runs it.
+# adds them into 16 int32 sums in one step. `minicomp.deploy.Int8Dense`,
+# the layer (it turns the scales into `m0, shift`), packs the weights once
+# into an `Int8Kernel` and runs it. (Names: a layer is a `…Dense`; a kernel,
+# integers only, is a `…_linear` function or a `…Kernel` object.)
 
 # %%
 from minicomp.deploy import Int8Dense

@@ -51,7 +51,7 @@ def _save_path(text: str) -> str:
 
 def _cmd_train(args) -> int:
     from .checkpoint import save
-    from .metrics import count_parameters, dense_bytes
+    from .metrics import count_parameters, storage_bytes
     from .train import BaselineConfig, train_baseline
 
     config = BaselineConfig(dataset=args.dataset, seed=args.seed)
@@ -67,7 +67,7 @@ def _cmd_train(args) -> int:
         "test_accuracy": result["accuracy"],
         "test_loss": result["loss"],
         "parameters": count_parameters(net),
-        "bytes_fp32": dense_bytes(net),
+        "bytes_fp32": storage_bytes(net),
         "train_seconds": result["seconds"],
         "seed": config.seed,
     }

@@ -5,9 +5,9 @@ r"""THE path from what the library produces to an inference model on the kernels
 returns one :class:`InferenceModel`: a chain of :class:`SparseDense` (CSR
 weights, :mod:`minicomp.kernels.sparse`) or :class:`Int8Dense` (int8
 weights, int32 accumulation, fixed-point requantization,
-:mod:`minicomp.kernels.int8`) layers. Inference only: no gradients, no
-training mode, NumPy arrays in and out. The net's layers are visited by
-:func:`minicomp.blocks.dense_blocks`; a ReLU after a Dense layer is fused.
+:mod:`minicomp.kernels.int8`) layers; a layer runs a kernel (``sparse_linear``,
+or an ``Int8Kernel``, to which it adds the scales). Inference only, NumPy in
+and out; :func:`minicomp.blocks.dense_blocks` finds the Dense layers, ReLUs fused.
 
 Sparse: each Dense layer ``y = x W^T + b`` keeps the entries of ``W`` that
 are nonzero and not masked, in CSR; predictions are allclose to the float's.
@@ -41,8 +41,8 @@ import itertools
 import numpy as np
 
 from . import validate
-from .kernels.int8 import Int8Linear
-from .kernels.reference import qrange, quantize_multiplier
+from .kernels.int8 import Int8Kernel
+from .kernels.reference import dtype_range, quantize_multiplier
 from .kernels.sparse import check_csr, kernel_arrays, sparse_linear, to_csr
 from .metrics import storage_bytes
 from .nn import ReLU
@@ -104,7 +104,7 @@ class SparseDense:
 
 class Int8Dense:
     r"""Inference-only int8 dense layer: 8-bit codes in and out, on
-    :class:`minicomp.kernels.int8.Int8Linear` (weights packed once; VNNI, AVX2 or plain Numba).
+    :class:`minicomp.kernels.int8.Int8Kernel` (weights packed once; VNNI, AVX2 or plain Numba).
 
     Parameters
     ----------
@@ -145,10 +145,10 @@ class Int8Dense:
             raise TypeError(f"{where}: w_q is {self.w_q.dtype} of shape {self.w_q.shape}; "
                             "expected a 2-D int8 array")
         out_features = self.w_q.shape[0]
-        self.bias_q = None if bias_q is None else np.asarray(bias_q)   # int32: Int8Linear checks
+        self.bias_q = None if bias_q is None else np.asarray(bias_q)   # int32: Int8Kernel checks
         self.x_dtype, self.out_dtype = np.dtype(x_dtype), np.dtype(out_dtype)
         for name, dtype, Z in (("Z_x", self.x_dtype, Z_x), ("Z_y", self.out_dtype, Z_y)):
-            lo, hi = qrange(dtype, "x_dtype" if name == "Z_x" else "out_dtype")
+            lo, hi = dtype_range(dtype, "x_dtype" if name == "Z_x" else "out_dtype")
             if not lo <= validate.integer(Z, name, where=where) <= hi:
                 raise ValueError(f"{where}: {name}={Z}; expected an int in [{lo}, {hi}], "
                                  f"the range of {dtype}")
@@ -165,16 +165,16 @@ class Int8Dense:
         self.relu = validate.flag(relu, "relu", where=where)
         if m0 is None or shift is None:
             m0, shift = quantize_multiplier(self.S_x * self.S_w / self.S_y)   # (out,) each
-        self._layer = Int8Linear(self.w_q, self.bias_q, self.Z_x, m0, shift, self.Z_y,
-                                 relu=self.relu, out_dtype=self.out_dtype,
-                                 x_dtype=self.x_dtype)             # checks m0, shift, bias_q
-        self.m0, self.shift = (v.astype(np.int32) for v in (self._layer.m0, self._layer.shift))
+        self._kernel = Int8Kernel(self.w_q, self.bias_q, self.Z_x, m0, shift, self.Z_y,
+                                  relu=self.relu, out_dtype=self.out_dtype,
+                                  x_dtype=self.x_dtype)            # checks m0, shift, bias_q
+        self.m0, self.shift = (v.astype(np.int32) for v in (self._kernel.m0, self._kernel.shift))
 
     def __call__(self, x_q) -> np.ndarray:
         x_q = np.asarray(x_q)
         if x_q.dtype != self.x_dtype:
             raise TypeError(f"Int8Dense: x_q is {x_q.dtype}; expected {self.x_dtype} codes")
-        return self._layer(x_q)                                    # (B, in) -> (B, out)
+        return self._kernel(x_q)                                   # (B, in) -> (B, out)
 
     @property
     def nbytes(self) -> int:
@@ -216,7 +216,7 @@ class InferenceModel:
         first = self.layers[0]
         X = validate.array(X, "X", ndim=2, width=self.in_features, where="quantize_input",
                            dtype=np.float64)                     # (B, in), finite
-        lo, hi = qrange(first.x_dtype, "x_dtype")
+        lo, hi = dtype_range(first.x_dtype, "x_dtype")
         return np.clip(np.rint(X / first.S_x) + first.Z_x, lo, hi).astype(first.x_dtype)
 
     def forward_int(self, X) -> np.ndarray:

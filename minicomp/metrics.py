@@ -96,18 +96,6 @@ def count_parameters(net) -> int:
     return int(sum(p.size for p in net.parameters()))
 
 
-def count_nonzero(net) -> int:
-    """Number of nonzero scalars in all parameters."""
-    check.module(net, where="count_nonzero")
-    return int(sum(np.count_nonzero(p.data) for p in net.parameters()))
-
-
-def dense_bytes(net) -> int:
-    """Bytes of all parameters stored densely in their dtype: ``storage_bytes(net)``."""
-    check.module(net, where="dense_bytes")
-    return storage_bytes(net)
-
-
 class _Layer(NamedTuple):
     """What the size of one weight matrix depends on."""
 

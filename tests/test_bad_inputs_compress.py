@@ -438,13 +438,13 @@ DEPLOY = [
          r"X has 4 features, the CSR matrix expects 3", id="sparse-width"),
     case(lambda: KS.check_csr(CSR3._replace(shape=(3,))), TypeError, r"shape=\(3,\)",
          id="csr-shape"),
-    case(lambda: K8.Int8Linear(np.ones((2, 3), np.int8), None, 0, 1 << 30, 31, 0)(
+    case(lambda: K8.Int8Kernel(np.ones((2, 3), np.int8), None, 0, 1 << 30, 31, 0)(
         np.zeros((1, 4), np.uint8)), ValueError, r"x_q has 4 features, the layer expects 3",
          id="int8-kernel-width"),
-    case(lambda: K8.Int8Linear.from_scales(np.ones((2, 3), np.int8), np.nan, None, 0.1, 0, 0.1,
-                                           0), ValueError, r"w_scale must be finite",
-         id="int8-kernel-nan-scale"),
-    case(lambda: K8.Int8Linear(np.ones((2, 3), np.int8), None, 0, 1 << 30, 31, 0)([[1, 2, 3]]),
+    case(lambda: Int8Dense(np.ones((2, 3), np.int8), None, S_x=0.1, Z_x=0, S_w=np.nan, S_y=0.1,
+                           Z_y=0), ValueError, r"Int8Dense: S_w=nan; expected a finite positive",
+         id="int8-dense-nan-weight-scale"),
+    case(lambda: K8.Int8Kernel(np.ones((2, 3), np.int8), None, 0, 1 << 30, 31, 0)([[1, 2, 3]]),
          ValueError, r"x_q must be a 2-D ndarray .*got a list", id="int8-kernel-list"),
 ]
 

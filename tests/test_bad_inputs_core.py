@@ -14,7 +14,7 @@ import pytest
 from minicomp import functional as F
 from minicomp.data import (Dataset, batches, load_digits, load_mnist, load_mnist1d, make_blobs,
                            make_spirals, num_batches, read_idx, train_test_split, write_idx)
-from minicomp.metrics import accuracy, count_nonzero, count_parameters, dense_bytes
+from minicomp.metrics import accuracy, count_parameters, storage_bytes
 from minicomp.nn import MLP, Dense, Dropout, Parameter, ReLU, Sequential, io_features, manual_seed
 from minicomp.gradcheck import gradcheck
 from minicomp.optim import SGD, Adam, CosineLR, Scheduler, StepLR, cosine_schedule, step_schedule
@@ -363,8 +363,9 @@ CASES = [
      r"accuracy: y_hat contains nan at \[0, 1\]; expected scores"),
     (lambda: count_parameters("net"), TypeError, r"count_parameters: net is a str; expected a "
                                                  r"minicomp Module"),
-    (lambda: count_nonzero(net().parameters()), TypeError, r"count_nonzero: net is a list"),
-    (lambda: dense_bytes(None), TypeError, r"dense_bytes: net is a NoneType"),
+    (lambda: storage_bytes(net().parameters()), ValueError,
+     r"storage_bytes: x cannot be made into an array .*expected a rectangular array"),
+    (lambda: storage_bytes(None), TypeError, r"storage_bytes: x is a NoneType"),
     # ---- functional: labels out of range in the loss itself
     (lambda: F.cross_entropy(np.zeros((2, 10), np.float32), [0, 10]), ValueError,
      r"cross_entropy: label 10 \(at index 1\) is out of range; expected 0 <= label < 10"),

@@ -134,6 +134,19 @@ def test_int8_dense_hand_worked():
     np.testing.assert_array_equal(layer(np.array([[12, 9]], np.uint8)), [[103, 98]])
 
 
+@pytest.mark.parametrize("bad", [np.nan, np.inf, 0.0, -0.1])
+@pytest.mark.parametrize("which", ["S_w", "S_x", "S_y"])
+def test_int8_dense_refuses_bad_scales(which, bad):
+    # the scales give M = S_x S_w / S_y = 0.05 * 0.1 / 0.01 = 0.5; x - Z_x = (2, 0, -1):
+    # acc = [-1, -13] -> [-0.5 -> 0 (half up), -6.5 -> -6] + Z_y 128
+    scales = {"S_w": 0.1, "S_x": 0.05, "S_y": 0.01}
+    w_q = np.array([[1, 2, 3], [-4, 0, 5]], np.int8)
+    layer = Int8Dense(w_q, None, Z_x=128, Z_y=128, **scales)
+    np.testing.assert_array_equal(layer(np.array([[130, 128, 127]], np.uint8)), [[128, 122]])
+    with pytest.raises(ValueError, match=f"Int8Dense: {which}=.*expected a finite positive"):
+        Int8Dense(w_q, None, Z_x=0, Z_y=0, **{**scales, which: bad})
+
+
 def test_bad_inputs_raise_clear_errors():
     net = MLP([4, 3, 2], seed=0)
     with pytest.raises(ValueError, match="not both"):

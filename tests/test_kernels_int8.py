@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from minicomp.kernels import reference as R
 from minicomp.kernels.blocked import pack as pack4
-from minicomp.kernels.int8 import Int8Linear, choose_path, int8_linear
+from minicomp.kernels.int8 import Int8Kernel, choose_path, int8_linear
 from minicomp.kernels.madd import pack as pack16
 from minicomp.kernels.madd import widen
 from minicomp.kernels.requant import requant_params
@@ -32,11 +32,11 @@ def test_hand_worked_rounding_and_relu():
     w_q = np.array([[1, 2, 3], [-4, 0, 5]], np.int8)
     m0, shift = R.quantize_multiplier(0.5)
     for path in ("blocked", "vnni_emulated", "madd")[:3 if "avx2" in cpu_features() else 2]:
-        layer = Int8Linear(w_q, np.array([10, 0], np.int32), 128, m0, shift, 128, path=path)
-        np.testing.assert_array_equal(layer(x_q), [[133, 122]])
-        layer = Int8Linear(w_q, np.array([10, 0], np.int32), 128, m0, shift, 128, relu=True,
+        kernel = Int8Kernel(w_q, np.array([10, 0], np.int32), 128, m0, shift, 128, path=path)
+        np.testing.assert_array_equal(kernel(x_q), [[133, 122]])
+        kernel = Int8Kernel(w_q, np.array([10, 0], np.int32), 128, m0, shift, 128, relu=True,
                            path=path)
-        np.testing.assert_array_equal(layer(x_q), [[133, 128]])
+        np.testing.assert_array_equal(kernel(x_q), [[133, 128]])
     np.testing.assert_array_equal(
         int8_linear(x_q, 128, w_q, np.array([10, 0], np.int32), m0, shift, 128), [[133, 122]])
 
@@ -81,14 +81,14 @@ def test_requant_params_hand_worked():
     q = requant_params(np.array([1 << 30, 3], np.int32), 31, 10, 2, relu=True,
                        out_dtype=np.int8)
     assert q.m0.tolist() == [1 << 30, 3] and q.shift.tolist() == [31, 31]
-    assert q.rnd.tolist() == [1 << 30, 1 << 30] and (q.zo, q.lo, q.hi) == (10, 10, 127)
+    assert q.rnd.tolist() == [1 << 30, 1 << 30] and (q.Z_y, q.lo, q.hi) == (10, 10, 127)
     assert requant_params(1, 1, -5, 1, out_dtype=np.int8)[3:] == (-5, -128, 127)
 
 
 def test_choose_path():
     auto = choose_path()
     assert auto == ("vnni" if cpu_vnni() else "madd" if "avx2" in cpu_features() else "blocked")
-    assert Int8Linear(**good()).path == auto
+    assert Int8Kernel(**good()).path == auto
     assert choose_path("vnni_emulated") == "vnni_emulated"
     with pytest.raises(ValueError, match="path must be one of"):
         choose_path("gpu")
@@ -115,12 +115,12 @@ def layers(draw):
 def test_bit_exact_vs_reference(path, args, parallel):
     x_q, Z_x, w_q, bias_q, m0, shift, Z_y, relu, out_dtype = args
     expected = R.int8_linear(x_q, Z_x, w_q, bias_q, m0, shift, Z_y, relu, out_dtype)
-    layer = Int8Linear(w_q, bias_q, Z_x, m0, shift, Z_y, relu, out_dtype, x_q.dtype,
+    kernel = Int8Kernel(w_q, bias_q, Z_x, m0, shift, Z_y, relu, out_dtype, x_q.dtype,
                        path=path, parallel=parallel)
-    y_q = layer(x_q)
+    y_q = kernel(x_q)
     assert y_q.dtype == out_dtype
     np.testing.assert_array_equal(y_q, expected)
-    np.testing.assert_array_equal(layer(np.asfortranarray(x_q)), expected)  # non-contiguous
+    np.testing.assert_array_equal(kernel(np.asfortranarray(x_q)), expected)  # non-contiguous
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -135,11 +135,11 @@ def test_worst_case_in_features_65536(path, x_dtype):
     bias_q = np.array([2**23 - 1, -(2**23 - 1)], np.int32)
     m0, shift = R.quantize_multiplier(2.0**-24)                          # acc / 2^24 ~ +-128
     expected = R.int8_linear(x_q, hi, w_q, bias_q, m0, shift, 0, out_dtype=np.int8)
-    y = Int8Linear(w_q, bias_q, hi, m0, shift, 0, out_dtype=np.int8, x_dtype=x_dtype, path=path)
+    y = Int8Kernel(w_q, bias_q, hi, m0, shift, 0, out_dtype=np.int8, x_dtype=x_dtype, path=path)
     np.testing.assert_array_equal(y(x_q), expected)
     assert expected.tolist() == [[127, -127]]            # 2^31-1 >> 24 = 128 -> clamped; -127
     with pytest.raises(OverflowError, match="output 0 has worst case 2147483648"):
-        Int8Linear(w_q, bias_q + np.int32(1), hi, m0, shift, 0, x_dtype=x_dtype, path=path)
+        Int8Kernel(w_q, bias_q + np.int32(1), hi, m0, shift, 0, x_dtype=x_dtype, path=path)
 
 
 @pytest.mark.parametrize("path", PATHS)
@@ -153,15 +153,15 @@ def test_partial_sums_wrap_but_result_is_exact(path):
     m0, shift = R.quantize_multiplier(2.0**-24)
     expected = R.int8_linear(x_q, 128, w_q, None, m0, shift, 0)
     assert expected.tolist() == [[126], [126]]            # 2114060288 / 2^24 = 126.0
-    np.testing.assert_array_equal(Int8Linear(w_q, None, 128, m0, shift, 0, path=path)(x_q),
+    np.testing.assert_array_equal(Int8Kernel(w_q, None, 128, m0, shift, 0, path=path)(x_q),
                                   expected)
 
 
 def good():
     w_q = np.ones((2, 3), np.int8)
     m0, shift = R.quantize_multiplier([0.5, 0.25])
-    return {"w_q": w_q, "bias_q": np.zeros(2, np.int32), "x_zero_point": 0, "m0": m0,
-            "shift": shift, "out_zero_point": 0}
+    return {"w_q": w_q, "bias_q": np.zeros(2, np.int32), "Z_x": 0, "m0": m0,
+            "shift": shift, "Z_y": 0}
 
 
 @pytest.mark.parametrize("change, error, match", [
@@ -169,11 +169,11 @@ def good():
     ({"w_q": np.ones(3, np.int8)}, TypeError, "w_q must be a 2-D int8"),
     ({"bias_q": np.zeros(2, np.int64)}, TypeError, "bias_q must be int32 of shape"),
     ({"bias_q": np.zeros(3, np.int32)}, TypeError, r"bias_q must be int32 of shape \(2,\)"),
-    ({"x_zero_point": 256}, ValueError, r"x_zero_point must lie in \[0, 255\], got 256"),
-    ({"x_zero_point": -1}, ValueError, "x_zero_point must lie in"),
-    ({"x_zero_point": 1.5}, TypeError, "x_zero_point must be an integer"),
-    ({"x_zero_point": 128, "x_dtype": np.int8}, ValueError, r"\[-128, 127\], got 128"),
-    ({"out_zero_point": -129, "out_dtype": np.int8}, ValueError, "out_zero_point must lie in"),
+    ({"Z_x": 256}, ValueError, r"Z_x must lie in \[0, 255\], got 256"),
+    ({"Z_x": -1}, ValueError, "Z_x must lie in"),
+    ({"Z_x": 1.5}, TypeError, "Z_x must be an integer"),
+    ({"Z_x": 128, "x_dtype": np.int8}, ValueError, r"\[-128, 127\], got 128"),
+    ({"Z_y": -129, "out_dtype": np.int8}, ValueError, "Z_y must lie in"),
     ({"out_dtype": np.int16}, TypeError, "out_dtype must be uint8 or int8"),
     ({"x_dtype": np.float32}, TypeError, "x_dtype must be uint8 or int8"),
     ({"m0": np.array([0.5, 0.25])}, TypeError, "m0 must be integers"),
@@ -184,38 +184,28 @@ def good():
     ({"shift": 63}, ValueError, "shift must lie in"),
     ({"path": "gpu"}, ValueError, "path must be one of"),
 ])
-def test_bad_layer_arguments(change, error, match):
+def test_bad_kernel_arguments(change, error, match):
     with pytest.raises(error, match=match):
-        Int8Linear(**{**good(), **change})
+        Int8Kernel(**{**good(), **change})
 
 
 def test_bad_inputs_at_call():
-    layer = Int8Linear(**good(), path="blocked")
+    kernel = Int8Kernel(**good(), path="blocked")
     with pytest.raises(ValueError, match="x_q has 4 features, the layer expects 3"):
-        layer(np.zeros((1, 4), np.uint8))
+        kernel(np.zeros((1, 4), np.uint8))
     with pytest.raises(TypeError, match="x_q must be uint8"):
-        layer(np.zeros((1, 3), np.float32))
+        kernel(np.zeros((1, 3), np.float32))
     with pytest.raises(ValueError, match="x_q must be a 2-D ndarray"):
-        layer(np.zeros(3, np.uint8))
+        kernel(np.zeros(3, np.uint8))
     with pytest.raises(TypeError, match="x_q must be uint8 or int8, got float64"):
         int8_linear(np.zeros((1, 3)), 0, good()["w_q"], None, 1 << 30, 31, 0)
-    assert layer(np.zeros((0, 3), np.uint8)).shape == (0, 2)             # empty batch
-
-
-@pytest.mark.parametrize("bad", [np.nan, np.inf, 0.0, -0.1])
-@pytest.mark.parametrize("which", ["w_scale", "x_scale", "y_scale"])
-def test_from_scales_refuses_bad_scales(which, bad):
-    scales = {"w_scale": 0.1, "x_scale": 0.05, "y_scale": 0.01}
-    scales[which] = bad
-    with pytest.raises(ValueError, match=f"{which} must be finite and positive"):
-        Int8Linear.from_scales(good()["w_q"], scales["w_scale"], None, scales["x_scale"], 0,
-                               scales["y_scale"], 0)
+    assert kernel(np.zeros((0, 3), np.uint8)).shape == (0, 2)             # empty batch
 
 
 @pytest.mark.skipif(cpu_vnni() is not None, reason="this CPU has VNNI")
 def test_native_vnni_refused_without_the_instruction():
     with pytest.raises(RuntimeError, match="avx512_vnni or avx_vnni"):
-        Int8Linear(**good(), path="vnni")
+        Int8Kernel(**good(), path="vnni")
 
 
 def _run(code, **env):

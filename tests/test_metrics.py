@@ -2,8 +2,9 @@
 import numpy as np
 import pytest
 
+from minicomp.kernels import sparse
 from minicomp.kernels.reference import to_csr
-from minicomp.metrics import dense_bytes, storage_bytes
+from minicomp.metrics import storage_bytes
 from minicomp.nn import MLP, Dense, Sequential, Sigmoid
 from minicomp.prune.mask import apply_mask
 from minicomp.quant import huffman_bytes, kmeans_quantize
@@ -11,7 +12,7 @@ from minicomp.quant import huffman_bytes, kmeans_quantize
 
 def test_dense_counts_parameters_in_their_dtype():
     net = MLP([10, 20, 5], seed=0)                 # 200 + 20 + 100 + 5 float32 parameters
-    assert storage_bytes(net) == dense_bytes(net) == 4 * 325
+    assert storage_bytes(net) == 4 * 325
     assert storage_bytes(net, bias=False) == 4 * 300
     assert storage_bytes((3, 4)) == 4 * (12 + 3)
     assert storage_bytes(np.zeros((3, 4), np.float16), bias=False) == 2 * 12
@@ -26,6 +27,19 @@ def test_csr_uses_the_narrowest_index_types():
     W = np.zeros((4, 300), np.float32)
     W[:, :150] = 1.0
     assert storage_bytes(W, "csr", bias=False) == 600 * 4 + 600 * 2 + 5 * 2
+
+
+@pytest.mark.parametrize("shape, density", [((1, 1), 1.0), ((3, 256), 0.5), ((3, 257), 0.5),
+                                            ((40, 300), 0.3), ((2, 70_000), 0.01),
+                                            ((5, 8), 0.0)])
+def test_csr_nbytes_is_storage_bytes(shape, density):
+    # CSR.nbytes counts the arrays held; storage_bytes the formula: they agree for every
+    # CSR that to_csr builds (index types: uint8 up to 256 inputs / nnz, then uint16, uint32)
+    rng = np.random.default_rng(0)
+    W = np.where(rng.random(shape) < density, rng.standard_normal(shape), 0.0)
+    for A in (to_csr(W), sparse.to_csr(W)):
+        assert A.nbytes == storage_bytes(A, "csr", bias=False) == storage_bytes(
+            W, "csr", bias=False)
 
 
 def test_csr_of_a_net_keeps_entries_nonzero_and_not_masked():

@@ -8,7 +8,7 @@ out) for
   bias or ReLU -- a lower bound on the float layer),
 - torch's quantized ``LinearReLU`` with the fbgemm and x86 engines (when
   torch is installed; 2 threads),
-- ours (:class:`minicomp.kernels.int8.Int8Linear`): the VNNI path (when the
+- ours (:class:`minicomp.kernels.int8.Int8Kernel`): the VNNI path (when the
   CPU has the instruction), the AVX2 ``vpmaddwd`` path (when it has AVX2)
   and the pure-Numba register-blocked path,
 
@@ -27,7 +27,7 @@ import time
 
 import numpy as np
 
-from ..kernels.int8 import Int8Linear
+from ..kernels.int8 import Int8Kernel
 from ..kernels.reference import quantize_multiplier
 from ..kernels.vnni import cpu_features, cpu_vnni
 from .timing import median_time
@@ -36,7 +36,7 @@ SHAPES = ((784, 300), (1024, 1024), (4096, 4096))
 BATCHES = (1, 32, 256)
 
 
-def _torch_layers(W, b, x_scale, w_scale, y_scale):
+def _torch_layers(W, b, S_x, S_w, S_y):
     """torch quantized LinearReLU per engine, or {} without torch."""
     try:
         import torch
@@ -51,10 +51,10 @@ def _torch_layers(W, b, x_scale, w_scale, y_scale):
         torch.backends.quantized.engine = engine
         N, K = W.shape
         layer = LinearReLU(K, N)
-        qW = torch.quantize_per_channel(torch.from_numpy(W), torch.from_numpy(w_scale.astype(np.float64)),
+        qW = torch.quantize_per_channel(torch.from_numpy(W), torch.from_numpy(S_w.astype(np.float64)),
                                         torch.zeros(N, dtype=torch.long), 0, torch.qint8)
         layer.set_weight_bias(qW, torch.from_numpy(b))
-        layer.scale, layer.zero_point = float(y_scale), 0
+        layer.scale, layer.zero_point = float(S_y), 0
         layers[engine] = (engine, layer)
     return layers
 
@@ -72,25 +72,25 @@ def run_shape(K, N, B, kw, seed=0):
     W = (rng.standard_normal((N, K)) / np.sqrt(K)).astype(np.float32)  # (out, in)
     b = (0.1 * rng.standard_normal(N)).astype(np.float32)              # (out,)
     x = rng.random((B, K)).astype(np.float32)                           # (B, in) in [0, 1)
-    x_scale, y_scale = 1 / 255, 0.05
-    w_scale = (np.abs(W).max(1) / 127).astype(np.float32)               # (out,) symmetric
-    w_q = np.round(W / w_scale[:, None]).astype(np.int8)                # (out, in)
-    x_q = np.round(x / x_scale).astype(np.uint8)                        # (B, in), Z_x = 0
-    bias_q = np.round(b / (x_scale * w_scale)).astype(np.int32)         # (out,)
-    m0, shift = quantize_multiplier(x_scale * w_scale.astype(np.float64) / y_scale)
+    S_x, S_y = 1 / 255, 0.05
+    S_w = (np.abs(W).max(1) / 127).astype(np.float32)                   # (out,) symmetric
+    w_q = np.round(W / S_w[:, None]).astype(np.int8)                    # (out, in)
+    x_q = np.round(x / S_x).astype(np.uint8)                            # (B, in), Z_x = 0
+    bias_q = np.round(b / (S_x * S_w)).astype(np.int32)                 # (out,)
+    m0, shift = quantize_multiplier(S_x * S_w.astype(np.float64) / S_y)
     row = {"shape": f"{K}->{N}", "batch": B}
     row["numpy_f32"] = median_time(lambda: x @ W.T, **kw)
-    for engine, layer in _torch_layers(W, b, x_scale, w_scale, y_scale).values():
+    for engine, layer in _torch_layers(W, b, S_x, S_w, S_y).values():
         import torch
         time.sleep(0.25)                         # let the previous pool's threads idle (OpenBLAS spins ~0.1 s)
-        xq = torch.quantize_per_tensor(torch.from_numpy(x), x_scale, 0, torch.quint8)
+        xq = torch.quantize_per_tensor(torch.from_numpy(x), S_x, 0, torch.quint8)
         row[f"torch_{engine}"] = _time_torch(engine, layer, xq, kw)
     paths = (["vnni"] if cpu_vnni() else []) + (["madd"] if "avx2" in cpu_features() else [])
     paths += ["blocked"]
     for path in paths:
-        layer = Int8Linear(w_q, bias_q, 0, m0, shift, 0, relu=True, path=path)
+        kernel = Int8Kernel(w_q, bias_q, 0, m0, shift, 0, relu=True, path=path)
         time.sleep(0.25)
-        row[f"ours_{path}"] = median_time(lambda layer=layer: layer(x_q), **kw)
+        row[f"ours_{path}"] = median_time(lambda kernel=kernel: kernel(x_q), **kw)
     for path in paths:
         row[f"f32/{path}"] = row["numpy_f32"] / row[f"ours_{path}"]
         if "torch_fbgemm" in row:
@@ -102,20 +102,20 @@ _COLD = """
 import json, time
 import numpy as np
 t0 = time.perf_counter()
-from minicomp.kernels.int8 import Int8Linear
+from minicomp.kernels.int8 import Int8Kernel
 from minicomp.kernels.reference import quantize_multiplier
 from minicomp.kernels.vnni import cpu_features, cpu_vnni
 t_import = time.perf_counter() - t0
 m0, shift = quantize_multiplier(0.001)
 w_q = np.ones((300, 784), np.int8)
 times = {}
-auto = Int8Linear(w_q, None, 0, m0, shift, 0).path      # what path="auto" runs: timed first
+auto = Int8Kernel(w_q, None, 0, m0, shift, 0).path      # what path="auto" runs: timed first
 for path in [auto] + [p for p in ("madd", "blocked") if p != auto
                       and (p != "madd" or "avx2" in cpu_features())]:
     for parallel in (False, True):
-        layer = Int8Linear(w_q, None, 0, m0, shift, 0, relu=True, path=path, parallel=parallel)
+        kernel = Int8Kernel(w_q, None, 0, m0, shift, 0, relu=True, path=path, parallel=parallel)
         t = time.perf_counter()
-        layer(np.ones((1, 784), np.uint8))
+        kernel(np.ones((1, 784), np.uint8))
         times[f"{path}_{'parallel' if parallel else 'serial'}"] = time.perf_counter() - t
 print(json.dumps({"import": t_import, "first_calls": times,
                   "total": time.perf_counter() - t0}))

@@ -117,7 +117,7 @@ def one_seed(dataset: str, seed: int, quick: bool) -> dict:
         r["integer_s"] = median_time(lambda: inet(X), samples=samples)
         x_q = inet.quantize_input(X)
         r["integer_codes_s"] = median_time(lambda: _forward_codes(inet, x_q), samples=samples)
-        r["kernel"] = choose_path()                        # what Int8Linear(path="auto") runs
+        r["kernel"] = choose_path()                        # what Int8Kernel(path="auto") runs
     return r
 
 

@@ -70,7 +70,7 @@ def _block14(x, b, W, i0, acc, r):
 
 
 @njit(inline="always")
-def _tiles(t0, t1, x, W, bias, m0, rnd, shift, zo, lo, hi, out):
+def _tiles(t0, t1, x, W, bias, m0, rnd, shift, Z_y, lo, hi, out):
     """Tiles ``t0..t1-1`` of 2 rows × 4 outputs (output-block-major)."""
     B, N = out.shape
     n_rb = (B + 1) // 2
@@ -82,24 +82,24 @@ def _tiles(t0, t1, x, W, bias, m0, rnd, shift, zo, lo, hi, out):
             _block24(x, b0, W, i0, acc)
         else:
             _block14(x, b0, W, i0, acc, 0)
-        requantize_tile(acc, rows, b0, i0, cols, bias, m0, rnd, shift, zo, lo, hi, out)
+        requantize_tile(acc, rows, b0, i0, cols, bias, m0, rnd, shift, Z_y, lo, hi, out)
 
 
 @njit(cache=True)
-def blocked_serial(x, W, bias, m0, rnd, shift, zo, lo, hi, out):
+def blocked_serial(x, W, bias, m0, rnd, shift, Z_y, lo, hi, out):
     """All tiles on one thread; writes ``out`` (B, out)."""
     B, N = out.shape
-    _tiles(0, ((N + 3) // 4) * ((B + 1) // 2), x, W, bias, m0, rnd, shift, zo, lo, hi, out)
+    _tiles(0, ((N + 3) // 4) * ((B + 1) // 2), x, W, bias, m0, rnd, shift, Z_y, lo, hi, out)
 
 
 @njit(cache=True, parallel=True)
-def blocked_parallel(x, W, bias, m0, rnd, shift, zo, lo, hi, out, threads):
+def blocked_parallel(x, W, bias, m0, rnd, shift, Z_y, lo, hi, out, threads):
     """The tiles split in ``threads`` contiguous runs; writes ``out`` (B, out)."""
     B, N = out.shape
     n = ((N + 3) // 4) * ((B + 1) // 2)
     chunks = min(n, threads)       # (numba.get_num_threads() here would block caching)
     for c in prange(chunks):                    # contiguous runs of tiles per thread
-        _tiles(c * n // chunks, (c + 1) * n // chunks, x, W, bias, m0, rnd, shift, zo, lo, hi,
+        _tiles(c * n // chunks, (c + 1) * n // chunks, x, W, bias, m0, rnd, shift, Z_y, lo, hi,
                out)
 
 

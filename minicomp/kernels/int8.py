@@ -1,18 +1,26 @@
-r"""The int8 dense layer: checks, folds the bias, picks a kernel (the top layer).
+r"""The int8 kernel: checks, folds the bias, picks a CPU path (the top layer).
 
 Same signature and bit-exact results as
 :func:`minicomp.kernels.reference.int8_linear` (Jacob et al. 2018):
+:func:`int8_linear`, or :class:`Int8Kernel` to pack the weights once.
 
 .. math:: q_{y,bi} = \mathrm{clamp}\Big(Z_y + \big\lfloor (a_{bi}\, m_{0,i}
           + 2^{s_i-1}) / 2^{s_i} \big\rfloor\Big),\qquad
           a_{bi} = \sum_j x_{bj}\, w_{ij} + \underbrace{q_{b,i}
           - Z_x \textstyle\sum_j w_{ij}}_{\text{folded bias } \beta_i}.
 
-Subtracting the zero point once per output (``β``, computed when the layer
+Subtracting the zero point once per output (``β``, computed when the kernel
 is built) instead of once per product leaves a pure u8 × s8 dot product:
 the shape the ``vpdpbusd`` instruction computes. int8 activations are moved
 to uint8 by ``x + 128`` (a bit flip, ``x ^ 0x80``) with ``Z_x + 128``: the
 differences ``x - Z_x`` are unchanged.
+
+**Names.** The formula's (as in :mod:`minicomp.quant` and
+:mod:`minicomp.deploy`): ``x_q, Z_x, w_q, bias_q, m0, shift, Z_y``, with
+``M = S_x S_w / S_y ≈ m0 · 2^-shift``. A kernel takes integers only, no
+scales: it is a ``…_linear`` function or a ``…Kernel`` object (packed
+weights + the chosen path). The *layer*, with scales, is
+:class:`minicomp.deploy.Int8Dense`, which runs an :class:`Int8Kernel`.
 
 **Paths** (:func:`choose_path`; ``"auto"`` takes the first the CPU has):
 
@@ -28,13 +36,13 @@ differences ``x - Z_x`` are unchanged.
 
 Every path accumulates in int32 and ends in the same fixed-point epilogue
 (:func:`minicomp.kernels.requant.requantize_tile`). This module is the top
-layer: it imports reference, requant, blocked, madd and vnni, and none of
-them imports it. Shape contract: ``w_q`` (out, in) int8, ``x_q`` (B, in)
+layer: it imports requant, blocked, madd and vnni, and none of them
+imports it. Shape contract: ``w_q`` (out, in) int8, ``x_q`` (B, in)
 uint8 or int8 → (B, out) ``out_dtype``.
 
 **int32 is exact.** The kernels add in wrapping int32 arithmetic, whose
 result is the true sum modulo 2^32, so it is the true sum whenever that fits
-in int32, even if partial sums wrap. The layer proves it fits for every
+in int32, even if partial sums wrap. The kernel proves it fits for every
 input when it is built: ``max|x - Z_x| · Σ_j |w_ij| + |q_{b,i}| < 2^31``
 per output (max|x - Z_x| ≤ 255, |w| ≤ 128, so every layer with
 in_features ≤ 65,536 and |bias| < 2^23 passes); otherwise it refuses with
@@ -44,7 +52,7 @@ Compilation: top-level ``@njit(cache=True)`` kernels, compiled on their
 first call; serial below 2·10^6 multiply-adds per call, where starting the
 thread pool (5--10 µs) costs more than it saves.
 
-Deviations from the reference: a layer whose worst case could overflow
+Deviations from the reference: a kernel whose worst case could overflow
 int32 is refused when built (the reference fails only on data that
 overflows); ``m0`` must lie in [1, 2^31) and ``shift`` in [1, 62].
 
@@ -59,7 +67,6 @@ import numba
 import numpy as np
 
 from . import blocked, madd, vnni
-from .reference import quantize_multiplier
 from .requant import INT32_MAX, requant_params, zero_point
 
 PARALLEL_MACS = 2_000_000       # multiply-adds per call above which threads pay off
@@ -67,7 +74,7 @@ PATHS = ("auto", "vnni", "vnni_emulated", "madd", "blocked")
 
 
 def choose_path(path: str = "auto") -> str:
-    """The kernel ``Int8Linear(..., path=path)`` runs on this CPU.
+    """The kernel ``Int8Kernel(..., path=path)`` runs on this CPU.
 
     ``"auto"``: ``"vnni"`` when :func:`minicomp.kernels.vnni.cpu_vnni` finds
     the instruction, else ``"madd"`` on a CPU with AVX2, else ``"blocked"``.
@@ -94,21 +101,23 @@ def choose_path(path: str = "auto") -> str:
     return path
 
 
-class Int8Linear:
-    """An int8 dense layer, pre-packed: ``Int8Linear(...)(x_q)`` = ``int8_linear(x_q, ...)``.
+class Int8Kernel:
+    """The int8 kernel, weights packed once: ``Int8Kernel(...)(x_q)`` = ``int8_linear(x_q, ...)``.
+
+    Integers in and out, no scales (the layer is :class:`minicomp.deploy.Int8Dense`).
 
     Parameters
     ----------
     w_q : ndarray of int8, shape (out, in)
     bias_q : ndarray of int32, shape (out,), or None (zeros)
-    x_zero_point : int, in ``x_dtype``'s range
+    Z_x : int, the input zero point, in ``x_dtype``'s range
     m0, shift : int or ndarray (out,) of ints, from ``quantize_multiplier``;
         m0 in [1, 2^31), shift in [1, 62]
-    out_zero_point : int, in ``out_dtype``'s range
+    Z_y : int, the output zero point, in ``out_dtype``'s range
     relu : bool
     out_dtype, x_dtype : uint8 or int8
     path : {"auto", "vnni", "vnni_emulated", "madd", "blocked"}
-        The kernel (:func:`choose_path`). "auto": VNNI when the CPU has it,
+        The CPU path (:func:`choose_path`). "auto": VNNI when the CPU has it,
         else "madd" on a CPU with AVX2, else "blocked". "vnni_emulated" runs
         the VNNI kernel with the instruction replaced by generic vector code
         (for tests; slow).
@@ -126,15 +135,16 @@ class Int8Linear:
 
     Examples
     --------
+    >>> from minicomp.kernels.reference import quantize_multiplier
     >>> w_q = np.array([[1, 2, 3], [-4, 0, 5]], np.int8)
     >>> m0, shift = quantize_multiplier(0.5)
-    >>> layer = Int8Linear(w_q, np.array([10, 0], np.int32), 128, m0, shift, 128,
-    ...                    relu=True, path="blocked")
-    >>> layer(np.array([[130, 128, 127]], np.uint8))     # acc = [9, -13]
+    >>> kernel = Int8Kernel(w_q, np.array([10, 0], np.int32), 128, m0, shift, 128,
+    ...                     relu=True, path="blocked")
+    >>> kernel(np.array([[130, 128, 127]], np.uint8))    # acc = [9, -13]
     array([[133, 128]], dtype=uint8)
     """
 
-    def __init__(self, w_q, bias_q, x_zero_point, m0, shift, out_zero_point, relu=False,
+    def __init__(self, w_q, bias_q, Z_x, m0, shift, Z_y, relu=False,
                  out_dtype=np.uint8, x_dtype=np.uint8, path="auto", parallel=None):
         if not isinstance(w_q, np.ndarray) or w_q.dtype != np.int8 or w_q.ndim != 2:
             raise TypeError(f"w_q must be a 2-D int8 ndarray, got {getattr(w_q, 'dtype', type(w_q))}"
@@ -146,18 +156,18 @@ class Int8Linear:
         if bias_q.dtype != np.int32 or bias_q.shape != (N,):
             raise TypeError(f"bias_q must be int32 of shape ({N},), got {bias_q.dtype} {bias_q.shape}")
         self.x_dtype, self.out_dtype = np.dtype(x_dtype), np.dtype(out_dtype)
-        Z_x = zero_point("x_zero_point", x_zero_point, self.x_dtype, "x_dtype")
-        q = requant_params(m0, shift, out_zero_point, N, relu, self.out_dtype)
-        self.m0, self.rnd, self.shift, self.zo, self.lo, self.hi = q           # (out,) x3, ints
-        Z_u = Z_x + 128 if self.x_dtype == np.int8 else Z_x                 # zero point of x ^ 0x80
+        Z_x = zero_point("Z_x", Z_x, self.x_dtype, "x_dtype")
+        q = requant_params(m0, shift, Z_y, N, relu, self.out_dtype)
+        self.m0, self.rnd, self.shift, self.Z_y, self.lo, self.hi = q          # (out,) x3, ints
+        Z_xu = Z_x + 128 if self.x_dtype == np.int8 else Z_x    # Z_x of the uint8 x the paths read
         W64 = w_q.astype(np.int64)                                          # (out, in)
-        worst = max(Z_u, 255 - Z_u) * np.abs(W64).sum(1) + np.abs(bias_q.astype(np.int64))
+        worst = max(Z_xu, 255 - Z_xu) * np.abs(W64).sum(1) + np.abs(bias_q.astype(np.int64))
         if N and worst.max() > INT32_MAX:
             i = int(worst.argmax())
             raise OverflowError(f"int32 accumulator could overflow: output {i} has worst case "
                                 f"{int(worst[i])} > 2^31 - 1 (in_features={K}); reduce "
                                 "in_features, the weights or the bias")
-        self.bias = (bias_q - Z_u * W64.sum(1)).astype(np.int32)            # (out,) mod 2^32
+        self.bias = (bias_q - Z_xu * W64.sum(1)).astype(np.int32)           # (out,) mod 2^32
         self.shape, self.relu = (N, K), bool(relu)
         self.path, self.parallel = choose_path(path), parallel
         if self.path == "blocked":
@@ -169,7 +179,7 @@ class Int8Linear:
             self.kind = vnni.cpu_vnni() if self.path == "vnni" else "emulated"
 
     def __call__(self, x_q):
-        """The layer's output, ``out_dtype`` (batch, out), for ``x_q`` (batch, in)."""
+        """The output codes, ``out_dtype`` (batch, out), for ``x_q`` (batch, in)."""
         N, K = self.shape
         if not isinstance(x_q, np.ndarray) or x_q.ndim != 2:
             raise ValueError(f"x_q must be a 2-D ndarray (batch, {K}), got a "
@@ -187,7 +197,7 @@ class Int8Linear:
         if B == 0 or N == 0:
             return out.view(self.out_dtype)
         parallel = B * K * N >= PARALLEL_MACS if self.parallel is None else self.parallel
-        args = (self.bias, self.m0, self.rnd, self.shift, self.zo, self.lo, self.hi, out)
+        args = (self.bias, self.m0, self.rnd, self.shift, self.Z_y, self.lo, self.hi, out)
         if parallel:
             args += (numba.get_num_threads(),)
         if self.path == "blocked":
@@ -200,36 +210,16 @@ class Int8Linear:
                 vnni.pad(x, self.k4), self.W, self.k4, *args)               # x: (B, in_pad)
         return out.view(self.out_dtype)
 
-    @classmethod
-    def from_scales(cls, w_q, w_scale, bias_q, x_scale, x_zero_point, y_scale, y_zero_point,
-                    **kwargs):
-        """Build the layer from real scales: ``M_i = S_x S_{w,i} / S_y`` per output.
 
-        Raises ``ValueError`` if a scale is not finite and positive.
-
-        >>> w_q = np.array([[1, 2, 3], [-4, 0, 5]], np.int8)
-        >>> layer = Int8Linear.from_scales(w_q, 0.1, None, 0.05, 128, 0.01, 128)
-        >>> layer(np.array([[130, 128, 127]], np.uint8))  # M = 0.5: -1 -> 0, -13 -> -6
-        array([[128, 122]], dtype=uint8)
-        """
-        for name, S in (("w_scale", w_scale), ("x_scale", x_scale), ("y_scale", y_scale)):
-            S = np.asarray(S, dtype=np.float64)
-            if not (np.isfinite(S).all() and (S > 0).all()):
-                raise ValueError(f"{name} must be finite and positive, got {S.ravel()[:4]}")
-        N = np.shape(w_q)[0]
-        M = np.broadcast_to(x_scale * np.asarray(w_scale, np.float64) / y_scale, (N,))
-        m0, shift = quantize_multiplier(M)                                  # (out,) each
-        return cls(w_q, bias_q, x_zero_point, m0, shift, y_zero_point, **kwargs)
-
-
-def int8_linear(x_q, x_zero_point, w_q, bias_q, m0, shift, out_zero_point,
+def int8_linear(x_q, Z_x, w_q, bias_q, m0, shift, Z_y,
                 relu=False, out_dtype=np.uint8) -> np.ndarray:
-    """The int8 dense layer, bit-exact with :func:`minicomp.kernels.reference.int8_linear`.
+    """The int8 kernel in one call, bit-exact with :func:`minicomp.kernels.reference.int8_linear`.
 
-    Packs the weights on every call; build an :class:`Int8Linear` once for speed.
+    Packs the weights on every call; build an :class:`Int8Kernel` once for speed.
 
     Examples
     --------
+    >>> from minicomp.kernels.reference import quantize_multiplier
     >>> x_q = np.array([[130, 128, 127]], np.uint8)
     >>> w_q = np.array([[1, 2, 3], [-4, 0, 5]], np.int8)
     >>> m0, shift = quantize_multiplier(0.5)
@@ -239,5 +229,5 @@ def int8_linear(x_q, x_zero_point, w_q, bias_q, m0, shift, out_zero_point,
     x_q = np.asarray(x_q)
     if x_q.dtype not in (np.uint8, np.int8):
         raise TypeError(f"x_q must be uint8 or int8, got {x_q.dtype}")
-    return Int8Linear(w_q, bias_q, x_zero_point, m0, shift, out_zero_point, relu=relu,
+    return Int8Kernel(w_q, bias_q, Z_x, m0, shift, Z_y, relu=relu,
                       out_dtype=out_dtype, x_dtype=x_q.dtype)(x_q)

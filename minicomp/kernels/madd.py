@@ -39,7 +39,7 @@ saturating 16-bit pair sums) at batch ≥ 32; 1.6--2.2× the blocked kernel.
 
 Deviations: the widened weights take twice the memory of int8 (it is the
 activations' bandwidth that matters at batch ≥ 32; at batch 1 the blocked
-kernel reads half the bytes). ``Int8Linear(path="auto")`` takes it on a
+kernel reads half the bytes). ``Int8Kernel(path="auto")`` takes it on a
 CPU with AVX2 but no VNNI; the register-blocked kernel remains the
 portable fallback.
 
@@ -136,7 +136,7 @@ KB = 128            # K block, in groups of 4 inputs: a strip's block, 16 x 512 
 
 
 @njit(inline="always")
-def _strips(s0, s1, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
+def _strips(s0, s1, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
     """Strips ``s0..s1-1`` of 16 outputs, K block by K block, each block over
     the whole batch: the block's weights stay in L1 while the batch streams past."""
     B, N = out.shape
@@ -149,25 +149,25 @@ def _strips(s0, s1, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
                 _tile_4(x, b0, kk, wp, w0, nk, acc[b0:])
             for b in range(B - B % 4, B):                               # batch tail
                 _tile_1(x, b, kk, wp, w0, nk, acc[b:])
-        requantize_tile(acc, B, 0, 16 * s, min(16, N - 16 * s), bias, m0, rnd, shift, zo, lo,
+        requantize_tile(acc, B, 0, 16 * s, min(16, N - 16 * s), bias, m0, rnd, shift, Z_y, lo,
                         hi, out)
 
 
 @njit(cache=True)
-def madd_serial(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
+def madd_serial(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
     """All strips on one thread; ``x`` int16 (B, 4 k4), writes ``out`` (B, out)."""
     N = out.shape[1]
-    _strips(0, (N + 15) // 16, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out)
+    _strips(0, (N + 15) // 16, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out)
 
 
 @njit(cache=True, parallel=True)
-def madd_parallel(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out, threads):
+def madd_parallel(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out, threads):
     """The strips split in ``threads`` contiguous runs; writes ``out`` (B, out)."""
     N = out.shape[1]
     n = (N + 15) // 16
     chunks = min(n, threads)
     for c in prange(chunks):                    # contiguous runs of strips per thread
-        _strips(c * n // chunks, (c + 1) * n // chunks, x, wp, k4, bias, m0, rnd, shift, zo,
+        _strips(c * n // chunks, (c + 1) * n // chunks, x, wp, k4, bias, m0, rnd, shift, Z_y,
                lo, hi, out)
 
 

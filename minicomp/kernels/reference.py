@@ -70,7 +70,11 @@ class CSR(NamedTuple):
 
     @property
     def nbytes(self) -> int:
-        """Bytes of the real storage: values + column indices + row pointers."""
+        """Bytes of the arrays held: values + column indices + row pointers.
+
+        Built by :func:`to_csr` (narrowest index types), this equals
+        :func:`minicomp.metrics.storage_bytes` ``(csr, "csr", bias=False)``,
+        the byte count used everywhere else."""
         return int(self.data.nbytes + self.indices.nbytes + self.indptr.nbytes)
 
     def toarray(self) -> np.ndarray:
@@ -235,10 +239,12 @@ def quantize_multiplier(M):
     return m0.astype(np.int32), shift.astype(np.int32)
 
 
-def qrange(dtype, name: str = "out_dtype") -> tuple[int, int]:
+def dtype_range(dtype, name: str = "out_dtype") -> tuple[int, int]:
     """The integer range ``(min, max)`` of an 8-bit code type; ``name`` is the argument's.
 
-    >>> qrange(np.uint8), qrange(np.int8)
+    (:func:`minicomp.quant.uniform.qrange` is that of ``bits`` in a ``scheme``.)
+
+    >>> dtype_range(np.uint8), dtype_range(np.int8)
     ((0, 255), (-128, 127))
     """
     dtype = np.dtype(dtype)
@@ -248,7 +254,7 @@ def qrange(dtype, name: str = "out_dtype") -> tuple[int, int]:
     return int(info.min), int(info.max)
 
 
-def requantize(acc, m0, shift, out_zero_point, relu=False, out_dtype=np.uint8):
+def requantize(acc, m0, shift, Z_y, relu=False, out_dtype=np.uint8):
     r"""int32 accumulators → 8-bit outputs with a fixed-point multiplier per channel.
 
     .. math:: q_y = \mathrm{clamp}\big(\lfloor (acc \cdot m_0 + 2^{shift-1})
@@ -261,7 +267,7 @@ def requantize(acc, m0, shift, out_zero_point, relu=False, out_dtype=np.uint8):
     ----------
     acc : ndarray of int32, shape (batch, out)
     m0, shift : int or ndarray (out,), from :func:`quantize_multiplier`
-    out_zero_point : int, inside ``out_dtype``'s range
+    Z_y : int, the output zero point, inside ``out_dtype``'s range
     relu : bool
     out_dtype : uint8 or int8
 
@@ -275,22 +281,22 @@ def requantize(acc, m0, shift, out_zero_point, relu=False, out_dtype=np.uint8):
     >>> requantize(np.array([[-5, 3, 1000]], np.int32), m0, shift, 10)
     array([[  8,  12, 255]], dtype=uint8)
     """
-    lo, hi = qrange(out_dtype)
-    if not lo <= int(out_zero_point) <= hi:
-        raise ValueError(f"out_zero_point must lie in [{lo}, {hi}], got {out_zero_point}")
+    lo, hi = dtype_range(out_dtype)
+    if not lo <= int(Z_y) <= hi:
+        raise ValueError(f"Z_y must lie in [{lo}, {hi}], got {Z_y}")
     acc = np.asarray(acc)
     if acc.dtype != np.int32:
         raise TypeError(f"acc must be int32, got {acc.dtype}")
     m0 = np.asarray(m0, dtype=np.int64)
     shift = np.asarray(shift, dtype=np.int64)
     y = (acc.astype(np.int64) * m0 + (np.int64(1) << (shift - 1))) >> shift
-    y += int(out_zero_point)
+    y += int(Z_y)
     if relu:
-        lo = max(lo, int(out_zero_point))
+        lo = max(lo, int(Z_y))
     return np.clip(y, lo, hi).astype(out_dtype)
 
 
-def int8_accumulate(x_q, x_zero_point, w_q, bias_q=None) -> np.ndarray:
+def int8_accumulate(x_q, Z_x, w_q, bias_q=None) -> np.ndarray:
     r"""int32 accumulators ``acc[b, i] = Σ_j (x_q[b, j] − Z_x)·w_q[i, j] + bias_q[i]``.
 
     Sums are taken in int64 and checked to fit int32, which is what the fast
@@ -300,7 +306,7 @@ def int8_accumulate(x_q, x_zero_point, w_q, bias_q=None) -> np.ndarray:
     Parameters
     ----------
     x_q : ndarray of uint8 or int8, shape (batch, in)
-    x_zero_point : int, in x_q's dtype range
+    Z_x : int, the input zero point, in x_q's dtype range
     w_q : ndarray of int8, shape (out, in)
     bias_q : ndarray of int32, shape (out,), optional (scale S_x·S_w)
 
@@ -320,15 +326,15 @@ def int8_accumulate(x_q, x_zero_point, w_q, bias_q=None) -> np.ndarray:
         raise TypeError(f"x_q must be uint8 or int8, got {x_q.dtype}")
     if w_q.dtype != np.int8:
         raise TypeError(f"w_q must be int8, got {w_q.dtype}")
-    lo, hi = qrange(x_q.dtype)
-    if not lo <= int(x_zero_point) <= hi:
-        raise ValueError(f"x_zero_point must lie in [{lo}, {hi}] for {x_q.dtype}, got {x_zero_point}")
+    lo, hi = dtype_range(x_q.dtype)
+    if not lo <= int(Z_x) <= hi:
+        raise ValueError(f"Z_x must lie in [{lo}, {hi}] for {x_q.dtype}, got {Z_x}")
     if x_q.shape[1] != w_q.shape[1]:
         raise ValueError(f"x_q has {x_q.shape[1]} features, w_q expects {w_q.shape[1]}")
     batch, out_features = x_q.shape[0], w_q.shape[0]
     acc = np.zeros((batch, out_features), dtype=np.int64)          # (B, out)
     for i in range(out_features):
-        acc[:, i] = (x_q.astype(np.int64) - int(x_zero_point)) @ w_q[i].astype(np.int64)
+        acc[:, i] = (x_q.astype(np.int64) - int(Z_x)) @ w_q[i].astype(np.int64)
     if bias_q is not None:
         bias_q = np.asarray(bias_q)
         if bias_q.dtype != np.int32 or bias_q.shape != (out_features,):
@@ -340,7 +346,7 @@ def int8_accumulate(x_q, x_zero_point, w_q, bias_q=None) -> np.ndarray:
     return acc.astype(np.int32)
 
 
-def int8_linear(x_q, x_zero_point, w_q, bias_q, m0, shift, out_zero_point,
+def int8_linear(x_q, Z_x, w_q, bias_q, m0, shift, Z_y,
                 relu=False, out_dtype=np.uint8) -> np.ndarray:
     """The int8 dense layer: :func:`int8_accumulate` then :func:`requantize`.
 
@@ -352,5 +358,5 @@ def int8_linear(x_q, x_zero_point, w_q, bias_q, m0, shift, out_zero_point,
     >>> int8_linear(x_q, 128, w_q, np.array([10, 0], np.int32), m0, shift, 128, relu=True)
     array([[133, 128]], dtype=uint8)
     """
-    acc = int8_accumulate(x_q, x_zero_point, w_q, bias_q)           # (B, out) int32
-    return requantize(acc, m0, shift, out_zero_point, relu=relu, out_dtype=out_dtype)
+    acc = int8_accumulate(x_q, Z_x, w_q, bias_q)                    # (B, out) int32
+    return requantize(acc, m0, shift, Z_y, relu=relu, out_dtype=out_dtype)

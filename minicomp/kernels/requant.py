@@ -21,7 +21,7 @@ Shape contract of the epilogue: ``acc`` int32 (rows', cols') with
 rows' ≥ rows, cols' ≥ cols; ``bias, m0, rnd, shift`` (out,); ``out``
 uint8 (batch, out), int8 codes stored as their two's-complement bytes.
 
-Layer: above :mod:`minicomp.kernels.reference` only (``qrange``); the
+Layer: above :mod:`minicomp.kernels.reference` only (``dtype_range``); the
 kernels of :mod:`~minicomp.kernels.blocked`, :mod:`~minicomp.kernels.madd`
 and :mod:`~minicomp.kernels.vnni` import it.
 
@@ -41,7 +41,7 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .reference import qrange
+from .reference import dtype_range
 
 INT32_MAX = 2**31 - 1
 
@@ -51,7 +51,7 @@ class Requant(NamedTuple):
     m0: np.ndarray          # (out,) int64, in [1, 2^31)
     rnd: np.ndarray         # (out,) int64, 2^(shift - 1): rounds half up
     shift: np.ndarray       # (out,) int64, in [1, 62]
-    zo: int                 # Z_y, the output zero point
+    Z_y: int                # the output zero point
     lo: int                 # lower clamp: Z_y with ReLU, else the type's minimum
     hi: int                 # upper clamp: the type's maximum
 
@@ -62,10 +62,10 @@ def zero_point(name: str, value, dtype, dtype_name: str) -> int:
     Raises ``TypeError`` if ``dtype`` is not 8-bit (naming ``dtype_name``)
     or ``value`` not an integer, ``ValueError`` if it is out of range.
 
-    >>> zero_point("x_zero_point", np.uint8(128), np.uint8, "x_dtype")
+    >>> zero_point("Z_x", np.uint8(128), np.uint8, "x_dtype")
     128
     """
-    lo, hi = qrange(dtype, dtype_name)
+    lo, hi = dtype_range(dtype, dtype_name)
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
         raise TypeError(f"{name} must be an integer, got {value!r}")
     if not lo <= int(value) <= hi:
@@ -84,7 +84,7 @@ def _per_channel(name, value, n, lo, hi):
     return np.broadcast_to(v.astype(np.int64), (n,)).copy()            # (out,)
 
 
-def requant_params(m0, shift, out_zero_point, n: int, relu: bool = False,
+def requant_params(m0, shift, Z_y, n: int, relu: bool = False,
                    out_dtype=np.uint8) -> Requant:
     """Check and broadcast the requantization of ``n`` output channels.
 
@@ -93,7 +93,7 @@ def requant_params(m0, shift, out_zero_point, n: int, relu: bool = False,
     m0, shift : int or ndarray (n,) of ints, from
         :func:`~minicomp.kernels.reference.quantize_multiplier`; m0 in
         [1, 2^31), shift in [1, 62]
-    out_zero_point : int, in ``out_dtype``'s range
+    Z_y : int, the output zero point, in ``out_dtype``'s range
     n : int, number of output channels
     relu : bool
     out_dtype : uint8 or int8
@@ -110,19 +110,19 @@ def requant_params(m0, shift, out_zero_point, n: int, relu: bool = False,
     Examples
     --------
     >>> q = requant_params(1 << 30, 31, 128, 2, relu=True)
-    >>> q.m0.tolist(), q.rnd.tolist(), (q.zo, q.lo, q.hi)
+    >>> q.m0.tolist(), q.rnd.tolist(), (q.Z_y, q.lo, q.hi)
     ([1073741824, 1073741824], [1073741824, 1073741824], (128, 128, 255))
     """
-    zo = zero_point("out_zero_point", out_zero_point, out_dtype, "out_dtype")
-    lo, hi = qrange(out_dtype)
+    Z_y = zero_point("Z_y", Z_y, out_dtype, "out_dtype")
+    lo, hi = dtype_range(out_dtype)
     m0 = _per_channel("m0", m0, n, 1, INT32_MAX)                        # (out,)
     shift = _per_channel("shift", shift, n, 1, 62)                      # (out,)
     rnd = np.int64(1) << (shift - 1)                                    # (out,) 2^(s-1)
-    return Requant(m0, rnd, shift, zo, max(lo, zo) if relu else lo, hi)
+    return Requant(m0, rnd, shift, Z_y, max(lo, Z_y) if relu else lo, hi)
 
 
 @njit(inline="always")
-def requantize_tile(acc, rows, b0, n0, cols, bias, m0, rnd, shift, zo, lo, hi, out):
+def requantize_tile(acc, rows, b0, n0, cols, bias, m0, rnd, shift, Z_y, lo, hi, out):
     """``out[b0+r, n0+c] = requantize(acc[r, c] + bias[n0+c])`` for r < rows, c < cols.
 
     The sum wraps to int32 (as the kernels' accumulators do), then the
@@ -132,5 +132,5 @@ def requantize_tile(acc, rows, b0, n0, cols, bias, m0, rnd, shift, zo, lo, hi, o
         for c in range(cols):
             i = n0 + c
             a = np.int64(np.int32(np.int64(acc[r, c]) + bias[i]))     # wraps mod 2^32
-            y = ((a * m0[i] + rnd[i]) >> shift[i]) + zo                 # round half up
+            y = ((a * m0[i] + rnd[i]) >> shift[i]) + Z_y                # round half up
             out[b0 + r, i] = np.uint8(min(max(y, lo), hi) & 0xFF)      # int8: two's complement

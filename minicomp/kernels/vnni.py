@@ -180,7 +180,7 @@ _tile_emu_4, _tile_emu_1 = _make_tile(MR, _dot_emulated), _make_tile(1, _dot_emu
 
 
 @njit(inline="always")
-def _tiles(kind, t0, t1, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
+def _tiles(kind, t0, t1, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
     """Tiles ``t0..t1-1`` (panel-major: all row blocks of a panel in a row)."""
     B, N = out.shape
     n_rb = (B + MR - 1) // MR
@@ -194,7 +194,7 @@ def _tiles(kind, t0, t1, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
                 _tile_avx512_4(x, b0, wp, w0, k4, acc)
             else:
                 _tile_emu_4(x, b0, wp, w0, k4, acc)
-            requantize_tile(acc, MR, b0, n0, cols, bias, m0, rnd, shift, zo, lo, hi, out)
+            requantize_tile(acc, MR, b0, n0, cols, bias, m0, rnd, shift, Z_y, lo, hi, out)
         else:
             for r in range(rows):
                 if kind == 0:
@@ -203,7 +203,7 @@ def _tiles(kind, t0, t1, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
                     _tile_avx_1(x, b0 + r, wp, w0, k4, acc)
                 else:
                     _tile_emu_1(x, b0 + r, wp, w0, k4, acc)
-                requantize_tile(acc, 1, b0 + r, n0, cols, bias, m0, rnd, shift, zo, lo, hi,
+                requantize_tile(acc, 1, b0 + r, n0, cols, bias, m0, rnd, shift, Z_y, lo, hi,
                               out)
 
 
@@ -211,54 +211,54 @@ def _tiles(kind, t0, t1, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
 # needed: the branch on a constant folds away, so a kernel only contains the
 # instruction it uses -- the avx512 one cannot even be compiled elsewhere).
 @njit(cache=True)
-def _vnni512_serial(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
+def _vnni512_serial(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
     B, N = out.shape
     n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
-    _tiles(0, 0, n, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out)
+    _tiles(0, 0, n, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out)
 
 
 @njit(cache=True, parallel=True)
-def _vnni512_parallel(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out, threads):
+def _vnni512_parallel(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out, threads):
     B, N = out.shape
     n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
     chunks = min(n, threads)
     for c in prange(chunks):                    # contiguous runs of tiles per thread
         _tiles(0, c * n // chunks, (c + 1) * n // chunks, x, wp, k4, bias, m0, rnd, shift,
-               zo, lo, hi, out)
+               Z_y, lo, hi, out)
 
 
 @njit(cache=True)
-def _vnniavx_serial(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
+def _vnniavx_serial(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
     B, N = out.shape
     n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
-    _tiles(1, 0, n, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out)
+    _tiles(1, 0, n, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out)
 
 
 @njit(cache=True, parallel=True)
-def _vnniavx_parallel(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out, threads):
+def _vnniavx_parallel(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out, threads):
     B, N = out.shape
     n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
     chunks = min(n, threads)
     for c in prange(chunks):
         _tiles(1, c * n // chunks, (c + 1) * n // chunks, x, wp, k4, bias, m0, rnd, shift,
-               zo, lo, hi, out)
+               Z_y, lo, hi, out)
 
 
 @njit(cache=True)
-def _vnniemu_serial(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out):
+def _vnniemu_serial(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
     B, N = out.shape
     n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
-    _tiles(2, 0, n, x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out)
+    _tiles(2, 0, n, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out)
 
 
 @njit(cache=True, parallel=True)
-def _vnniemu_parallel(x, wp, k4, bias, m0, rnd, shift, zo, lo, hi, out, threads):
+def _vnniemu_parallel(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out, threads):
     B, N = out.shape
     n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
     chunks = min(n, threads)
     for c in prange(chunks):
         _tiles(2, c * n // chunks, (c + 1) * n // chunks, x, wp, k4, bias, m0, rnd, shift,
-               zo, lo, hi, out)
+               Z_y, lo, hi, out)
 
 
 KERNELS = {("avx512", False): _vnni512_serial, ("avx512", True): _vnni512_parallel,
