@@ -356,3 +356,22 @@ def test_build_autograder_refuses_with_a_named_reason(tmp_path, bad, match):
     with pytest.raises(ValueError, match=match):
         bad(tmp_path)
     assert not list(tmp_path.glob("*.zip")) and snapshot(EXERCISES / "01_autograd") == before
+
+
+@pytest.mark.parametrize("src, out, error, pattern", [
+    (EXERCISES, "", ValueError, "release: out=''; expected a non-empty path"),
+    (None, "x", TypeError, "release: src is a NoneType"),
+    (EXERCISES, None, TypeError, "release: out is a NoneType"),
+])
+def test_release_checks_its_paths_before_anything(tmp_path, monkeypatch, src, out, error,
+                                                  pattern):
+    monkeypatch.chdir(tmp_path)                   # '' would have meant "here"
+    with pytest.raises(error, match=pattern):
+        release(src, out)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_validate_invert_is_a_flag():
+    from minicomp.grading.grade import validate
+    with pytest.raises(TypeError, match="validate: invert=1 .int.; expected True or False"):
+        validate(EXERCISES / "01_autograd", invert=1)

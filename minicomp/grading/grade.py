@@ -300,6 +300,7 @@ def validate(exercises="exercises", invert: bool = False,
         ``ok`` is False when any exercise misbehaves; ``lines`` say which case.
     """
     limits = check_limits(limits, "validate")
+    invert = v.flag(invert, "invert", where="validate")
     root, tasks = load_exercises(exercises)
     ok, lines = True, []
     released = build_release(root) if invert else {}

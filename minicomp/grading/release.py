@@ -15,6 +15,7 @@ import ast
 import builtins
 import os
 
+from .. import validate
 from ..atomic import atomic_open, check_new
 from .case import find_exercises
 
@@ -267,7 +268,7 @@ def build_release(src) -> dict:
     FileNotFoundError
         If ``src`` is not a directory.
     """
-    src = os.fspath(src)
+    src = validate.path(src, "src", where="release")
     find_exercises(src, "src")                 # refused as grade, check, validate refuse it
     released, secrets = {}, []
     for folder, dirs, files in os.walk(src):
@@ -324,12 +325,10 @@ def _refuse_out(src: str, out: str, released: dict) -> None:
 
 
 def release(src, out) -> list:
-    """Write the student version of the exercises in ``src`` to ``out``; return the
-    paths written.
+    """Write the student version of the exercises in ``src`` to ``out``; return the paths.
 
-    Built and checked in memory, and every target checked, first: if anything is
-    refused, nothing is written. Over an older release, each file replaces its
-    namesake (atomically); files this release lacks are left as they are.
+    Built and checked in memory, every target checked first: nothing is written if
+    anything is refused. Over an older release each file replaces its namesake.
 
     Raises
     ------
@@ -339,7 +338,8 @@ def release(src, out) -> list:
     PermissionError
         A file, or the folder it goes in (or would be created in), not writable.
     """
-    src, out = os.path.normpath(os.fspath(src)), os.path.normpath(os.fspath(out))
+    src = os.path.normpath(validate.path(src, "src", where="release"))
+    out = os.path.normpath(validate.path(out, "out", where="release"))
     _refuse_out(src, out, {})
     released = build_release(src)
     _refuse_out(src, out, released)
