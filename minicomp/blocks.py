@@ -6,7 +6,7 @@ deployment -- goes through :func:`dense_blocks`, so they all accept the
 same nets and refuse the same ones with the same message. Every technique
 that needs the net's outputs or per-layer inputs as arrays (no autograd)
 calls :func:`numpy_forward`, which computes exactly what
-``net(X)`` computes in eval mode.
+``net(X)`` computes in eval mode, on inputs checked by :func:`net_inputs`.
 
 A *block* is one Dense layer and the elementwise activation right after
 it (Identity when there is none):
@@ -76,6 +76,24 @@ def dense_blocks(net, where=None) -> list:
     return blocks
 
 
+def net_inputs(net, X, name: str = "X", where=None, dtype=np.float32) -> np.ndarray:
+    """``X`` checked as a batch of inputs of ``net`` (numeric, (N, in), finite), as ``dtype``.
+
+    Examples
+    --------
+    >>> from minicomp import MLP
+    >>> net_inputs(MLP([3, 2]), [[1, 2, 3]]).dtype
+    dtype('float32')
+    >>> net_inputs(MLP([3, 2]), [[1.0, float("nan"), 3.0]], where="prune")
+    Traceback (most recent call last):
+        ...
+    ValueError: prune: X contains nan at [0, 1]; expected finite numbers
+    """
+    first = dense_blocks(net, where)[0].dense
+    return check.array(getattr(X, "data", X), name, ndim=2, width=first.in_features,
+                       where=where, dtype=dtype)
+
+
 def numpy_forward(net, X, dtype=np.float32, inputs: bool = False, where=None):
     """THE plain-NumPy forward pass (inference: no autograd, no dropout).
 
@@ -86,7 +104,7 @@ def numpy_forward(net, X, dtype=np.float32, inputs: bool = False, where=None):
         Checked: numeric, 2-D, non-empty, the net's input width, finite.
     dtype : float dtype
         Computed in this dtype (float32 as trained; float64 for second-order
-        methods that need the precision).
+        methods that need the precision); an integer dtype is refused.
     inputs : bool
         Also return the input of every Dense layer.
 
@@ -94,6 +112,12 @@ def numpy_forward(net, X, dtype=np.float32, inputs: bool = False, where=None):
     -------
     Y : ndarray, shape (N, out)
         The logits; with ``inputs=True``, ``(Y, [X_0, X_1, ...])``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        What :func:`dense_blocks` and :func:`net_inputs` refuse; ``dtype`` not a
+        float dtype; ``inputs`` not a bool.
 
     Examples
     --------
@@ -103,8 +127,16 @@ def numpy_forward(net, X, dtype=np.float32, inputs: bool = False, where=None):
     True
     """
     blocks = dense_blocks(net, where)
-    h = check.array(getattr(X, "data", X), "X", ndim=2, width=blocks[0].dense.in_features,
-                    where=where, dtype=dtype)                  # (N, in)
+    try:                                                       # np.int32 gives all-zero logits
+        kind = None if dtype is None else np.dtype(dtype).kind
+    except (TypeError, ValueError):                            # 'foo': not a dtype at all
+        kind = None
+    if kind != "f":
+        raise (TypeError if kind is None else ValueError)(
+            f"{where + ': ' if where else ''}dtype={getattr(dtype, '__name__', dtype)!r}; "
+            "expected a float dtype (np.float32 or np.float64)")
+    inputs = check.flag(inputs, "inputs", where=where)
+    h = net_inputs(net, X, "X", where, dtype)                  # (N, in), finite
     seen = []
     for block in blocks:
         seen.append(h)

@@ -188,10 +188,10 @@ class Int8Dense:
 class InferenceModel:
     """A chain of :class:`SparseDense` or :class:`Int8Dense` layers; float in, float out.
 
-    For int8 layers, :meth:`predict` is :meth:`quantize_input`, then integers
-    through every layer (:meth:`forward_int`), then the last layer's output
-    dequantized. ``X`` is checked here (numbers, (batch, in), no NaN/inf),
-    not in the kernels.
+    For int8 layers, :meth:`predict` is :meth:`quantize_input`, then integers through every
+    layer (:meth:`forward_int`), then the last layer's output dequantized. ``X`` is checked
+    by :meth:`predict` and :meth:`forward_int` (numbers, (batch, in), no NaN/inf), not by the
+    layers: ``model.layers[k](x)`` called one by one computes on whatever it is given.
     """
 
     def __init__(self, layers):
@@ -256,7 +256,7 @@ def to_inference(net, masks=None, int8=None) -> InferenceModel:
     ----------
     net : Sequential, MLP or Dense (ReLU/Identity/Dropout between Dense
         layers), or a :class:`~minicomp.quant.ptq.QuantizedMLP`
-        A QuantizedMLP (8-bit weights per tensor or channel, 8-bit
+        A QuantizedMLP (symmetric int8 weights per tensor or channel, 8-bit
         activations) gives its integer-only model, whose codes equal
         :func:`~minicomp.quant.integer.simulate_codes`; a net gives a sparse
         model, or an int8 one with ``int8``.
@@ -281,9 +281,9 @@ def to_inference(net, masks=None, int8=None) -> InferenceModel:
     Raises
     ------
     TypeError, ValueError
-        Unsupported layers; NaN/inf weights (named: ``2.weight``); bad mask keys, shapes
-        or values; int8 settings of the wrong number, keys or ``w_q`` shape, or not
-        chaining; both masks and int8; a QuantizedMLP not 8-bit per tensor or channel.
+        Unsupported layers; NaN/inf weights (named: ``2.weight``); bad mask keys, shapes or
+        values; int8 settings of the wrong number, keys or ``w_q`` shape, or not chaining; both
+        masks and int8; a QuantizedMLP not int8 (symmetric weights per tensor/channel).
 
     Examples
     --------

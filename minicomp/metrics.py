@@ -50,6 +50,7 @@ from .tensor import Tensor
 
 FORMATS = ("dense", "csr", "int", "integer", "codebook", "huffman")
 GRANULARITIES = ("tensor", "channel", "group")
+SCHEMES = ("symmetric", "affine")
 
 
 def accuracy(y_hat, y) -> float:
@@ -105,8 +106,8 @@ class _Layer(NamedTuple):
     k: int | None = None       # codebook entries (a SharedDense)
 
 
-def storage_bytes(x, fmt: str = "dense", *, bits=None, granularity: str = "channel",
-                  scheme: str = "symmetric", group_size: int | None = None,
+def storage_bytes(x, fmt: str = "dense", *, bits=None, granularity: str | None = None,
+                  scheme: str | None = None, group_size: int | None = None,
                   bias: bool = True) -> int:
     r"""Bytes of ``x`` stored in the format ``fmt`` (see the module docstring).
 
@@ -118,18 +119,22 @@ def storage_bytes(x, fmt: str = "dense", *, bits=None, granularity: str = "chann
         Dense, a k-means net or :class:`~minicomp.quant.kmeans.SharedDense`
         (``"codebook"``, ``"huffman"``), a weight matrix ``W`` (out, in)
         (codebook indices for ``"huffman"``), a
-        :class:`~minicomp.kernels.reference.CSR`, or a shape ``(out, in)``.
-        With ``fmt="dense"`` any Module counts all its parameters.
+        :class:`~minicomp.kernels.reference.CSR`, or a shape ``(out, in)``
+        (two positive ints). With ``fmt="dense"`` any Module counts all its
+        parameters. A :class:`~minicomp.quant.ptq.QuantizedMLP` is counted
+        with ``fmt="int"`` only, at its own bits, scheme and granularity.
     fmt : {"dense", "csr", "int", "integer", "codebook", "huffman"}
     bits : int or sequence of int, one per Dense layer
         Code width for ``"int"`` (1-16, 2-16 symmetric; 32 keeps a layer in
         float32) and ``"codebook"``/``"huffman"`` of arrays and shapes
-        (1-16); ``"integer"`` is 8 bits.
-    granularity : {"tensor", "channel", "group"}
-        ``"int"``: one scale per tensor, output channel or group.
-    scheme : {"symmetric", "affine"}
-        ``"int"``: affine codes store a zero point per scale.
-    group_size : int dividing ``in``, for ``granularity="group"``
+        (1-16); ``"integer"`` is 8 bits; ``"dense"`` and ``"csr"`` have none.
+    granularity : {"tensor", "channel", "group"}, optional
+        ``"int"`` only (default ``"channel"``): one scale per tensor, output
+        channel or group.
+    scheme : {"symmetric", "affine"}, optional
+        ``"int"`` only (default ``"symmetric"``): affine codes store a zero
+        point per scale.
+    group_size : int dividing ``in``, for ``granularity="group"`` only
     bias : bool
         Count the bias: a Module's own (if it has one); ``out`` entries for
         an array, a CSR or a shape.
@@ -142,7 +147,8 @@ def storage_bytes(x, fmt: str = "dense", *, bits=None, granularity: str = "chann
     ------
     TypeError, ValueError
         An unknown format, an ``x`` the format cannot be computed from (a
-        shape has no nonzeros), bad bits, granularity, scheme or group size.
+        shape has no nonzeros), bad bits, granularity, scheme or group size,
+        or one of them given to a format (or granularity) that has none.
 
     Examples
     --------
@@ -187,15 +193,52 @@ def storage_bytes(x, fmt: str = "dense", *, bits=None, granularity: str = "chann
     where = "storage_bytes"
     fmt = check.choice(fmt, "fmt", FORMATS, where=where)
     bias = check.flag(bias, "bias", where=where)
+    options = {"bits": bits, "granularity": granularity, "scheme": scheme,
+               "group_size": group_size}
+    from .quant.ptq import QuantizedMLP                  # lazily: quant sits above metrics
+    if isinstance(x, QuantizedMLP):
+        return _quantized_bytes(x, fmt, options, bias, where)
+    granularity, scheme, group_size = _options(fmt, options, where)
     if fmt == "dense" and isinstance(x, Module):          # any Module: all its parameters
         return int(sum(p.data.nbytes for name, p in x.named_parameters()
                        if bias or not name.endswith("bias")))
     layers = _layers(x, fmt, bias, where)
     bits = _bits(bits, layers, fmt, scheme, where)
-    if fmt == "int":
-        granularity = check.choice(granularity, "granularity", GRANULARITIES, where=where)
     return int(sum(_layer_bytes(L, fmt, b, granularity, scheme, group_size, where)
                    for L, b in zip(layers, bits)))
+
+
+def _options(fmt, options: dict, where):
+    """``(granularity, scheme, group_size)``, checked; an option ``fmt`` lacks is refused."""
+    for k, names in (("granularity", GRANULARITIES), ("scheme", SCHEMES)):   # whatever fmt is
+        if options[k] is not None:
+            options[k] = check.choice(options[k], k, names, where=where)
+    for k in (("bits",) if fmt in ("dense", "csr") else ()) + (
+            ("granularity", "scheme", "group_size") if fmt != "int" else ()):
+        if options[k] is not None:
+            raise ValueError(f"{where}: {k}={options[k]!r} with fmt={fmt!r}; expected None ("
+                             + ("the format has no width to choose)" if k == "bits" else
+                                f"only fmt='int' has a {k})"))
+    granularity, group_size = options["granularity"] or "channel", options["group_size"]
+    if group_size is not None and granularity != "group":
+        raise ValueError(f"{where}: group_size={group_size!r} with granularity={granularity!r}"
+                         "; expected None (group_size is for granularity='group')")
+    if granularity == "group":                           # divides in: checked per layer
+        group_size = check.integer(group_size, "group_size", low=1,
+                                   where=f"{where}: granularity='group'")
+    return granularity, options["scheme"] or "symmetric", group_size
+
+
+def _quantized_bytes(qnet, fmt, options: dict, bias: bool, where) -> int:
+    """A QuantizedMLP's codes at their bits, scales, zero points and biases (fmt 'int')."""
+    given = "".join(f", {k}={v!r}" for k, v in options.items() if v is not None)
+    if fmt != "int" or given:
+        raise ValueError(f"{where}: x is a QuantizedMLP and fmt={fmt!r}{given}; expected "
+                         "fmt='int' alone: its codes count at their own bits, scheme and "
+                         "granularity (or pass the float net)")
+    return int(sum(_layer_bytes(_Layer(L.W.q.shape, None, L.b_hat.size if bias else 0), "int",
+                                L.W.bits, L.W.granularity, L.W.scheme, L.W.group_size, where)
+                   for L in qnet.qlayers))
 
 
 def _layers(x, fmt, bias, where) -> list:
@@ -219,8 +262,11 @@ def _layers(x, fmt, bias, where) -> list:
         if fmt != "csr":
             raise TypeError(f"{where}: x is a CSR and fmt={fmt!r}; expected fmt='csr'")
         return [_Layer(tuple(x.shape), x, x.shape[0] if bias else 0)]
-    if isinstance(x, tuple) and len(x) == 2 and all(
-            isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in x):
+    if isinstance(x, tuple) and len(x) == 2 and all(np.isscalar(d) for d in x):   # a shape
+        if not all(isinstance(d, (int, np.integer)) and not isinstance(d, bool) for d in x):
+            kinds = ", ".join(type(d).__name__ for d in x)
+            raise TypeError(f"{where}: x={x!r} is not a shape ({kinds}); expected two positive "
+                            "ints (out, in), or an array")
         if min(x) < 1 or fmt in ("csr", "huffman"):
             raise ValueError(f"{where}: x is the shape {x} and fmt={fmt!r}; expected two "
                              "positive ints (out, in), and an array for 'csr' (the nonzeros)"
@@ -244,14 +290,12 @@ def _bits(bits, layers, fmt, scheme, where) -> list:
                              "format has no width to choose)")
         return [None] * n
     if fmt == "integer":
-        if bits is not None and bits != 8:
+        if bits is not None and check.integer(bits, "bits", where=where) != 8:   # not 8.0
             raise ValueError(f"{where}: bits={bits!r} with fmt='integer'; expected 8 (the "
                              "int8 model) or None")
         return [8] * n
     if bits is None:
         raise TypeError(f"{where}: bits is None with fmt={fmt!r}; expected the code width")
-    if fmt == "int":
-        scheme = check.choice(scheme, "scheme", ("affine", "symmetric"), where=where)
     many = isinstance(bits, (list, tuple, np.ndarray))
     widths = list(bits) if many else [bits] * n
     if len(widths) != n:
@@ -259,12 +303,12 @@ def _bits(bits, layers, fmt, scheme, where) -> list:
                          f"per Dense layer ({n})")
     low = 2 if fmt == "int" and scheme == "symmetric" else 1
     for k, b in enumerate(widths):
-        if isinstance(b, (bool, np.bool_)) or not isinstance(b, (int, np.integer)) or not (
-                low <= b <= 16 or (fmt == "int" and b == 32)):
-            raise ValueError(f"{where}: {f'bits[{k}]' if many else 'bits'}={b!r}; expected "
-                             f"an int in [{low}, 16]"
+        name = f"bits[{k}]" if many else "bits"
+        widths[k] = b = check.integer(b, name, where=where)       # 8.0 and True refused
+        if not (low <= b <= 16 or (fmt == "int" and b == 32)):
+            raise ValueError(f"{where}: {name}={b!r}; expected an int in [{low}, 16]"
                              + (", or 32 to keep the layer in float32" if fmt == "int" else ""))
-    return [int(b) for b in widths]
+    return widths
 
 
 def _layer_bytes(L: _Layer, fmt, bits, granularity, scheme, group_size, where) -> int:

@@ -181,19 +181,20 @@ class Dense(Module):
     in_features, out_features : int
     bias : bool
     init : {"he", "xavier"}
-        He (Kaiming) normal, :math:`W \sim \mathcal N(0, 2/\text{in})`, for
-        ReLU nets (He et al. 2015); Xavier (Glorot) uniform,
-        :math:`W \sim U(\pm\sqrt{6/(\text{in}+\text{out})})`, for tanh/sigmoid
-        (Glorot & Bengio 2010). Biases start at 0.
+        He (Kaiming) normal, :math:`W \sim \mathcal N(0, 2/\text{in})`, for ReLU nets (He et
+        al. 2015); Xavier (Glorot) uniform, :math:`W \sim U(\pm\sqrt{6/(\text{in}+\text{out})})`
+        for tanh/sigmoid (Glorot & Bengio 2010). Biases start at 0.
     seed : int, Generator or None
         None draws from the package generator (see :func:`manual_seed`).
 
     Raises
     ------
     TypeError, ValueError
-        A size that is not an int >= 1 (NumPy ints are fine, floats and bools
-        not) or in*out over 2**31 weights, an unknown ``init``, a bad ``seed``;
-        in ``forward``, an input not (N, in_features) (names the layer).
+        A size that is not an int >= 1 (NumPy ints are fine, floats and bools not) or
+        in*out over 2**31 weights, an unknown ``init``, a bad ``seed``; in ``forward``, an
+        input not (N, in_features) (names the layer). NaN/inf are not: called directly, a layer
+        (or a net of them) computes on whatever it is given; the checks are at the entry points
+        (fit, evaluate, predict, the techniques, ``to_inference(...).predict``).
     """
 
     _state_names = {"W": "weight", "b": "bias"}

@@ -241,15 +241,14 @@ def labels(value, name: str = "y", *, n=None, num_classes=None, where=None) -> n
                              f"{y[y != np.round(y)][0]}); expected integer class labels")
     elif y.dtype.kind == "b":
         raise TypeError(f"{pre}{name} has dtype bool; expected integer class labels")
-    y = y.astype(np.int64)
     if n is not None and len(y) != n:
         raise ValueError(f"{pre}{name} has {len(y)} labels; expected {n}, one per row of X")
-    if y.min() < 0 or (num_classes is not None and y.max() >= num_classes):
-        bad = int(y.min()) if y.min() < 0 else int(y.max())
-        top = f"{num_classes - 1}" if num_classes is not None else "..."
-        raise ValueError(f"{pre}{name} contains the label {bad}; expected labels in "
-                         f"0..{top}")
-    return y
+    if y.min() < 0 or y.max() >= (2**63 if num_classes is None else num_classes):  # before
+        bad = y.min() if y.min() < 0 else y.max()            # the cast: 1e20 wraps in int64
+        want = f"in 0..{num_classes - 1}" if num_classes is not None else ">= 0 (int64)"
+        raise ValueError(f"{pre}{name} contains the label {int(bad) if abs(bad) < 2**63 else bad}"
+                         f"; expected labels {want}")
+    return y.astype(np.int64)
 
 
 def _is_a(value, cls_name: str) -> bool:

@@ -14,7 +14,7 @@ import minicomp.prune as P
 import minicomp.quant as Q
 from minicomp import MLP
 from minicomp.bench.inference import inference_time
-from minicomp.blocks import numpy_forward
+from minicomp.blocks import dense_blocks, numpy_forward
 from minicomp.deploy import InferenceModel, Int8Dense, SparseDense, to_inference
 from minicomp.kernels import int8 as K8
 from minicomp.kernels import reference as R
@@ -72,6 +72,38 @@ def nan_at(layer, name="W", value=np.nan):
     n = net()
     getattr(n[layer], name).data.flat[-1] = value
     return n
+
+
+def with_weights(k, W, **options):
+    """QNET's model with layer ``k``'s weights replaced by ``quantize_tensor(W, 8, ...)``."""
+    qnet = Q.quantize_mlp(net(), X)
+    qnet.qlayers[k].W = Q.quantize_tensor(W, 8, **options)
+    return qnet
+
+
+def affine(k=0, W=None, granularity="channel"):
+    """QNET's model with affine 8-bit weights in layer ``k`` (uint8 codes, zero points)."""
+    return with_weights(k, net()[2 * k].W.data if W is None else W, scheme="affine",
+                        granularity=granularity)
+
+
+def register_twice(name="qa_twice"):
+    """Two lambdas of one scope under one name: they share a qualified name, not a function."""
+    try:
+        P.criterion(name, level="connection")(lambda net, X=None, y=None: [])
+        P.criterion(name, level="connection")(lambda net, X=None, y=None: [1])
+    finally:
+        P.registry.CRITERIA.pop(name, None)
+
+
+def prune_by(scores, level="neuron"):
+    """Prune a fresh net by a criterion returning ``scores(dense layers)``, then unregister it."""
+    P.criterion("qa_scores", level=level)(lambda net, X=None, y=None: scores(
+        [b.dense for b in dense_blocks(net)]))
+    try:
+        return P.prune(net(), "qa_scores", 0.5)
+    finally:
+        del P.registry.CRITERIA["qa_scores"]
 
 
 
@@ -214,6 +246,42 @@ PRUNE = [
          r"min_keep=\[4\]; expected an int or one int per layer", id="global-min_keep-array"),
     case(lambda: P.norm.norm_scores(W24, np.int64(3)), ValueError,
          r"norm_scores: p=(np\.int64\()?3\)?; expected one of 1, 2", id="p-numpy-3"),
+    # --- a name is registered once; scores are real numbers of the level's shape (QA #2)
+    case(lambda: P.criterion("magnitude", level="connection")(lambda net, X=None, y=None: []),
+         ValueError, r"criterion: name='magnitude' is already registered by "
+         r"minicomp\.prune\.magnitude\.magnitude \(line \d+\), a function other than "
+         r".*<lambda> \(line \d+\); expected a new name, or replace=True",
+         id="criterion-taken"),
+    case(register_twice, ValueError, r"name='qa_twice' is already registered by .*<locals>\."
+         r"<lambda> \(line \d+\), a function other than .*<locals>\.<lambda> \(line \d+\)",
+         id="criterion-two-lambdas"),
+    case(lambda: P.criterion("qa", level="neuron", replace=1), TypeError,
+         r"criterion: replace=1 \(int\); expected True or False", id="criterion-replace-int"),
+    case(lambda: prune_by(lambda dense: [np.full(m.out_features, "1.0") for m in dense]),
+         TypeError, r"prune: criterion 'qa_scores' scores\[0\] has dtype <U3; expected numbers",
+         id="scores-strings"),
+    case(lambda: prune_by(lambda dense: [np.ones(m.out_features) * 1j for m in dense]),
+         TypeError, r"prune: criterion 'qa_scores' scores\[0\] has dtype complex128",
+         id="scores-complex"),
+    case(lambda: prune_by(lambda dense: [np.ones(m.out_features) for m in dense] + [[1.0]]),
+         ValueError, r"prune: criterion 'qa_scores' returned 3 arrays; expected a list of one "
+         r"score array per Dense layer \(2\)", id="scores-count"),
+    case(lambda: prune_by(lambda dense: [np.ones(m.W.shape) for m in dense]), ValueError,
+         r"criterion 'qa_scores' scored Dense layer 0 with shape \(5, 4\); expected \(5,\) "
+         r"\(neuron level\)", id="scores-shape"),
+    case(lambda: prune_by(lambda dense: np.ones((2, 5))), ValueError,
+         r"criterion 'qa_scores' returned a ndarray; expected a list", id="scores-array"),
+    case(lambda: prune_by(lambda dense: [[["a"]] * 5, np.ones(3)]), TypeError,
+         r"criterion 'qa_scores' scores\[0\] has dtype <U1", id="scores-nested-strings"),
+    # --- numpy_forward: a float dtype, a bool for inputs (QA #4) ----------------
+    case(lambda: numpy_forward(net(), X, dtype=np.int32, where="fwd"), ValueError,
+         r"fwd: dtype='int32'; expected a float dtype", id="numpy_forward-int-dtype"),
+    case(lambda: numpy_forward(net(), X, dtype="foo", where="fwd"), TypeError,
+         r"fwd: dtype='foo'; expected a float dtype", id="numpy_forward-dtype-name"),
+    case(lambda: numpy_forward(net(), X, dtype=np.complex64), ValueError,
+         r"^dtype='complex64'; expected a float dtype", id="numpy_forward-complex"),
+    case(lambda: numpy_forward(net(), X, inputs=1, where="fwd"), TypeError,
+         r"fwd: inputs=1 \(int\); expected True or False", id="numpy_forward-inputs-int"),
 ]
 
 QUANT = [
@@ -364,6 +432,56 @@ QUANT = [
          r"qnet has bits_a=8 and weight bits \[4, 4\]; expected 8-bit", id="integer-model-bits"),
     case(lambda: fixed_point_round([1.5], 1 << 30, 31), ValueError, r"acc contains 1\.5",
          id="fixed_point_round"),
+    # --- the int8 kernel computes symmetric int8 weights only (QA #1) -------------
+    case(lambda: to_inference(affine()), ValueError,
+         r"to_inference: layer 0 has affine weights \(zero point \d+, uint8 codes\); the int8 "
+         r"kernel needs symmetric int8 weights \(zero point 0\), as quantize_mlp\(net, X_calib\)"
+         r" makes them, or quantize_tensor\(W, 8, scheme='symmetric'\)", id="int8-affine"),
+    case(lambda: to_inference(affine(1, granularity="tensor")), ValueError,
+         r"to_inference: layer 1 has affine weights \(zero point \d+, uint8", id="int8-affine-1"),
+    case(lambda: to_inference(affine(W=np.abs(net()[0].W.data))), ValueError,
+         r"layer 0 has affine weights \(zero point 0, uint8 codes\)", id="int8-affine-Z0"),
+    case(lambda: Q.int8_settings(affine()), ValueError,
+         r"int8_settings: layer 0 has affine weights", id="int8_settings-affine"),
+    case(lambda: Q.simulate_codes(affine(), X), ValueError,
+         r"simulate_codes: layer 0 has affine weights", id="simulate_codes-affine"),
+    # --- storage_bytes: options the format has none of, a QuantizedMLP (QA #3) ----------
+    case(lambda: storage_bytes(net(), "dense", bits=8), ValueError,
+         r"storage_bytes: bits=8 with fmt='dense'; expected None", id="bytes-dense-bits"),
+    case(lambda: storage_bytes(net(), scheme="asym"), ValueError,
+         r"storage_bytes: scheme='asym'; expected one of 'symmetric', 'affine'",
+         id="bytes-dense-scheme-name"),
+    case(lambda: storage_bytes(net(), granularity="row"), ValueError,
+         r"storage_bytes: granularity='row'; expected one of 'tensor', 'channel', 'group'",
+         id="bytes-dense-granularity-name"),
+    case(lambda: storage_bytes(net(), "csr", scheme="affine"), ValueError,
+         r"storage_bytes: scheme='affine' with fmt='csr'; expected None \(only fmt='int' has a "
+         r"scheme\)", id="bytes-csr-scheme"),
+    case(lambda: storage_bytes(SHARED, "codebook", group_size=2), ValueError,
+         r"group_size=2 with fmt='codebook'; expected None", id="bytes-codebook-group"),
+    case(lambda: storage_bytes(net(), "int", bits=8, group_size=2), ValueError,
+         r"storage_bytes: group_size=2 with granularity='channel'; expected None",
+         id="bytes-group_size-channel"),
+    case(lambda: storage_bytes(net(), "int", bits=8, granularity="group"), TypeError,
+         r"storage_bytes: granularity='group': group_size=None", id="bytes-group-no-size"),
+    case(lambda: storage_bytes(net(), "int", bits=8.0), TypeError,
+         r"storage_bytes: bits=8\.0 \(float\); expected an int", id="bytes-bits-float"),
+    case(lambda: storage_bytes((4, 5), "integer", bits=8.0), TypeError,
+         r"storage_bytes: bits=8\.0 \(float\)", id="bytes-integer-bits-float"),
+    case(lambda: storage_bytes(net(), "int", bits=[8, True]), TypeError,
+         r"storage_bytes: bits\[1\]=True \(bool\)", id="bytes-bits-bool"),
+    case(lambda: storage_bytes(QNET), ValueError,
+         r"storage_bytes: x is a QuantizedMLP and fmt='dense'; expected fmt='int' alone",
+         id="bytes-qnet-dense"),
+    case(lambda: storage_bytes(QNET, "int", bits=8), ValueError,
+         r"x is a QuantizedMLP and fmt='int', bits=8; expected fmt='int' alone",
+         id="bytes-qnet-bits"),
+    case(lambda: storage_bytes((True, 3)), TypeError,
+         r"storage_bytes: x=\(True, 3\) is not a shape \(bool, int\); expected two positive "
+         r"ints \(out, in\)", id="bytes-shape-bool"),
+    case(lambda: storage_bytes((4.0, 3), "int", bits=8), TypeError,
+         r"x=\(4\.0, 3\) is not a shape \(float, int\); expected two positive ints",
+         id="bytes-shape-float"),
 ]
 
 DEPLOY = [
@@ -410,7 +528,7 @@ DEPLOY = [
     case(lambda: InferenceModel([MODEL_SPARSE.layers[0]] * 2), ValueError,
          r"layer 0 has 3 outputs but layer 1 takes 4 inputs", id="model-chain"),
     case(lambda: SparseDense.from_dense(np.array([[np.nan, 1.0]])), ValueError,
-         r"csr\.data contains nan", id="sparse-nan-weights"),
+         r"to_csr: W contains nan at \[0, 0\]; expected finite", id="sparse-nan-weights"),
     case(lambda: SparseDense.from_dense(np.eye(2), bias=[np.inf, 0]), ValueError,
          r"bias contains inf", id="sparse-nan-bias"),
     # --- NaN weights named by parameter; per-group scales named (QA #7, #9) --------
@@ -420,8 +538,8 @@ DEPLOY = [
          r"to_inference: 0\.bias contains -inf at \[4\]", id="inf-bias-layer-0"),
     case(lambda: to_inference(nan_at(0), masks={0: np.ones((5, 4))}), ValueError,
          r"to_inference: 0\.weight contains nan", id="nan-with-masks"),
-    case(lambda: SparseDense(KS.to_csr(np.array([[np.nan, 1.0], [0.0, 1.0]]))), ValueError,
-         r"SparseDense: csr\.data contains nan at \[0\]", id="sparse-csr-nan"),
+    case(lambda: SparseDense(CSR3._replace(data=np.array([np.nan, 1, 1], np.float32))),
+         ValueError, r"SparseDense: csr\.data contains nan at \[0\]", id="sparse-csr-nan"),
     case(lambda: to_inference(Q.quantize_mlp(MLP([4, 6, 3], seed=0), X, granularity="group",
                                              group_size=2)),
          ValueError, r"to_inference: qnet has per-group weight scales \(granularity='group', "
@@ -446,6 +564,15 @@ DEPLOY = [
          id="int8-dense-nan-weight-scale"),
     case(lambda: K8.Int8Kernel(np.ones((2, 3), np.int8), None, 0, 1 << 30, 31, 0)([[1, 2, 3]]),
          ValueError, r"x_q must be a 2-D ndarray .*got a list", id="int8-kernel-list"),
+    # --- NaN/inf weights refused by both to_csr, masked or not (QA #6) ------------
+    case(lambda: KS.sparse_linear(np.ones((1, 2), np.float32),
+                                  KS.to_csr([[np.nan, 1.0], [0.0, 1.0]])),
+         ValueError, r"to_csr: W contains nan at \[0, 0\]; expected finite numbers",
+         id="csr-nan"),
+    case(lambda: R.to_csr([[0.0, 1.0], [np.inf, 1.0]]), ValueError,
+         r"to_csr: W contains inf at \[1, 0\]; expected finite numbers", id="ref-csr-inf"),
+    case(lambda: KS.to_csr(np.array([[-np.inf, 1.0]], np.float32), mask=[[0, 1]]), ValueError,
+         r"to_csr: W contains -inf at \[0, 0\]", id="csr-masked-inf"),
 ]
 
 
@@ -529,3 +656,71 @@ def test_numpy_arrays_of_ints_and_numpy_choices_are_accepted():
     assert Q.huffman_decode("01011", code, 3).tolist() == [0, 1, 2]
     history = fit(SHARED, X, Y, epochs=1, quiet=True)         # QA #8: k-means nets train
     assert len(history.loss) == 1 and predict(SHARED, X).shape == (24, 3)
+
+
+# ---- accepted next to the refusals of the QA battery -----------------------------
+def test_symmetric_int8_weights_per_tensor_or_channel_still_deploy():
+    for qnet in (QNET, Q.quantize_mlp(net(), X, granularity="tensor"),
+                 with_weights(0, net()[0].W.data, scheme="symmetric", granularity="tensor")):
+        np.testing.assert_array_equal(to_inference(qnet).forward_int(X),
+                                      Q.simulate_codes(qnet, X))     # the integers, exactly
+    assert Q.int8_settings(QNET)[0]["w_q"].dtype == np.int8
+
+
+def test_a_criterion_registered_again_or_replaced_on_purpose():
+    before = dict(P.registry.CRITERIA)
+    try:
+        magnitude = P.registry.CRITERIA["magnitude"]
+        P.criterion("magnitude", level="connection")(magnitude.scores)   # the same function
+        source = ("def cell(net, X=None, y=None, k=2.5):\n"
+                  "    return [k * np.abs(b.dense.W.data) for b in dense_blocks(net)]\n")
+        cell = {"np": np, "dense_blocks": dense_blocks}
+        for _ in range(2):                                   # a notebook cell run twice
+            exec(compile(source, "<cell>", "exec"), cell)
+            P.criterion("qa_cell", level="connection")(cell["cell"])
+        assert P.registry.CRITERIA["qa_cell"].scores is cell["cell"]
+        first = lambda net, X=None, y=None: [np.ones(b.dense.W.shape) for b in dense_blocks(net)]
+        P.criterion("qa_cell", level="connection", replace=True)(first)
+        assert P.registry.CRITERIA["qa_cell"].scores is first
+        masks = P.prune(net(), "qa_cell", 0.5)               # 20 -> 10 kept, 15 -> 7
+        assert [int(m.sum()) for m in masks] == [10, 7]
+        P.criterion("qa_bool", level="neuron", replace=np.bool_(True))(  # bool scores: numbers
+            lambda net, X=None, y=None: [np.arange(b.dense.out_features) % 2 == 0
+                                         for b in dense_blocks(net)])
+        assert P.prune(net(), "qa_bool", 2, layers=[0])[0].tolist() == [1, 0, 1, 0, 1]
+    finally:
+        P.registry.CRITERIA.clear()
+        P.registry.CRITERIA.update(before)
+
+
+def test_storage_bytes_of_a_quantized_mlp_and_options_that_apply():
+    assert storage_bytes(QNET, "int") == storage_bytes(net(), "int", bits=8)   # not 0 bytes
+    assert storage_bytes(QNET, "int", bias=False) == storage_bytes(net(), "int", bits=8,
+                                                                   bias=False)
+    grouped = Q.quantize_mlp(net(), X, bits=4, granularity="group", group_size=1)
+    assert storage_bytes(grouped, "int") == storage_bytes(net(), "int", bits=4,
+                                                          granularity="group", group_size=1)
+    mixed = affine(0, granularity="tensor")                 # layer 0 affine per tensor
+    assert storage_bytes(mixed, "int") == (
+        storage_bytes(net()[0], "int", bits=8, granularity="tensor", scheme="affine")
+        + storage_bytes(net()[2], "int", bits=8))
+    assert storage_bytes(net()) == storage_bytes(net(), "dense") == 4 * (20 + 5 + 15 + 3)
+    assert storage_bytes((4, 5), "int", bits=np.int64(8), scheme=np.str_("affine"),
+                         granularity="tensor") == 20 + 4 + 1 + 16
+    assert storage_bytes((np.int64(4), np.uint8(5)), "integer", bits=8) == storage_bytes(
+        (4, 5), "integer")
+    assert storage_bytes(net(), "int", bits=[np.int64(8), 32]) == (20 + 5 * 4 + 5 * 4) + 4 * 18
+
+
+def test_numpy_forward_in_any_float_dtype_and_csr_of_finite_weights():
+    Y = numpy_forward(net(), X)
+    for dtype in (np.float64, "float32", np.dtype("float64"), np.float16):
+        out, inputs = numpy_forward(net(), X, dtype=dtype, inputs=np.bool_(True))
+        assert out.dtype == np.dtype(dtype) and len(inputs) == 2
+        np.testing.assert_allclose(out, Y, rtol=1e-2, atol=1e-2)
+    W = np.array([[0, 2], [-1, 0]])                          # ints and bools are finite numbers
+    for to_csr in (KS.to_csr, R.to_csr):
+        assert to_csr(W).data.tolist() == [2.0, -1.0]
+        assert to_csr(W.astype(bool)).nnz == 2 and to_csr(np.zeros((0, 3))).nnz == 0
+    Y = KS.sparse_linear(np.array([[np.nan, 1.0]], np.float32), KS.to_csr(W))   # data: propagates
+    assert np.isnan(Y[0, 1]) and Y[0, 0] == 2.0

@@ -20,7 +20,7 @@ from minicomp.gradcheck import gradcheck
 from minicomp.optim import SGD, Adam, CosineLR, Scheduler, StepLR, cosine_schedule, step_schedule
 from minicomp.tensor import Tensor
 from minicomp.train import TrainingDiverged, evaluate, fit, predict
-from minicomp.validate import choice
+from minicomp.validate import choice, labels
 
 RNG = np.random.default_rng(0)
 X = RNG.normal(size=(20, 4)).astype(np.float32)        # (N, D) = (20, 4)
@@ -366,6 +366,21 @@ CASES = [
     (lambda: storage_bytes(net().parameters()), ValueError,
      r"storage_bytes: x cannot be made into an array .*expected a rectangular array"),
     (lambda: storage_bytes(None), TypeError, r"storage_bytes: x is a NoneType"),
+    (lambda: storage_bytes((4, 2.5)), TypeError, r"storage_bytes: x=\(4, 2\.5\) is not a shape "
+                                                 r"\(int, float\); expected two positive ints"),
+    (lambda: storage_bytes(net(), "dense", granularity="tensor"), ValueError,
+     r"storage_bytes: granularity='tensor' with fmt='dense'; expected None"),
+    # ---- labels: the range checked on the values given, before any int64 cast (QA #5)
+    (lambda: labels([1e20], num_classes=3), ValueError,
+     r"^y contains the label 1e\+20; expected labels in 0\.\.2$"),
+    (lambda: labels(np.array([-1e20, 0.0])), ValueError,
+     r"y contains the label -1e\+20; expected labels >= 0"),
+    (lambda: labels(np.array([2**64 - 1], np.uint64)), ValueError,
+     r"y contains the label 18446744073709551615; expected labels >= 0"),
+    (lambda: fit_(X, np.full(20, 1e20)), ValueError,
+     r"fit: y contains the label 1e\+20; expected labels in 0\.\.2"),
+    (lambda: accuracy(np.zeros((1, 3)), [9.3e18]), ValueError,
+     r"accuracy: y contains the label 9\.3e\+18; expected labels in 0\.\.2"),
     # ---- functional: labels out of range in the loss itself
     (lambda: F.cross_entropy(np.zeros((2, 10), np.float32), [0, 10]), ValueError,
      r"cross_entropy: label 10 \(at index 1\) is out of range; expected 0 <= label < 10"),
@@ -585,3 +600,11 @@ def test_io_features_and_layer_inputs():
 
 def test_empty_batches_are_still_an_empty_iterator():
     assert list(batches(np.zeros((0, 3)), batch_size=4)) == []
+
+
+def test_labels_in_range_keep_their_values_and_dtype():
+    assert labels([2.0, 0.0], num_classes=3).tolist() == [2, 0]
+    assert labels([2.0, 0.0], num_classes=3).dtype == np.int64
+    assert labels(np.array([2**62], np.uint64)).tolist() == [2**62]          # no wrap
+    assert labels(np.array([7], np.uint8), num_classes=8).tolist() == [7]
+    assert storage_bytes((np.int64(3), 4)) == storage_bytes((3, 4)) == 4 * (12 + 3)

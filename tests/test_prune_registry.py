@@ -1,4 +1,7 @@
 """The criterion registry: a criterion defined in this file alone prunes by name."""
+import importlib
+import sys
+
 import numpy as np
 import pytest
 
@@ -150,3 +153,32 @@ def test_obs_through_the_registry_is_greedy_obs_layer_by_layer():
         np.testing.assert_allclose(b.dense.W.data, W_obs, rtol=1e-4, atol=1e-6)   # same update
     with pytest.raises(ValueError, match="scope='global' with criterion='obs'.*scope='layer'"):
         prune(MLP([4, 6, 3]), "obs", 0.5, X, scope="global")
+
+
+def test_a_reloaded_module_registers_its_criterion_again(registered, tmp_path, monkeypatch):
+    (tmp_path / "qa_reloaded.py").write_text(
+        "import numpy as np\nfrom minicomp.prune import criterion\n\n\n"
+        "@criterion('qa_reloaded', level='neuron')\n"
+        "def scores(net, X=None, y=None, damp=1e-4):\n"
+        "    return [np.ones(m.out_features) for m in net.layers[::2]]\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        module = importlib.import_module("qa_reloaded")
+        first = module.scores
+        importlib.reload(module)                    # a new function object, the same source
+        assert module.scores is not first and CRITERIA["qa_reloaded"].scores is module.scores
+    finally:
+        sys.modules.pop("qa_reloaded", None)
+
+
+def test_closures_of_one_factory_are_different_functions(registered):
+    def factory(k):
+        return lambda net, X=None, y=None: [k * np.ones(b.dense.out_features)
+                                            for b in dense_blocks(net)]
+    registered("qa_k", level="neuron")(factory(1))
+    with pytest.raises(ValueError, match=r"name='qa_k' is already registered by .*<lambda> "
+                       r"\(line (\d+)\), a function other than .*<lambda> \(line \1\); "
+                       r"expected a new name, or replace=True"):
+        registered("qa_k", level="neuron")(factory(2))
+    registered("qa_k", level="neuron", replace=True)(factory(2))
+    assert layer_scores(MLP([4, 3, 2]), "qa_k")[0].tolist() == [2.0] * 3

@@ -123,7 +123,7 @@ def to_csr(W, mask=None) -> CSR:
 
     Parameters
     ----------
-    W : array_like, shape (out, in)
+    W : array_like, shape (out, in), finite (NaN/inf refused, the first one named)
     mask : array_like, shape (out, in), optional
         Entries where ``mask == 0`` are dropped even if ``W`` is nonzero there.
 
@@ -140,6 +140,7 @@ def to_csr(W, mask=None) -> CSR:
     18
     """
     W = _as_matrix("W", W)
+    validate.array(W, "W", nonempty=False, where="to_csr")          # no NaN/inf weights
     keep = kept_entries(W, mask)                                    # (out, in) bool
     out_features, in_features = W.shape
     data, indices, indptr = [], [], [0]

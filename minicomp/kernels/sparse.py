@@ -83,7 +83,7 @@ def to_csr(W, mask=None) -> CSR:
     TypeError
         ``W`` is not a real numeric array.
     ValueError
-        ``W`` is not 2-D, or ``mask`` does not have ``W``'s shape.
+        ``W`` is not 2-D or holds NaN/inf, or ``mask`` does not have ``W``'s shape.
 
     Examples
     --------
@@ -96,6 +96,7 @@ def to_csr(W, mask=None) -> CSR:
         raise TypeError(f"W must be a real numeric array, got dtype {W.dtype}")
     if W.ndim != 2:
         raise ValueError(f"W must be 2-D (out, in), got shape {W.shape}")
+    validate.array(W, "W", nonempty=False, where="to_csr")          # NaN/inf: O(size), once
     keep = kept_entries(W, mask)                                    # (out, in) bool
     out_features, in_features = W.shape
     rows, cols = np.nonzero(keep)                                   # (nnz,), row-major order

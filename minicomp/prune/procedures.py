@@ -37,10 +37,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import validate
-from ..blocks import dense_blocks
+from ..blocks import dense_blocks, net_inputs
 from ..optim import SGD, CosineLR
 from ..train import evaluate, fit
-from .registry import net_inputs, prune
+from .registry import prune
 from .schedule import cubic_sparsity
 
 

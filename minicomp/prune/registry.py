@@ -13,15 +13,15 @@ needs (nothing, ``X``, or ``X`` and ``y``)::
     def magnitude(net, X=None, y=None):
         return [np.abs(b.dense.W.data) for b in dense_blocks(net)]   # (out, in) each
 
-Adding a criterion is writing that one function: anywhere (a test, a
-notebook, the example below), or as a built-in in its own file named on
-the import line of :mod:`minicomp.prune` (which lists the built-ins).
-:func:`prune` only looks the name up: it checks that the data the
-criterion needs was given, ranks already-pruned entries first (score
-:math:`-\infty`), turns scores into masks with the one rule of
-:mod:`.mask` and applies them. A criterion that also moves the kept
-weights (OBS) registers an ``update(net, X, masks, **options)``, called
-with the new masks before they are applied.
+Adding a criterion is writing that one function: anywhere (a test, a notebook, the example
+below), or as a built-in in its own file named on the import line of :mod:`minicomp.prune`
+(which lists the built-ins). A name is taken once: another function under it is refused
+unless registered with ``replace=True``. :func:`prune` only looks the name up: it checks that
+the data the criterion needs was given, ranks already-pruned entries first (score
+:math:`-\infty`), checks the scores (real numbers, one array per layer, of its shape), turns
+them into masks with the one rule of :mod:`.mask` and applies them. A criterion that also
+moves the kept weights (OBS) registers an ``update(net, X, masks, **options)``, called with
+the new masks before they are applied.
 
 Examples
 --------
@@ -54,7 +54,7 @@ from typing import Callable
 import numpy as np
 
 from .. import validate
-from ..blocks import dense_blocks
+from ..blocks import dense_blocks, net_inputs
 from .mask import global_masks, num_to_prune, prune_connections, prune_neurons
 
 LEVELS = ("connection", "neuron")
@@ -79,10 +79,22 @@ CRITERIA: dict = {}                 # name -> Criterion, in registration order
 
 
 def _qualname(fn) -> str:
-    return f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+    line = getattr(getattr(fn, "__code__", None), "co_firstlineno", None)    # lambdas: one name
+    return (f"{getattr(fn, '__module__', '?')}.{getattr(fn, '__qualname__', repr(fn))}"
+            + (f" (line {line})" if line else ""))
 
 
-def criterion(name: str, level: str, needs=(), update=None, scopes=SCOPES):
+def _same(old, new) -> bool:
+    """``new`` is ``old``, or ``old`` defined again (module reloaded, notebook cell run again)."""
+    # the same code, globals and defaults, no closure: lambdas of one scope share only a name
+    keys = [(f.__code__, id(f.__globals__), f.__closure__ is None, repr((
+        f.__defaults__, f.__kwdefaults__))) if hasattr(f, "__code__") else id(f)
+        for f in (old, new)]
+    return keys[0] == keys[1] and (old is new or keys[0][2])
+
+
+def criterion(name: str, level: str, needs=(), update=None, scopes=SCOPES,
+              replace: bool = False):
     """Decorator: register ``scores(net, X=None, y=None, **options)`` as criterion ``name``.
 
     Parameters
@@ -98,6 +110,8 @@ def criterion(name: str, level: str, needs=(), update=None, scopes=SCOPES):
         mask}``: moves the remaining weights before the masks are applied.
     scopes : tuple of {"layer", "global"}
         Scopes whose ranking means something for these scores.
+    replace : bool
+        Let another function replace the one registered as ``name`` (the same one is fine).
 
     Returns
     -------
@@ -108,9 +122,10 @@ def criterion(name: str, level: str, needs=(), update=None, scopes=SCOPES):
     ------
     TypeError, ValueError
         A bad name, level, needs or scopes; ``scores`` not taking
-        ``(net, X, y, ...)``; a name already registered by another function.
+        ``(net, X, y, ...)``; a name registered by another function, unless ``replace``.
     """
     where = "criterion"
+    replace = validate.flag(replace, "replace", where=where)
     if not isinstance(name, str) or not name:
         raise ValueError(f"{where}: name={name!r}; expected a non-empty str")
     level = validate.choice(level, "level", LEVELS, where=where)
@@ -132,9 +147,10 @@ def criterion(name: str, level: str, needs=(), update=None, scopes=SCOPES):
             raise TypeError(f"{where}: {name!r} scores takes ({', '.join(p.name for p in params)})"
                             "; expected (net, X=None, y=None, **options)")
         old = CRITERIA.get(name)
-        if old is not None and _qualname(old.scores) != _qualname(scores):
+        if old is not None and not replace and not _same(old.scores, scores):
             raise ValueError(f"{where}: name={name!r} is already registered by "
-                             f"{_qualname(old.scores)}; expected a new name")
+                             f"{_qualname(old.scores)}, a function other than "
+                             f"{_qualname(scores)}; expected a new name, or replace=True")
         opts = tuple(p.name for p in params[3:] if p.default is not p.empty)   # the options
         CRITERIA[name] = Criterion(name, scores, level, tuple(needs), update, tuple(scopes), opts)
         return scores
@@ -162,24 +178,6 @@ def lookup(name, where=None) -> Criterion:
         raise ValueError(f"{where + ': ' if where else ''}criterion={name!r}; expected one of "
                          f"the registered criteria: {listed}")
     return CRITERIA[name]
-
-
-def net_inputs(net, X, name: str = "X", where=None, dtype=np.float32) -> np.ndarray:
-    """``X`` checked as a batch of inputs of ``net`` (numeric, (N, in), finite), as ``dtype``.
-
-    Examples
-    --------
-    >>> from minicomp import MLP
-    >>> net_inputs(MLP([3, 2]), [[1, 2, 3]]).dtype
-    dtype('float32')
-    >>> net_inputs(MLP([3, 2]), [[1.0, float("nan"), 3.0]], where="prune")
-    Traceback (most recent call last):
-        ...
-    ValueError: prune: X contains nan at [0, 1]; expected finite numbers
-    """
-    first = dense_blocks(net, where)[0].dense
-    return validate.array(getattr(X, "data", X), name, ndim=2, width=first.in_features,
-                          where=where, dtype=dtype)
 
 
 def _current_mask(m, neuron: bool) -> np.ndarray:
@@ -234,20 +232,22 @@ def _scores(entry: Criterion, net, X, y, options: dict, where: str) -> list:
             f"a {type(scores).__name__}"
         raise ValueError(f"{where}: criterion {entry.name!r} returned {got}; expected a list "
                          f"of one score array per Dense layer ({len(dense)})")
+    scores = [validate.array(S, f"criterion {entry.name!r} scores[{k}]", finite=False,
+                             nonempty=False, where=where, dtype=np.float64)   # no str, complex
+              for k, S in enumerate(scores)]
     for k, (S, m) in enumerate(zip(scores, dense)):
         shape = (m.out_features,) if entry.level == "neuron" else m.W.shape
-        if np.shape(S) != shape:
+        if S.shape != shape:
             raise ValueError(f"{where}: criterion {entry.name!r} scored Dense layer {k} with "
-                             f"shape {np.shape(S)}; expected {shape} ({entry.level} level)")
-    return [np.asarray(S, dtype=np.float64) for S in scores]
+                             f"shape {S.shape}; expected {shape} ({entry.level} level)")
+    return scores
 
 
 def layer_scores(net, criterion: str, X=None, y=None, seed=0, **options) -> list:
     """The scores of every Dense layer of ``net`` by the registered ``criterion``.
 
-    What :func:`prune` ranks, before any mask: one float64 array per Dense
-    layer, (out, in) or (out,) by the criterion's level. Arguments as in
-    :func:`prune`.
+    What :func:`prune` ranks, before any mask: one float64 array per Dense layer, (out, in) or
+    (out,) by the criterion's level. Arguments as in :func:`prune`.
 
     Examples
     --------

@@ -40,11 +40,11 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
-from ..blocks import dense_blocks
+from ..blocks import dense_blocks, net_inputs
 from ..data import batches
 from ..tensor import Tensor
 from ..train import LOSSES
-from .registry import criterion, net_inputs
+from .registry import criterion
 
 
 def check_targets(y, n: int, num_classes: int, loss="cross_entropy", where=None):

@@ -37,7 +37,7 @@ Jacob, B. et al. (2018). Quantization and Training of Neural Networks for
 Efficient Integer-Arithmetic-Only Inference. CVPR. arXiv:1712.05877.
 
 Deviations: the last layer is requantized to uint8 like the others (its
-range calibrated on the logits); per-group weights are not supported here.
+range calibrated on the logits); per-group and affine weights are refused.
 """
 from __future__ import annotations
 
@@ -100,7 +100,8 @@ def fixed_point_round(acc, m0, shift) -> np.ndarray:
 
 
 def check_int8(qnet, where: str) -> QuantizedMLP:
-    """``qnet`` if it is a QuantizedMLP of 8-bit weights (per tensor/channel) and activations."""
+    """``qnet`` if it is a QuantizedMLP of 8-bit activations and symmetric int8 weights
+    (zero point 0, per tensor or channel): what the int8 kernel computes exactly."""
     if not isinstance(qnet, QuantizedMLP):
         raise TypeError(f"{where}: qnet is a {type(qnet).__name__}; expected a QuantizedMLP "
                         "(from quantize_mlp)")
@@ -114,6 +115,14 @@ def check_int8(qnet, where: str) -> QuantizedMLP:
         raise ValueError(f"{where}: qnet has bits_a={qnet.bits_a} and weight bits "
                          f"{[L.W.bits for L in qnet.qlayers]}; expected 8-bit weights (per "
                          "tensor or per channel) and 8-bit activations")
+    for k, L in enumerate(qnet.qlayers):        # int8 codes, Z_w = 0: else they wrap or shift
+        q, Z = np.asarray(L.W.q), np.asarray(L.W.Z)
+        if L.W.scheme != "symmetric" or q.dtype != np.int8 or Z.any():
+            raise ValueError(f"{where}: layer {k} has {L.W.scheme} weights (zero point "
+                             f"{Z[Z != 0][0] if Z.any() else 0}, {q.dtype} codes); the int8 "
+                             "kernel needs symmetric int8 weights (zero point 0), as "
+                             "quantize_mlp(net, X_calib) makes them, or quantize_tensor(W, 8, "
+                             "scheme='symmetric')")
     return qnet
 
 
