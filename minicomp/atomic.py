@@ -25,10 +25,10 @@ Three details make the difference between "atomic" and "safe to use":
   folder, an existing target that is not a regular file (a character
   device such as ``/dev/null``, a FIFO, a socket: renaming would replace
   the node by a plain file) or that this process may not write (mode
-  0444: ``open`` fails, a rename would not).
-
-An existing symlink at the target is replaced by the new file (the link
-target is left alone), as ``os.replace`` does.
+  0444: ``open`` fails, a rename would not), or that is a symbolic link
+  (``os.replace`` would replace the link itself by a plain file -- ``--out
+  /dev/stdout`` would turn the system's ``/dev/stdout`` link into a file --
+  while ``open`` would write through it: neither is what was meant).
 """
 from __future__ import annotations
 
@@ -115,17 +115,18 @@ _KINDS = ((stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device")
 def check_existing(path, where=None, name=None) -> None:
     """Refuse an existing ``path`` that a new file must not replace.
 
-    A missing path, a regular file this process may write and a symlink
-    (replaced by the new file, its target untouched) pass. ``name`` spells
-    the argument in the message (``name='path'``), else the path alone.
+    A missing path and a regular file this process may write pass.
+    ``name`` spells the argument in the message (``name='path'``), else the
+    path alone.
 
     Raises
     ------
     IsADirectoryError
-        ``path`` is a directory (or a link to one).
+        ``path`` is a directory.
     ValueError
-        ``path`` is a character or block device, a FIFO, a socket: renaming
-        a new file over it would replace the node by a regular file.
+        ``path`` is a symbolic link (the message says where it points), a
+        character or block device, a FIFO, a socket: renaming a new file
+        over it would replace the link or the node by a regular file.
     PermissionError
         ``path`` is a regular file this process may not write
         (``os.access(path, os.W_OK)`` is false), as ``open(path, "w")`` would.
@@ -143,8 +144,14 @@ def check_existing(path, where=None, name=None) -> None:
         mode = os.lstat(path).st_mode
     except (FileNotFoundError, NotADirectoryError):
         return
-    if stat.S_ISLNK(mode) and not os.path.isdir(path):
-        return
+    if stat.S_ISLNK(mode):
+        try:
+            points = os.readlink(path)
+        except OSError:
+            points = "?"
+        raise ValueError(f"{pre}{who} is a symbolic link (to {points!r}); expected a "
+                         "regular file or a new file name (writing would replace the link "
+                         "by a plain file): name the file itself")
     if os.path.isdir(path):
         raise IsADirectoryError(f"{pre}{who} is a directory; expected a file path such as "
                                 f"{os.path.join(path, 'model.npz')!r}")
@@ -175,13 +182,13 @@ def check_target(path, where=None) -> str:
         The folder is not writable (``os.access(folder, W_OK | X_OK)`` is
         false), or ``path`` is a regular file this process may not write.
     ValueError
-        ``path`` exists and is not a regular file: a device, a FIFO, a socket
-        (see :func:`check_existing`).
+        ``path`` exists and is not a regular file: a symbolic link, a device,
+        a FIFO, a socket (see :func:`check_existing`).
     """
     path = validate.path(path, where=where)
     pre = f"{where}: " if where else ""
     seps = tuple(s for s in (os.sep, os.altsep) if s)
-    if path.endswith(seps) or os.path.isdir(path):
+    if path.endswith(seps) or (os.path.isdir(path) and not os.path.islink(path)):
         raise IsADirectoryError(f"{pre}{path!r} is a directory (or ends with a separator); "
                                 "expected a file path such as 'folder/model.npz'")
     parent = os.path.dirname(os.path.abspath(path))

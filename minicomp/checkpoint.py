@@ -203,8 +203,8 @@ def save(net: Module, path) -> str:
     IsADirectoryError, FileNotFoundError, NotADirectoryError
         ``path`` is a folder, or its folder does not exist.
     ValueError
-        ``path`` exists and is not a regular file (a device such as
-        ``/dev/null``, a FIFO, a socket): it is refused, never replaced.
+        ``path`` exists and is not a regular file (a symbolic link, a device
+        such as ``/dev/null``, a FIFO, a socket): it is refused, never replaced.
     PermissionError
         ``path`` is a file this process may not write (e.g. mode 0444), as
         ``open(path, "wb")`` would refuse it, or its folder is not writable.

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import pathlib
+import re
 import shutil
 import signal
 import socket
@@ -567,12 +568,33 @@ def test_save_refuses_dev_null_itself():
     assert stat.S_ISCHR(os.stat("/dev/null").st_mode)
 
 
-def test_a_symlink_to_a_fifo_is_replaced_and_the_fifo_left_alone(tmp_path):
-    make_special(tmp_path / "pipe", "fifo")
-    (tmp_path / "m.npz").symlink_to(tmp_path / "pipe")       # documented: os.replace semantics
-    save(MLP([4, 3], seed=0), tmp_path / "m.npz")
-    assert (tmp_path / "m.npz").is_file() and not (tmp_path / "m.npz").is_symlink()
-    assert stat.S_ISFIFO(os.lstat(tmp_path / "pipe").st_mode)
+@pytest.mark.parametrize("points_to", ["fifo", "file", "folder", "nothing"])
+def test_every_writer_refuses_a_symlink_target_and_says_where_it_points(tmp_path, points_to):
+    """os.replace would replace the link itself (``--out /dev/stdout`` once turned the
+    system's link into a file): refused, link and target untouched, nothing written."""
+    target = tmp_path / "target"
+    if points_to == "fifo":
+        make_special(target, "fifo")
+    elif points_to == "file":
+        target.write_bytes(b"keep me")
+    elif points_to == "folder":
+        target.mkdir()
+    link = tmp_path / "m.npz"
+    link.symlink_to(target)
+    net = MLP([4, 3], seed=0)
+    writers = [("save", lambda: save(net, link)), ("save", lambda: save(net, tmp_path / "m")),
+               ("write_idx", lambda: write_idx(link, np.zeros(3, np.uint8))),
+               ("atomic_open", lambda: atomic_open(link).__enter__())]
+    for where, write in writers:
+        with pytest.raises(ValueError, match=re.escape(
+                f"{where}: '{link}' is a symbolic link (to '{target}')")):
+            write()
+    assert link.is_symlink() and os.readlink(link) == str(target)
+    assert sorted(os.listdir(tmp_path)) == sorted(["m.npz"] + ["target"] * (points_to != "nothing"))
+    if points_to == "file":
+        assert target.read_bytes() == b"keep me"
+    if points_to == "folder":
+        assert os.listdir(target) == []
 
 
 # ---- the temporary file is never the name in an error ------------------------------------

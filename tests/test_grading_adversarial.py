@@ -10,19 +10,23 @@ must finish and write every report. Submissions holding a symbolic link
 0 with the status ``symlink``; an attack on file metadata changes nothing.
 """
 import csv
+import glob
 import json
 import os
 import pathlib
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
 from minicomp.grading.landlock import abi_version
+from minicomp.grading.seccomp import current_arch
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EXERCISES = REPO / "exercises"
@@ -30,18 +34,26 @@ SOURCE = (EXERCISES / "01_autograd" / "exercise.py").read_text()
 RELU_SOLUTION = "    return grad_out * (x > 0)\n"
 RELU_CASES = ("relu_backward_small", "relu_backward_random")
 LANDLOCK = abi_version() >= 4
+# package folders outside the grader's environment that hold a forbidden package
+# (a red team imported scipy from sys.base_prefix's site-packages)
+OTHER_SCIPY = sorted(d for pattern in (sys.base_prefix + "/lib/python3*/site-packages",
+                                       "/usr/lib/python3/dist-packages",
+                                       "/usr/local/lib/python3*/dist-packages",
+                                       "/usr/lib/python3*/site-packages")
+                     for d in glob.glob(pattern) if os.path.isdir(os.path.join(d, "scipy")))
 SIGNAL_SCOPE = abi_version() >= 6
 # student_id -> what is a link; every one scores 0 with the status "symlink"
 # student id -> (the path named in the refusal, what it is said to be)
 IPC_KEY = 0x5254A1C0                   # a SysV key only the sysv_ipc attack uses
-LINKS = {"symlink_to_tests": ("01_autograd/exercise.py", "a symbolic link"),
-         "symlinked_exercise_folder": ("01_autograd", "a symbolic link"),
-         "nested_symlink": ("01_autograd/lib/data", "a symbolic link"),
-         "symlinked_student_folder": ("symlinked_student_folder", "a symbolic link"),
-         "symlink_beside_exercises": ("notes", "a symbolic link"),
-         "hardlink_to_solution": ("01_autograd/exercise.py", "a hard link"),
-         "link_past_the_scan_depth": ("01_autograd/" + "/".join(["d"] * 33),
-                                      "past 10000 entries or 32 levels")}
+LINKS = {"symlink_to_tests": ("01_autograd/exercise.py", "is a symbolic link"),
+         "symlinked_exercise_folder": ("01_autograd", "is a symbolic link"),
+         "nested_symlink": ("01_autograd/lib/data", "is a symbolic link"),
+         "symlinked_student_folder": ("symlinked_student_folder", "is a symbolic link"),
+         "symlink_beside_exercises": ("notes", "is a symbolic link"),
+         "hardlink_to_solution": ("01_autograd/exercise.py",
+                                  "is a hard link to one of the instructor's files"),
+         "link_past_the_scan_depth": ("01_autograd/d", "holds folders nested more than 32 "
+                                                       "levels deep")}
 
 
 def metadata_attack(targets) -> str:
@@ -157,7 +169,8 @@ def attacks(out_dir, port, exercises=EXERCISES, targets=()):
         "setsid_survivor": (with_relu_body(
             "import os, time\ntry:\n    os.setsid()\nexcept OSError:\n    pass\n"
             "time.sleep(600)"), "timeout", 8),
-        # SysV IPC that would outlive the sandbox (and carry hidden inputs to another case)
+        # SysV IPC that would outlive the sandbox (and carry hidden inputs to another case,
+        # or hold memory RLIMIT_AS does not count): refused, shmget returns -1
         "sysv_ipc": (with_relu_body(
             "import ctypes\nlibc = ctypes.CDLL(None)\n"
             f"libc.shmget({IPC_KEY}, 4096, 0o1666)\nreturn grad_out * (x > 0)"), "passed", 10),
@@ -184,10 +197,38 @@ def attacks(out_dir, port, exercises=EXERCISES, targets=()):
             "        and o.__name__ in ('minicomp.nn', 'minicomp.tensor')]\n"
             "if not mods:\n    raise LookupError('no engine')\nreturn grad_out * (x > 0)"),
             "error", 8),
-        # a tree too deep for a recursive rmtree, left in the sandbox folder
+        # a tree too deep for a recursive rmtree: its own folder is read-only, so the
+        # file fails at import (PermissionError)
         "deep_tree": (with_relu_body("return grad_out * (x > 0)", prelude=(
             "import os\nfor _ in range(1500):\n    os.mkdir('d')\n    os.chdir('d')\n")),
-            "passed", 10),
+            "error", 0),
+        # a full disk zeroed the next students (the grader could not make their folders):
+        # the student writes nothing, not even in its own folder
+        "fills_disk": (with_relu_body(
+            "import os\nwith open(os.path.join(os.environ['TMPDIR'], 'filler'), 'wb') as f:\n"
+            "    f.write(b'x' * 2**24)\nreturn grad_out * (x > 0)"), "error", 8),
+        "writes_own_folder": (with_relu_body(
+            "open('notes.txt', 'w').write('hello')\nreturn grad_out * (x > 0)"), "error", 8),
+        # files in RAM are not counted by RLIMIT_AS (a red team held 2.4 GB under 1 GB;
+        # 1 GB here, past the 768 MB limit of the fixture)
+        "memfd_hoard": (with_relu_body(
+            "import os\nfds = []\nfor _ in range(64):\n"
+            "    fds.append(os.memfd_create('hoard'))\n"
+            "    os.write(fds[-1], b'x' * 2**24)\nreturn grad_out * (x > 0)"), "error", 8),
+        # a new program would clear the parent-death signal
+        "execs_a_program": (with_relu_body(
+            "import os, sys\nos.execv(sys.executable, [sys.executable, '-c', 'pass'])"),
+            "error", 8),
+        "hoards_file_descriptors": (with_relu_body(
+            "fds = [open('/dev/null') for _ in range(1000)]\nreturn grad_out * (x > 0)"),
+            "error", 8),
+        # the red team's scipy: no import guard, another package folder first on sys.path
+        "forbidden_import_other_folder": (with_relu_body(
+            "import sys\n"
+            "sys.meta_path[:] = [f for f in sys.meta_path\n"
+            "                    if type(f).__name__ != 'ForbiddenImports']\n"
+            f"sys.path[:0] = {OTHER_SCIPY!r}\nsys.path_importer_cache.clear()\n"
+            "import scipy\nreturn grad_out * (x > 0)"), "error", 8),
     }
     if not SIGNAL_SCOPE:              # without signal scoping it could kill the grader
         del table["kills_grader"]
@@ -261,8 +302,8 @@ def make_link_submission(subs, sid, exercises, elsewhere):
     if sid == "symlink_to_tests":
         (folder / "exercise.py").symlink_to(exercises / "01_autograd" / "tests.py")
         return
-    if sid == "hardlink_to_solution":                         # an archive's hard link
-        os.link(perfect / "exercise.py", folder / "exercise.py")
+    if sid == "hardlink_to_solution":     # an archive's hard link to the instructor's copy
+        os.link(exercises / "01_autograd" / "exercise.py", folder / "exercise.py")
         return
     (folder / "exercise.py").write_text(solution_source())
     if sid == "symlink_beside_exercises":                     # not an exercise: still refused
@@ -294,8 +335,13 @@ def test_grader_finishes_and_writes_every_report(graded):
                          + sorted(LINKS))
 def test_attack_gets_only_its_honest_points(graded, sid):
     _, relu_status, total = graded["table"][sid]
-    if sid in ("reads_hidden_tests", "network", "writes_reports") and not LANDLOCK:
+    if sid in ("reads_hidden_tests", "network", "writes_reports", "deep_tree", "fills_disk",
+               "writes_own_folder") and not LANDLOCK:
         pytest.skip("needs Landlock ABI >= 4")
+    if sid in ("memfd_hoard", "execs_a_program") and current_arch() is None:
+        pytest.skip("needs a seccomp filter (a known architecture)")
+    if sid == "forbidden_import_other_folder" and not OTHER_SCIPY:
+        pytest.skip("scipy is installed in no package folder but the grader's own")
     doc = results(graded, sid)
     assert doc["score"] == total, json.dumps(doc, indent=1)[:3000]
     row = next(r for r in csv.DictReader((graded["out"] / "grades.csv").open())
@@ -342,7 +388,7 @@ def test_a_symlink_is_refused_by_name(graded, sid):
     doc = results(graded, sid)
     shown = next(t["output"] for t in doc["tests"] if t["name"].endswith("relu_backward_small"))
     path, what = LINKS[sid]
-    assert shown.startswith("[symlink]") and f"'{path}' is {what}" in shown, shown
+    assert shown.startswith("[symlink]") and f"'{path}' {what}" in shown, shown
 
 
 def test_the_metadata_attack_changed_nothing(graded):
@@ -370,3 +416,65 @@ def test_nothing_outlives_the_grading(graded):
         assert IPC_KEY not in keys
     if os.path.exists("/proc/keys"):
         assert "planted_by_student" not in pathlib.Path("/proc/keys").read_text()
+
+
+def _workers_of(sandbox_tmp) -> list:
+    """Live (not zombie) sandbox processes whose TMPDIR lies in sandbox_tmp."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            state = pathlib.Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+            cmdline = pathlib.Path(f"/proc/{pid}/cmdline").read_bytes()
+            environ = pathlib.Path(f"/proc/{pid}/environ").read_bytes()
+        except (OSError, IndexError):
+            continue
+        if state != "Z" and b"minicomp.grading.worker" in cmdline \
+                and f"TMPDIR={sandbox_tmp}/".encode() in environ:
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.parametrize("signum", [signal.SIGKILL, signal.SIGHUP])
+def test_student_processes_die_with_the_grader(tmp_path, signum):
+    """A grader killed outright (or its terminal closed) leaves no student process behind."""
+    folder = tmp_path / "subs" / "sleeper" / "01_autograd"
+    folder.mkdir(parents=True)
+    (folder / "exercise.py").write_text("import time\ntime.sleep(600)\n")
+    sandbox_tmp = tmp_path / "tmpdir"
+    sandbox_tmp.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(REPO), "TMPDIR": str(sandbox_tmp)}
+    grader = subprocess.Popen(
+        [sys.executable, "-m", "minicomp", "grade", str(tmp_path / "subs"), "--exercises",
+         str(EXERCISES / "01_autograd"), "--out", str(tmp_path / "out" / "grades.csv"),
+         "--timeout", "60", "--quiet"], env=env, stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE)
+    workers = []
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and grader.poll() is None:
+            workers = [pid for pid in _workers_of(sandbox_tmp) if b"sleep(600)" in next(
+                (p.read_bytes() for p in sandbox_tmp.glob("*/exercise.py")), b"")]
+            if workers:
+                break
+            time.sleep(0.1)
+        assert workers, grader.stderr.read().decode()[-2000:] if grader.poll() else "no worker"
+        time.sleep(1.0)                # into the PID namespace, down to time.sleep
+        workers = _workers_of(sandbox_tmp)
+        os.kill(grader.pid, signum)
+        code = grader.wait(timeout=30)
+        deadline = time.monotonic() + 5
+        while _workers_of(sandbox_tmp) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _workers_of(sandbox_tmp) == [], f"{len(workers)} started, survivors left"
+        if signum == signal.SIGHUP:    # handled like SIGINT / SIGTERM: cleaned up, 128 + 1
+            assert code == 129 and list(sandbox_tmp.iterdir()) == []
+            assert "interrupted by SIGHUP" in grader.stderr.read().decode()
+        else:
+            assert code == -signal.SIGKILL
+    finally:
+        if grader.poll() is None:
+            grader.kill()
+            grader.wait()
+        grader.stderr.close()
+        for pid in _workers_of(sandbox_tmp):           # only the ones this test started
+            os.kill(pid, signal.SIGKILL)

@@ -7,6 +7,7 @@ sandbox folder and no student process behind.
 """
 import contextlib
 import csv
+import json
 import math
 import os
 import pathlib
@@ -15,6 +16,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 
 import pytest
@@ -48,6 +50,9 @@ def place(tmp_path):
     (tmp_path / "empty").mkdir()
     (tmp_path / "outdir").mkdir()
     (tmp_path / "file.txt").write_text("not a folder\n")
+    (tmp_path / "dirlink").symlink_to(tmp_path / "outdir")      # reports never go through
+    (tmp_path / "filelink.csv").symlink_to(tmp_path / "file.txt")
+    (tmp_path / "filelink.zip").symlink_to(tmp_path / "file.txt")
     return tmp_path
 
 
@@ -95,6 +100,17 @@ BAD = [   # (arguments, what the message must contain)
     (GRADE + " --out {tmp}/g.csv --gradescope {tmp}/file.txt", ["--gradescope", "file.txt"]),
     (GRADE + " --out {tmp}/g.csv --feedback {tmp}/subs/alice", ["--feedback", "alice",
                                                                 "inside the submissions"]),
+    (GRADE + " --out /dev/stdout", ["--out", "'/dev/stdout' is a symbolic link",
+                                    "/proc/self/fd/1"]),
+    (GRADE + " --out {tmp}/filelink.csv", ["--out", "filelink.csv", "symbolic link",
+                                           "file.txt"]),
+    (GRADE + " --out {tmp}/g.csv --feedback {tmp}/dirlink", ["--feedback", "dirlink",
+                                                             "symbolic link", "outdir"]),
+    (GRADE + " --out {tmp}/g.csv --gradescope {tmp}/dirlink", ["--gradescope", "dirlink",
+                                                               "symbolic link"]),
+    ("train --epochs 1 --save {tmp}/filelink.csv", ["--save", "filelink.csv", "symbolic link"]),
+    ("gradescope {ex}/01_autograd {tmp}/filelink.zip", ["OUT", "filelink.zip",
+                                                        "symbolic link"]),
     (GRADE + " --jobs 0", ["--jobs", "=0"]),
     (GRADE + " --jobs 65", ["--jobs", "65", "<= 64"]),
     (GRADE + " --timeout inf", ["--timeout", "inf"]),
@@ -147,6 +163,10 @@ def test_bad_invocation_stops_before_any_work_with_one_clear_line(place, capsys,
     assert not (place / "ex" / "released").exists() and not (place / "a.zip").exists()
     assert not (place / "rel").exists()
     assert all(stat.S_ISFIFO(os.lstat(place / name).st_mode) for name in PIPES)
+    assert all((place / name).is_symlink() for name in ("dirlink", "filelink.csv",
+                                                        "filelink.zip"))
+    assert os.listdir(place / "outdir") == [] and os.path.islink("/dev/stdout")
+    assert (place / "file.txt").read_text() == "not a folder\n"
 
 
 @pytest.mark.parametrize("verb", ["grade", "train"])
@@ -335,3 +355,181 @@ def test_gradescope_verb_builds_the_autograder(tmp_path, capsys):
     assert "01_autograd" in capsys.readouterr().out
     with zipfile.ZipFile(tmp_path / "ag.zip") as z:
         assert "setup.sh" in z.namelist() and "run_autograder" in z.namelist()
+
+
+# --- what the grader reads: never open to student code, links judged fairly ---------------
+
+def fake_readable(monkeypatch, top):
+    """Make ``top`` count as a folder the sandbox lets student code read."""
+    from minicomp.grading import report
+    real = os.path.realpath(top)
+    monkeypatch.setattr(report, "readable_root", lambda p: real if os.path.realpath(p)
+                        .startswith(real + os.sep) or os.path.realpath(p) == real else None)
+
+
+@pytest.mark.parametrize("what", ["submissions", "--out", "--gradescope", "--feedback"])
+def test_submissions_and_reports_under_a_readable_root_are_refused(place, monkeypatch,
+                                                                   capsys, what):
+    """N13: with the submissions in a venv made at the course root, one student's
+    code read and ran another's exercise.py; the reports would be read next year."""
+    venv = place / "venv" / "share"
+    venv.mkdir(parents=True)
+    fake_readable(monkeypatch, place / "venv")
+    subs = place / "subs"
+    if what == "submissions":
+        subs = venv / "subs"
+        shutil.copytree(place / "subs", subs)
+    argv = ["grade", str(subs), "--exercises", str(place / "ex"), "--quiet",
+            "--out", str(place / "g.csv")]
+    if what != "submissions":
+        argv[argv.index("--out") if what == "--out" else len(argv):] = \
+            [what, str(venv / ("g.csv" if what == "--out" else "reports"))]
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("error:") == 1
+    name = what.lstrip("-")
+    assert f"{what if what != 'submissions' else name}=" in err and str(venv) in err
+    assert f"lies under '{place / 'venv'}'" in err and "move it elsewhere" in err
+    assert not (place / "g.csv").exists() and not list(venv.glob("*.csv"))
+    with pytest.raises(ValueError, match="lies under"):       # the library, too
+        kwargs = {"submissions": {}, "--out": {"out": venv / "g.csv"},
+                  "--gradescope": {"gradescope": venv / "gs"},
+                  "--feedback": {"feedback": venv / "fb"}}[what]
+        grade(subs, place / "ex", **{"out": place / "g.csv", **kwargs}, progress=False)
+
+
+def test_submissions_in_the_real_venv_are_refused(tmp_path):
+    """The real roots: a folder under ``sys.prefix`` (the venv running the grader)."""
+    try:
+        top = tempfile.mkdtemp(prefix="minicomp-test-subs-", dir=sys.prefix)
+    except OSError as e:
+        pytest.skip(f"cannot write in {sys.prefix}: {e}")
+    try:
+        (pathlib.Path(top) / "alice" / "01_autograd").mkdir(parents=True)
+        with pytest.raises(ValueError, match=r"submissions=.*lies under .*move it elsewhere"):
+            grade(top, EXERCISES / "01_autograd", tmp_path / "g.csv", progress=False)
+        assert not (tmp_path / "g.csv").exists()
+    finally:
+        shutil.rmtree(top)
+
+
+def test_check_runs_a_student_folder_the_sandbox_can_read(place, monkeypatch, capsys):
+    """Harmless: the student's own code, public cases, its own folder (documented)."""
+    release(place / "ex", place / "rel")
+    fake_readable(monkeypatch, place / "rel")
+    assert main(["check", str(place / "rel" / "01_autograd")]) == 1
+    assert "public tests passed: 0/" in capsys.readouterr().out
+
+
+def test_only_hard_links_to_the_instructors_files_are_refused(place):
+    """N16: a cp -al backup and a student's own hard-linked copy are ordinary files;
+    a hard link to the instructor's solution or tests is refused, by name."""
+    ex = place / "ex" / "01_autograd"
+    subs = place / "subs"
+    alice = subs / "alice" / "01_autograd"
+    (alice / "exercise.py").write_bytes(reference("01_autograd"))
+    os.link(alice / "exercise.py", alice / "exercise_backup.py")          # the student's own
+    for sid, target, rel in (("mallory", ex / "exercise.py", "exercise.py"),
+                             ("trudy", ex / "tests.py", "notes/tests.txt")):
+        folder = subs / sid / "01_autograd"
+        (folder / rel).parent.mkdir(parents=True)
+        if rel != "exercise.py":
+            (folder / "exercise.py").write_bytes(reference("01_autograd"))
+        os.link(target, folder / rel)
+    backup = place / "backup"                                   # cp -al subs backup
+    for path in sorted(subs.rglob("*")):
+        if path.is_dir():
+            (backup / path.relative_to(subs)).mkdir(parents=True, exist_ok=True)
+        else:
+            os.link(path, backup / path.relative_to(subs))
+    summary = grade(subs, ex, place / "out" / "g.csv", gradescope=place / "out" / "gs",
+                    jobs=2, progress=False, limits=Limits(timeout=10))
+    by_id = {s.student_id: s for s in summary["students"]}
+    assert by_id["alice"].score == by_id["alice"].max_score > 0
+    assert not by_id["alice"].refused
+    for sid, rel in (("mallory", "01_autograd/exercise.py"),
+                     ("trudy", "01_autograd/notes/tests.txt")):
+        s = by_id[sid]
+        assert s.score == 0
+        assert {c.status for ex in s.exercises for c in ex.cases} == {"symlink"}
+        doc = json.loads((place / "out" / "gs" / sid / "results.json").read_text())
+        first = doc["tests"][0]["output"]
+        assert first.startswith("[symlink] a hard link to the instructor's files in your "
+                                "submission was refused"), first
+        assert f"'{rel}' is a hard link to one of the instructor's files" in first
+        assert "symbolic" not in first
+    from minicomp.grading.report import summary_line
+    assert "(2 refused unread" in summary_line(summary["students"], 1.0, "g.csv")
+
+
+def test_a_tree_too_big_to_search_names_its_top_folder_and_what_to_do(tmp_path):
+    from minicomp.grading.submission import MAX_SCANNED, read_submission
+    student = tmp_path / "alice"
+    (student / "01_x").mkdir(parents=True)
+    (student / "01_x" / "exercise.py").write_text("x = 1\n")
+    many = student / ".venv" / "lib"
+    many.mkdir(parents=True)
+    for k in range(MAX_SCANNED + 1):
+        (many / f"f{k:05d}").touch()
+    refused = read_submission(student, ["01_x"])["01_x"]
+    assert refused.path == ".venv" and refused.kind == "too large"
+    assert refused.message.startswith("'.venv' holds too many files and folders to check")
+    assert "hand in only the exercise folders" in refused.message
+    assert refused.words == "your submission was too large to check for links"
+    shutil.rmtree(student / ".venv")
+    (student / "01_x" / "cache").joinpath(*["d"] * 40).mkdir(parents=True)
+    refused = read_submission(student, ["01_x"])["01_x"]
+    assert refused.path == "01_x/cache" and "nested more than 32 levels" in refused.message
+
+
+def test_the_summary_counts_refused_and_failed_submissions():
+    from minicomp.grading.report import summary_line
+    from minicomp.grading.submission import SymlinkRefused
+    students = [StudentResult("a", [], 1.0), StudentResult("b", [], 1.0, error="autograder "
+                "failed: X"), StudentResult("c", [], 1.0, refused={"01": SymlinkRefused("x")})]
+    assert summary_line(students, 2.0, "g.csv") == (
+        "graded 3 submissions in 2.0 s -> g.csv (1 refused unread, status symlink; "
+        "1 autograder failed)")
+
+
+BROKEN_TESTS = {"raises": "raise RuntimeError('boom in the instructor code')\n",
+                "syntax": "def broken(:\n", "exits": "import sys\nsys.exit(3)\n"}
+
+
+@pytest.mark.parametrize("kind", sorted(BROKEN_TESTS))
+@pytest.mark.parametrize("verb", ["check", "gradescope", "grade", "validate"])
+def test_a_tests_py_that_fails_to_run_is_one_line_naming_it(tmp_path, capsys, verb, kind):
+    folder = tmp_path / "ex" / "01_x"
+    folder.mkdir(parents=True)
+    (folder / "tests.py").write_text(BROKEN_TESTS[kind])
+    (folder / "exercise.py").write_text("x = 1\n")
+    (tmp_path / "subs" / "alice" / "01_x").mkdir(parents=True)
+    argv = {"check": ["check", str(folder)],
+            "gradescope": ["gradescope", str(folder), str(tmp_path / "ag.zip")],
+            "grade": ["grade", str(tmp_path / "subs"), "--exercises", str(folder), "--out",
+                      str(tmp_path / "g.csv"), "--quiet"],
+            "validate": ["validate", str(folder)]}[verb]
+    assert run_cli(argv) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert f"'{folder / 'tests.py'}' failed to load" in err
+    assert {"raises": "RuntimeError: boom", "syntax": "SyntaxError",
+            "exits": "SystemExit: 3"}[kind] in err
+    assert not (tmp_path / "ag.zip").exists() and not (tmp_path / "g.csv").exists()
+
+
+@pytest.mark.parametrize("planted", ["feedback/alice.txt", "gs/alice", "gs/alice/results.json"])
+def test_a_link_planted_among_the_reports_is_refused_before_grading(place, monkeypatch,
+                                                                    planted):
+    def no_work(*args, **kwargs):
+        raise AssertionError("grading started before the report paths were checked")
+    monkeypatch.setattr(grade_module, "grade_class", no_work)
+    outside = place / "outside"
+    outside.mkdir()
+    (place / planted).parent.mkdir(parents=True, exist_ok=True)
+    (place / planted).symlink_to(outside if planted == "gs/alice" else outside / "x")
+    with pytest.raises(ValueError, match=f"'{place / planted}' is a symbolic link"):
+        grade(place / "subs", place / "ex", place / "g.csv", gradescope=place / "gs",
+              feedback=place / "feedback", progress=False)
+    assert (place / planted).is_symlink() and os.listdir(outside) == []
+    assert not (place / "g.csv").exists()

@@ -241,15 +241,26 @@ def test_missing_exercise_folder_and_no_isolation_are_reported(tmp_path):
     assert all(t["output"].startswith("[missing]") for t in doc["tests"])
 
 
+@pytest.mark.parametrize("sid", ["=1+1", " =1+1", "  +cmd", "-2", "@SUM(A1)", "\u3000=1"])
+def test_csv_cells_never_start_a_formula_even_after_spaces(sid):
+    from minicomp.grading.grade import StudentResult
+    from minicomp.grading.report import csv_cell, csv_text
+    rows = list(csv.reader(csv_text([StudentResult(sid, [], 1.0)], ["=ex"]).splitlines()))
+    assert rows[0][-1] == "'=ex" and rows[1][0] == "'" + sid
+    assert csv_cell("alice") == "alice" and csv_cell("a=1") == "a=1"
+    assert csv_cell("\t=1") == "'\t=1" and csv_cell("\r=1") == "'\r=1"
+
+
 def test_grader_internal_error_gives_autograder_failed_not_a_pass(tmp_path, monkeypatch):
     from minicomp.grading import grade as grade_module
+    from minicomp.grading import phases
     subs = tmp_path / "subs" / "s1" / "01_autograd"
     subs.mkdir(parents=True)
     (subs / "exercise.py").write_bytes((EXERCISES / "01_autograd" / "exercise.py").read_bytes())
 
     def broken(*args, **kwargs):
         raise RuntimeError("disk on fire")
-    monkeypatch.setattr(grade_module, "run_exercise", broken)
+    monkeypatch.setattr(phases, "run_exercise", broken)        # where grade() calls it
     summary = grade_module.grade(tmp_path / "subs", EXERCISES, tmp_path / "g.csv",
                                  gradescope=tmp_path / "gs", progress=False,
                                  limits=Limits(timeout=5))

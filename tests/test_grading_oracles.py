@@ -82,6 +82,30 @@ for _name in {names!r}:
 '''
 
 
+# Templates of the red team's wrong versions below: {k} is how many to remove,
+# {order} the ranking; {lo}, {hi} each row's range.
+MASK = """
+
+def mask_from_scores(scores, amount):
+    scores = np.asarray(scores, dtype=np.float64)
+    k = {k}
+    order = {order}
+    mask = np.ones(scores.size)
+    mask[order[:k]] = 0.0
+    return mask.reshape(scores.shape)
+"""
+
+PER_CHANNEL = """
+
+def per_channel_qparams(W, bits):
+    W = np.asarray(W, dtype=np.float64)
+    lo, hi = {lo}, {hi}
+    S = (hi - lo) / (2**bits - 1)
+    S = np.where(S > 0, S, 1.0)
+    Z = np.clip(np.rint(-lo / S), 0, 2**bits - 1).astype(np.int64)
+    return S, Z
+"""
+
 # Found by a red team: the reference with one function replaced by a plausible
 # wrong version. student -> (exercise, the replacement, cases that must not pass)
 TARGETED = {
@@ -94,6 +118,67 @@ TARGETED = {
     "mean_before_abs": ("02_importance", (
         "\n\ndef importance(W, X):\n    return np.abs(W) @ np.abs(X.mean(axis=0))\n"),
         {"importance_is_a_mean_over_the_batch"}),
+    # 01: no max subtraction, overflow avoided by clipping the logits (or by the
+    # max of the whole batch): right on logits of 1000 and 0, wrong on 1000 and 999
+    "softmax_clipped_logits": ("01_autograd", (
+        "\n\ndef softmax_cross_entropy_backward(Z, y):\n"
+        "    P = np.exp(np.clip(Z, -700, 700))\n"
+        "    P /= P.sum(axis=1, keepdims=True)\n"
+        "    P[np.arange(len(y)), y] -= 1.0\n"
+        "    return P / len(y)\n"),
+        {"softmax_ce_backward_large_logits"}),
+    "softmax_global_max": ("01_autograd", (
+        "\n\ndef softmax_cross_entropy_backward(Z, y):\n"
+        "    P = np.exp(Z - Z.max())\n"
+        "    P /= P.sum(axis=1, keepdims=True)\n"
+        "    P[np.arange(len(y)), y] -= 1.0\n"
+        "    return P / len(y)\n"),
+        {"softmax_ce_backward_large_logits"}),
+    # 02: how many go (int truncates 3.6 to 3), what "lowest" means (by magnitude),
+    # and which of equal scores go (an unstable sort is stable only on small arrays)
+    "truncated_count": ("02_importance", MASK.format(
+        k="int(amount * scores.size) if isinstance(amount, float) else int(amount)",
+        order="np.argsort(scores, axis=None, kind='stable')"),
+        {"mask_exact_sparsity"}),
+    "magnitude_ranking": ("02_importance", MASK.format(
+        k="round(amount * scores.size) if isinstance(amount, float) else int(amount)",
+        order="np.argsort(np.abs(scores), axis=None, kind='stable')"),
+        {"mask_negative_scores"}),
+    "unstable_argsort": ("02_importance", MASK.format(
+        k="round(amount * scores.size) if isinstance(amount, float) else int(amount)",
+        order="np.argsort(scores, axis=None)"),
+        {"mask_many_ties_by_position"}),
+    "argpartition": ("02_importance", MASK.format(
+        k="round(amount * scores.size) if isinstance(amount, float) else int(amount)",
+        order="np.argpartition(scores, max(k - 1, 0), axis=None)"),
+        {"mask_many_ties_by_position"}),
+    # 03: round half up (or away from zero) instead of np.rint's half to even, and
+    # per-channel ranges not widened to contain 0 (at all, or only upwards)
+    "zero_point_half_up": ("03_quantization", (
+        "\n\ndef affine_qparams(x_min, x_max, bits):\n"
+        "    lo, hi = min(float(x_min), 0.0), max(float(x_max), 0.0)\n"
+        "    S = (hi - lo) / (2**bits - 1)\n"
+        "    if S == 0.0:\n"
+        "        return 1.0, 0\n"
+        "    return S, int(np.clip(np.floor(-lo / S + 0.5), 0, 2**bits - 1))\n"),
+        {"zero_point_ties_to_even"}),
+    "quantize_half_up": ("03_quantization", (
+        "\n\ndef quantize(x, S, Z, bits):\n"
+        "    q = np.floor(np.asarray(x, dtype=np.float64) / S + 0.5) + Z\n"
+        "    return np.clip(q, 0, 2**bits - 1).astype(np.int64)\n"),
+        {"quantize_ties_to_even"}),
+    "quantize_half_away_from_zero": ("03_quantization", (
+        "\n\ndef quantize(x, S, Z, bits):\n"
+        "    v = np.asarray(x, dtype=np.float64) / S\n"
+        "    q = np.sign(v) * np.floor(np.abs(v) + 0.5) + Z\n"
+        "    return np.clip(q, 0, 2**bits - 1).astype(np.int64)\n"),
+        {"quantize_ties_to_even"}),
+    "per_channel_not_widened": ("03_quantization", PER_CHANNEL.format(
+        lo="W.min(axis=1)", hi="W.max(axis=1)"),
+        {"per_channel_small", "per_channel_random"}),
+    "per_channel_widened_up_only": ("03_quantization", PER_CHANNEL.format(
+        lo="W.min(axis=1)", hi="np.maximum(W.max(axis=1), 0.0)"),
+        {"per_channel_random"}),
 }
 
 

@@ -325,11 +325,23 @@ def test_run_autograder_refuses_symlinks_and_ambiguous_or_missing_uploads(autogr
     def link(sub):
         put("real/exercise.py")(sub)
         (sub / "exercise.py").symlink_to(sub / "real" / "exercise.py")
+
+    def crafted_link(sub):           # a terminal escape and a newline in the link's name
+        put("real/exercise.py")(sub)
+        (sub / "x\x1b[2J\nscore: 10").symlink_to(sub / "real" / "exercise.py")
+
+    def folder(sub):
+        (sub / "exercise.py").mkdir()
+        put("exercise.py/solution.py")(sub)
     for k, (upload, why) in enumerate([(two, "2 files named exercise.py"),
                                        (link, "symbolic link (exercise.py)"),
+                                       (crafted_link, "symbolic link (x\\x1b[2J\\nscore: 10)"),
+                                       (folder, "exercise.py in your upload is a folder, "
+                                                "not a file"),
                                        (put("a/b/exercise.py"), "no exercise.py")]):
         proc, doc = run_autograder(autograder, tmp_path / str(k), upload)
         assert doc["score"] == 0 and why in doc["output"].splitlines()[0], doc["output"]
+        assert "\x1b" not in doc["output"]
         assert len(doc["tests"]) == 7
         assert all(t["output"].startswith("[missing]") for t in doc["tests"])
 
@@ -340,6 +352,20 @@ def test_build_autograder_refuses_a_fifo_as_out_zip_before_packing(tmp_path):
         build_autograder(EXERCISES / "01_autograd", tmp_path / "ag.zip")
     assert stat.S_ISFIFO(os.lstat(tmp_path / "ag.zip").st_mode)
     assert os.listdir(tmp_path) == ["ag.zip"]
+
+
+def test_build_autograder_and_release_refuse_a_symlink_target(tmp_path):
+    (tmp_path / "real.zip").write_bytes(b"keep")
+    (tmp_path / "ag.zip").symlink_to(tmp_path / "real.zip")
+    with pytest.raises(ValueError, match=r"build_autograder: '.*ag\.zip' is a symbolic link "
+                                         r"\(to '.*real\.zip'\)"):
+        build_autograder(EXERCISES / "01_autograd", tmp_path / "ag.zip")
+    assert (tmp_path / "ag.zip").is_symlink() and (tmp_path / "real.zip").read_bytes() == b"keep"
+    (tmp_path / "rel" / "01_autograd").mkdir(parents=True)
+    (tmp_path / "rel" / "01_autograd" / "tests.py").symlink_to(tmp_path / "real.zip")
+    with pytest.raises(ValueError, match="symlink"):
+        release(EXERCISES, tmp_path / "rel")
+    assert (tmp_path / "real.zip").read_bytes() == b"keep"
 
 
 @pytest.mark.parametrize("bad, match", [

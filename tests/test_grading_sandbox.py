@@ -9,15 +9,18 @@ import errno
 import os
 import pathlib
 import re
+import select
 import signal
 import stat
+import sys
 import time
 
 import pytest
 
-from minicomp.grading import landlock, sandbox, seccomp
+from minicomp.grading import landlock, roots, sandbox, seccomp
 from minicomp.grading.case import load_cases, load_exercise
-from minicomp.grading.run import run_exercise
+from minicomp.grading.grade import grade_student
+from minicomp.grading.run import GraderFailure, run_exercise
 from minicomp.grading.submission import SymlinkRefused, read_student_files, read_submission
 from minicomp.grading.roots import PACKAGE_DIR
 from minicomp.grading.sandbox import Limits, SandboxClosed, Worker
@@ -200,10 +203,57 @@ def test_sandbox_report_says_what_was_applied():
         report = worker.load(time.monotonic() + 20)["sandbox"]
     finally:
         worker.close()
-    assert report["seccomp"].startswith("metadata changes, new processes, sockets and "
-                                        "keyrings blocked")
+    assert report["seccomp"].startswith("metadata changes, new processes and programs, "
+                                        "sockets, keyrings and uncounted memory blocked")
     if os.geteuid() == 0:
         assert report["privileges"].startswith(("uid and gid nobody", "uid nobody (real, saved)"))
+
+
+WALLS = '''
+import ctypes, os, resource
+
+def walls():
+    """{attempt: the result or the errno}: memory past RLIMIT_AS, programs, writes, files."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    out = {}
+
+    def attempt(name, f):
+        try:
+            out[name] = f()
+        except OSError as e:
+            out[name] = e.errno
+
+    def syscall(*args):
+        return "made" if libc.syscall(*args) >= 0 else ctypes.get_errno()
+    attempt("memfd_create", lambda: os.memfd_create("hoard"))
+    attempt("memfd_secret", lambda: syscall(447, 0))
+    attempt("shmget", lambda: "made" if libc.shmget(0, 1 << 20, 0o600) >= 0
+            else ctypes.get_errno())
+    attempt("execve", lambda: os.execv("/bin/true", ["true"]))
+    attempt("write_own_folder", lambda: open("scratch.txt", "w").close())
+    attempt("mkdir_own_folder", lambda: os.mkdir("d"))
+    attempt("write_tmpdir", lambda: open(os.environ["TMPDIR"] + "/x", "w").close())
+    attempt("dev_null", lambda: open("/dev/null", "w").write("ok"))
+    attempt("read_own_file", lambda: len(open("exercise.py").read()) > 0)
+    attempt("open_files", lambda: resource.getrlimit(resource.RLIMIT_NOFILE))
+    return out
+'''
+
+
+@needs_isolation
+def test_uncounted_memory_programs_and_writes_are_refused():
+    """memfd (2.4 GB under a 1 GB limit), execve (clears PDEATHSIG), a full TMPDIR."""
+    worker = start(WALLS)
+    try:
+        got = call(worker, "walls")["value"]
+    finally:
+        worker.close()
+    eperm, eacces = errno.EPERM, errno.EACCES
+    assert got["memfd_create"] == got["memfd_secret"] == got["execve"] == eperm, got
+    assert got["shmget"] == eperm, got
+    assert got["write_own_folder"] == got["mkdir_own_folder"] == got["write_tmpdir"] == eacces
+    assert got["dev_null"] == 2 and got["read_own_file"] is True
+    assert tuple(got["open_files"]) == (LIMITS.open_files,) * 2
 
 
 def _in_child(fn) -> str:
@@ -354,14 +404,16 @@ def test_forbidden_imports_are_enforced_in_the_sandbox(tmp_path):
 # --- cleanup ---------------------------------------------------------------------
 
 def test_close_all_kills_live_workers_and_removes_their_folders():
-    slow = ("import os, time\nopen('started', 'w').close()\nif os.fork() == 0:\n"
-            "    time.sleep(60)\ntime.sleep(60)\n")
+    slow = ("import os, time\nprint('started', flush=True)\ntry:\n"
+            "    if os.fork() == 0:\n        time.sleep(60)\nexcept OSError:\n"
+            "    pass\ntime.sleep(60)\n")     # the student writes no file: it says so on stdout
     worker = Worker({"exercise.py": slow.encode()}, LIMITS)
     pgid, tmp = worker.proc.pid, worker.tmp
-    deadline = time.monotonic() + 20
-    while not os.path.exists(os.path.join(tmp, "started")) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert os.path.exists(os.path.join(tmp, "started"))
+    deadline, said = time.monotonic() + 20, b""
+    while b"started" not in said and time.monotonic() < deadline:
+        if select.select([worker.proc.stdout.fileno()], [], [], 0.1)[0]:
+            said += os.read(worker.proc.stdout.fileno(), 100)
+    assert b"started" in said
     assert sandbox.close_all() >= 1
     assert not os.path.exists(tmp)
     while time.monotonic() < deadline:
@@ -398,3 +450,104 @@ def test_close_all_can_refuse_new_workers(monkeypatch):
     sandbox.close_all(refuse_new=True)
     with pytest.raises(SandboxClosed):
         Worker({"exercise.py": b""}, LIMITS)
+
+
+# --- a grader that cannot start a sandbox -----------------------------------------
+
+def _no_space(*args, **kwargs):
+    raise OSError(errno.ENOSPC, "No space left on device")
+
+
+@pytest.mark.parametrize("where", ["mkdtemp", "Popen"])
+def test_a_grader_failure_is_never_the_students(tmp_path, monkeypatch, where):
+    """A full disk (or no process) gives "autograder failed", not a failed case."""
+    cases = load_cases(_tests_py(tmp_path))
+    swallowing = tmp_path / "swallow"
+    swallowing.mkdir()
+    (swallowing / "tests.py").write_text(
+        "from minicomp.grading import case\n\n@case\ndef swallows(ex):\n"
+        "    try:\n        ex.f()\n    except Exception:\n        pass\n")
+    student = tmp_path / "subs" / "alice" / "01_x"
+    student.mkdir(parents=True)
+    (student / "exercise.py").write_text("def f():\n    return 1\n")
+    monkeypatch.setattr(sandbox.tempfile if where == "mkdtemp" else sandbox.subprocess,
+                        where, _no_space)
+    files = {"exercise.py": b"def f():\n    return 1\n"}
+    with pytest.raises(GraderFailure, match="No space left on device"):
+        run_exercise("01_x", cases, files, LIMITS)
+    with pytest.raises(GraderFailure):                 # caught by the test: still raised
+        run_exercise("01_x", load_cases(swallowing / "tests.py"), files, LIMITS)
+    result = grade_student("alice", tmp_path / "subs" / "alice", {"01_x": cases}, LIMITS)
+    assert result.error.startswith("autograder failed: GraderFailure: could not start a "
+                                   "sandbox: OSError: [Errno 28]"), result.error
+    assert result.score == 0 and result.exercises == []
+    assert not sandbox._LIVE
+
+
+def test_run_exercise_runs_the_public_or_the_hidden_cases_alone(tmp_path):
+    cases = load_cases(_tests_py(tmp_path))
+    files = {"exercise.py": b"def f():\n    return 1\n"}
+
+    def names(**kw):
+        result = run_exercise("01_x", cases, files, LIMITS, **kw)
+        assert all(c.status == "passed" for c in result.cases)
+        return [c.name for c in result.cases]
+    assert names(which="public") == ["first", "third"]
+    assert names(which="hidden") == ["second"]
+    assert names() == names(which="all") == ["first", "second", "third"]
+    with pytest.raises(ValueError, match="which='secret'"):
+        run_exercise("01_x", cases, files, LIMITS, which="secret")
+
+
+# --- forbidden packages, in every package folder ----------------------------------
+
+FORBID = ("minicomp", "torch", "scipy", "sklearn")
+
+
+def _under(path, readable) -> list:
+    real = os.path.realpath(path)
+    return [r for r in readable if real == r or real.startswith(r.rstrip("/") + "/")]
+
+
+def _package_folders(root):
+    """site-packages / dist-packages beneath root, by os.walk (not the code under test)."""
+    for folder, dirs, _ in os.walk(root):
+        yield from (os.path.join(folder, d) for d in dirs
+                    if d in ("site-packages", "dist-packages"))
+        if folder[len(root):].count(os.sep) >= roots.MAX_DEPTH:
+            dirs[:] = []
+
+
+def test_forbidden_packages_are_unreadable_in_every_package_folder():
+    """The red team's scipy was in sys.base_prefix's site-packages, a readable root."""
+    folders = {f for r in roots.read_only_roots() for f in _package_folders(r)}
+    folders |= {p for p in sys.path if os.path.isdir(p)}
+    readable = roots.read_only_roots(FORBID)
+    holding = [os.path.join(f, e) for f in sorted(folders) for e in os.listdir(f)
+               if e.partition(".")[0] in FORBID]
+    assert holding, "no forbidden package installed: nothing to hide"
+    for path in holding:
+        assert not _under(path, readable), f"{path} is readable beneath {_under(path, readable)}"
+    for path in (sys.executable, os.__file__, sys.modules["numpy"].__file__):
+        assert _under(path, readable), path         # what the worker needs stays
+
+
+def test_package_folders_are_searched_where_installations_put_them(tmp_path):
+    prefix, extra = tmp_path / "prefix", tmp_path / "elsewhere"
+    places = ["lib/python3.11/site-packages", "lib/python3/dist-packages",
+              "local/lib/python3.12/dist-packages", "lib64/python3.11/site-packages",
+              "lib/google-sdk/platform/bundled/lib/python3.12/site-packages"]
+    for place in places:
+        (prefix / place / "scipy").mkdir(parents=True)
+    first = prefix / places[0]
+    for name in ("scipy.libs", "scipy-1.17.dist-info", "torchgen", "numpy"):
+        (first / name).mkdir()
+    (first / "_scipy_ext.pth").write_text(f"# a comment\nimport os\n{extra}\n")
+    (extra / "torch").mkdir(parents=True)
+    (first / "torch.cpython-311-x86_64-linux-gnu.so").write_bytes(b"")
+    hidden = roots.hidden_paths({"scipy", "torch"}, [str(prefix)])
+    expected = {str((prefix / p / "scipy").resolve()) for p in places}
+    expected |= {str((first / "scipy.libs").resolve()), str((extra / "torch").resolve()),
+                 str((first / "torch.cpython-311-x86_64-linux-gnu.so").resolve())}
+    assert expected <= hidden, sorted(expected - hidden)
+    assert not any(h.endswith(("dist-info", "torchgen", "numpy")) for h in hidden)

@@ -141,4 +141,16 @@ def softmax_ce_backward_large_logits(ex):
     expect_array(grad, (2, 2), "softmax_cross_entropy_backward(Z, y)")
     assert np.all(np.isfinite(grad)), "the gradient contains nan or inf"
     np.testing.assert_allclose(grad, [[0.0, 0.0], [-0.5, 0.5]], atol=1e-12)
+    # Rows of logits 1 apart, far from 0: softmax depends only on the difference,
+    # so both rows are [s, 1 - s] with s = 1 / (1 + e^-1). Clipping the logits
+    # (to +-700, say) makes the rows equal and gives [0.5, 0.5] instead.
+    Z = np.array([[1000.0, 999.0], [-1000.0, -1001.0]])
+    y = np.array([1, 0])
+    s = 1.0 / (1.0 + np.exp(-1.0))
+    # (softmax - onehot) / N, N = 2: [s, 1 - s - 1] and [s - 1, 1 - s]
+    grad = ex.softmax_cross_entropy_backward(Z, y)
+    expect_array(grad, (2, 2), "softmax_cross_entropy_backward(Z, y)")
+    assert np.all(np.isfinite(grad)), "the gradient contains nan or inf"
+    np.testing.assert_allclose(grad, [[s / 2, -s / 2], [(s - 1) / 2, (1 - s) / 2]],
+                               rtol=1e-12, atol=1e-15)
 ### END HIDDEN TESTS

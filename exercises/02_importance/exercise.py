@@ -53,7 +53,10 @@ def mask_from_scores(scores, amount):
     Parameters
     ----------
     scores : ndarray, any shape
-    amount : int (how many entries to remove) or float in [0, 1] (fraction)
+        May be negative: the lowest values go, not the smallest magnitudes.
+        Ties go by position (the first in row-major order goes first).
+    amount : int (how many entries to remove) or float in [0, 1] (fraction,
+        rounded with Python's ``round``: half to even)
 
     Returns
     -------

@@ -108,8 +108,10 @@ def importance_is_a_mean_over_the_batch(ex):
 @case(points=2, hidden=True, failure_message="remove exactly round(amount * size) entries")
 def mask_exact_sparsity(ex):
     rng = np.random.default_rng(3)
+    # 0.3 * 12 = 3.6 and 0.33 * 20 = 6.6 round up (truncating gives 3 and 6);
+    # 0.25 * 10 = 2.5 is a tie, which Python's round sends to the even 2
     for shape, amount in (((4, 5), 0.3), ((10,), 0.25), ((3, 3), 0.0), ((2, 6), 1.0),
-                          ((7, 3), 20), ((6,), 0)):
+                          ((7, 3), 20), ((6,), 0), ((12,), 0.3), ((4, 5), 0.33)):
         scores = rng.random(shape)
         mask = ex.mask_from_scores(scores, amount)
         expect_array(mask, shape, f"mask_from_scores(scores of shape {shape}, {amount})")
@@ -122,6 +124,34 @@ def mask_ties_by_position(ex):
     mask = ex.mask_from_scores(scores, 2)
     expect_array(mask, (2, 3), "mask_from_scores(scores, 2)")
     np.testing.assert_array_equal(mask, [[1.0, 0.0, 0.0], [1.0, 1.0, 1.0]])
+
+
+@case(points=1, hidden=True, failure_message="many equal scores in a large array: ties "
+      "still go by position (a sort that keeps equal scores in order)")
+def mask_many_ties_by_position(ex):
+    # 1000 scores from 4 values: an unstable sort (np.argsort's default, argpartition)
+    # reorders equal scores once the array is large, and the boundary group is split
+    rng = np.random.default_rng(5)
+    scores = rng.choice([-1.0, 0.0, 0.5, 2.0], size=(25, 40))
+    for amount in (0.5, 333, 0.1):
+        mask = ex.mask_from_scores(scores, amount)
+        expect_array(mask, (25, 40), f"mask_from_scores(scores of shape (25, 40), {amount})")
+        np.testing.assert_array_equal(mask, reference_mask(scores, amount))
+
+
+@case(points=1, hidden=True, failure_message="scores can be negative: remove the lowest "
+      "scores, not the smallest magnitudes")
+def mask_negative_scores(ex):
+    # lowest first: -3, -2, -0.1 go (by magnitude -0.1, 0.5, 1.0 would go)
+    scores = np.array([[0.5, -3.0, 2.0], [-0.1, 1.0, -2.0]])
+    mask = ex.mask_from_scores(scores, 3)
+    expect_array(mask, (2, 3), "mask_from_scores(scores, 3)")
+    np.testing.assert_array_equal(mask, [[1.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+    rng = np.random.default_rng(6)
+    scores = rng.standard_normal((7, 9))
+    mask = ex.mask_from_scores(scores, 0.4)
+    expect_array(mask, (7, 9), "mask_from_scores(scores of shape (7, 9), 0.4)")
+    np.testing.assert_array_equal(mask, reference_mask(scores, 0.4))
 
 
 @case(points=1, hidden=True, failure_message="prune_neurons must not change the inputs' "

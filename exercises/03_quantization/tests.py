@@ -129,17 +129,43 @@ def random_round_trip(ex):
         np.testing.assert_allclose(r, r_ref, rtol=1e-12, atol=1e-12 * S)
 
 
+@case(points=1, hidden=True, failure_message="Z = round(-lo / S) with round half to even "
+      "(np.rint): an exact tie 2.5 gives 2, 0.5 gives 0")
+def zero_point_ties_to_even(ex):
+    # S is exact in each: -lo / S is exactly 0.5 or 2.5; floor(v + 0.5) gives 1 or 3
+    for lo, hi, bits, S_exp, Z_exp in ((-0.5, 2.5, 2, 1.0, 0), (-2.5, 0.5, 2, 1.0, 2),
+                                       (-1.25, 6.25, 4, 0.5, 2), (-0.5, 254.5, 8, 1.0, 0)):
+        S, Z = expect_qparams(ex.affine_qparams(lo, hi, bits),
+                              f"affine_qparams({lo}, {hi}, {bits})")
+        assert abs(float(S) - S_exp) <= 1e-12 and Z == Z_exp, \
+            f"range [{lo}, {hi}] on {bits} bits: got ({S}, {Z}), expected ({S_exp}, {Z_exp})"
+
+
+@case(points=1, hidden=True, failure_message="q = round(x / S) + Z with round half to even "
+      "(np.rint), for negative x / S too")
+def quantize_ties_to_even(ex):
+    # S = 0.25, Z = 8, 4 bits: x / S = [.5, 1.5, -.5, -1.5, 2.5, -2.5] exactly, whose
+    # rint is [0, 2, 0, -2, 2, -2]; half up gives [1, 2, 0, -1, 3, -2], half away
+    # from zero [1, 2, -1, -2, 3, -3]
+    x = np.array([0.125, 0.375, -0.125, -0.375, 0.625, -0.625])
+    q = ex.quantize(x, 0.25, 8, 4)
+    expect_array(q, (6,), "iu", "quantize(x, 0.25, 8, 4)")
+    np.testing.assert_array_equal(q, [8, 10, 8, 6, 10, 6])
+
+
 @case(points=3, hidden=True, failure_message="per_channel_qparams must use each row's own "
-      "min and max")
+      "min and max, widened to contain 0")
 def per_channel_random(ex):
     rng = np.random.default_rng(7)
-    W = rng.standard_normal((6, 10)) * rng.exponential(1.0, (6, 1))
+    W = rng.standard_normal((8, 10)) * rng.exponential(1.0, (8, 1))
     W[2] = 0.0                                              # a zero-range row
+    W[5] = np.abs(W[5]) + 0.5                               # all positive: lo widens to 0
+    W[6] = -np.abs(W[6]) - 0.25                             # all negative: hi widens to 0
     out = ex.per_channel_qparams(W, 8)
     assert isinstance(out, tuple) and len(out) == 2, "return a tuple (S, Z)"
     S, Z = out
-    expect_array(S, (6,), "f", "S")
-    expect_array(Z, (6,), "iu", "Z")
+    expect_array(S, (8,), "f", "S")
+    expect_array(Z, (8,), "iu", "Z")
     S_ref, Z_ref = scale_zero_point(W.min(axis=1), W.max(axis=1), 8)
     np.testing.assert_allclose(S, S_ref, rtol=1e-12)
     np.testing.assert_array_equal(Z, Z_ref)

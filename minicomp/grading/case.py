@@ -168,8 +168,10 @@ def load_exercise(tests_path) -> tuple:
     FileNotFoundError
         If ``tests_path`` does not exist.
     ValueError
-        If it declares no case, two cases share a name, or
-        ``FORBIDDEN_IMPORTS`` names something that is no top-level package.
+        If running it raises (any exception, a syntax error or ``sys.exit``
+        included: the message names the file and the error), it declares no
+        case, two cases share a name, or ``FORBIDDEN_IMPORTS`` names
+        something that is no top-level package.
     TypeError
         If ``FORBIDDEN_IMPORTS`` is neither a tuple/list nor a dict.
     """
@@ -182,6 +184,9 @@ def load_exercise(tests_path) -> tuple:
     sys.modules[mod_name] = module
     try:
         spec.loader.exec_module(module)
+    except (Exception, SystemExit) as e:  # noqa: BLE001 -- the instructor's code: say where
+        raise ValueError(f"tests_path: {tests_path!r} failed to load: {type(e).__name__}: "
+                         f"{e}; expected a tests.py that runs") from None
     finally:
         sys.modules.pop(mod_name, None)
     cases = sorted((v for v in vars(module).values() if isinstance(v, Case)),

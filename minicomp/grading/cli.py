@@ -6,9 +6,11 @@ and prints. Numbers are checked while parsing, within the bounds of
 :mod:`.grade` (``--timeout`` <= 3600 s per call, ``--submission-timeout``
 <= 86400 s, ``--memory`` 128 to 65536 MB, ``--jobs`` 1 to 64).
 
-While ``check``, ``grade`` or ``validate`` run, SIGINT (Ctrl-C) and
-SIGTERM kill every student process and remove every sandbox folder
-(:func:`.sandbox.close_all`), then exit with 130 / 143 and a message.
+While ``check``, ``grade`` or ``validate`` run, SIGINT (Ctrl-C), SIGTERM
+and SIGHUP (the terminal closed) kill every student process and remove
+every sandbox folder (:func:`.sandbox.close_all`), then exit with 130 /
+143 / 129 and a message. A grader killed by ``SIGKILL`` takes its student
+processes with it all the same (see :func:`.worker._tie_to_grader`).
 """
 from __future__ import annotations
 
@@ -51,10 +53,13 @@ def _add_visibility(p) -> None:
 
 @contextlib.contextmanager
 def _cleanup_on_signal(verb: str):
-    """On SIGINT / SIGTERM: kill every student process, remove its folder, exit."""
+    """On SIGINT / SIGTERM / SIGHUP: kill every student process, remove its folder, exit."""
+    signals = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+               if hasattr(signal, name)]
+
     def stop(signum, frame):
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        for s in signals:
+            signal.signal(s, signal.SIG_IGN)
         name = signal.Signals(signum).name
         try:
             sandbox.close_all(refuse_new=True)     # and no new student process
@@ -67,7 +72,7 @@ def _cleanup_on_signal(verb: str):
     if threading.current_thread() is not threading.main_thread():
         yield                          # signals can only be handled in the main thread
         return
-    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, stop) for s in signals}
     try:
         yield
     finally:

@@ -3,33 +3,38 @@
 ``grade(SUBMISSIONS, exercises, out)`` grades every
 ``SUBMISSIONS/<student_id>/<exercise>/exercise.py`` against the
 instructor's ``exercises/<exercise>/tests.py``, students in parallel
-(``jobs`` threads, each driving sandboxed subprocesses), and always writes
-the CSV, the per-student Gradescope ``results.json`` and feedback text,
-in student order whatever the finishing order. A grader error while
-grading one student gives that student an "autograder failed" entry and a
-zero, never a pass, and the others are still graded.
+(``jobs`` threads, each driving sandboxed subprocesses) -- the public
+cases of the whole class first, then the hidden ones (:mod:`.phases`) --
+and always writes the CSV, the per-student Gradescope ``results.json`` and
+feedback text, in student order whatever the finishing order. A grader
+error while grading one student gives that student an "autograder failed"
+entry and a zero, never a pass, and the others are still graded.
 
 Every entry point checks its arguments before any work: the limits (within
 the bounds below), the exercises (a folder of them or one exercise folder,
 :func:`find_exercises`), and where the reports go
-(:func:`.report.check_outputs`).
+(:func:`.report.check_outputs`, :func:`.report.check_reports`). Nothing
+the grader reads or writes may lie under a folder the sandbox lets student
+code read (:func:`.roots.readable_root`): not the exercises, not the
+submissions (one student's code would read another's), not the reports.
 """
 from __future__ import annotations
 
-import concurrent.futures
-import dataclasses
 import os
 import sys
 import time
 
 from .. import validate as v
 from .case import find_exercises, load_cases
+from .phases import StudentResult, grade_class, grade_student
 from .release import SOLUTION, build_release
 from .report import (
     VISIBILITIES,
     check_outputs,
+    check_reports,
     csv_text,
     feedback_text,
+    refuse_readable,
     report_path,
     results_json,
     safe_id,
@@ -38,29 +43,16 @@ from .report import (
     write_text,
 )
 from .run import run_exercise
-from .submission import read_student_files, read_submission
-from .roots import readable_root
 from .sandbox import Limits, Worker, WorkerCrashed, WorkerTimeout
+from .submission import instructor_files, read_student_files
+
+__all__ = ["StudentResult", "check", "check_limits", "find_exercises", "grade",
+           "grade_student", "load_exercises", "probe", "student_ids", "validate"]
 
 MAX_CALL_SECONDS = 3600.0              # Limits.timeout, --timeout: one call into student code
 MAX_SUBMISSION_SECONDS = 86400.0       # Limits.submission_timeout: one exercise of a submission
 MEMORY_MB = (128, 65536)               # Limits.memory_mb, --memory: NumPy needs ~64 MB to load
 MAX_JOBS = 64                          # students graded in parallel
-
-
-@dataclasses.dataclass
-class StudentResult:
-    """Everything graded for one student."""
-
-    student_id: str
-    exercises: list
-    max_score: float
-    seconds: float = 0.0
-    error: str = ""                    # "autograder failed: ..." when the grader broke
-
-    @property
-    def score(self) -> float:
-        return 0.0 if self.error else sum(ex.score for ex in self.exercises)
 
 
 def check_limits(limits, where: str) -> Limits:
@@ -89,7 +81,7 @@ def check_limits(limits, where: str) -> Limits:
 def load_exercises(path, name: str = "exercises") -> tuple:
     """``(root, {exercise name: cases})`` of :func:`find_exercises`'s exercises."""
     root, names = find_exercises(path, name)
-    return root, {n: _load_tests(os.path.join(root, n, "tests.py")) for n in names}
+    return root, {n: load_cases(os.path.join(root, n, "tests.py")) for n in names}
 
 
 def probe(limits: Limits) -> dict:
@@ -109,32 +101,6 @@ def probe(limits: Limits) -> dict:
         worker.close()
 
 
-def grade_student(student_id: str, folder, exercises: dict, limits: Limits) -> StudentResult:
-    """Grade one student's folder; grader errors become an "autograder failed" entry."""
-    t0 = time.monotonic()
-    max_score = sum(c.points for cases in exercises.values() for c in cases)
-    result = StudentResult(student_id, [], max_score)
-    try:
-        submission = read_submission(folder, list(exercises))
-        for name, cases in exercises.items():
-            result.exercises.append(run_exercise(name, cases, submission[name], limits))
-    except Exception as e:  # noqa: BLE001 -- never let one student stop the class
-        result.error = f"autograder failed: {type(e).__name__}: {e} (score set to 0; " \
-                       "please tell your instructor)"
-    result.seconds = time.monotonic() - t0
-    return result
-
-
-def _load_tests(path) -> list:
-    """The cases of an instructor's tests.py; a file that fails to run is a ValueError."""
-    try:
-        return load_cases(path)
-    except (ValueError, TypeError, FileNotFoundError):
-        raise
-    except Exception as e:  # noqa: BLE001 -- the instructor's code: say where, not how deep
-        raise ValueError(f"tests: {path!r} failed to load: {type(e).__name__}: {e}") from None
-
-
 def student_ids(submissions) -> list:
     """The student folders of ``submissions``, sorted; links kept (they score 0).
 
@@ -152,13 +118,6 @@ def student_ids(submissions) -> list:
             why = "not usable as a student id" if usable else "a file, not a student folder"
             print(f"minicomp grader: skipped {name!r}: {why}", file=sys.stderr)
     return ids
-
-
-def _refuse_readable(folder) -> None:
-    root = readable_root(folder)
-    if root is not None:
-        raise ValueError(f"exercises: {folder!r} lies under {root!r}, which student "
-                         "code may read; move the exercises elsewhere")
 
 
 def grade(submissions, exercises="exercises", out="grades.csv", gradescope=None,
@@ -191,7 +150,17 @@ def grade(submissions, exercises="exercises", out="grades.csv", gradescope=None,
     ------
     ValueError, TypeError, FileNotFoundError
         Before any grading: bad limits or ``jobs``, no exercise, no student
-        folder, or a report path that is refused (see :func:`.report.check_outputs`).
+        folder, exercises or submissions under a folder the sandbox lets
+        student code read, or a report path that is refused (see
+        :func:`.report.check_outputs` and :func:`.report.check_reports`).
+
+    Notes
+    -----
+    The public cases of the whole class run first, then the hidden ones
+    (:mod:`.phases`, which says why); ``Limits.submission_timeout`` bounds
+    each exercise over both phases. A submitted file that is a hard link
+    to one of the files under ``exercises`` is refused (status ``symlink``);
+    other hard links are ordinary files.
     """
     limits = check_limits(limits, "grade")
     jobs = v.integer(jobs, "jobs", low=1, high=MAX_JOBS, where="grade")
@@ -201,23 +170,21 @@ def grade(submissions, exercises="exercises", out="grades.csv", gradescope=None,
         raise FileNotFoundError(f"submissions: {submissions!r} is not a directory")
     root, tasks = load_exercises(exercises)
     for name in tasks:
-        _refuse_readable(os.path.join(root, name))
+        refuse_readable(os.path.join(root, name), "exercises", "the hidden tests")
+    refuse_readable(submissions, "submissions", "each student's files")
     out, gradescope, feedback = check_outputs(submissions, root, out, gradescope, feedback)
     ids = student_ids(submissions)
     if not ids:
         raise ValueError(f"submissions: no student folders in {submissions!r}; expected "
                          "<student_id>/<exercise>/exercise.py")
+    check_reports(ids, gradescope, feedback)
+    single = os.path.isfile(os.path.join(os.fspath(exercises), "tests.py"))
+    instructor = instructor_files(os.path.join(root, *tasks) if single else root)
     header = sandbox_line(probe(limits), limits)
     print(f"minicomp grader: {header}", file=sys.stderr)
     t0 = time.monotonic()
-    from tqdm import tqdm
-    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(grade_student, i, os.path.join(submissions, i), tasks, limits)
-                   for i in ids]
-        for _ in tqdm(concurrent.futures.as_completed(futures), total=len(futures),
-                      desc="grading", unit="student", file=sys.stderr, disable=not progress):
-            pass
-    students = [f.result() for f in futures]
+    students = grade_class({i: os.path.join(submissions, i) for i in ids}, tasks, limits,
+                           jobs, progress, instructor)
     _write_outputs(students, list(tasks), header, out, gradescope, feedback,
                    hidden_visibility)
     return {"header": header, "students": students, "seconds": time.monotonic() - t0}
@@ -259,7 +226,10 @@ def check(path, limits: Limits | None = None) -> tuple:
 
     ``path`` may also be a folder of exercises (the whole released copy):
     each is checked. The instructor's copy (with solution or hidden-test
-    markers) is refused.
+    markers) is refused. Unlike :func:`grade`, a folder the sandbox may
+    read (:func:`.roots.readable_root`) is fine here: the code run is the
+    student's own, on public cases, and all it could read there is its own
+    folder -- nothing that student may not see.
 
     Returns
     -------
@@ -275,7 +245,7 @@ def check(path, limits: Limits | None = None) -> tuple:
     for name in names:
         cases = load_cases(os.path.join(root, name, "tests.py"))
         result = run_exercise(name, cases, read_student_files(os.path.join(root, name)),
-                              limits, public_only=True)
+                              limits, which="public")
         ok = sum(c.status == "passed" for c in result.cases)
         if len(names) > 1:
             lines.append(f"{name}: public tests passed: {ok}/{len(result.cases)}")

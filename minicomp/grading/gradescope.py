@@ -107,6 +107,7 @@ cd "$WORK" || exit 1
 note=""
 pick=""
 link="$(find "$UPLOAD" -maxdepth 2 -type l -print -quit 2>/dev/null)"
+odd="$(find "$UPLOAD" -maxdepth 2 -name exercise.py ! -type f -print -quit 2>/dev/null)"
 mapfile -d '' found < <(find "$UPLOAD" -maxdepth 2 -type f -name exercise.py -print0 2>/dev/null)
 if [ -n "$link" ]; then
     note="your upload holds a symbolic link (${link#"$UPLOAD"/}); upload regular files only"
@@ -117,7 +118,12 @@ else
         done
     done
     if [ -z "$pick" ] && [ "${#found[@]}" -eq 1 ]; then pick="${found[0]}"; fi
-    if [ -z "$pick" ] && [ "${#found[@]}" -eq 0 ]; then
+    if [ -z "$pick" ] && [ "${#found[@]}" -eq 0 ] && [ -d "$odd" ]; then
+        note="${odd#"$UPLOAD"/} in your upload is a folder, not a file: upload the file"
+        note="$note exercise.py itself, or the folder $EXERCISE/ that holds it"
+    elif [ -z "$pick" ] && [ "${#found[@]}" -eq 0 ] && [ -n "$odd" ]; then
+        note="${odd#"$UPLOAD"/} in your upload is not a regular file: upload exercise.py"
+    elif [ -z "$pick" ] && [ "${#found[@]}" -eq 0 ]; then
         note="no exercise.py in your upload: upload exercise.py, or the folder $EXERCISE/"
     elif [ -z "$pick" ]; then
         note="${#found[@]} files named exercise.py in your upload: upload exactly one"
@@ -138,6 +144,12 @@ cat "$WORK/grade.log"                # the instructor sees it in the autograder 
     "$note" "$status" <<'PY'
 import json, sys
 src, dst, note, status = sys.argv[1:5]
+
+
+def printable(text):   # as minicomp's report.printable; newlines too: the note is one line
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 try:
     with open(src, encoding="utf-8") as f:
         doc = json.load(f)
@@ -145,8 +157,8 @@ except (OSError, ValueError):        # never show the log: it may quote hidden t
     doc = {"score": 0.0, "execution_time": 0.0, "visibility": "visible", "tests": [],
            "output": f"autograder failed (minicomp grade exited with {status}); "
                      "please tell your instructor"}
-if note:
-    doc["output"] = note + "\n" + doc["output"]
+if note:                             # it may quote the upload's own file names
+    doc["output"] = printable(note) + "\n" + doc["output"]
 with open(dst, "w", encoding="utf-8") as f:
     json.dump(doc, f, indent=2)
 PY

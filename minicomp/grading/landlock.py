@@ -98,7 +98,7 @@ def fs_rights(abi: int) -> int:
     return rights
 
 
-def drop_privileges(must_read, writable) -> str:
+def drop_privileges(must_read, owned) -> str:
     """Give up root as far as Python can still run; return what was done, in words.
 
     Parameters
@@ -106,9 +106,10 @@ def drop_privileges(must_read, writable) -> str:
     must_read : iterable of str
         Files and directories the process must still read afterwards (the
         read-only roots, ``sys.path``, the files of loaded modules).
-    writable : iterable of str
+    owned : iterable of str
         Directories (the sandbox) handed to ``nobody``, with the entries
-        directly in them, when the effective uid is dropped too.
+        directly in them, when the effective uid is dropped too, so that
+        it can read them (:func:`restrict` keeps them read-only).
 
     Notes
     -----
@@ -132,7 +133,7 @@ def drop_privileges(must_read, writable) -> str:
         if os.path.exists(path) and not os.access(path, mode):
             return ("uid nobody (real, saved), gid nobody, no groups; effective uid 0 "
                     f"kept: nobody cannot read {path}")
-    for folder in writable:
+    for folder in owned:
         for name in ["", *os.listdir(folder)]:
             os.chown(os.path.join(folder, name), NOBODY, NOBODY, follow_symlinks=False)
     os.setresuid(NOBODY, NOBODY, NOBODY)

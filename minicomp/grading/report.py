@@ -11,9 +11,11 @@
 * A plain-text feedback per student, with the same rule for hidden cases.
 
 Every file is written with :func:`minicomp.atomic.atomic_open`. Where
-reports go is checked before any grading (:func:`output_path`): never into
-the submissions or the exercises, and a student id can only name a file
-directly inside its report folder (:func:`report_path`).
+reports go is checked before any grading (:func:`check_outputs`,
+:func:`check_reports`): never into the submissions or the exercises, nor
+under a folder student code may read (:func:`.roots.readable_root`), never
+through a symbolic link, and a student id can only name a file directly
+inside its report folder (:func:`report_path`).
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ import os
 
 from .. import validate
 from ..atomic import atomic_open, check_existing
+from .roots import readable_root
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
@@ -51,7 +54,8 @@ def sandbox_line(report: dict, limits) -> str:
 WORDS = {"passed": "passed", "failed": "failed", "error": "your code raised an error",
          "timeout": "timed out", "crashed": "your process crashed",
          "syntax_error": "syntax error in your file", "missing": "missing function or file",
-         "symlink": "a link in your submission was refused"}
+         "symlink": "your submission was refused unread (a link in it, or too large "
+                    "to check)"}
 
 
 def printable(text: str) -> str:
@@ -64,9 +68,9 @@ def printable(text: str) -> str:
     return "".join(ch if ch.isprintable() or ch in "\n\t" else repr(ch)[1:-1] for ch in text)
 
 
-def _case_output(c) -> str:
-    head = f"[{c.status}] {WORDS[c.status]}"
-    return head + ("\n" + printable(c.feedback) if c.feedback else "")
+def _case_output(c, refused=None) -> str:
+    words = refused.words if c.status == "symlink" and refused is not None else WORDS[c.status]
+    return f"[{c.status}] {words}" + ("\n" + printable(c.feedback) if c.feedback else "")
 
 
 def results_json(student, header: str, hidden_visibility: str = "after_published") -> dict:
@@ -74,12 +78,13 @@ def results_json(student, header: str, hidden_visibility: str = "after_published
     if hidden_visibility not in VISIBILITIES:
         raise ValueError(f"hidden_visibility must be one of {VISIBILITIES}, "
                          f"got {hidden_visibility!r}")
-    tests = []
+    tests, refused = [], getattr(student, "refused", {})
     for ex in student.exercises:
         for c in ex.cases:
             tests.append({"score": c.score, "max_score": c.max_score,
                           "status": "passed" if c.status == "passed" else "failed",
-                          "name": f"{ex.exercise}: {c.name}", "output": _case_output(c),
+                          "name": f"{ex.exercise}: {c.name}",
+                          "output": _case_output(c, refused.get(ex.exercise)),
                           "visibility": hidden_visibility if c.hidden else "visible"})
     output = header
     if student.error:
@@ -98,6 +103,8 @@ def feedback_text(student, header: str) -> str:
         lines += [student.error, ""]
     for ex in student.exercises:
         lines.append(f"{ex.exercise}: {ex.score:g} / {ex.max_score:g}")
+        if ex.exercise in getattr(student, "refused", {}):
+            lines.append(f"  refused: {printable(student.refused[ex.exercise].message)}")
         for c in ex.cases:
             tag = " (hidden)" if c.hidden else ""
             lines.append(f"  {c.status:<12} {c.score:g}/{c.max_score:g}  {c.name}{tag}")
@@ -107,17 +114,43 @@ def feedback_text(student, header: str) -> str:
     return "\n".join(lines) + "\n"
 
 
+def csv_cell(text: str) -> str:
+    r"""``text`` made inert for a spreadsheet: a leading ``'`` when, leading spaces
+    aside, it starts with ``=``, ``+``, ``-``, ``@``, or with a tab or CR (OWASP).
+
+    >>> [csv_cell(s) for s in ("alice", "=1+1", " =1+1", "-x", "\t=1", "a=1")]
+    ['alice', "'=1+1", "' =1+1", "'-x", "'\t=1", 'a=1']
+    """
+    risky = text[:1] in ("\t", "\r") or text.lstrip()[:1] in ("=", "+", "-", "@")
+    return "'" + text if risky else text
+
+
 def csv_text(students, exercise_names) -> str:
-    """The gradebook: ``student_id, raw_score, max_score, <exercise>...``."""
+    """The gradebook: ``student_id, raw_score, max_score, <exercise>...``
+    (ids and exercise names through :func:`csv_cell`: no cell is a formula)."""
     buf = io.StringIO()
     writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(["student_id", "raw_score", "max_score", *exercise_names])
+    writer.writerow(["student_id", "raw_score", "max_score", *map(csv_cell, exercise_names)])
     for s in students:
         by_name = {ex.exercise: ex.score for ex in s.exercises}
-        sid = "'" + s.student_id if s.student_id[:1] in "=+-@" else s.student_id  # no formula
-        writer.writerow([sid, f"{s.score:g}", f"{s.max_score:g}",
+        writer.writerow([csv_cell(s.student_id), f"{s.score:g}", f"{s.max_score:g}",
                          *(f"{by_name.get(n, 0.0):g}" for n in exercise_names)])
     return buf.getvalue()
+
+
+def summary_line(students, seconds: float, out) -> str:
+    """What ``minicomp grade`` prints at the end: how many graded, refused, failed.
+
+    A submission is "refused unread" when any of its exercises is (status
+    ``symlink``: a link, a hard link to the instructor's files, too large).
+
+    >>> summary_line([], 1.25, "g.csv")
+    'graded 0 submissions in 1.2 s -> g.csv (0 refused unread, status symlink; 0 autograder failed)'
+    """
+    refused = sum(bool(getattr(s, "refused", None)) and not s.error for s in students)
+    failed = sum(bool(s.error) for s in students)
+    return (f"graded {len(students)} submissions in {seconds:.1f} s -> {out} ({refused} "
+            f"refused unread, status symlink; {failed} autograder failed)")
 
 
 def write_text(path, text: str) -> None:
@@ -151,8 +184,9 @@ def output_path(path, name: str, *, folder: bool = False, forbidden=None) -> str
     ValueError
         A file expected and ``path`` is a directory, or the reverse; a
         parent that is a file or not writable; ``path`` inside a forbidden
-        folder; a file expected and ``path`` exists but is not a regular file
-        (a device, a FIFO, a socket: it would be replaced by a plain file).
+        folder; ``path`` a symbolic link (a folder would be written through,
+        a file replaced); a file expected and ``path`` exists but is not a
+        regular file (a device, a FIFO, a socket: it would be replaced).
     PermissionError
         A file expected and ``path`` is a file this process may not write.
 
@@ -169,6 +203,10 @@ def output_path(path, name: str, *, folder: bool = False, forbidden=None) -> str
         example = os.path.join(text, "grades.csv")
         raise ValueError(f"{name}={text!r} is a directory; expected a file path such as "
                          f"{example!r}")
+    if folder and os.path.islink(full):
+        raise ValueError(f"{name}={text!r} is a symbolic link (to {os.readlink(full)!r}); "
+                         "expected a real folder (files would be written into the link's "
+                         "target): name the folder itself")
     if folder and os.path.exists(full) and not os.path.isdir(full):
         raise ValueError(f"{name}={text!r} is a file; expected a folder")
     if not folder:
@@ -228,8 +266,10 @@ def check_outputs(submissions, exercises_root, out, gradescope=None, feedback=No
     """``(out, gradescope, feedback)`` checked by :func:`output_path`, absolute.
 
     ``feedback`` defaults to ``feedback/`` next to ``out``; none may lie in
-    ``submissions`` or ``exercises_root``. ``names`` spell the three in
-    messages (the CLI passes its options).
+    ``submissions`` or ``exercises_root``, nor under a folder the sandbox
+    lets student code read (:func:`.roots.readable_root`: a later run's
+    students would read the reports). ``names`` spell the three in messages
+    (the CLI passes its options).
     """
     forbidden = {"submissions": submissions, "exercises": exercises_root}
     out = output_path(out, names[0], forbidden=forbidden)
@@ -237,4 +277,38 @@ def check_outputs(submissions, exercises_root, out, gradescope=None, feedback=No
         gradescope = output_path(gradescope, names[1], folder=True, forbidden=forbidden)
     feedback = feedback or os.path.join(os.path.dirname(out), "feedback")
     feedback = output_path(feedback, names[2], folder=True, forbidden=forbidden)
+    for name, path in zip(names, (out, gradescope, feedback)):
+        if path is not None:
+            refuse_readable(path, name, "the reports")
     return out, gradescope, feedback
+
+
+def refuse_readable(path, name: str, what: str) -> None:
+    """ValueError if student code may read ``path`` (it lies under a sandbox root).
+
+    ``name`` spells the argument, ``what`` says what ``path`` holds.
+    """
+    root = readable_root(path)
+    if root is not None:
+        raise ValueError(f"{name}={os.fspath(path)!r} lies under {root!r}, which the sandbox "
+                         f"lets student code read ({what} would be open to every "
+                         "student's code); expected a folder outside it: move it elsewhere")
+
+
+def check_reports(student_ids, gradescope, feedback) -> None:
+    """Refuse, before grading, a student's report path that would not be written safely.
+
+    ``feedback/<id>.txt`` and ``gradescope/<id>/results.json`` as
+    :func:`minicomp.atomic.check_existing` checks them (a symbolic link, a
+    device, a read-only file), and ``gradescope/<id>`` if it is a link or
+    no folder.
+    """
+    for sid in student_ids:
+        check_existing(report_path(feedback, sid, ".txt"), name="feedback file")
+        if gradescope is None:
+            continue
+        folder = report_path(gradescope, sid)
+        if os.path.islink(folder) or (os.path.lexists(folder) and not os.path.isdir(folder)):
+            raise ValueError(f"gradescope: {folder!r} is a symbolic link or a file; expected "
+                             "a folder (or nothing): remove it")
+        check_existing(os.path.join(folder, "results.json"), name="gradescope file")

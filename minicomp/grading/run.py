@@ -12,6 +12,11 @@ the first public one says why in full and the others point to it.
 Submissions are read by :mod:`.submission`, which follows no link: a
 refused submission (:class:`~.submission.SymlinkRefused`) scores 0 on
 every case with the status ``symlink``, naming the link.
+
+When the *grader* cannot start a sandbox (no disk space for its folder,
+no process, a sandbox that cannot be set up), the case does not fail:
+:class:`GraderFailure` leaves :func:`run_exercise`, and the caller gives
+the student an "autograder failed" entry instead of a grade.
 """
 from __future__ import annotations
 
@@ -24,7 +29,7 @@ from .submission import SymlinkRefused
 
 SHORT = {"syntax_error": "your file has a syntax error", "missing": "nothing to run",
          "timeout": "loading your file timed out", "error": "loading your file raised an error",
-         "symlink": "a link was refused", "crashed": "the sandbox did not start"}
+         "symlink": "a link was refused"}
 
 
 class StudentFailure(BaseException):
@@ -38,6 +43,16 @@ class StudentFailure(BaseException):
     def __init__(self, status: str, message: str):
         super().__init__(message)
         self.status, self.message = status, message
+
+
+class GraderFailure(Exception):
+    """The grader could not start a sandbox: nobody's fault in the student's code.
+
+    An ``Exception``, so that the grader's handler around each student
+    (``except Exception`` in :mod:`.phases`) turns it into the "autograder
+    failed" entry. :func:`run_case` re-raises it even when a test body
+    swallowed it (the session remembers it).
+    """
 
 
 class Session:
@@ -60,6 +75,7 @@ class Session:
         self.deadline = time.monotonic() + limits.submission_timeout
         self.sandbox = {}
         self.failure = None
+        self.broken = None             # a GraderFailure: the whole exercise is void
         self.output = b""
 
     def _deadline(self, seconds: float) -> float:
@@ -79,7 +95,11 @@ class Session:
         return f"see case {self.fatal_shown!r}: {SHORT.get(failure.status, failure.status)}"
 
     def _start(self) -> Worker:
-        worker = Worker(self.files, self.limits, self.forbid, self.exercise)
+        try:
+            worker = Worker(self.files, self.limits, self.forbid, self.exercise)
+        except OSError as e:          # its folder, its files, Popen: the grader's own
+            self.broken = GraderFailure(f"could not start a sandbox: {type(e).__name__}: {e}")
+            raise self.broken from e
         try:
             reply = worker.load(self._deadline(self.limits.load_timeout))
         except WorkerTimeout:
@@ -91,15 +111,20 @@ class Session:
             self._close(worker)
             raise StudentFailure("crashed", f"while loading your file, {e}") from None
         self.sandbox = reply.get("sandbox", {})
+        if reply["status"] == "sandbox_failed":     # before any student code ran
+            self._close(worker)
+            self.broken = GraderFailure(f"could not set up the sandbox: {reply.get('message')}")
+            raise self.broken
         if reply["status"] != "ok":
             self._close(worker)
-            status = {"sandbox_failed": "crashed"}.get(reply["status"], reply["status"])
-            self.fatal = StudentFailure(status, reply.get("message", ""))
+            self.fatal = StudentFailure(reply["status"], reply.get("message", ""))
             raise self.fatal
         return worker
 
     def call(self, name: str, args: tuple, kwargs: dict):
         """Call ``name(*args, **kwargs)`` in the sandbox; return the plain value."""
+        if self.broken is not None:
+            raise self.broken
         try:
             if self.fatal is not None:
                 raise self.fatal
@@ -150,7 +175,13 @@ class Proxy:
 
 
 def run_case(case, session: Session) -> CaseResult:
-    """Run one case; exactly one outcome, with a message, never a pass by accident."""
+    """Run one case; exactly one outcome, with a message, never a pass by accident.
+
+    Raises
+    ------
+    GraderFailure
+        The grader could not start the sandbox (even if the test caught it).
+    """
     session.failure = failure = None
     status, message = "passed", ""
     try:
@@ -162,6 +193,8 @@ def run_case(case, session: Session) -> CaseResult:
     except Exception as e:  # noqa: BLE001 -- the returned value broke the test
         status = "failed"
         message = f"the test could not use the returned value: {type(e).__name__}: {str(e)[:500]}"
+    if session.broken is not None:
+        raise session.broken          # never the student's failure, even if caught
     if failure is None and status == "passed":
         failure = session.failure     # swallowed by the test: still not a pass
     if failure is not None:
@@ -195,20 +228,52 @@ class ExerciseResult:
         return sum(c.max_score for c in self.cases)
 
 
-def run_exercise(exercise: str, cases, files, limits: Limits, public_only: bool = False,
+WHICH = ("all", "public", "hidden")
+
+
+def run_exercise(exercise: str, cases, files, limits: Limits, which: str = "all",
                  forbid: dict | None = None) -> ExerciseResult:
     """Run ``cases`` against the student ``files`` of one exercise.
 
-    ``files`` is what :func:`read_submission` or :func:`read_student_files`
-    returned (a :class:`SymlinkRefused` scores every case 0, status
-    ``symlink``). ``forbid`` (package -> reason) defaults to the
-    ``FORBIDDEN_IMPORTS`` the cases carry.
+    Parameters
+    ----------
+    exercise : str
+        The exercise's name (shown in messages).
+    cases : list of Case
+    files : dict, SymlinkRefused or None
+        What :func:`read_submission` or :func:`read_student_files` returned
+        (a :class:`SymlinkRefused` scores every case 0, status ``symlink``).
+    limits : Limits
+        ``submission_timeout`` bounds this call (each call starts its own
+        student process and loads the file anew).
+    which : {"all", "public", "hidden"}
+        The cases run, in their order. Grading in two phases -- every
+        student's ``"public"`` cases first, then every ``"hidden"`` one
+        (:mod:`.phases`) -- keeps hidden inputs out of every text a student
+        sees: a hidden case cannot leave a trace (file access times, say)
+        that a later public case reports. ``check`` runs ``"public"``.
+    forbid : dict of str to str, optional
+        Package -> reason; defaults to the ``FORBIDDEN_IMPORTS`` the cases carry.
+
+    Returns
+    -------
+    ExerciseResult
+        The selected cases only.
+
+    Raises
+    ------
+    GraderFailure
+        The grader could not start a sandbox: no case result is the
+        student's; give the student an "autograder failed" entry.
     """
+    if which not in WHICH:
+        raise ValueError(f"which={which!r}; expected one of {WHICH}")
     if forbid is None:
         forbid = {k: v for c in cases for k, v in getattr(c, "forbidden_imports", ())}
+    chosen = [c for c in cases if which == "all" or bool(c.hidden) == (which == "hidden")]
     session = Session(files, limits, forbid, exercise)
     try:
-        results = [run_case(c, session) for c in cases if not (public_only and c.hidden)]
+        results = [run_case(c, session) for c in chosen]
     finally:
         session.close()
     return ExerciseResult(exercise, results, session.sandbox, session.output)

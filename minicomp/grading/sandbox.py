@@ -3,16 +3,17 @@
 A :class:`Worker` is a fresh ``python -I`` subprocess (isolated mode: no
 ``PYTHON*`` variables, no user site, no current directory on the path) in
 its own session and process group, started in a new temporary directory
-that holds only the student's files. It runs :mod:`.worker`, which gives
-up root and drops into namespaces, rlimits, Landlock (:mod:`.landlock`)
-and a seccomp filter (:mod:`.seccomp`) before loading the student's code.
+that holds only the student's files (which it may read, never write). It
+runs :mod:`.worker`, which ties its life to the grader's, gives up root
+and drops into namespaces, rlimits, Landlock (:mod:`.landlock`) and a
+seccomp filter (:mod:`.seccomp`) before loading the student's code.
 Requests and replies travel over two dedicated pipes; the student's stdout
 and stderr are two other pipes, drained while waiting and kept up to
 :attr:`Limits.output_bytes` each. Every wait has a wall-clock
 deadline; past it, the whole process group gets ``SIGKILL``.
 
 Every live worker is registered: :func:`close_all` (thread-safe, also run
-at interpreter exit, meant for the grader's ``SIGINT``/``SIGTERM``
+at interpreter exit, meant for the grader's ``SIGINT``/``SIGTERM``/``SIGHUP``
 handlers) kills them all and removes their temporary directories, so no
 copy of a student's code is left behind by an interrupted grade.
 """
@@ -55,6 +56,7 @@ class Limits:
     memory_mb: int = 1024              # address space (RLIMIT_AS)
     fsize_mb: int = 16                 # largest file it may write (RLIMIT_FSIZE)
     nproc: int = 16                    # processes + threads (RLIMIT_NPROC)
+    open_files: int = 256              # file descriptors (RLIMIT_NOFILE)
     output_bytes: int = 65536          # stdout / stderr kept, each
     max_message_mb: int = 64           # largest reply accepted
     isolate: bool = True               # namespaces + Landlock when the kernel has them
@@ -65,7 +67,8 @@ class Limits:
         return max(self.timeout, 10.0)
 
     def __post_init__(self):
-        for key in ("timeout", "submission_timeout", "memory_mb", "fsize_mb", "nproc"):
+        for key in ("timeout", "submission_timeout", "memory_mb", "fsize_mb", "nproc",
+                    "open_files"):
             value = getattr(self, key)
             if not value > 0:
                 raise ValueError(f"{key} must be > 0, got {value!r}")
@@ -131,6 +134,15 @@ class Worker:
     ------
     SandboxClosed
         After ``close_all(refuse_new=True)``.
+    OSError
+        The grader could not start it: no room for its folder or files,
+        no process (:class:`.run.Session` calls that a grader failure).
+
+    Notes
+    -----
+    The process gets ``SIGKILL`` when the thread that created this
+    Worker exits (``PR_SET_PDEATHSIG``), and so when the grader dies,
+    however: create, use and close a Worker in one thread.
     """
 
     def __init__(self, files: dict, limits: Limits, forbid: dict | None = None,
@@ -160,9 +172,9 @@ class Worker:
         cfg = {"fds": [req_r, rep_w], "tmp": self.tmp, "isolate": limits.isolate,
                "file": os.path.join(self.tmp, "exercise.py"), "root": os.path.dirname(PACKAGE_DIR),
                "read_only": roots, "max_message": 1 << 26, "forbid": forbid,
-               "exercise": exercise,
+               "exercise": exercise, "grader": os.getpid(),
                "limits": {"memory": limits.memory_mb << 20, "fsize": limits.fsize_mb << 20,
-                          "nproc": limits.nproc,
+                          "nproc": limits.nproc, "nofile": limits.open_files,
                           "cpu": int(limits.submission_timeout + limits.timeout) + 2}}
         env = {"PATH": "/usr/bin:/bin", "HOME": self.tmp, "TMPDIR": self.tmp,
                "LANG": "C.UTF-8", "MPLBACKEND": "Agg", "NUMBA_CACHE_DIR":

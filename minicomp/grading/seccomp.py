@@ -28,6 +28,13 @@ changes metadata, whatever the file:
   kernel keyrings (the grader's session keyring is inherited), and locks
   and leases on files it may only read (``flock``, ``fcntl`` ``F_SETLK*``,
   ``F_OFD_SETLK*``, ``F_SETLEASE``: a lease blocks the owner's writes);
+* memory that ``RLIMIT_AS`` does not count: ``memfd_create`` and
+  ``memfd_secret`` (a file in RAM stays allocated once unmapped, so 150
+  of them held 2.4 GB under a 1 GB limit), System V shared memory and
+  message queues (``shmget``, ``msgget``: the same, kept by the kernel);
+* ``execve`` and ``execveat``: a new program clears the parent-death
+  signal, and students never need one (the worker itself never calls
+  them after the filter is installed, last of all walls);
 * every call of another ABI (i386 on x86-64, arm32 on arm64), and, with
   ``ENOSYS``, every number past the newest this table knows (x32 calls
   included): a system call added later cannot slip through.
@@ -56,7 +63,8 @@ DENIED = ("chmod", "fchmod", "fchmodat", "fchmodat2", "chown", "fchown", "lchown
           "removexattr", "lremovexattr", "fremovexattr", "setxattrat", "removexattrat",
           "file_setattr", "io_uring_setup", "io_uring_enter", "io_uring_register",
           "fork", "vfork", "setsid", "setpgid", "socket", "socketpair", "keyctl", "add_key",
-          "request_key", "flock")
+          "request_key", "flock", "memfd_create", "memfd_secret", "shmget", "msgget",
+          "execve", "execveat")
 CLONE_THREAD = 0x10000
 LOCK_COMMANDS = (6, 7, 37, 38, 1024)   # F_SETLK, F_SETLKW, F_OFD_SETLK(W), F_SETLEASE
 PR_SET_PDEATHSIG = 1
@@ -81,7 +89,8 @@ class Arch:
 
 
 CLONE3 = 435                           # the same number on both
-_COMMON = {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427,
+_COMMON = {"memfd_secret": 447, "io_uring_setup": 425, "io_uring_enter": 426,
+           "io_uring_register": 427,
            "fchmodat2": 452, "setxattrat": 463, "removexattrat": 466, "file_setattr": 469}
 ARCHES = {
     "x86_64": Arch(0xC000003E, 317, 16, 56, 72, 157, 471, {
@@ -90,13 +99,15 @@ ARCHES = {
         "chmod": 90, "fchmod": 91, "chown": 92, "fchown": 93, "lchown": 94, "utime": 132,
         "setxattr": 188, "lsetxattr": 189, "fsetxattr": 190, "removexattr": 197,
         "lremovexattr": 198, "fremovexattr": 199, "utimes": 235, "fchownat": 260,
-        "futimesat": 261, "fchmodat": 268, "utimensat": 280, **_COMMON}),
+        "futimesat": 261, "fchmodat": 268, "utimensat": 280, "memfd_create": 319,
+        "shmget": 29, "msgget": 68, "execve": 59, "execveat": 322, **_COMMON}),
     "aarch64": Arch(0xC00000B7, 277, 29, 220, 25, 167, 471, {  # no chmod, fork...: *at, clone
         "setsid": 157, "setpgid": 154, "socket": 198, "socketpair": 199, "keyctl": 219,
         "add_key": 217, "request_key": 218, "flock": 32,
         "setxattr": 5, "lsetxattr": 6, "fsetxattr": 7, "removexattr": 14, "lremovexattr": 15,
         "fremovexattr": 16, "fchmod": 52, "fchmodat": 53, "fchownat": 54, "fchown": 55,
-        "utimensat": 88, **_COMMON}),
+        "utimensat": 88, "memfd_create": 279, "shmget": 194, "msgget": 186, "execve": 221,
+        "execveat": 281, **_COMMON}),
 }
 
 # classic BPF opcodes (linux/filter.h) and seccomp return values (linux/seccomp.h)
@@ -192,5 +203,5 @@ def install() -> str:
     if rc != 0:
         why = os.strerror(ctypes.get_errno()) if rc < 0 else f"thread {rc} could not sync"
         return f"no seccomp (the kernel refused the filter: {why})"
-    return f"metadata changes, new processes, sockets and keyrings blocked " \
-           f"({os.uname().machine})"
+    return f"metadata changes, new processes and programs, sockets, keyrings and " \
+           f"uncounted memory blocked ({os.uname().machine})"

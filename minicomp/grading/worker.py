@@ -1,11 +1,14 @@
 """The code that runs inside the sandbox: load the student's file, serve calls.
 
 Started by :mod:`minicomp.grading.sandbox` as ``python -I -c BOOT root
-config``. In order, before any student code runs: import NumPy, give up
-root (:func:`.landlock.drop_privileges`), enter new user/network/PID
+config``. In order, before any student code runs: tie its life to the
+grader's (:func:`_tie_to_grader`), import NumPy, give up root
+(:func:`.landlock.drop_privileges`), enter new user/network/PID
 namespaces (forking so that the rest runs as process 1 of the PID
-namespace), lower the resource limits, apply Landlock, install the
-seccomp filter (:mod:`.seccomp`), take the repository off ``sys.path``,
+namespace), lower the resource limits (open files too), apply Landlock
+(read-only everywhere, its own folder included: the student writes
+nothing but ``/dev/null``, so it cannot fill the grader's disk), install
+the seccomp filter (:mod:`.seccomp`), take the repository off ``sys.path``,
 ``chdir`` into the temporary directory and block the imports the exercise
 forbids (:class:`ForbiddenImports`). Then it executes the student's file
 as module ``exercise`` and answers
@@ -19,9 +22,12 @@ A process forked by the student never replies (its pid differs).
 """
 from __future__ import annotations
 
+import ctypes
 import json
 import os
 import resource
+import select
+import signal
 import sys
 import traceback
 import types
@@ -29,18 +35,49 @@ import types
 from . import protocol
 
 LIMITS = {"memory": resource.RLIMIT_AS, "cpu": resource.RLIMIT_CPU,
-          "fsize": resource.RLIMIT_FSIZE, "nproc": resource.RLIMIT_NPROC}
+          "fsize": resource.RLIMIT_FSIZE, "nproc": resource.RLIMIT_NPROC,
+          "nofile": resource.RLIMIT_NOFILE}
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+
+
+def _tie_to_grader(grader_pid) -> None:
+    """Die (``SIGKILL``) when the grader does; exit now if it already died.
+
+    Set first thing, and again after the privilege drop (a change of the
+    effective uid or gid clears the parent-death signal). The signal
+    fires when the *thread* that started this process exits: the grader
+    starts each worker from the thread that then uses and closes it (its
+    main thread for ``check``, ``validate`` and the probe; for ``grade``, a
+    thread of the pool of ``phases.grade_class``, whose threads all live
+    until both phases of the whole class are graded), so it never fires
+    early. The check after ``prctl`` covers a grader that died before it:
+    this process was then handed to another parent.
+    """
+    if grader_pid is None or not sys.platform.startswith("linux"):
+        return
+    _die_with_parent()
+    if os.getppid() != grader_pid:
+        os._exit(1)
 
 
 def _set_limits(limits: dict, own_user_count: bool) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     for key, which in LIMITS.items():
+        if key not in limits:
+            continue
         value = int(limits[key])
         if key == "nproc" and not own_user_count:
             if not os.path.isdir("/proc"):
                 continue                      # cannot count what is running: no limit
             value += _tasks_of_my_user()      # shared count: add what is running
         hard = value + 1 if key == "cpu" else value
+        ceiling = resource.getrlimit(which)[1]
+        if ceiling != resource.RLIM_INFINITY:   # a hard limit can only be lowered
+            value, hard = min(value, ceiling), min(hard, ceiling)
         resource.setrlimit(which, (value, hard))
 
 
@@ -70,12 +107,14 @@ def _sandbox(cfg: dict) -> dict:
     if cfg["isolate"]:
         report["privileges"] = landlock.drop_privileges(_must_read(cfg), [cfg["tmp"]])
         report["namespaces"] = landlock.unshare_namespaces()
+        _tie_to_grader(cfg.get("grader"))    # again: the uid change cleared it
         if "PID" in report["namespaces"]:
             _become_pid_one(cfg["fds"])
     _set_limits(cfg["limits"], report["namespaces"].startswith("user"))
     if cfg["isolate"]:
-        report["landlock"] = landlock.restrict(cfg["read_only"], [cfg["tmp"]], ["/dev/null"])
-        report["seccomp"] = seccomp.install()
+        report["landlock"] = landlock.restrict([*cfg["read_only"], cfg["tmp"]], [],
+                                               ["/dev/null"])
+        report["seccomp"] = seccomp.install()   # last: it refuses execve, prctl(PDEATHSIG)
     return report
 
 
@@ -116,15 +155,21 @@ def _become_pid_one(fds) -> None:
     grader's ``killpg`` reaches it and process 1 (which cannot leave the
     group: :mod:`.seccomp` refuses ``setsid``); the kernel then kills the
     rest of the namespace. Process 1 also dies with its parent
-    (``PR_SET_PDEATHSIG``, which the filter then forbids to undo). It
-    exits the way its child did.
+    (``PR_SET_PDEATHSIG``, which the filter then forbids to undo), and
+    exits at once if the parent died before that (its end of a pipe is
+    closed: ``getppid`` says 0 across the namespace). The parent exits
+    the way its child did.
     """
+    alive_r, alive_w = os.pipe()       # the parent holds alive_w until it dies
     pid = os.fork()
     if pid == 0:
-        import ctypes
-        import signal
-        ctypes.CDLL(None).prctl(1, int(signal.SIGKILL), 0, 0, 0)   # PR_SET_PDEATHSIG
+        os.close(alive_w)
+        _die_with_parent()
+        if select.select([alive_r], [], [], 0)[0]:
+            os._exit(1)               # end of file: the parent is gone
+        os.close(alive_r)
         return
+    os.close(alive_r)
     for fd in (*fds, 0, 1, 2):
         os.close(fd)
     _, status = os.waitpid(pid, 0)
@@ -204,6 +249,7 @@ def _serve(module, path: str, req: int, rep: int, limit: int, main_pid: int,
 def main(config_json: str) -> None:
     """Entry point inside the sandbox (see the module docstring)."""
     cfg = json.loads(config_json)
+    _tie_to_grader(cfg.get("grader"))  # before anything else: no orphan student process
     req, rep = cfg["fds"]
     try:
         report = _sandbox(cfg)
