@@ -22,7 +22,7 @@ import threading
 from ..validate import int_option, number_option
 from . import sandbox
 from .grade import MAX_CALL_SECONDS, MAX_JOBS, MAX_SUBMISSION_SECONDS, MEMORY_MB
-from .report import VISIBILITIES
+from .report import VISIBILITIES, summary_line
 
 
 def _limits(args) -> sandbox.Limits:
@@ -110,7 +110,7 @@ def _cmd_grade(args) -> int:
                         progress=not args.quiet)
     students = summary["students"]
     failed = [s.student_id for s in students if s.error]
-    print(f"graded {len(students)} submissions in {summary['seconds']:.1f} s -> {args.out}")
+    print(summary_line(students, summary["seconds"], args.out))
     if failed:
         print(f"autograder failed for: {', '.join(failed)} (scored 0; see their feedback)")
     return 0

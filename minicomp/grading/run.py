@@ -29,7 +29,7 @@ from .submission import SymlinkRefused
 
 SHORT = {"syntax_error": "your file has a syntax error", "missing": "nothing to run",
          "timeout": "loading your file timed out", "error": "loading your file raised an error",
-         "symlink": "a link was refused"}
+         "symlink": "your submission was refused unread"}
 
 
 class StudentFailure(BaseException):
