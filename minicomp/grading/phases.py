@@ -15,7 +15,9 @@ then merged back into the cases' order in ``tests.py``.
 Time limits: ``Limits.submission_timeout`` bounds each exercise of a
 submission over both phases together (the hidden phase gets what the
 public one left; each phase loads the student's file anew).
-``StudentResult.seconds`` counts both phases.
+``StudentResult.seconds`` counts both phases; ``public_seconds`` only the
+public one, the only time a student is shown (a hidden case could encode
+its inputs in how long it takes).
 """
 from __future__ import annotations
 
@@ -41,6 +43,7 @@ class StudentResult:
     exercises: list
     max_score: float
     seconds: float = 0.0
+    public_seconds: float = 0.0        # the only time a student is shown (see report.py)
     error: str = ""                    # "autograder failed: ..." when the grader broke
     refused: dict = dataclasses.field(default_factory=dict)   # exercise -> SymlinkRefused
 
@@ -92,6 +95,8 @@ def _run_phase(student: _Student, exercises: dict, limits: Limits, which: str,
     except Exception as e:  # noqa: BLE001 -- never let one student stop the class
         student.result.error = student.result.error or _failed(e)
     student.result.seconds += time.monotonic() - t0
+    if which == "public":
+        student.result.public_seconds += time.monotonic() - t0
     return student
 
 

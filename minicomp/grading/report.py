@@ -92,7 +92,8 @@ def results_json(student, header: str, hidden_visibility: str = "after_published
         tests.append({"score": 0.0, "max_score": 0.0, "status": "failed",
                       "name": "Autograder failed", "output": student.error,
                       "visibility": "visible"})
-    return {"score": student.score, "execution_time": round(student.seconds, 3),
+    seconds = getattr(student, "public_seconds", student.seconds)    # never the hidden phase
+    return {"score": student.score, "execution_time": round(seconds, 3),
             "output": output, "visibility": "visible", "tests": tests}
 
 
