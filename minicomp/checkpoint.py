@@ -199,7 +199,8 @@ def save(net: Module, path) -> str:
         ``net`` is not a Module or holds a layer :func:`load` cannot rebuild
         (named with its position, e.g. ``net[2]``).
     ValueError
-        A parameter or mask :func:`load` would refuse (NaN, shape, not 0/1).
+        A parameter or mask :func:`load` would refuse (NaN, shape, not 0/1), or one
+        layer object at two positions (``load`` could not tie them again).
     IsADirectoryError, FileNotFoundError, NotADirectoryError
         ``path`` is a folder, or its folder does not exist.
     ValueError
@@ -215,9 +216,14 @@ def save(net: Module, path) -> str:
     path = check_target(path, where="save")
     if not os.path.splitext(path)[1]:
         path = check_target(path + ".npz", where="save")
-    desc = _describe(net, "net")
+    desc, seen = _describe(net, "net"), {}
     shapes, arrays = _shapes(desc), {}
     for name, p in net.named_parameters():
+        at = "net[" + "][".join(name.split(".")[:-1]) + "]"         # the layer's position
+        if seen.setdefault(id(p), at) != at:                          # load would untie them
+            raise ValueError(f"save: net uses one layer object at two positions, {seen[id(p)]} "
+                             f"and {at}; expected a distinct layer at each position (a shared "
+                             "layer would load as two copies)")
         arrays[name] = p.data
         if getattr(p, "mask", None) is not None:
             arrays[name + ".mask"] = np.asarray(p.mask)

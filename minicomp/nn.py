@@ -121,7 +121,7 @@ class Module:
         return {name: p.data.copy() for name, p in self.named_parameters()}
 
     def load_state_dict(self, state: dict, strict: bool = True) -> None:
-        """Copy arrays (NumPy or PyTorch tensors) into the parameters, in place.
+        """Copy arrays (NumPy or PyTorch tensors) into the parameters, in place, times any mask.
 
         Raises
         ------
@@ -153,7 +153,7 @@ class Module:
             if value.shape != p.shape:
                 raise ValueError(f"load_state_dict: {name!r} has shape {value.shape}, "
                                  f"the model expects {p.shape}")
-            p.data[...] = value
+            p.data[...] = value if getattr(p, "mask", None) is None else value * p.mask
 
     def num_parameters(self) -> int:
         return sum(p.size for p in self.parameters())

@@ -104,7 +104,7 @@ def _dtype(net):
 def _hooks(optimizer, scheduler, callbacks, net, lr):
     """The optimizer (default SGD), checked scheduler and callbacks of :func:`fit`."""
     if optimizer is None:
-        optimizer = SGD(net.parameters(), lr=lr)
+        optimizer = SGD(list({id(p): p for p in net.parameters()}.values()), lr=lr)  # once each
     elif not isinstance(optimizer, Optimizer):
         raise TypeError(f"fit: optimizer is a {type(optimizer).__name__}; expected a minicomp "
                         "Optimizer, e.g. SGD(net.parameters(), lr=0.1)")

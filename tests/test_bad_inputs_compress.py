@@ -223,6 +223,12 @@ PRUNE = [
          r"sparsities\[1\]=1\.5", id="sparsities-range"),
     case(lambda: P.lottery_ticket(net(), X, Y, rounds=0), ValueError, r"rounds=0",
          id="rounds"),
+    case(lambda: P.lottery_ticket(net(), X, Y, amount_per_round=0.9, rounds=50), ValueError,
+         r"lottery_ticket: rounds=50 with amount_per_round=0\.9 .*layer 0", id="rounds-too-many"),
+    case(lambda: P.gradual(net(), X, Y, 0.5, criterion="nope"), ValueError,
+         r"gradual: criterion='nope'; expected one of", id="gradual-criterion"),
+    case(lambda: P.gradual(net(), X, Y, 0.5, criterion="taylor", mod="x"), TypeError,
+         r"gradual: criterion='taylor' has no option 'mod'", id="gradual-option"),
     case(lambda: P.FineTune(epochs=0), ValueError, r"FineTune: epochs=0", id="FineTune"),
     case(lambda: P.pick_sparsities({0: [0.9, 0.8]}, [0.5], 0.9), ValueError,
          r"scan\[0\]=\[0\.9, 0\.8\]; expected one accuracy per sparsity", id="pick"),
@@ -590,9 +596,15 @@ def test_the_battery_is_large_enough():
 def test_refused_pruning_changes_nothing():
     n = half_pruned()
     before = [(p.data.copy(), None if p.mask is None else p.mask.copy()) for p in n.parameters()]
-    for call in (lambda: P.prune(n, "magnitude", 0.3), lambda: P.prune(n, "magnitude", 1.0),
-                 lambda: P.prune(n, "obs", 0.7, X_NAN)):
-        with pytest.raises(ValueError):
+    for call, error in ((lambda: P.prune(n, "magnitude", 0.3), ValueError),
+                        (lambda: P.prune(n, "magnitude", 1.0), ValueError),
+                        (lambda: P.prune(n, "obs", 0.7, X_NAN), ValueError),
+                        (lambda: P.gradual(n, X, Y, 0.75, criterion="nope"), ValueError),
+                        (lambda: P.gradual(n, X, Y, 0.75, criterion="taylor", mod="x"),
+                         TypeError),                                  # refused before training
+                        (lambda: P.lottery_ticket(n, X, Y, amount_per_round=0.9, rounds=50),
+                         ValueError)):
+        with pytest.raises(error):
             call()
     for p, (data, mask) in zip(n.parameters(), before):
         np.testing.assert_array_equal(p.data, data)

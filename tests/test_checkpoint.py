@@ -224,3 +224,16 @@ def test_load_reads_a_compressed_archive(tmp_path):
     with np.load(path) as f:
         np.savez_compressed(tmp_path / "c.npz", **{k: f[k] for k in f.files})
     np.testing.assert_array_equal(load(tmp_path / "c.npz")(x()).data, load(path)(x()).data)
+
+
+def test_save_refuses_one_layer_at_two_positions_and_fit_trains_it(tmp_path):
+    d = Dense(4, 4, seed=0)
+    net = Sequential(d, ReLU(), d, ReLU(), Dense(4, 3, seed=1))
+    with pytest.raises(ValueError, match=r"save: net uses one layer object at two positions, "
+                                         r"net\[0\] and net\[2\]"):
+        save(net, tmp_path / "shared")
+    assert not list(tmp_path.iterdir())
+    X = np.random.default_rng(0).standard_normal((12, 4)).astype(np.float32)
+    before = d.W.data.copy()
+    minicomp.fit(net, X, np.arange(12) % 3, epochs=1, quiet=True)    # each parameter once
+    assert not np.array_equal(d.W.data, before)

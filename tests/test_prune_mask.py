@@ -12,6 +12,7 @@ from minicomp.prune.mask import (
     global_masks,
     num_to_prune,
     prune_neurons,
+    sparsity,
     threshold_mask,
 )
 
@@ -137,3 +138,17 @@ def test_remove_bakes_masks_in():
     remove(net)
     assert all(p.mask is None for p in net.parameters())
     assert (net[0].W.data[zeros] == 0).all() and zeros.sum() == 10
+
+
+def test_loading_weights_into_a_pruned_net_keeps_pruned_weights_zero():
+    from minicomp.deploy import to_inference
+    from minicomp.train import predict
+    net, other = MLP([6, 8, 3], seed=0), MLP([6, 8, 3], seed=1)
+    prune(net, "magnitude", 0.5)
+    net.load_state_dict(other.state_dict())
+    for p in net.parameters():
+        if p.mask is not None:
+            assert np.all(p.data[p.mask == 0] == 0) and np.all(p.data[p.mask == 1] != 0)
+    X = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
+    np.testing.assert_array_equal(predict(net, X), to_inference(net).predict(X))
+    assert sparsity(net) == 0.5

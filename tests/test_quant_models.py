@@ -225,6 +225,25 @@ def test_kmeans_finetune_keeps_sharing_and_improves(blobs):
             assert np.unique(layer.weight()).size <= 4
 
 
+@pytest.mark.parametrize("bits", [1, 2])
+def test_kmeans_keeps_pruned_weights_at_zero_through_finetuning(blobs, bits):
+    from minicomp.prune import prune
+    net, X, y = blobs
+    pruned = copy.deepcopy(net)
+    prune(pruned, "magnitude", 0.3)
+    masks = [m.W.mask for m in pruned.layers if isinstance(m, Dense)]
+    shared = kmeans_quantize(pruned, bits)
+    layers = [m for m in shared.layers if isinstance(m, SharedDense)]
+    for layer, mask in zip(layers, masks):                  # pruned: exactly 0; kept: nonzero
+        assert np.array_equal(layer.weight() == 0, mask == 0)
+        assert layer.codebook.size == 2**bits
+    finetune_centroids(shared, X[:400], y[:400], epochs=2)
+    for layer, mask in zip(layers, masks):
+        assert np.all(layer.weight()[mask == 0] == 0) and layer.codebook.data[0] == 0
+    assert storage_bytes(shared, "codebook") == storage_bytes(kmeans_quantize(net, bits),
+                                                              "codebook")
+
+
 def test_huffman_round_trip_and_optimality():
     # counts 5, 2, 1, 1 -> lengths 1, 2, 3, 3: 5 + 4 + 3 + 3 = 15 bits
     code = huffman_code({0: 5, 1: 2, 2: 1, 3: 1})

@@ -40,7 +40,8 @@ from .. import validate
 from ..blocks import dense_blocks, net_inputs
 from ..optim import SGD, CosineLR
 from ..train import evaluate, fit
-from .registry import prune
+from .mask import default_min_keep, num_to_prune
+from .registry import check_call, lookup, prune
 from .schedule import cubic_sparsity
 
 
@@ -183,6 +184,9 @@ def gradual(net, X, y, s_f: float, criterion: str = "magnitude", fine_tune=None,
     if not 0 <= start_epoch < end_epoch <= fine_tune.epochs:
         raise ValueError(f"{where}: start_epoch={start_epoch}, end_epoch={end_epoch}; expected "
                          f"0 <= start < end <= epochs={fine_tune.epochs}")
+    entry = lookup(criterion, where)                     # name and options: before training
+    check_call(entry, net, X, y, kwargs.get("seed", 0), {k: v for k, v in kwargs.items() if k
+                not in ("scope", "layers", "seed", "min_keep")}, where)
     t0 = start_epoch * steps_per_epoch
     dt = max(1, (end_epoch - start_epoch) * steps_per_epoch // n)
     done = {"s": None}
@@ -226,13 +230,13 @@ def sensitivity_scan(net, X_val, y_val, sparsities=(0.5, 0.7, 0.8, 0.9, 0.95),
             for s in sparsities:
                 prune(net, criterion, s, X, y, layers=[i], seed=seed)
                 scan[i].append(evaluate(net, X_val, y_val)["accuracy"])
-                net.load_state_dict(state)
-                for p, mask in zip(params, masks):
+                for p, mask in zip(params, masks):       # masks first: loading applies them
                     p.mask = mask
+                net.load_state_dict(state)
     finally:
-        net.load_state_dict(state)
         for p, mask in zip(params, masks):
             p.mask = mask
+        net.load_state_dict(state)
     return scan
 
 
@@ -289,6 +293,14 @@ def lottery_ticket(net, X, y, train=None, amount_per_round: float = 0.5, rounds:
     amount_per_round = validate.number(amount_per_round, "amount_per_round", low=0, high=1,
                                        low_open=True, high_open=True, where=where)
     rounds = validate.integer(rounds, "rounds", low=1, where=where)
+    final = 1.0 - (1.0 - amount_per_round) ** rounds      # refuse before training, not in round r
+    for k, b in enumerate(dense_blocks(net)):
+        n = b.dense.W.size
+        if num_to_prune(final, n) > n - default_min_keep(n):
+            raise ValueError(f"{where}: rounds={rounds} with amount_per_round={amount_per_round!r}"
+                             f" reach sparsity {final:.4g}, removing {num_to_prune(final, n)} of "
+                             f"layer {k}'s {n} weights; expected at most {n - default_min_keep(n)}"
+                             f" (each layer keeps min_keep={default_min_keep(n)}): fewer rounds")
     theta0 = net.state_dict()
     for r in range(1, rounds + 1):
         train(net, X, y)

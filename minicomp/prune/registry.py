@@ -207,7 +207,7 @@ def _refuse_less(alive, amount, where: str, what: str) -> None:
                          f"to {amount!r} start from the unpruned weights")
 
 
-def _check_call(entry: Criterion, net, X, y, seed, options: dict, where: str):
+def check_call(entry: Criterion, net, X, y, seed, options: dict, where: str):
     """``X`` checked, the data the criterion needs present, its options known (+ ``seed``)."""
     if X is not None:
         X = net_inputs(net, X, where=where)                          # finite, (N, in)
@@ -257,7 +257,7 @@ def layer_scores(net, criterion: str, X=None, y=None, seed=0, **options) -> list
     """
     where = "layer_scores"
     entry = lookup(criterion, where)
-    X, options = _check_call(entry, net, X, y, seed, options, where)
+    X, options = check_call(entry, net, X, y, seed, options, where)
     return _scores(entry, net, X, y, options, where)
 
 
@@ -325,7 +325,7 @@ def prune(net, criterion: str, amount, X=None, y=None, scope: str = "layer", lay
     alive = [_current_mask(dense[i], neuron) for i in layers]
     for i, a in zip(layers, alive) if scope == "layer" else ():
         num_to_prune(amount, a.size, f"{where}: layer {i}")          # type and range first
-    X, kwargs = _check_call(entry, net, X, y, seed, options, where)
+    X, kwargs = check_call(entry, net, X, y, seed, options, where)
     if isinstance(min_keep, (list, tuple)) and len(min_keep) != len(layers):
         raise ValueError(f"{where}: min_keep={min_keep!r}; expected an int or one int per "
                          f"chosen layer ({len(layers)})")

@@ -43,6 +43,41 @@ from .ptq import check_inputs
 from .uniform import check_finite
 
 
+def _lloyd(flat, k: int, iters: int):
+    """Lloyd's 1-D k-means of ``flat`` (n,) with ``k`` linearly initialised centroids."""
+    c = np.linspace(flat.min(), flat.max(), k)                    # (k,) linear init
+    index = None
+    for _ in range(iters):
+        edges = (c[1:] + c[:-1]) / 2                                # nearest centroid
+        new_index = np.searchsorted(edges, flat)                    # (n,)
+        if index is not None and np.array_equal(new_index, index):
+            break
+        index = new_index
+        sums = np.bincount(index, weights=flat, minlength=c.size)
+        counts = np.bincount(index, minlength=c.size)
+        c = np.where(counts > 0, sums / np.maximum(counts, 1), c)   # empty: keep
+        c = np.sort(c)
+    return c, np.searchsorted((c[1:] + c[:-1]) / 2, flat)
+
+
+def _shared_codebook(W, mask, bits: int, iters: int):
+    """Codebook, index and codebook mask of one layer; pruned weights stay exactly 0.
+
+    Pruned entries (mask 0, or exact zeros of a masked weight) are not clustered: they
+    index a reserved codebook entry 0 holding 0.0, masked so fine-tuning keeps it at 0;
+    the kept weights share the other ``2^bits - 1`` centroids.
+    """
+    pruned = None if mask is None else (np.asarray(mask) == 0) | (W == 0)      # (out, in)
+    if pruned is None or not pruned.any():
+        return (*kmeans_1d(W, bits, iters), None)
+    kept = W[~pruned].astype(np.float64)                                # (n_kept,)
+    c, idx = _lloyd(kept, 2**bits - 1, iters) if kept.size else (np.zeros(2**bits - 1), 0)
+    codebook = np.concatenate([[0.0], c]).astype(np.float32)            # (2^bits,), [0] = 0
+    index = np.zeros(W.shape, np.uint8)
+    index[~pruned] = 1 + idx
+    return codebook, index, (np.arange(2**bits) > 0).astype(np.float32)
+
+
 def kmeans_1d(w, bits: int, iters: int = 50):
     """Lloyd's k-means on the values ``w`` with ``2^bits`` linearly initialised centroids.
 
@@ -69,21 +104,7 @@ def kmeans_1d(w, bits: int, iters: int = 50):
     w = check_finite("w", w, where)
     if w.size == 0:
         raise ValueError(f"{where}: w is empty; nothing to cluster")
-    flat = w.ravel()
-    c = np.linspace(flat.min(), flat.max(), 2**bits)              # (k,) linear init
-    index = None
-    for _ in range(iters):
-        edges = (c[1:] + c[:-1]) / 2                                # nearest centroid
-        new_index = np.searchsorted(edges, flat)                    # (n,)
-        if index is not None and np.array_equal(new_index, index):
-            break
-        index = new_index
-        sums = np.bincount(index, weights=flat, minlength=c.size)
-        counts = np.bincount(index, minlength=c.size)
-        c = np.where(counts > 0, sums / np.maximum(counts, 1), c)   # empty: keep
-        c = np.sort(c)
-    edges = (c[1:] + c[:-1]) / 2
-    index = np.searchsorted(edges, flat)
+    c, index = _lloyd(w.ravel(), 2**bits, iters)
     return c.astype(np.float32), index.reshape(w.shape).astype(np.uint8)
 
 
@@ -159,8 +180,9 @@ def kmeans_quantize(net, bits: int = 2, iters: int = 50) -> Sequential:
                              "2^bits <= the number of weights of every layer")
     layers = list(net.layers)
     for i, dense, _ in blocks:                                  # each Dense -> SharedDense
-        codebook, index = kmeans_1d(dense.W.data, bits, iters)
+        codebook, index, keep = _shared_codebook(dense.W.data, dense.W.mask, bits, iters)
         layers[i] = SharedDense(codebook, index, None if dense.b is None else dense.b.data.copy())
+        layers[i].codebook.mask = keep                          # entry 0 of a pruned layer: 0
     return Sequential(*layers)
 
 
