@@ -197,9 +197,7 @@ def check_target(path, where=None) -> str:
                                 "exist (create it first, e.g. os.makedirs)")
     if not os.path.isdir(parent):
         raise NotADirectoryError(f"{pre}cannot write {path!r}: {parent!r} is not a folder")
-    check_existing(path, where=where)
-    check_folder(path, where=where)
-    return path
+    return check_new(path, where=where)
 
 
 def check_new(path, where=None) -> str:

@@ -417,4 +417,3 @@ def io_features(net) -> tuple:
         return (io_features(layers[0])[0], io_features(layers[-1])[1]) if layers else (None, None)
     n_in, n_out = getattr(net, "in_features", None), getattr(net, "out_features", None)
     return (n_in if isinstance(n_in, int) else None, n_out if isinstance(n_out, int) else None)
-

@@ -4,9 +4,9 @@ One place decides what a good argument is, so that every bad one gets the
 same kind of message: the argument's name, the value it got and what was
 expected, raised where the user called, not three NumPy calls down::
 
-    fit: X contains NaN at [3, 17]; expected finite numbers
+    fit: X contains nan at [3, 17]; expected finite numbers
     MLP: sizes[1]=2.7 (float); expected an int >= 1
-    SGD: params is a Module; expected its parameters: pass net.parameters()
+    SGD: params is a MLP (a Module); expected its parameters: pass net.parameters()
 
 Rules (the same everywhere):
 
@@ -73,17 +73,23 @@ def _in_bounds(value, low, high, low_open, high_open) -> bool:
     return not (high is not None and (value >= high if high_open else value > high))
 
 
-def integer(value, name: str, *, low=None, high=None, where=None) -> int:
-    """``value`` as a Python int in ``[low, high]``; NumPy ints accepted, bools refused."""
-    bounds = _bounds(low, high, False, False)
-    expected = "an int" + (f" {bounds}" if bounds else "")
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral):
+def _scalar(value, name, kind, what, low, high, low_open, high_open, where):
+    """:func:`integer` (``kind`` Integral) and :func:`number` (Real): type, then bounds."""
+    bounds = _bounds(low, high, low_open, high_open)
+    expected = what + (f" {bounds}" if bounds else "")
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, kind):
         raise TypeError(f"{_prefix(where)}{name}={_show(value)} ({type(value).__name__}); "
                         f"expected {expected}")
-    value = int(value)
-    if not _in_bounds(value, low, high, False, False):
-        raise ValueError(f"{_prefix(where)}{name}={value}; expected {expected}")
+    value = int(value) if kind is numbers.Integral else float(value)
+    if (kind is numbers.Real and not math.isfinite(value)) or \
+            not _in_bounds(value, low, high, low_open, high_open):
+        raise ValueError(f"{_prefix(where)}{name}={value!r}; expected {expected}")
     return value
+
+
+def integer(value, name: str, *, low=None, high=None, where=None) -> int:
+    """``value`` as a Python int in ``[low, high]``; NumPy ints accepted, bools refused."""
+    return _scalar(value, name, numbers.Integral, "an int", low, high, False, False, where)
 
 
 def number(value, name: str, *, low=None, high=None, low_open=False, high_open=False,
@@ -93,15 +99,8 @@ def number(value, name: str, *, low=None, high=None, low_open=False, high_open=F
     ``low_open=True`` makes the lower bound strict (``value > low``), and
     likewise ``high_open``.
     """
-    bounds = _bounds(low, high, low_open, high_open)
-    expected = "a finite number" + (f" {bounds}" if bounds else "")
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{_prefix(where)}{name}={_show(value)} ({type(value).__name__}); "
-                        f"expected {expected}")
-    value = float(value)
-    if not math.isfinite(value) or not _in_bounds(value, low, high, low_open, high_open):
-        raise ValueError(f"{_prefix(where)}{name}={value!r}; expected {expected}")
-    return value
+    return _scalar(value, name, numbers.Real, "a finite number", low, high, low_open,
+                   high_open, where)
 
 
 def flag(value, name: str, *, where=None) -> bool:
@@ -325,7 +324,7 @@ def _parse(text: str, check, option: str, **bounds):
 
 
 def int_option(option: str, low: int, high: int):
-    """An argparse ``type=``: an int in ``[low, high]`` (:func:`minicomp.integer`).
+    """An argparse ``type=``: an int in ``[low, high]`` (:func:`integer`).
 
     Examples
     --------
@@ -342,7 +341,7 @@ def int_option(option: str, low: int, high: int):
 
 
 def number_option(option: str, high: float, low: float = 0.0):
-    """An argparse ``type=``: a finite number in ``(low, high]`` (:func:`.number`).
+    """An argparse ``type=``: a finite number in ``(low, high]`` (:func:`number`).
 
     Examples
     --------

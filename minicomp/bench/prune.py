@@ -38,6 +38,7 @@ from ..train import BaselineConfig, evaluate, train_baseline
 from .inference import inference_time
 from .timing import SETTLE, median_time
 
+
 def dense_layers(net) -> list:
     """The Dense layers of ``net``, in order."""
     return [block.dense for block in dense_blocks(net)]

@@ -1,8 +1,9 @@
 """Median wall-clock time of a call, robust enough for a noisy 2-core VM.
 
 The one place timing lives: every benchmark (and nothing outside
-:mod:`minicomp.bench`) uses :func:`median_time` and :data:`SETTLE`. This
-module imports nothing from minicomp.
+:mod:`minicomp.bench`) uses :func:`median_time`; :data:`SETTLE` is the pause
+before timing the next library (``bench/int8.py`` still sleeps its own
+0.25 s). This module imports nothing from minicomp.
 """
 from __future__ import annotations
 

@@ -5,13 +5,14 @@ each ``ex.name(*args)`` is sent to the sandboxed :class:`~.sandbox.Worker`
 and only plain data comes back. A worker that times out or dies is
 killed and the *next* case starts a fresh one, so one bad function costs
 only the cases that call it. Problems found at load time (syntax error,
-missing file, a refused symlink, an exception or endless loop at import)
+missing file, a refused submission, an exception or endless loop at import)
 are the same for every case: each case scores 0 without starting again,
 the first public one says why in full and the others point to it.
 
 Submissions are read by :mod:`.submission`, which follows no link: a
-refused submission (:class:`~.submission.SymlinkRefused`) scores 0 on
-every case with the status ``symlink``, naming the link.
+refused submission (:class:`~.submission.SymlinkRefused`: a link in it, a
+hard link to the instructor's files, or too large to search) scores 0 on
+every case with the status ``symlink``, naming the path.
 
 When the *grader* cannot start a sandbox (no disk space for its folder,
 no process, a sandbox that cannot be set up), the case does not fail:

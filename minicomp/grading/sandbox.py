@@ -59,7 +59,7 @@ class Limits:
     open_files: int = 256              # file descriptors (RLIMIT_NOFILE)
     output_bytes: int = 65536          # stdout / stderr kept, each
     max_message_mb: int = 64           # largest reply accepted
-    isolate: bool = True               # namespaces + Landlock when the kernel has them
+    isolate: bool = True               # namespaces, Landlock, seccomp when the kernel has them
 
     @property
     def load_timeout(self) -> float:

@@ -185,12 +185,12 @@ def mixed_precision(net, X, y, budget: int, choices=(2, 4, 8, 32)):
     nbytes : int, the size in bytes (:func:`~minicomp.metrics.storage_bytes`, ``"int"``)
     """
     where = "mixed_precision"
-    dense_blocks(net, where)
+    blocks = dense_blocks(net, where)
     choices = check_choices(choices, where)
     validate.number(budget, "budget", low=0, low_open=True, where=where)
     X, y = _data(net, X, y, where)
     delta = layer_sensitivity(net, X, y, choices)
-    shapes = [b.dense.W.shape for b in dense_blocks(net)]
+    shapes = [b.dense.W.shape for b in blocks]
     bits = choose_bits(delta, shapes, choices, budget)
     net_q = copy.deepcopy(net)
     for block, b in zip(dense_blocks(net_q), bits):
