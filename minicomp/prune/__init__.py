@@ -72,6 +72,6 @@ CRITERION_FILES = (magnitude, random, activation, taylor, obd, obs, norm)
 
 __all__ = [
     "FineTune", "activation_importance", "compact", "criteria", "criterion", "cubic_sparsity",
-    "gradual", "iterative", "lottery_ticket", "mask_from_scores", "nm_mask", "one_shot", "pick_sparsities",
-    "prune", "remove", "sensitivity_scan", "size_report",
+    "gradual", "iterative", "lottery_ticket", "mask_from_scores", "nm_mask", "one_shot",
+    "pick_sparsities", "prune", "remove", "sensitivity_scan", "size_report",
 ]
