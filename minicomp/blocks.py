@@ -49,7 +49,7 @@ def dense_blocks(net, where=None) -> list:
 
     Examples
     --------
-        >>> from minicomp import MLP
+    >>> from minicomp import MLP
     >>> [(b.index, b.dense.out_features, type(b.act).__name__)
     ...  for b in dense_blocks(MLP([4, 8, 3]))]
     [(0, 8, 'ReLU'), (2, 3, 'Identity')]
@@ -74,6 +74,30 @@ def dense_blocks(net, where=None) -> list:
     if not blocks:
         raise ValueError(f"{pre}net has no Dense layer; expected at least one")
     return blocks
+
+
+def count_macs(net, nonzero: bool = False) -> int:
+    r"""Multiply-accumulates of one example's forward pass: :math:`\sum_\ell
+    \text{out}_\ell \cdot \text{in}_\ell` over the Dense layers (biases and
+    activations are not counted; ``nonzero=True`` counts only the weights that
+    are nonzero and not masked, what a sparse kernel multiplies).
+
+    Examples
+    --------
+    >>> from minicomp import MLP
+    >>> count_macs(MLP([64, 32, 10]))          # 64*32 + 32*10
+    2368
+    """
+    nonzero = check.flag(nonzero, "nonzero", where="count_macs")
+    total = 0
+    for b in dense_blocks(net, where="count_macs"):
+        W = b.dense.W.data                                          # (out, in)
+        if nonzero:
+            mask = getattr(b.dense.W, "mask", None)
+            total += int(np.count_nonzero(W if mask is None else W * mask))
+        else:
+            total += W.size
+    return total
 
 
 def net_inputs(net, X, name: str = "X", where=None, dtype=np.float32) -> np.ndarray:

@@ -72,3 +72,14 @@ def test_sigmoid_twin_is_the_logistic_function_and_saturates_without_overflow():
 def test_numpy_forward_checks_its_input(X, error, pattern):
     with pytest.raises(error, match="fwd: " + pattern):
         numpy_forward(MLP([5, 3]), X, where="fwd")
+
+
+def test_count_macs_dense_and_nonzero():
+    from minicomp.blocks import count_macs
+    from minicomp.prune import prune
+    net = MLP([6, 4, 3], seed=0)
+    assert count_macs(net) == 6 * 4 + 4 * 3
+    prune(net, "magnitude", 10)                      # 10 of each layer's weights masked
+    assert count_macs(net, nonzero=True) == 36 - 2 * 10
+    with pytest.raises(TypeError, match="nonzero"):
+        count_macs(net, nonzero="yes")
