@@ -26,12 +26,12 @@ from tqdm import tqdm
 from . import functional as F
 from . import validate as check
 from .data import batches
+from .fit_checks import fit_data, fit_hooks, fit_teacher, loss_function, param_dtype
 from .metrics import accuracy
 from .nn import io_features
-from .optim import SGD, Optimizer, Scheduler
+from .optim import SGD, Optimizer
 from .tensor import Tensor, no_grad
 
-LOSSES = {"cross_entropy": F.cross_entropy, "mse": F.mse}
 
 
 @dataclass
@@ -68,64 +68,9 @@ class TrainingDiverged(FloatingPointError):
         self.history = history
 
 
-def _loss_fn(loss, where):
-    if not callable(loss) and (not isinstance(loss, str) or loss not in LOSSES):
-        raise ValueError(f"{where}: loss={loss!r}; expected a callable loss(y_hat, y) or one of "
-                         f"{', '.join(map(repr, LOSSES))}")
-    return loss if callable(loss) else LOSSES[loss]
-
-
-def _data(net, X, y, loss_fn, where, names=("X", "y")):
-    """``(X, y, classify)`` checked against ``net`` and ``loss_fn``; X in the weights' dtype."""
-    n_in, n_out = io_features(check.module(net, where=where))
-    X = check.array(X, names[0], ndim=2, width=n_in, dtype=_dtype(net), where=where)
-    y = check.array(y, names[1], ndim=(1, 2), where=where)
-    if len(X) != len(y):
-        raise ValueError(f"{where}: {names[0]} has {len(X)} rows but {names[1]} has {len(y)}; "
-                         "expected one target per row")
-    labels = y.ndim == 1 and (y.dtype.kind in "iub" or loss_fn is F.cross_entropy)
-    if labels and loss_fn is not F.mse:
-        return X, check.labels(y, names[1], num_classes=n_out, where=where), True
-    if loss_fn in (F.mse, F.cross_entropy) and n_out is not None and y.shape[1:] != (n_out,):
-        hint = (f" (one output: {names[1]}[:, None])" if y.ndim == 1 and n_out == 1 else
-                f" (labels: {names[1]}.ravel())" if y.shape[1:] == (1,) else "")
-        raise ValueError(f"{where}: {names[1]} has shape {y.shape}; expected ({len(y)}, {n_out}), "
-                         f"one target per output of the net{hint}")
-    if loss_fn is F.cross_entropy:           # 2-D: soft targets, rows of probabilities
-        check.distributions(y, names[1], floats=True, where=where)
-    return X, y.astype(_dtype(net) or np.float32, copy=False), False
-
-
-def _dtype(net):
-    params = net.parameters()
-    return params[0].dtype if params else None        # None: the net casts its input itself
-
-
-def _hooks(optimizer, scheduler, callbacks, net, lr):
-    """The optimizer (default SGD), checked scheduler and callbacks of :func:`fit`."""
-    if optimizer is None:
-        optimizer = SGD(list({id(p): p for p in net.parameters()}.values()), lr=lr)  # once each
-    elif not isinstance(optimizer, Optimizer):
-        raise TypeError(f"fit: optimizer is a {type(optimizer).__name__}; expected a minicomp "
-                        "Optimizer, e.g. SGD(net.parameters(), lr=0.1)")
-    elif not {id(p) for p in optimizer.params} & {id(p) for p in net.parameters()}:
-        raise ValueError("fit: optimizer holds none of net's parameters; expected one built "
-                         "on net.parameters() (was it built for another net?)")
-    if scheduler is not None and getattr(scheduler, "optimizer", None) is not optimizer:
-        other = isinstance(scheduler, Scheduler)
-        raise (ValueError if other else TypeError)(
-            f"fit: scheduler is a {type(scheduler).__name__}{' of another optimizer' * other}; "
-            "expected one of the optimizer fit uses: optimizer=opt, scheduler=CosineLR(opt, T)")
-    if not (isinstance(callbacks, (list, tuple, type(None)))
-            and all(map(callable, callbacks or ()))):
-        raise TypeError(f"fit: callbacks={callbacks!r}; expected a list of callables cb(step), "
-                        "e.g. callbacks=[cb]")
-    return optimizer, scheduler, callbacks or ()
-
-
 def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
         batch_size=32, seed=0, validation=None, callbacks=(), scheduler=None,
-        early_stopping=None, quiet=False, desc="train") -> History:
+        early_stopping=None, quiet=False, desc="train", teacher=None) -> History:
     """Train ``net`` on ``(X, y)`` with minibatches.
 
     Parameters
@@ -135,6 +80,7 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
     y : ndarray, (N,) integer labels, (N, K) soft targets (float rows summing
         to 1; cross-entropy) or (N, K) regression targets (mse)
     loss : "cross_entropy", "mse" or callable ``loss(y_hat, y) -> Tensor``
+        (with a ``teacher``: ``loss(y_hat, y, teacher_logits) -> Tensor``)
     optimizer : Optimizer, optional
         Default: plain ``SGD(net.parameters(), lr)``.
     lr : float
@@ -154,6 +100,12 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
         restore the best weights.
     quiet : bool
         No progress bar.
+    teacher : Module or ndarray (N, K), optional
+        Distillation (:mod:`minicomp.distill`): the teacher's logits for each
+        batch, from the Module (run in eval mode without a graph, so it stays
+        frozen) or from rows of logits cached once, go to ``loss`` as its
+        third argument. Validation then reports the cross-entropy with the
+        labels: the student is judged by the task, not by the teacher.
 
     Returns
     -------
@@ -169,14 +121,16 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
     """
     if not check.module(net, where="fit").parameters():
         raise ValueError(f"fit: net ({type(net).__name__}) has no parameters to train")
-    loss_fn = _loss_fn(loss, "fit")
-    X, y, classify = _data(net, X, y, loss_fn, "fit")        # X in the weights' dtype
+    loss_fn = loss_function(loss, "fit")
+    X, y, classify = fit_data(net, X, y, loss_fn, "fit")        # X in the weights' dtype
+    teacher = fit_teacher(teacher, net, X)          # None, a Module or (N, K) cached logits
+    val_loss = F.cross_entropy if teacher is not None else loss_fn
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
             n = f" of length {len(validation)}" if isinstance(validation, (tuple, list)) else ""
             raise TypeError(f"fit: validation is a {type(validation).__name__}{n}; expected a "
                             "pair (X_val, y_val)")
-        validation = _data(net, *validation, loss_fn, "fit", ("X_val", "y_val"))
+        validation = fit_data(net, *validation, val_loss, "fit", ("X_val", "y_val"))
     epochs = check.integer(epochs, "epochs", low=1, where="fit")
     batch_size = check.integer(batch_size, "batch_size", low=1, where="fit")
     lr = check.number(lr, "lr", low=0.0, low_open=True, where="fit")
@@ -184,16 +138,22 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
     if early_stopping is not None:
         early_stopping = check.integer(early_stopping, "early_stopping", low=1, where="fit")
     quiet = check.flag(quiet, "quiet", where="fit")
-    optimizer, scheduler, callbacks = _hooks(optimizer, scheduler, callbacks, net, lr)
+    optimizer, scheduler, callbacks = fit_hooks(optimizer, scheduler, callbacks, net, lr)
     history, best, best_state, waited = History(), math.inf, None, 0
     start, global_step = time.perf_counter(), 0
     net.train()
     bar = tqdm(range(epochs), desc=desc, disable=quiet, leave=False, unit="epoch")
     for epoch in bar:
         total, correct, seen = 0.0, 0, 0
-        for step, (X_b, y_b) in enumerate(batches(X, y, batch_size, shuffle=True, seed=rng)):
+        for step, idx in enumerate(batches(np.arange(len(X)), None, batch_size, seed=rng)):
+            X_b, y_b = X[idx], y[idx]                            # (B, D), (B,) or (B, K)
             y_hat = net(Tensor(X_b))
-            L = loss_fn(y_hat, y_b)
+            if teacher is None:
+                L = loss_fn(y_hat, y_b)
+            else:                                                # (B, K) teacher logits
+                t_b = teacher[idx] if isinstance(teacher, np.ndarray) else \
+                    _predict(teacher, X_b, len(X_b)).astype(X.dtype, copy=False)
+                L = loss_fn(y_hat, y_b, t_b)
             value = float(L.data)
             if not math.isfinite(value):
                 history.seconds = time.perf_counter() - start
@@ -220,7 +180,7 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
             history.accuracy.append(correct / seen)
         monitored = history.loss[-1]
         if validation is not None:
-            result = _score(net, *validation, loss_fn, 1024)
+            result = _score(net, *validation, val_loss, 1024)
             history.val_loss.append(result["loss"])
             if "accuracy" in result:
                 history.val_accuracy.append(result["accuracy"])
@@ -257,7 +217,7 @@ def predict(net, X, batch_size: int = 1024) -> np.ndarray:
         ``X`` empty, non-numeric, with NaN/inf or not (N, in); ``batch_size`` < 1.
     """
     check.module(net, where="predict")
-    X = check.array(X, "X", ndim=2, width=io_features(net)[0], dtype=_dtype(net), where="predict")
+    X = check.array(X, "X", ndim=2, width=io_features(net)[0], dtype=param_dtype(net), where="predict")
     return _predict(net, X, check.integer(batch_size, "batch_size", low=1, where="predict"))
 
 
@@ -285,8 +245,8 @@ def evaluate(net, X, y, loss="cross_entropy", batch_size: int = 1024) -> dict:
     TypeError, ValueError
         The checks of :func:`fit` on ``X``, ``y`` and ``loss``; ``batch_size`` < 1.
     """
-    loss_fn = _loss_fn(loss, "evaluate")
-    X, y, classify = _data(net, X, y, loss_fn, "evaluate")
+    loss_fn = loss_function(loss, "evaluate")
+    X, y, classify = fit_data(net, X, y, loss_fn, "evaluate")
     return _score(net, X, y, classify, loss_fn,
                   check.integer(batch_size, "batch_size", low=1, where="evaluate"))
 

@@ -46,7 +46,7 @@ from ..blocks import dense_blocks
 from ..nn import Dense, Parameter
 
 
-def _check_scores(scores, name: str = "scores", where=None) -> np.ndarray:
+def check_scores(scores, name: str = "scores", where=None) -> np.ndarray:
     """``scores`` as float64: numeric, non-empty, no NaN (``-inf`` ranks first, allowed)."""
     scores = validate.array(scores, name, finite=False, where=where).astype(np.float64)
     if np.isnan(scores).any():
@@ -173,7 +173,7 @@ def mask_from_scores(scores, amount) -> np.ndarray:
     >>> mask_from_scores([4., 4., 1.], 2)       # a tie: the first one goes
     array([0., 1., 0.], dtype=float32)
     """
-    scores = _check_scores(scores, where="mask_from_scores")
+    scores = check_scores(scores, where="mask_from_scores")
     k = num_to_prune(amount, scores.size, "mask_from_scores")
     order = np.argsort(scores, axis=None, kind="stable")         # (n,) lowest first
     mask = np.ones(scores.size, dtype=np.float32)
@@ -193,7 +193,7 @@ def threshold_mask(scores, threshold: float) -> np.ndarray:
     array([[0., 1.],
            [1., 0.]], dtype=float32)
     """
-    scores = _check_scores(scores, where="threshold_mask")
+    scores = check_scores(scores, where="threshold_mask")
     threshold = validate.number(threshold, "threshold", where="threshold_mask")
     return (scores >= threshold).astype(np.float32)
 
@@ -244,7 +244,7 @@ def global_masks(scores_list, amount, min_keep=None, where=None) -> list:
     if not isinstance(scores_list, (list, tuple)):
         raise TypeError(f"{pre}scores_list is a {type(scores_list).__name__}; expected a list "
                         "of score arrays, one per layer")
-    scores_list = [_check_scores(s, f"scores_list[{i}]", where)
+    scores_list = [check_scores(s, f"scores_list[{i}]", where)
                    for i, s in enumerate(scores_list)]
     if not scores_list:
         raise ValueError(f"{pre}scores_list is empty; expected one score array per layer")

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
-from .mask import _check_scores
+from .mask import check_scores
 
 
 def check_nm(n, m, width=None, where=None) -> tuple:
@@ -50,7 +50,7 @@ def nm_mask(scores, n: int = 2, m: int = 4) -> np.ndarray:
 
     (``-3.0`` is a score, not a weight: pass ``np.abs(W)`` for magnitude.)
     """
-    scores = _check_scores(scores, where="nm_mask")
+    scores = check_scores(scores, where="nm_mask")
     n, m = check_nm(n, m, scores.shape[-1], where="nm_mask")
     groups = scores.reshape(-1, m)                                  # (G, m)
     order = np.argsort(-groups, axis=1, kind="stable")[:, :n]       # (G, n) kept positions

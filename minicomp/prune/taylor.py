@@ -43,7 +43,7 @@ from .. import validate
 from ..blocks import dense_blocks, net_inputs
 from ..data import batches
 from ..tensor import Tensor
-from ..train import LOSSES
+from ..fit_checks import loss_function
 from .registry import criterion
 
 
@@ -91,9 +91,7 @@ def taylor_scores(net, X, y, loss="cross_entropy", level: str = "connection",
     where = "taylor_scores"
     level = validate.choice(level, "level", ("connection", "neuron"), where=where)
     mode = validate.choice(mode, "mode", ("abs", "first_order"), where=where)
-    if not callable(loss) and not (isinstance(loss, str) and loss in LOSSES):
-        raise ValueError(f"{where}: loss={loss!r}; expected a callable or one of {list(LOSSES)}")
-    loss_fn = loss if callable(loss) else LOSSES[loss]
+    loss_fn = loss_function(loss, where)
     batch_size = validate.integer(batch_size, "batch_size", low=1, where=where)
     normalize = validate.flag(normalize, "normalize", where=where)
     X = net_inputs(net, X, where=where)                             # (N, in), finite
