@@ -37,8 +37,13 @@ DEGENERATES = {
 }
 
 # Cases a degenerate may legitimately pass, as {(degenerate, exercise): {case, ...}}.
-# None: every case checks the type, shape and values against the grader's own.
-WHITELIST = {}
+# Otherwise every case checks the type, shape and values against the grader's own.
+WHITELIST = {
+    # kd_loss returns a float: "as lists" leaves a float unchanged, so it stays right
+    ("reference_as_lists", "04_distillation"): {
+        "kd_loss_hand_worked", "kd_loss_with_labels", "kd_loss_random", "kd_loss_t_squared",
+        "kd_loss_batchmean", "kd_loss_direction"},
+}
 
 HUGE_SCALE = '''import numpy as np
 
@@ -104,6 +109,16 @@ def per_channel_qparams(W, bits):
     S = np.where(S > 0, S, 1.0)
     Z = np.clip(np.rint(-lo / S), 0, 2**bits - 1).astype(np.int64)
     return S, Z
+"""
+
+KD = """
+
+def kd_loss(z_s, z_t, y, T, alpha):
+    N = len(z_s)
+    log_q, log_p = log_softmax(z_s / T), log_softmax(z_t / T)
+    p = np.exp(log_p)
+    ce = -log_softmax(z_s)[np.arange(N), y].mean()
+    return float({scale} * {kl} + (1 - alpha) * ce)
 """
 
 # Found by a red team: the reference with one function replaced by a plausible
@@ -179,6 +194,26 @@ TARGETED = {
     "per_channel_widened_up_only": ("03_quantization", PER_CHANNEL.format(
         lo="W.min(axis=1)", hi="np.maximum(W.max(axis=1), 0.0)"),
         {"per_channel_random"}),
+    # 04: the three classic mistakes of the distillation loss (T² left out, 'mean'
+    # over N*K, the KL's arguments swapped) and a gradient that forgets the chain
+    # rule through z/T
+    "kd_without_t_squared": ("04_distillation", KD.format(
+        kl="(p * (log_p - log_q)).sum() / N", scale="alpha"),
+        {"kd_loss_hand_worked", "kd_loss_t_squared", "kd_loss_random"}),
+    "kd_elementwise_mean": ("04_distillation", KD.format(
+        kl="(p * (log_p - log_q)).mean()", scale="alpha * T * T"),
+        {"kd_loss_hand_worked", "kd_loss_batchmean", "kd_loss_random"}),
+    "kd_swapped_kl": ("04_distillation", KD.format(
+        kl="(np.exp(log_q) * (log_q - log_p)).sum() / N", scale="alpha * T * T"),
+        {"kd_loss_hand_worked", "kd_loss_direction", "kd_loss_random"}),
+    "kd_grad_without_chain_rule": ("04_distillation", (
+        "\n\ndef kd_grad(z_s, z_t, y, T, alpha):\n"
+        "    N = len(z_s)\n"
+        "    q, p = np.exp(log_softmax(z_s / T)), np.exp(log_softmax(z_t / T))\n"
+        "    P = np.exp(log_softmax(z_s))\n"
+        "    P[np.arange(N), y] -= 1.0\n"
+        "    return alpha * T * T * (q - p) / N + (1 - alpha) * P / N\n"),
+        {"kd_grad_hand_worked", "kd_grad_random", "large_logits"}),
 }
 
 
