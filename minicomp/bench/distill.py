@@ -35,7 +35,7 @@ from ..train import evaluate, fit
 
 TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
 ALPHAS = (0.5, 0.9, 1.0)
-DIGITS_TRAIN = 200            # training examples kept for digits (of 1347)
+DIGITS_TRAIN = 200            # training examples kept for digits (of 1347; rounded per class)
 PRUNE_AMOUNT = 0.75           # fraction of each hidden layer's neurons removed
 
 
