@@ -74,5 +74,5 @@ def kd_grad(z_s, z_t, y, T, alpha):
 
 def log_softmax(Z):
     """Row-wise log-softmax of ``Z`` (N, K), stable for large logits (given)."""
-    Z = Z - Z.max(axis=1, keepdims=True)
-    return Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+    shifted = Z - np.max(Z, axis=1, keepdims=True)             # (N, K), row max 0
+    return shifted - np.log(np.sum(np.exp(shifted), axis=1, keepdims=True))
