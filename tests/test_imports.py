@@ -36,6 +36,9 @@ KERNEL_LAYERS = {
     "reference": set(),
     "requant": {"reference"},
     "sparse": {"reference"},
+    "reference_formats": {"reference"},                # naive twins of the format kernels
+    "nm": {"reference", "reference_formats"},
+    "ternary": {"reference", "reference_formats"},
     "blocked": {"reference", "requant"},
     "madd": {"reference", "requant"},                  # go further (x86)
     "vnni": {"reference", "requant"},                  # go further (x86)

@@ -22,6 +22,12 @@ fails on any cycle)::
     requant    fixed-point requantization: constants, tile epilogue
                                                           imports reference
     sparse     CSR build and the Numba sparse matmul      imports reference
+    nm         the N:M (2:4) kernel: values + 2-bit positions
+                                              imports reference, reference_formats
+    ternary    the ternary kernel: AND + popcount, no multiplies
+                                              imports reference, reference_formats
+    reference_formats  naive twins of the nm and ternary kernels
+                                                          imports reference
     reference  naive NumPy twins of every kernel, no Numba (bottom)
 
 - :mod:`minicomp.kernels.reference` -- plain NumPy loops that define what
@@ -34,6 +40,9 @@ fails on any cycle)::
   further: x86 instructions placed by hand (``vpmaddwd``, ``vpdpbusd``).
 - :mod:`minicomp.kernels.int8` -- the int8 kernel object and the path dispatcher.
 - :mod:`minicomp.kernels.sparse` -- CSR build and the Numba sparse matmul.
+- :mod:`minicomp.kernels.nm`, :mod:`minicomp.kernels.ternary` -- the N:M
+  sparse and the ternary kernels of chapter 08, with their twins in
+  :mod:`minicomp.kernels.reference_formats` (``reference`` is full).
 
 Importing this package compiles nothing: Numba compiles a kernel on its
 first call (and caches it on disk).

@@ -8,6 +8,8 @@ One file per idea; each starts with its formula and its paper.
 - :mod:`.observers`: min-max, moving-average, percentile and MSE ranges;
 - :mod:`.ptq`: post-training quantization of an MLP (the simulated model);
 - :mod:`.qat`: fake quantization with the straight-through estimator;
+- :mod:`.lsq`: learned quantizers on the same estimator: LSQ and LSQ+
+  (step size, offset), PACT (activation clip), ternary QAT (BitNet b1.58);
 - :mod:`.mixed`: per-layer bit widths from measured sensitivity;
 - :mod:`.integer`: the integer-only model's settings (run by
   :func:`minicomp.deploy.to_inference` on the int8 kernels);
@@ -37,6 +39,7 @@ from .granularity import quantize_tensor
 from .huffman import huffman_bytes, huffman_decode, huffman_encode
 from .integer import int8_settings, simulate_codes
 from .kmeans import finetune_centroids, kmeans_quantize
+from .lsq import LearnedQuantMLP, lsq_finetune, lsq_quantize, pact_quantize
 from .mixed import mixed_precision
 from .observers import make_observer
 from .ptq import calibrate, quantize_mlp, quantize_weights
@@ -48,7 +51,8 @@ __all__ = [                       # the entry points, in the order of the chapte
     "to_fixed", "from_fixed", "fixed_point",
     "scale_zero_point", "quantize", "dequantize", "fake_quantize",
     "quantize_tensor", "make_observer", "calibrate", "quantize_mlp", "quantize_weights",
-    "fake_quantize_ste", "QATMLP", "qat_finetune", "mixed_precision",
+    "fake_quantize_ste", "QATMLP", "qat_finetune", "lsq_quantize", "pact_quantize",
+    "LearnedQuantMLP", "lsq_finetune", "mixed_precision",
     "kmeans_quantize", "finetune_centroids", "huffman_encode", "huffman_decode",
     "huffman_bytes", "int8_settings", "simulate_codes", "size_table",
 ]
