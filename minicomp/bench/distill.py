@@ -33,6 +33,7 @@ from ..nn import MLP, Dense, Dropout, ReLU, Sequential
 from ..optim import SGD, CosineLR
 from ..prune import FineTune, compact, one_shot
 from ..train import evaluate, fit
+from .timing import cpu
 
 TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
 ALPHAS = (0.5, 0.9, 1.0)
@@ -118,7 +119,7 @@ def run(quick: bool = False, seeds=None) -> list[dict]:
     rows = []
     for dataset in ("mnist1d", "digits"):
         per_seed = [one_seed(dataset, s, quick) for s in seeds]
-        row = {"dataset": dataset, "seeds": list(seeds), "variants": {}}
+        row = {"dataset": dataset, "seeds": list(seeds), "variants": {}, "cpu": cpu()}
         for name in per_seed[0]:
             val = [p[name][0] for p in per_seed]
             test = [p[name][1] for p in per_seed]
@@ -144,7 +145,7 @@ def run(quick: bool = False, seeds=None) -> list[dict]:
 
 
 def format_table(rows) -> str:
-    lines = []
+    lines = [f"CPU: {rows[0]['cpu']}"] if rows and "cpu" in rows[0] else []
     for row in rows:
         lines.append(f"{row['dataset']} (seeds {row['seeds']}; T chosen on validation: "
                      f"{row['best_T']})")

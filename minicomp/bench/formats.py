@@ -22,8 +22,6 @@ runs are dominated by the scheduler's time slices, one thread is not.
 from __future__ import annotations
 
 import contextlib
-import os
-import platform
 import time
 
 import numba
@@ -35,25 +33,13 @@ from ..kernels.nm import nm_linear, to_nm
 from ..kernels.reference import quantize_multiplier
 from ..kernels.sparse import kernel_arrays, sparse_linear, to_csr
 from ..kernels.ternary import pack_ternary, ternary_linear
-from ..kernels.vnni import cpu_features
-from .timing import SETTLE, median_time
+from .timing import SETTLE, cpu, median_time
 
 SHAPES = ((784, 300), (1024, 1024), (4096, 4096))        # (in, out)
 BATCHES = (1, 32, 256)
 QUICK = {"shapes": SHAPES[1:], "batches": (1, 32)}
 KERNELS = ("csr", "nm", "int8", "ternary")
 TARGETS = (("nm", 1.3), ("ternary", 2.0))                 # BLAS / kernel at B=1 on 4096^2
-
-
-def cpu() -> str:
-    """CPU model, cores, and the vector features the kernels can use."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        name = platform.processor() or "unknown CPU"
-    feats = sorted(f for f in cpu_features() if f.startswith(("avx", "popcnt", "fma")))
-    return f"{name}, {os.cpu_count()} cores; {' '.join(feats)}"
 
 
 def exactness(n: int = 10**6, seed: int = 0) -> list[dict]:

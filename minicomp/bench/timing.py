@@ -7,10 +7,31 @@ before timing the next library (``bench/int8.py`` still sleeps its own
 """
 from __future__ import annotations
 
+import os
+import platform
 import time
 
 SETTLE = 0.3          # seconds of sleep before timing: OpenBLAS and Numba (omp) threads
                       # spin after work and would steal the 2 cores from the next library
+
+
+def cpu() -> str:
+    """The CPU model, the cores this process sees, and its vector features (what a
+    benchmark prints first: results on an AVX2-only and an AVX-512 VNNI CPU differ)."""
+    name, flags = platform.processor() or "unknown CPU", set()
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    name = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+                    break
+    except OSError:
+        pass
+    feats = sorted(f for f in flags if f.startswith(("avx", "fma", "popcnt", "f16c")))
+    return f"{name}, {os.cpu_count()} cores; {' '.join(feats) or 'features unknown'}"
 
 
 def median_time(fn, *, min_sample: float = 2e-3, samples: int = 21, warmup: int = 3,
