@@ -7,14 +7,9 @@ subtraction (overflow), a strict ">" in the cascade rule, and average costs
 that forget the small model or count the answered fraction -- each graded as
 the reference with one function replaced, next to the reference itself.
 """
-import pathlib
-
 import pytest
 
-from minicomp.grading.grade import grade
-from minicomp.grading.sandbox import Limits
-
-EXERCISE = pathlib.Path(__file__).resolve().parents[1] / "exercises" / "06_ensembles"
+from exercise_variants import failed, grade_variants
 
 WRONG = {
     "average_of_logits": (
@@ -48,25 +43,9 @@ WRONG = {
 }
 
 
-def reference() -> str:
-    text = (EXERCISE / "exercise.py").read_text()
-    return "".join(line for line in text.splitlines(keepends=True)
-                   if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("ex06")
-    subs = {name: reference() + override for name, (override, _) in WRONG.items()}
-    subs["reference"] = reference()
-    for student, source in subs.items():
-        folder = tmp / "subs" / student / "06_ensembles"
-        folder.mkdir(parents=True)
-        (folder / "exercise.py").write_text(source)
-    summary = grade(tmp / "subs", EXERCISE, tmp / "out" / "grades.csv", jobs=2,
-                    limits=Limits(timeout=5, submission_timeout=60), progress=False)
-    return {s.student_id: {c.name: c.status for c in s.exercises[0].cases}
-            for s in summary["students"]}
+    return grade_variants(tmp_path_factory.mktemp("ex06"), "06_ensembles", WRONG)
 
 
 def test_reference_scores_full_marks(graded):
@@ -78,4 +57,4 @@ def test_reference_scores_full_marks(graded):
 def test_wrong_version_loses_its_cases_and_no_others(graded, student):
     must_fail = WRONG[student][1]
     cases = graded[student]
-    assert {c for c, status in cases.items() if status != "passed"} == must_fail, cases
+    assert failed(cases) == must_fail, cases

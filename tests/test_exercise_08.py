@@ -7,14 +7,9 @@ as normals, no NaN code, the shared exponent rounded instead of floored --
 each graded as the reference with one function replaced, next to the
 reference itself.
 """
-import pathlib
-
 import pytest
 
-from minicomp.grading.grade import grade
-from minicomp.grading.sandbox import Limits
-
-EXERCISE = pathlib.Path(__file__).resolve().parents[1] / "exercises" / "08_formats"
+from exercise_variants import failed, grade_variants
 
 ENCODE = """
 
@@ -67,26 +62,10 @@ WRONG = {
 }
 
 
-def reference() -> str:
-    text = (EXERCISE / "exercise.py").read_text()
-    return "".join(line for line in text.splitlines(keepends=True)
-                   if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
-
-
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory):
     pytest.importorskip("ml_dtypes")                           # the grader's oracle
-    tmp = tmp_path_factory.mktemp("ex08")
-    subs = {name: reference() + override for name, (override, _) in WRONG.items()}
-    subs["reference"] = reference()
-    for student, source in subs.items():
-        folder = tmp / "subs" / student / "08_formats"
-        folder.mkdir(parents=True)
-        (folder / "exercise.py").write_text(source)
-    summary = grade(tmp / "subs", EXERCISE, tmp / "out" / "grades.csv", jobs=2,
-                    limits=Limits(timeout=5, submission_timeout=60), progress=False)
-    return {s.student_id: {c.name: c.status for c in s.exercises[0].cases}
-            for s in summary["students"]}
+    return grade_variants(tmp_path_factory.mktemp("ex08"), "08_formats", WRONG)
 
 
 def test_reference_scores_full_marks(graded):
@@ -98,4 +77,4 @@ def test_reference_scores_full_marks(graded):
 def test_wrong_version_loses_exactly_its_cases(graded, student):
     must_fail = WRONG[student][1]
     status = graded[student]
-    assert {name for name, s in status.items() if s != "passed"} == must_fail, status
+    assert failed(status) == must_fail, status
