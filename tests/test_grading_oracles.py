@@ -14,6 +14,7 @@ import ast
 import pathlib
 
 import pytest
+from exercise_variants import reference
 
 from minicomp.grading.grade import grade
 from minicomp.grading.sandbox import Limits
@@ -218,13 +219,6 @@ TARGETED = {
         "    return alpha * T * T * (q - p) / N + (1 - alpha) * P / N\n"),
         {"kd_grad_hand_worked", "kd_grad_random", "large_logits"}),
 }
-
-
-def reference(exercise: str) -> str:
-    """The reference solution without its markers: what a perfect student hands in."""
-    text = (EXERCISES / exercise / "exercise.py").read_text()
-    return "".join(line for line in text.splitlines(keepends=True)
-                   if line.strip() not in ("### BEGIN SOLUTION", "### END SOLUTION"))
 
 
 def functions(exercise: str) -> list:
