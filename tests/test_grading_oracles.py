@@ -23,7 +23,7 @@ REPO = pathlib.Path(__file__).resolve().parents[1]
 EXERCISES = REPO / "exercises"
 NAMES = sorted(p.name for p in EXERCISES.iterdir() if (p / "tests.py").is_file())
 PAIRS = {"matmul_backward", "prune_neurons", "affine_qparams", "per_channel_qparams",
-         "mx_encode_block"}                              # functions returning 2 values
+         "mx_encode_block", "factorize"}                 # functions returning 2 values
 
 # name -> (what each returned value is, made from argument `a`; which arguments feed it)
 DEGENERATES = {
@@ -45,8 +45,10 @@ WHITELIST = {
     ("reference_as_lists", "04_distillation"): {
         "kd_loss_hand_worked", "kd_loss_with_labels", "kd_loss_random", "kd_loss_t_squared",
         "kd_loss_batchmean", "kd_loss_direction"},
-    # cascade_average_cost returns a float, lowrank_params an int
+    # cascade_average_cost returns a float, choose_rank and lowrank_params ints
     ("reference_as_lists", "06_ensembles"): {"cost_hand_worked", "cost_random"},
+    ("reference_as_lists", "05_lowrank"): {"choose_rank_hand_worked", "choose_rank_random",
+                                           "params_hand_worked", "params_random"},
 }
 
 HUGE_SCALE = '''import numpy as np

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import copy
 import os
-import platform
 import time
 
 import numpy as np
@@ -67,6 +66,7 @@ from ..structure import (
     widen,
 )
 from ..train import BaselineConfig, evaluate, fit, train_baseline
+from .timing import cpu
 
 HPO_SPACE = {"lr": Real(0.003, 0.5, log=True), "batch_size": [16, 32, 64, 128],
              "decay": [1.0, 0.95, 0.9, 0.8], "width": [8, 16, 32, 64], "depth": [1, 2, 3]}
@@ -74,16 +74,6 @@ FULL = {"n": 27, "R": 27, "sh_n": 54, "nas_trials": 150, "nas_epochs": 40, "top"
         "ft": 20, "base_epochs": 40, "seeds": (0, 1, 2)}
 QUICK = {"n": 9, "R": 9, "sh_n": 9, "nas_trials": 8, "nas_epochs": 3, "top": 2, "ft": 3,
          "base_epochs": 8, "seeds": (0,)}
-
-
-def cpu() -> str:
-    """The CPU's model name and the number of cores this process sees."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            name = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        name = platform.processor() or "unknown CPU"
-    return f"{name}, {os.cpu_count()} cores"
 
 
 def _acc(net, X, y):

@@ -34,11 +34,13 @@ def _effective(p):
     return p.data * p.mask if p.mask is not None else p.data.copy()
 
 
-def _new_dense(W, b, like: Dense, W_mask=None) -> Dense:
-    layer = Dense(W.shape[1], W.shape[0], bias=b is not None, init=like.init, seed=0)
-    layer.W.data[...] = W                                          # (out', in')
+def dense_from(W, b, init: str = "he", W_mask=None) -> Dense:
+    """A Dense layer holding ``W`` (out, in), ``b`` (out,) or no bias (``b=None``), and
+    ``W_mask`` as its pruning mask unless it keeps everything (``init`` is recorded only)."""
+    layer = Dense(W.shape[1], W.shape[0], bias=b is not None, init=init, seed=0)
+    layer.W.data[...] = W                                          # (out, in)
     if b is not None:
-        layer.b.data[...] = b
+        layer.b.data[...] = b                                      # (out,)
     if W_mask is not None and not W_mask.all():                    # keep sparsity masks
         layer.W.mask = W_mask.astype(layer.W.dtype)
     return layer
@@ -101,7 +103,7 @@ def compact(net) -> Sequential:
             masks[k + 1] = masks[k + 1][:, keep]
     layers = copy.deepcopy(list(net))                               # activations, dropout
     for blk, W_k, b_k, mask_k in zip(blocks, W, bias, masks):
-        layers[blk.index] = _new_dense(W_k, b_k, blk.dense, mask_k)
+        layers[blk.index] = dense_from(W_k, b_k, blk.dense.init, mask_k)
     small = Sequential(*layers)
     small.train(net.training)
     return small
