@@ -316,7 +316,7 @@ print("layer 0: every code is floor or ceil of w/S;",
       "of", codes.size, "differ from RTN")
 
 # %% [markdown]
-# **What to conclude.** AdaRound changes only a few percent of the
+# **What to conclude.** AdaRound changes only about a tenth of the
 # decisions, and that is enough (section 7).
 
 # %% [markdown]

@@ -36,10 +36,21 @@ hundred rows for hundreds (not 10k) of iterations. The reconstruction
 loss is relative, :math:`\lVert\Delta Y\rVert_F^2 / \lVert Y\rVert_F^2` on the
 minibatch, and the regulariser averaged over the weights, so that ``lam``
 depends neither on the layer's size nor on its output scale. Starting
-from h = frac(W/S), the relaxed weights equal W exactly (zero loss): a
-small ``lam`` never forces a decision away from round-to-nearest; the
-default 0.1 is large enough to move decisions on random test layers
-(0.001 leaves round-to-nearest's; see tests/test_ptq_adaround.py).
+from h = frac(W/S), the relaxed weights equal W exactly: when ``X_seen``
+is ``X`` the loss and its gradient are zero, so with ``lam`` = 0 no
+decision leaves round-to-nearest's; the regulariser starts the search.
+
+The defaults ``lam`` = 0.1 and ``lr`` = 0.2 (with ``iters`` = 500 and
+``batch_size`` = 128 fixed) were chosen on a validation split (20 %) of the
+training sets of MNIST-1D and digits, seeds 0 and 1: the baseline MLP
+(64-64, 40 epochs) trained on the other 80 %, 512 of its rows to
+calibrate, grid ``lam`` in {0.01, 0.1, 1} x ``lr`` in {0.01, 0.05, 0.2,
+0.5}, W4A8 and W3A8. The winner's validation accuracy, averaged over the
+datasets, both bit widths and both seeds, is 79.95 % (grid range 78.86 to
+79.95 %; 79.60 % at ``lr`` = 0.05, the former default): differences of
+about a point, within the sampling noise of validation sets of 800
+(MNIST-1D) and 269 (digits) rows. The test sets played no part in
+this choice.
 """
 from __future__ import annotations
 
@@ -95,7 +106,7 @@ def beta_schedule(t: int, iters: int, warmup: float = 0.2, start: float = 20.0,
 
 def adaround(W, X, X_seen=None, b=None, relu: bool = False, bits: int = 4,
              scheme: str = "symmetric", granularity: str = "channel",
-             group_size: int | None = None, iters: int = 500, lr: float = 0.05,
+             group_size: int | None = None, iters: int = 500, lr: float = 0.2,
              lam: float = 0.1, batch_size: int = 128, seed=0) -> QTensor:
     r"""Learned rounding of one layer's weights ``W`` (out, in) on its inputs ``X``.
 
@@ -172,7 +183,7 @@ def adaround(W, X, X_seen=None, b=None, relu: bool = False, bits: int = 4,
 
 
 def adaround_mlp(net, X_calib, bits: int = 4, bits_a: int | None = 8,
-                 granularity: str = "channel", iters: int = 500, lr: float = 0.05,
+                 granularity: str = "channel", iters: int = 500, lr: float = 0.2,
                  lam: float = 0.1, batch_size: int = 128, seed=0) -> QuantizedMLP:
     """:func:`minicomp.quant.quantize_mlp` with every layer's rounding learned by
     :func:`adaround`, layer after layer (see :mod:`~minicomp.ptq.layerwise`)."""
