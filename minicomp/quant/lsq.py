@@ -53,6 +53,7 @@ from ..optim import SGD, CosineLR
 from ..tensor import Tensor, accumulate, unbroadcast
 from ..train import fit
 from .ptq import check_inputs, relu_blocks
+from .qat import training_data
 from .uniform import check_bits
 
 
@@ -240,12 +241,7 @@ def lsq_finetune(net, X, y, bits: int = 3, bits_a: int | None = 3, weights: str 
     schedule, through :func:`minicomp.fit`); the step sizes train with the weights.
     """
     where = "lsq_finetune"
-    blocks = relu_blocks(net, where)
-    X = check_inputs(blocks[0].dense.in_features, X, "X", where, "training set")
-    X = X.astype(np.float32)
-    y = validate.labels(y, "y", n=len(X), num_classes=blocks[-1].dense.out_features,
-                        where=where)
-    epochs = validate.integer(epochs, "epochs", low=1, where=where)
+    X, y, epochs = training_data(net, X, y, epochs, where)
     model = LearnedQuantMLP(net, bits, bits_a, weights, acts, X_init=X[:1024])
     opt = SGD(model.parameters(), lr=lr, momentum=momentum)
     history = fit(model, X, y, loss=model.loss, optimizer=opt, epochs=epochs,

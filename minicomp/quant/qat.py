@@ -164,6 +164,16 @@ class QATMLP(Module):
         return QuantizedMLP(layers, S_in, Z_in, self.bits_a)
 
 
+def training_data(net, X, y, epochs, where) -> tuple:
+    """``(X, y, epochs)`` of a quantization-aware fine-tuning of ``net``, checked: X float32
+    (N, in), one label per row within the net's outputs, epochs >= 1 (before CosineLR)."""
+    blocks = relu_blocks(net, where)
+    X = check_inputs(blocks[0].dense.in_features, X, "X", where, "training set")
+    y = validate.labels(y, "y", n=len(X), num_classes=blocks[-1].dense.out_features,
+                        where=where)
+    return X.astype(np.float32), y, validate.integer(epochs, "epochs", low=1, where=where)
+
+
 def qat_finetune(net, X, y, bits: int = 4, bits_a: int | None = 8, epochs: int = 5,
                  lr: float = 0.01, momentum: float = 0.9, batch_size: int = 32,
                  granularity: str = "channel", seed=0, quiet: bool = True):
@@ -187,13 +197,7 @@ def qat_finetune(net, X, y, bits: int = 4, bits_a: int | None = 8, epochs: int =
     qat : QATMLP in eval mode (``qat.to_quantized()`` gives the QuantizedMLP)
     history : History of :func:`minicomp.fit`
     """
-    where = "qat_finetune"
-    blocks = relu_blocks(net, where)
-    X = check_inputs(blocks[0].dense.in_features, X, "X", where, "training set")
-    X = X.astype(np.float32)
-    y = validate.labels(y, "y", n=len(X), num_classes=blocks[-1].dense.out_features,
-                        where=where)
-    epochs = validate.integer(epochs, "epochs", low=1, where=where)   # before CosineLR(T=...)
+    X, y, epochs = training_data(net, X, y, epochs, "qat_finetune")
     qat = QATMLP(net, bits, bits_a, granularity, X_init=X[:1024])
     opt = SGD(net.parameters(), lr=lr, momentum=momentum)
     history = fit(qat, X, y, optimizer=opt, epochs=epochs, batch_size=batch_size, seed=seed,
