@@ -401,3 +401,28 @@ def test_validate_invert_is_a_flag():
     from minicomp.grading.grade import validate
     with pytest.raises(TypeError, match="validate: invert=1 .int.; expected True or False"):
         validate(EXERCISES / "01_autograd", invert=1)
+
+
+# --- GRADER_REQUIRES: packages the grader's expected values need --------------
+
+def test_autograder_adds_the_exercises_grader_requirements(tmp_path):
+    path = build_autograder(EXERCISES / "08_formats", tmp_path / "ag08.zip", timeout=5)
+    with zipfile.ZipFile(path) as z:
+        pyproject = z.read("minicomp_package/pyproject.toml").decode()
+    assert '"ml_dtypes>=0.4"' in pyproject
+    assert all(f'"{r}"' in pyproject for r in REQUIREMENTS)
+    from minicomp.grading.case import load_exercise
+    assert load_exercise(EXERCISES / "01_autograd" / "tests.py")[1].grader_requires == ()
+
+
+def test_grade_refuses_an_exercise_whose_oracle_is_not_installed(tmp_path):
+    from minicomp.grading.grade import load_exercises
+    src = exercise_tree(tmp_path / "src", "GRADER_REQUIRES = ('no_such_oracle_xq>=1.0',)\n"
+                        + PUBLIC)
+    with pytest.raises(ValueError, match=r"needs 'no_such_oracle_xq>=1.0'.*pip install"):
+        load_exercises(src)
+    (src / "01_x" / "tests.py").write_text(HEAD + "GRADER_REQUIRES = 'numpy'\n" + PUBLIC)
+    with pytest.raises(TypeError, match="GRADER_REQUIRES"):
+        load_exercises(src)
+    (src / "01_x" / "tests.py").write_text(HEAD + "GRADER_REQUIRES = ('numpy>=2',)\n" + PUBLIC)
+    assert [c.name for c in load_exercises(src)[1]["01_x"]] == ["pub"]

@@ -11,6 +11,9 @@ from minicomp.grading import case
 
 # "plain NumPy": the sandbox refuses these in the student's process
 FORBIDDEN_IMPORTS = ("minicomp", "torch", "scipy", "sklearn", "ml_dtypes")
+# the grader's oracle for the hidden cases: `minicomp grade` refuses to start without it,
+# and `minicomp gradescope` adds it to the autograder's requirements
+GRADER_REQUIRES = ("ml_dtypes>=0.4",)
 
 
 def expect_array(value, shape, kind, what):

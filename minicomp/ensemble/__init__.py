@@ -11,7 +11,8 @@ file                       what it does
 ``boosting.py``            sequential: SAMME (multi-class AdaBoost), each learner
                            trained on the examples the previous ones got wrong
 ``hybrid.py``              weights on the simplex fitted by log-loss, stacking with
-                           a meta-model, ``NetClassifier`` for scikit-learn
+                           a meta-model; ``sklearn_wrapper.py``: ``NetClassifier``
+                           for scikit-learn (loaded on first use)
 ``merge.py``               one net from many: uniform / greedy model soups,
                            distilling the ensemble into one student
 ``align.py``               weight matching (Git Re-Basin): permute hidden neurons
@@ -25,7 +26,6 @@ from .align import align, permute_hidden, weight_matching
 from .boosting import Boosted, net_learner, samme, samme_predict, samme_scores
 from .cascade import cascade_cost, cascade_curve, cascade_predict, choose_tau
 from .hybrid import (
-    NetClassifier,
     fit_simplex_weights,
     fit_stacker,
     log_loss,
@@ -52,3 +52,11 @@ __all__ = [
     "NetClassifier", "net_learner", "permute_hidden", "samme", "samme_predict", "samme_scores",
     "simplex_log_loss", "stack_features", "stack_probabilities", "uniform_soup", "weight_matching",
 ]
+
+
+def __getattr__(name):
+    """``NetClassifier`` on first use: only it needs scikit-learn (PEP 562)."""
+    if name == "NetClassifier":
+        from .sklearn_wrapper import NetClassifier
+        return NetClassifier
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -36,7 +36,6 @@ from __future__ import annotations
 import copy
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from .. import validate as check
 from ..blocks import dense_blocks
@@ -91,6 +90,7 @@ def weight_matching(net_a, net_b, max_iter: int = 100, seed=0) -> list:
     perms : list of int arrays, one per hidden layer
         ``permute_hidden(net_b, perms)`` is net B aligned to net A.
     """
+    from scipy.optimize import linear_sum_assignment   # scipy comes with scikit-learn
     where = "weight_matching"
     check_same_architecture([net_a, net_b], where)
     max_iter = check.integer(max_iter, "max_iter", low=1, where=where)

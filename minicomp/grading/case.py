@@ -125,6 +125,7 @@ class ExerciseConfig:
     """Module-level settings of an exercise's ``tests.py``."""
 
     forbidden_imports: dict = dataclasses.field(default_factory=dict)  # package -> reason
+    grader_requires: tuple = ()      # pip requirements the grader's own expected values need
 
 
 def load_cases(tests_path) -> list:
@@ -197,8 +198,13 @@ def load_exercise(tests_path) -> tuple:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ValueError(f"tests_path: {tests_path!r} has duplicate case names {dupes}")
+    requires = getattr(module, "GRADER_REQUIRES", ())
+    if isinstance(requires, str) or not isinstance(requires, (tuple, list)) or not all(
+            isinstance(r, str) and r.strip() and '"' not in r for r in requires):
+        raise TypeError(f"GRADER_REQUIRES in {tests_path!r} is {requires!r}; expected a tuple "
+                        "of pip requirement strings, e.g. ('ml_dtypes>=0.4',)")
     config = ExerciseConfig(_forbidden_imports(getattr(module, "FORBIDDEN_IMPORTS", ()),
-                                               tests_path))
+                                               tests_path), tuple(requires))
     forbid = tuple(sorted(config.forbidden_imports.items()))
     return [dataclasses.replace(c, forbidden_imports=forbid) for c in cases], config
 

@@ -20,12 +20,14 @@ submissions (one student's code would read another's), not the reports.
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+import re
 import sys
 import time
 
 from .. import validate as v
-from .case import find_exercises, load_cases
+from .case import find_exercises, load_cases, load_exercise
 from .phases import StudentResult, grade_class, grade_student
 from .release import SOLUTION, build_release
 from .report import (
@@ -79,9 +81,23 @@ def check_limits(limits, where: str) -> Limits:
 
 
 def load_exercises(path, name: str = "exercises") -> tuple:
-    """``(root, {exercise name: cases})`` of :func:`find_exercises`'s exercises."""
+    """``(root, {exercise name: cases})`` of :func:`find_exercises`'s exercises.
+
+    An exercise whose ``GRADER_REQUIRES`` names a package this grader cannot
+    import is refused before any student runs: its expected values could
+    not be computed, and the students would lose points for it.
+    """
     root, names = find_exercises(path, name)
-    return root, {n: load_cases(os.path.join(root, n, "tests.py")) for n in names}
+    tasks = {}
+    for n in names:
+        tasks[n], config = load_exercise(os.path.join(root, n, "tests.py"))
+        for requirement in config.grader_requires:
+            package = re.split(r"[<>=!~\[; ]", requirement, maxsplit=1)[0]
+            if importlib.util.find_spec(package.replace("-", "_")) is None:
+                raise ValueError(f"{name}: {n}/tests.py needs {requirement!r} to compute its "
+                                 f"expected values and {package!r} is not installed here; "
+                                 f"expected: pip install '{requirement}'")
+    return root, tasks
 
 
 def probe(limits: Limits) -> dict:

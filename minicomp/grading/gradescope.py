@@ -37,7 +37,7 @@ import zipfile
 from .. import __version__
 from .. import validate as v
 from ..atomic import atomic_open, check_new
-from .case import load_cases
+from .case import load_exercise
 from .report import VISIBILITIES
 from .roots import PACKAGE_DIR                  # minicomp/
 
@@ -211,7 +211,9 @@ def build_autograder(exercise_dir, out_zip, *, timeout: float = 10.0,
     hidden_visibility : str
         Gradescope visibility of hidden cases, one of ``VISIBILITIES``.
     requirements : sequence of str
-        pip requirements of the packed minicomp (default: what grading imports).
+        pip requirements of the packed minicomp (default: what grading imports);
+        the exercise's ``GRADER_REQUIRES`` (in its ``tests.py``: packages its
+        expected values need, e.g. ``ml_dtypes``) are added.
 
     Returns
     -------
@@ -254,7 +256,8 @@ def build_autograder(exercise_dir, out_zip, *, timeout: float = 10.0,
                                                 for r in requirements):
         raise ValueError(f"{where}: requirements={requirements!r}; expected a list of pip "
                          "requirement strings")
-    load_cases(os.path.join(folder, "tests.py"))            # fail here, not on Gradescope
+    _, config = load_exercise(os.path.join(folder, "tests.py"))   # fail here, not on Gradescope
+    requirements = (*requirements, *(r for r in config.grader_requires if r not in requirements))
     run = (RUN_AUTOGRADER.replace("@EXERCISE_Q@", shlex.quote(name))
            .replace("@EXERCISE@", name).replace("@TIMEOUT@", f"{timeout:g}")
            .replace("@BUDGET@", f"{budget:g}").replace("@MEMORY@", str(memory_mb))
