@@ -28,27 +28,27 @@ backward pass reaches the tensor and is never modified in place; inside
 """
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 import numpy as np
 
-_grad_enabled = True
+_mode = threading.local()      # grad mode is per thread (as in PyTorch): threads train apart
 
 
 @contextmanager
 def no_grad():
-    """Context manager: ops inside record no graph (inference, updates)."""
-    global _grad_enabled
-    previous, _grad_enabled = _grad_enabled, False
+    """Context manager: ops inside record no graph (inference, updates), in this thread."""
+    previous, _mode.enabled = is_grad_enabled(), False
     try:
         yield
     finally:
-        _grad_enabled = previous
+        _mode.enabled = previous
 
 
 def is_grad_enabled() -> bool:
-    """True unless inside a :func:`no_grad` block."""
-    return _grad_enabled
+    """True unless this thread is inside a :func:`no_grad` block."""
+    return getattr(_mode, "enabled", True)
 
 
 def unbroadcast(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -111,8 +111,8 @@ class Tensor:
         out = Tensor.__new__(Tensor)                   # skip __init__: hot path
         out.data = data if type(data) is np.ndarray else np.asarray(data)
         out.grad, out._backward, out._op = None, None, op
-        out.requires_grad = _grad_enabled and (parents[0].requires_grad or
-                                               any(p.requires_grad for p in parents[1:]))
+        out.requires_grad = is_grad_enabled() and (parents[0].requires_grad or
+                                                   any(p.requires_grad for p in parents[1:]))
         out._prev = parents if out.requires_grad else ()
         return out
 

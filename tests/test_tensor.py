@@ -667,3 +667,28 @@ def test_property_add_mul_gradients_match_finite_differences(shapes, seed, op):
     a, b = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
     fn = (lambda a, b: a + b) if op == "add" else (lambda a, b: a * b)
     assert gradcheck(fn, a, b)
+
+
+def test_no_grad_is_per_thread():
+    """One thread inside no_grad() (e.g. evaluating) must not stop another from training."""
+    import threading
+    from minicomp.tensor import is_grad_enabled, no_grad
+    inside, other = threading.Event(), {}
+
+    def evaluate():
+        with no_grad():
+            inside.set()
+            done.wait(5)
+
+    done = threading.Event()
+    t = threading.Thread(target=evaluate)
+    t.start()
+    inside.wait(5)
+    x = Tensor(np.ones(3), requires_grad=True)
+    other["enabled"], other["graph"] = is_grad_enabled(), (x * 2).requires_grad
+    done.set()
+    t.join()
+    assert other == {"enabled": True, "graph": True}
+    with no_grad():
+        assert not is_grad_enabled() and not (x * 2).requires_grad
+    assert is_grad_enabled()
