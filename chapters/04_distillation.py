@@ -286,7 +286,8 @@ assert np.allclose(predict(a, X_te), predict(b, X_te), atol=1e-4)
 # batch's teacher logits. With data augmentation — a new random shift
 # of every input each epoch — cached logits would belong to the wrong
 # inputs, and the teacher must see each augmented batch: that is what
-# `cache=False` is for.
+# `cache=False` is for (`fit(..., augment=...)` draws the augmented
+# batches, and `distill` then runs the teacher on each of them).
 
 # %% [markdown]
 # ## 4. Dark knowledge
@@ -657,11 +658,11 @@ except ValueError as err:
 # 4. Distil with a *worse* teacher (train it for 3 epochs). Can a student
 #    beat its teacher? Compare with Furlanello et al.'s "born-again"
 #    networks.
-# 5. Add a random circular shift of ±2 positions to every training input
-#    each epoch. Show that cached teacher logits now hurt, and that
-#    `DistillConfig(cache=False)` with the shift applied inside a `fit`
-#    callback does not — or explain why a callback is the wrong place and
-#    where the shift must go.
+# 5. Train with a random circular shift of up to ±3 positions of every
+#    input, new in every epoch: `fit(..., augment=random_shift(3))` (from
+#    `minicomp.data`). Why does `fit` refuse cached teacher logits then,
+#    and what does `distill` do instead? Does the augmented student gain
+#    more from the teacher than from the labels alone (three seeds)?
 # 6. Distil the three teachers of section 6.1 once with averaged
 #    probabilities and once with averaged logits (at T = 1 and T = 4),
 #    three seeds each. When do the two differ?

@@ -99,3 +99,26 @@ def fit_teacher(teacher, net, X, where="fit"):
         raise ValueError(f"{where}: teacher has shape {T.shape}; expected a Module or cached "
                          f"logits of shape ({len(X)}, {n_out}), one row per row of X")
     return T.astype(X.dtype, copy=False)
+
+
+def fit_augment(augment, teacher, where="fit"):
+    """``augment`` checked: None or a callable; refused with cached teacher logits."""
+    if augment is None:
+        return None
+    if not callable(augment):
+        raise TypeError(f"{where}: augment is a {type(augment).__name__}; expected a callable "
+                        "augment(X_b, rng) -> X_b, e.g. minicomp.data.random_shift(3)")
+    if isinstance(teacher, np.ndarray):
+        raise ValueError(f"{where}: augment with cached teacher logits: they belong to the "
+                         "original rows, not to the augmented ones; expected the teacher "
+                         "Module (run on every augmented batch)")
+    return augment
+
+
+def augmented(augment, X_b, rng, where="fit"):
+    """``augment(X_b, rng)`` checked: finite numbers of ``X_b``'s shape, in its dtype."""
+    out = augment(X_b, rng)
+    if np.shape(out) != X_b.shape:
+        raise ValueError(f"{where}: augment(X_b, rng) returned shape {np.shape(out)}; "
+                         f"expected {X_b.shape}, the batch's")
+    return check.array(out, "augment(X_b, rng)", dtype=X_b.dtype, where=where)

@@ -26,7 +26,8 @@ from tqdm import tqdm
 from . import functional as F
 from . import validate as check
 from .data import batches
-from .fit_checks import fit_data, fit_hooks, fit_teacher, loss_function, param_dtype
+from .fit_checks import (augmented, fit_augment, fit_data, fit_hooks, fit_teacher,
+                         loss_function, param_dtype)
 from .metrics import accuracy
 from .nn import io_features
 from .optim import SGD, Optimizer
@@ -70,7 +71,8 @@ class TrainingDiverged(FloatingPointError):
 
 def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
         batch_size=32, seed=0, validation=None, callbacks=(), scheduler=None,
-        early_stopping=None, quiet=False, desc="train", teacher=None) -> History:
+        early_stopping=None, quiet=False, desc="train", teacher=None,
+        augment=None) -> History:
     """Train ``net`` on ``(X, y)`` with minibatches.
 
     Parameters
@@ -106,6 +108,12 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
         frozen) or from rows of logits cached once, go to ``loss`` as its
         third argument. Validation then reports the cross-entropy with the
         labels: the student is judged by the task, not by the teacher.
+    augment : callable ``augment(X_b, rng) -> X_b``, optional
+        Data augmentation: a new random version of every training batch (same
+        shape; e.g. :func:`minicomp.data.random_shift`), drawn with its own
+        generator spawned from ``seed`` (the batches' order stays the same).
+        A teacher Module sees the augmented batch; cached teacher logits
+        belong to the original rows and are refused.
 
     Returns
     -------
@@ -124,6 +132,7 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
     loss_fn = loss_function(loss, "fit")
     X, y, classify = fit_data(net, X, y, loss_fn, "fit")        # X in the weights' dtype
     teacher = fit_teacher(teacher, net, X)          # None, a Module or (N, K) cached logits
+    augment = fit_augment(augment, teacher)
     val_loss = F.cross_entropy if teacher is not None else loss_fn
     if validation is not None:
         if not isinstance(validation, (tuple, list)) or len(validation) != 2:
@@ -135,6 +144,7 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
     batch_size = check.integer(batch_size, "batch_size", low=1, where="fit")
     lr = check.number(lr, "lr", low=0.0, low_open=True, where="fit")
     rng = check.rng(seed, where="fit")
+    aug_rng = rng.spawn(1)[0] if augment is not None else None      # rng's draws unchanged
     if early_stopping is not None:
         early_stopping = check.integer(early_stopping, "early_stopping", low=1, where="fit")
     quiet = check.flag(quiet, "quiet", where="fit")
@@ -147,6 +157,8 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
         total, correct, seen = 0.0, 0, 0
         for step, idx in enumerate(batches(np.arange(len(X)), None, batch_size, seed=rng)):
             X_b, y_b = X[idx], y[idx]                            # (B, D), (B,) or (B, K)
+            if augment is not None:
+                X_b = augmented(augment, X_b, aug_rng)          # (B, D), a new draw
             y_hat = net(Tensor(X_b))
             if teacher is None:
                 L = loss_fn(y_hat, y_b)

@@ -263,3 +263,66 @@ def test_hint_train_bad_layers(kwargs, match):
         hint_train(MLP([6, 5, 4, 3]), MLP([6, 16, 12, 3]), X, **kwargs)
     with pytest.raises(ValueError, match="X contains nan"):
         hint_train(MLP([6, 5, 4, 3]), MLP([6, 16, 12, 3]), np.full((4, 6), np.nan))
+
+
+# ---- augmentation: the teacher labels inputs the labels never covered ------------------------
+
+def test_random_shift_rolls_each_row_and_checks_its_argument():
+    from minicomp.data import random_shift
+    X = np.arange(12, dtype=np.float32).reshape(3, 4)
+    out = random_shift(2)(X, np.random.default_rng(0))
+    for row, new in zip(X, out):
+        assert any(np.array_equal(np.roll(row, s), new) for s in range(-2, 3))
+    np.testing.assert_array_equal(random_shift(0)(X, np.random.default_rng(1)), X)
+    with pytest.raises(ValueError, match="max_shift=-1"):
+        random_shift(-1)
+
+
+def test_fit_augments_every_batch_reproducibly_and_keeps_the_order():
+    X, y = data(n=40)
+    seen = []
+
+    def spy(X_b, rng):
+        seen.append(X_b.copy())
+        return X_b + rng.standard_normal(X_b.shape).astype(X_b.dtype) * 0.01
+
+    def run(augment):
+        net = MLP([6, 3], seed=0)
+        fit(net, X, y, epochs=2, batch_size=16, seed=5, quiet=True, augment=augment)
+        return predict(net, X)
+
+    a, b = run(spy), run(spy)
+    np.testing.assert_array_equal(a, b)                     # same seed, same noise
+    plain = []
+    fit(MLP([6, 3], seed=0), X, y, epochs=2, batch_size=16, seed=5, quiet=True,
+        callbacks=[lambda step: plain.append(step.step)])
+    assert len(seen) == 2 * len(plain)                      # once per step, in both runs
+    order = [s[:, 0].tolist() for s in seen[:len(plain)]]
+    assert sorted(sum(order[:3], [])) == sorted(X[:, 0].tolist())   # epoch 1: every row once
+
+
+def test_augment_is_checked():
+    X, y = data(n=20)
+    net = MLP([6, 3], seed=0)
+    with pytest.raises(TypeError, match="augment is a int"):
+        fit(net, X, y, quiet=True, augment=3)
+    with pytest.raises(ValueError, match=r"returned shape \(16, 5\)"):
+        fit(net, X, y, batch_size=16, quiet=True, augment=lambda X_b, rng: X_b[:, :5])
+    with pytest.raises(ValueError, match="augment\\(X_b, rng\\) contains nan"):
+        fit(net, X, y, quiet=True, augment=lambda X_b, rng: X_b * np.nan)
+    with pytest.raises(ValueError, match="cached teacher logits"):
+        fit(net, X, y, loss=kd_loss, teacher=np.zeros((20, 3)), quiet=True,
+            augment=lambda X_b, rng: X_b)
+
+
+def test_distill_with_augmentation_runs_the_teacher_on_the_augmented_batches():
+    from minicomp.data import random_shift
+    X, y = data(n=64)
+    teacher = MLP([6, 16, 3], seed=0)
+    calls = []
+    forward = teacher.forward
+    teacher.forward = lambda x: calls.append(x.data.copy()) or forward(x)
+    Distill(teacher=teacher, epochs=1, batch_size=32, augment=random_shift(2))(
+        MLP([6, 4, 3], seed=1), X, y)
+    assert len(calls) == 2 and all(c.shape == (32, 6) for c in calls)   # per batch, not once
+    assert not any(np.array_equal(np.sort(c, axis=0), np.sort(X[:32], axis=0)) for c in calls)

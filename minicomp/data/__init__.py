@@ -15,12 +15,14 @@ Modules: :mod:`.dataset` (container, splits, batches), :mod:`.embedded`
 (digits, MNIST-1D), :mod:`.idx` (IDX files, MNIST), :mod:`.synthetic`
 (blobs, spirals).
 """
+from .augment import gaussian_noise, random_shift
 from .dataset import Dataset, batches, num_batches, train_test_split
 from .embedded import load_digits, load_mnist1d
 from .idx import load_mnist, read_idx, write_idx
 from .synthetic import make_blobs, make_spirals
 
 __all__ = [
-    "Dataset", "batches", "load_digits", "load_mnist", "load_mnist1d", "make_blobs",
-    "make_spirals", "num_batches", "read_idx", "train_test_split", "write_idx",
+    "Dataset", "batches", "gaussian_noise", "load_digits", "load_mnist", "load_mnist1d",
+    "make_blobs", "make_spirals", "num_batches", "random_shift", "read_idx", "train_test_split",
+    "write_idx",
 ]

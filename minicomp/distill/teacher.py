@@ -90,8 +90,10 @@ def distill(student, teacher, X, y, config: DistillConfig | None = None, **fit_k
     **fit_kwargs
         Passed on to :func:`minicomp.fit` (``epochs``, ``optimizer``, ``lr``,
         ``batch_size``, ``seed``, ``scheduler``, ``validation``,
-        ``early_stopping``, ``callbacks``, ``quiet``); ``validation`` reports
-        the student's cross-entropy with the labels.
+        ``early_stopping``, ``callbacks``, ``quiet``, ``augment``);
+        ``validation`` reports the student's cross-entropy with the labels.
+        With ``augment`` the teacher runs on every augmented batch (its
+        logits are not cached, whatever ``config.cache`` says).
 
     Returns
     -------
@@ -114,7 +116,7 @@ def distill(student, teacher, X, y, config: DistillConfig | None = None, **fit_k
                             "the second argument and T, alpha in config")
     validate.module(student, "student", where=where)
     teacher = _teacher(teacher, student, config, where)
-    if config.cache:                                  # (N, K), once; fit checks X itself
+    if config.cache and fit_kwargs.get("augment") is None:   # (N, K) once; fit checks X
         teacher = predict(teacher, validate.array(X, "X", ndim=2, width=io_features(student)[0],
                                                   where=where))
 
@@ -143,4 +145,5 @@ class Distill(FineTune):
                   weight_decay=self.weight_decay)
         return distill(net, self.teacher, X, y, self.config, optimizer=opt, epochs=self.epochs,
                        batch_size=self.batch_size, seed=self.seed,
-                       scheduler=CosineLR(opt, T=self.epochs), callbacks=callbacks, quiet=True)
+                       scheduler=CosineLR(opt, T=self.epochs), callbacks=callbacks, quiet=True,
+                       augment=self.augment)

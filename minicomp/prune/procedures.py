@@ -85,6 +85,7 @@ class FineTune:
     weight_decay: float = 0.0        # L2 penalty (cannot revive pruned weights)
     batch_size: int = 32             # minibatch size
     seed: int = 0                    # shuffling seed
+    augment: object = None           # augment(X_b, rng) for every batch (None: the data as is)
 
     def __post_init__(self):
         for name in ("epochs", "batch_size"):
@@ -101,7 +102,7 @@ class FineTune:
                   weight_decay=self.weight_decay)
         return fit(net, X, y, optimizer=opt, epochs=self.epochs, batch_size=self.batch_size,
                    seed=self.seed, scheduler=CosineLR(opt, T=self.epochs),
-                   callbacks=callbacks, quiet=True)
+                   callbacks=callbacks, quiet=True, augment=self.augment)
 
 
 def one_shot(net, X, y, criterion: str = "magnitude", amount=0.9, fine_tune=None, **kwargs):
