@@ -38,7 +38,10 @@ _LAZY = {"prune": ("prune", None), "quant": ("quant", None), "deploy": ("deploy"
          "quantize_mlp": ("quant", "quantize_mlp"), "qat_finetune": ("quant", "qat_finetune"),
          "kmeans_quantize": ("quant", "kmeans_quantize"),
          "mixed_precision": ("quant", "mixed_precision"),
-         "to_inference": ("deploy", "to_inference")}
+         "to_inference": ("deploy", "to_inference"),
+         "distill": ("distill", None), "ptq": ("ptq", None), "formats": ("formats", None),
+         "ensemble": ("ensemble", None), "structure": ("structure", None),
+         "kd_loss": ("distill", "kd_loss"), "count_macs": ("blocks", "count_macs")}
 
 
 def __getattr__(name):
