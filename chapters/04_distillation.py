@@ -335,7 +335,7 @@ def student(seed):
     return MLP([40, 64, 64, 10], seed=seed)
 
 
-def kd_student(config, seed, epochs=40):
+def kd_student(config, seed, epochs=30):
     s = student(seed)
     distill(s, teacher, X_tr, y_tr, config, **sgd_recipe(s, epochs, seed))
     return s
@@ -376,7 +376,7 @@ seeds = (1, 2, 3)
 results = {"student alone": [], "hard-label KD": [], "soft-label KD": []}
 for seed in seeds:
     s = student(seed)
-    fit(s, X_tr, y_tr, **sgd_recipe(s, 40, seed))
+    fit(s, X_tr, y_tr, **sgd_recipe(s, 30, seed))
     results["student alone"].append(s)
     results["hard-label KD"].append(
         kd_student(DistillConfig(hard=True, alpha=1.0), seed))
@@ -461,9 +461,9 @@ r, h = hint_train(s, teacher, X_tr, student_layer=1, teacher_layer=1,
 print(f"hint loss: first epoch {h.loss[0]:.3f}, last {h.loss[-1]:.3f}; "
       f"projection {r}")
 distill(s, teacher, X_tr, y_tr, DistillConfig(T=best_T, alpha=best_alpha),
-        **sgd_recipe(s, 40, 1))
-print(f"hints then KD (5 + 40 epochs): validation accuracy "
-      f"{val_acc(s):.4f}; KD alone (40 epochs): {max(by_alpha):.4f}"
+        **sgd_recipe(s, 30, 1))
+print(f"hints then KD (5 + 30 epochs): validation accuracy "
+      f"{val_acc(s):.4f}; KD alone (30 epochs): {max(by_alpha):.4f}"
       " (one run)")
 
 # %% [markdown]

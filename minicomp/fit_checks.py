@@ -73,6 +73,15 @@ def fit_hooks(optimizer, scheduler, callbacks, net, lr):
     return optimizer, scheduler, callbacks or ()
 
 
+def not_shared(teacher, net, where="fit"):
+    """``teacher``, unless it shares a parameter with ``net`` (then it would learn too)."""
+    shared = {id(p) for p in teacher.parameters()} & {id(p) for p in net.parameters()}
+    if shared:
+        raise ValueError(f"{where}: teacher shares {len(shared)} parameter(s) with the "
+                         "student; expected a separate, frozen teacher (copy it first)")
+    return teacher
+
+
 def fit_teacher(teacher, net, X, where="fit"):
     """``teacher`` checked: None, a Module, or ``(N, K)`` logits in ``X``'s dtype.
 
@@ -89,11 +98,7 @@ def fit_teacher(teacher, net, X, where="fit"):
         if (t_in, t_out) != (n_in, n_out) and None not in (t_in, t_out):
             raise ValueError(f"{where}: teacher maps {t_in} -> {t_out} features but the student "
                              f"maps {n_in} -> {n_out}; expected the same inputs and classes")
-        shared = {id(p) for p in teacher.parameters()} & {id(p) for p in net.parameters()}
-        if shared:
-            raise ValueError(f"{where}: teacher shares {len(shared)} parameter(s) with the "
-                             "student; expected a separate, frozen teacher (copy it first)")
-        return teacher
+        return not_shared(teacher, net, where)
     T = check.array(teacher, "teacher", ndim=2, where=where)             # (N, K) logits
     if T.shape != (len(X), n_out):
         raise ValueError(f"{where}: teacher has shape {T.shape}; expected a Module or cached "

@@ -132,6 +132,10 @@ def fit(net, X, y, *, loss="cross_entropy", optimizer=None, lr=0.1, epochs=10,
     loss_fn = loss_function(loss, "fit")
     X, y, classify = fit_data(net, X, y, loss_fn, "fit")        # X in the weights' dtype
     teacher = fit_teacher(teacher, net, X)          # None, a Module or (N, K) cached logits
+    if teacher is not None and not callable(loss):
+        raise ValueError(f"fit: teacher= with loss={loss!r}; expected a loss that takes the "
+                         "teacher's logits, loss(y_hat, y, teacher_logits), e.g. "
+                         "minicomp.distill.kd_loss (or call minicomp.distill.distill)")
     augment = fit_augment(augment, teacher)
     val_loss = F.cross_entropy if teacher is not None else loss_fn
     if validation is not None:

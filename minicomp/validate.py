@@ -191,7 +191,14 @@ def array(value, name: str, *, ndim=None, width=None, dtype=None, finite=True,
         raise ValueError(f"{pre}{name} contains {bad} at {list(where_bad)}; "
                          "expected finite numbers")
     if dtype is not None:
-        arr = arr.astype(dtype, copy=False)
+        with np.errstate(over="ignore"):
+            cast = arr.astype(dtype, copy=False)
+        if finite and cast.dtype.kind == "f" and not np.isfinite(cast).all():
+            at = [int(i) for i in np.argwhere(~np.isfinite(cast))[0]]
+            raise ValueError(f"{pre}{name} holds {arr[tuple(at)]:.4g} at {at}, beyond the "
+                             f"range of {np.dtype(dtype).name} ({np.finfo(dtype).max:.3g}); "
+                             "expected smaller numbers")
+        arr = cast
     return arr
 
 

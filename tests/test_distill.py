@@ -326,3 +326,61 @@ def test_distill_with_augmentation_runs_the_teacher_on_the_augmented_batches():
         MLP([6, 4, 3], seed=1), X, y)
     assert len(calls) == 2 and all(c.shape == (32, 6) for c in calls)   # per batch, not once
     assert not any(np.array_equal(np.sort(c, axis=0), np.sort(X[:32], axis=0)) for c in calls)
+
+
+# ---- review findings ---------------------------------------------------------------------
+
+def test_a_teacher_that_is_the_student_is_refused_before_training_even_when_cached():
+    X, y = data()
+    s = MLP([6, 4, 3], seed=1)
+    before = s.state_dict()
+    with pytest.raises(ValueError, match="shares"):
+        distill(s, s, X, y, epochs=1, quiet=True)                    # cache=True (default)
+    with pytest.raises(ValueError, match="shares"):
+        hint_train(s, s, X, quiet=True)
+    assert all(np.array_equal(before[k], v) for k, v in s.state_dict().items())
+
+
+def test_tiny_temperatures_and_overflowing_logits_are_refused():
+    with pytest.raises(ValueError, match="overflows at T"):
+        soft_targets([[1.0, 0.0]], T=1e-320)
+    with pytest.raises(ValueError, match="student_logits / T overflows"):
+        kd_loss(Tensor([[1.0, 0.0]]), [[0.0, 1.0]], [0], T=1e-310)
+    z = np.array([[1.0, 0.0], [0.0, 1.0]])
+    with pytest.raises(ValueError, match="beyond the range of float32"):
+        kd_loss(Tensor(z.astype(np.float32)), z * 1e300, [0, 1])
+
+
+def test_teacher_ensemble_and_distill_check_their_arguments_when_built():
+    with pytest.raises(ValueError, match="empty list"):
+        TeacherEnsemble([])
+    with pytest.raises(TypeError, match="teacher"):
+        TeacherEnsemble(["a", "b"])
+    with pytest.raises(ValueError, match="T=-1"):
+        TeacherEnsemble([MLP([6, 3])], T=-1)
+    with pytest.raises(ValueError, match=r"teachers\[1\] maps"):
+        TeacherEnsemble([MLP([6, 3]), MLP([6, 4])])
+    with pytest.raises(TypeError, match="teacher"):
+        Distill(teacher="x")
+    with pytest.raises(TypeError, match="config is a dict"):
+        Distill(teacher=MLP([6, 3]), config={"T": 2})
+
+
+def test_fit_with_a_teacher_needs_a_loss_that_takes_its_logits():
+    X, y = data()
+    with pytest.raises(ValueError, match="loss\\(y_hat, y, teacher_logits\\)"):
+        fit(MLP([6, 3]), X, y, teacher=MLP([6, 3], seed=2), quiet=True)
+    with pytest.raises(TypeError, match="loss= is set by hint_train"):
+        hint_train(MLP([6, 4, 3]), MLP([6, 5, 3]), X, loss="mse")
+
+
+def test_augmentations_check_their_batch_and_noise_ints_in_float():
+    from minicomp.data import gaussian_noise, random_shift
+    rng = np.random.default_rng(0)
+    with pytest.raises(ValueError, match="X_b has shape"):
+        random_shift(1)(np.arange(5.0), rng)
+    with pytest.raises(TypeError, match="rng is a int"):
+        random_shift(1)(np.ones((2, 3)), 0)
+    noisy = gaussian_noise(0.5)(np.ones((2, 3), dtype=int), rng)
+    assert noisy.dtype == np.float64 and not np.all(noisy == 1.0)
+    assert gaussian_noise(0.5)([[1.0, 2.0]], rng).shape == (1, 2)

@@ -13,6 +13,14 @@ import numpy as np
 from .. import validate as check
 
 
+def _batch(X_b, rng, where) -> tuple:
+    """A batch ``(B, D)`` of numbers and a NumPy Generator, or a clear error."""
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"{where}: rng is a {type(rng).__name__}; expected a "
+                        "numpy.random.Generator (fit passes its own)")
+    return check.array(X_b, "X_b", ndim=2, finite=False, where=where), rng
+
+
 def random_shift(max_shift: int = 3):
     """Roll each row by its own random number of positions in ``[-max_shift, max_shift]``.
 
@@ -25,6 +33,7 @@ def random_shift(max_shift: int = 3):
     k = check.integer(max_shift, "max_shift", low=0, where="random_shift")
 
     def shift(X_b, rng):
+        X_b, rng = _batch(X_b, rng, "random_shift")
         s = rng.integers(-k, k + 1, size=len(X_b))                       # (B,)
         cols = (np.arange(X_b.shape[1])[None, :] - s[:, None]) % X_b.shape[1]   # (B, D)
         return np.take_along_axis(X_b, cols, axis=1)
@@ -36,5 +45,7 @@ def gaussian_noise(sigma: float = 0.1):
     sigma = check.number(sigma, "sigma", low=0.0, where="gaussian_noise")
 
     def noise(X_b, rng):
-        return X_b + rng.standard_normal(X_b.shape).astype(X_b.dtype) * sigma
+        X_b, rng = _batch(X_b, rng, "gaussian_noise")
+        dtype = X_b.dtype if X_b.dtype.kind == "f" else np.float64       # ints: noise in float
+        return (X_b + rng.standard_normal(X_b.shape) * sigma).astype(dtype)
     return noise

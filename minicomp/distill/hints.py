@@ -28,6 +28,7 @@ from __future__ import annotations
 from .. import validate
 from ..blocks import dense_blocks, numpy_forward
 from ..nn import Dense, Sequential
+from ..fit_checks import not_shared
 from ..train import fit
 
 
@@ -84,6 +85,10 @@ def hint_train(student, teacher, X, student_layer: int = 0, teacher_layer: int =
         if not isinstance(net, Sequential):
             raise TypeError(f"{where}: {name} is a {type(net).__name__}; expected a Sequential "
                             "with a hidden layer (e.g. an MLP)")
+    if "loss" in fit_kwargs:
+        raise TypeError(f"{where}: loss= is set by hint_train itself (the mean squared error "
+                        "to the teacher's hint)")
+    not_shared(teacher, student, where)
     k = _layer(student_layer, "student_layer", s_blocks, where)
     j = _layer(teacher_layer, "teacher_layer", t_blocks, where)
     _, inputs = numpy_forward(teacher, X, inputs=True, where=where)

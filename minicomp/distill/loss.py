@@ -76,6 +76,16 @@ def _logits(student_logits, teacher_logits, where) -> tuple:
     return z_s, z_t
 
 
+def _over_T(z, T, name, where) -> np.ndarray:
+    """``z / T``, refused when it overflows (a tiny T, or huge logits)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        zT = z * (1.0 / T)
+    if not np.isfinite(zT).all():
+        raise ValueError(f"{where}: {name} / T overflows at T={T:g} (largest |{name}| "
+                         f"{np.abs(z).max():.3g}); expected a larger temperature")
+    return zT
+
+
 def soft_targets(teacher_logits, T: float = 4.0) -> np.ndarray:
     """The teacher's probabilities at temperature T: ``softmax(z_t / T)`` row by row.
 
@@ -88,7 +98,8 @@ def soft_targets(teacher_logits, T: float = 4.0) -> np.ndarray:
     """
     T, _ = check_temperature(T, where="soft_targets")
     z_t = validate.array(teacher_logits, "teacher_logits", ndim=2, where="soft_targets")
-    return F.softmax(Tensor(z_t * (1.0 / T)), axis=1).data               # (N, K)
+    return F.softmax(Tensor(_over_T(z_t, T, "teacher_logits", "soft_targets")),
+                     axis=1).data                                        # (N, K)
 
 
 def kd_loss(student_logits, teacher_logits, y=None, T: float = 4.0, alpha: float = 0.9,
@@ -137,8 +148,9 @@ def kd_loss(student_logits, teacher_logits, y=None, T: float = 4.0, alpha: float
     if hard:
         soft = F.cross_entropy(z_s, z_t.argmax(axis=1))                  # teacher's argmax
     else:
+        _over_T(z_s.data, T, "student_logits", where)
         log_q = F.log_softmax(z_s * (1.0 / T), axis=1)                   # (N, K) student
-        p = F.softmax(Tensor(z_t * (1.0 / T)), axis=1).data              # (N, K) teacher
+        p = F.softmax(Tensor(_over_T(z_t, T, "teacher_logits", where)), axis=1).data
         soft = F.kl_div(log_q, p, reduction="batchmean") * (T * T)
     if alpha == 1.0:
         return soft

@@ -25,6 +25,7 @@ from ..nn import Module, io_features
 from ..optim import SGD, CosineLR
 from ..prune.procedures import FineTune
 from ..tensor import Tensor
+from ..fit_checks import fit_teacher
 from ..train import fit, predict
 from .loss import average_teachers, check_temperature, kd_loss
 
@@ -48,9 +49,14 @@ class TeacherEnsemble(Module):
     """Several frozen teachers as one Module: logits whose softmax at T averages theirs."""
 
     def __init__(self, teachers, T: float = 4.0):
-        self.teachers = list(teachers)
-        self.T = T
+        self.teachers = teachers_of(teachers, "TeacherEnsemble")
+        self.T, _ = check_temperature(T, where="TeacherEnsemble")
         self.in_features, self.out_features = io_features(self.teachers[0])
+        for i, t in enumerate(self.teachers[1:], 1):
+            if io_features(t) != io_features(self.teachers[0]):
+                raise ValueError(f"TeacherEnsemble: teachers[{i}] maps {io_features(t)} "
+                                 f"(in, out) features but teachers[0] maps "
+                                 f"{io_features(self.teachers[0])}; expected the same")
 
     def named_children(self):
         for i, teacher in enumerate(self.teachers):
@@ -60,19 +66,22 @@ class TeacherEnsemble(Module):
         return Tensor(average_teachers([predict(t, x) for t in self.teachers], self.T))
 
 
-def _teacher(teacher, student, config, where) -> Module:
-    """One frozen teacher Module from a Module or a non-empty list of them."""
+def teachers_of(teacher, where) -> list:
+    """``teacher`` (a Module or a non-empty list or tuple of them) as a list of Modules."""
     teachers = list(teacher) if isinstance(teacher, (list, tuple)) else [teacher]
     if not teachers:
         raise ValueError(f"{where}: teacher is an empty {type(teacher).__name__}; expected a "
                          "Module or a list of Modules")
     for i, t in enumerate(teachers):
         validate.module(t, f"teacher[{i}]" if len(teachers) > 1 else "teacher", where=where)
-        if io_features(t) != io_features(student):
-            raise ValueError(f"{where}: teacher{f'[{i}]' * (len(teachers) > 1)} maps "
-                             f"{io_features(t)[0]} -> {io_features(t)[1]} features but the "
-                             f"student maps {io_features(student)[0]} -> "
-                             f"{io_features(student)[1]}; expected the same inputs and classes")
+    return teachers
+
+
+def _teacher(teacher, student, config, where) -> Module:
+    """One frozen teacher Module for ``student``: the teacher, or its teachers averaged."""
+    teachers = teachers_of(teacher, where)
+    for t in teachers:                         # its features, and no parameter shared
+        fit_teacher(t, student, None, where)
     return teachers[0] if len(teachers) == 1 else TeacherEnsemble(teachers, config.T)
 
 
@@ -138,6 +147,10 @@ class Distill(FineTune):
         if self.teacher is None:
             raise ValueError("Distill: teacher is None; expected the frozen teacher Module, "
                              "e.g. Distill(teacher=net_before_pruning)")
+        teachers_of(self.teacher, "Distill")
+        if not isinstance(self.config, DistillConfig):
+            raise TypeError(f"Distill: config is a {type(self.config).__name__}; expected a "
+                            "DistillConfig(T=..., alpha=...)")
 
     def __call__(self, net, X, y, callbacks=()):
         """Train ``net`` in place from the teacher; returns the :class:`~minicomp.train.History`."""
