@@ -141,3 +141,65 @@ def test_bad_input_raises_clear_errors():
         mx.mx_dequantize(np.ones(3))
     with pytest.raises(ValueError, match="nan"):
         ternary.ternary_quantize([[np.nan, 1.0]])
+
+
+def test_nf4_double_quantization_never_rebuilds_a_scale_at_or_below_zero():
+    W = np.r_[np.ones(64), np.full(64, 0.01), np.full(64, 0.3)][None]    # the reviewer's case
+    t = nf4.nf4_quantize(W)
+    assert (nf4.double_dequantize(*t.dq) > 0).all()
+    middle = nf4.nf4_dequantize(t)[0, 64:128]
+    assert not np.signbit(middle).any()                                  # was -0.0
+    np.testing.assert_allclose(middle, 0.01, rtol=0.2)
+    np.testing.assert_allclose(nf4.nf4_dequantize(t)[0, :64], 1.0)
+
+
+def test_nf4_and_mx_dequantize_check_their_input():
+    q = nf4.nf4_quantize(np.ones((1, 64)), double_quant=False)
+    with pytest.raises(ValueError, match=r"nf4_dequantize: codes holds 16..16; expected 4-bit"):
+        nf4.nf4_dequantize(q._replace(codes=np.full((1, 64), 16)))
+    with pytest.raises(TypeError, match="nf4_dequantize: codes has dtype float64"):
+        nf4.nf4_dequantize(q._replace(codes=np.ones((1, 64))))
+    with pytest.raises(ValueError, match="nf4_dequantize: t.block=0; expected an int >= 1"):
+        nf4.nf4_dequantize(q._replace(block=0))
+    with pytest.raises(ValueError, match="multiple of t.block=48"):
+        nf4.nf4_dequantize(q._replace(block=48))
+    with pytest.raises(ValueError, match="t.absmax holds -1.0; expected block scales >= 0"):
+        nf4.nf4_dequantize(q._replace(absmax=np.array([-1.0], np.float32)))
+    np.testing.assert_array_equal(nf4.nf4_dequantize(q._replace(codes=q.codes.tolist())),
+                                  nf4.nf4_dequantize(q))
+    t = mx.mx_quantize(np.ones((1, 32)), "mxint8")
+    as_lists = t._replace(codes=t.codes.tolist(), scales=t.scales.tolist())   # no AttributeError
+    np.testing.assert_array_equal(mx.mx_dequantize(as_lists), mx.mx_dequantize(t))
+    with pytest.raises(ValueError, match=r"mx_dequantize: t.codes holds 300..300; expected int8"):
+        mx.mx_dequantize(t._replace(codes=np.full((1, 32), 300)))
+    with pytest.raises(TypeError, match="mx_dequantize: t.codes has dtype float64"):
+        mx.mx_dequantize(t._replace(codes=np.full((1, 32), 1.5)))
+
+
+def test_nf4_bytes_agree_and_shapes_are_ints():
+    for shape in [(4, 64), (1000, 640), (3, 64 * 300)]:
+        assert table.format_bytes(shape, "nf4", bias=False) == \
+            nf4.nf4_quantize(np.ones(shape)).nbytes            # 4 * 64 / 2 + 4 + 4 + 4 = 140
+    assert table.format_bytes((4, 64), "nf4", bias=False) == 140
+    with pytest.raises(TypeError, match=r"format_bytes: shape\[0\]=True \(bool\)"):
+        table.format_bytes((True, 40), "int8")
+
+
+@pytest.mark.parametrize("fn, name", [
+    (lambda x: nf4.nf4_quantize(x), "nf4_quantize: W"),
+    (lambda x: mx.nvfp4_quantize(x[:, :16]), "nvfp4_quantize: x"),
+    (lambda x: mx.mx_quantize(x[:, :32]), "mx_quantize: x"),
+    (lambda x: ternary.ternary_quantize(x), "ternary_quantize: W"),
+])
+def test_values_beyond_float32_are_refused(fn, name):
+    x = np.ones((1, 64))
+    x[0, 5] = 1e300
+    with pytest.raises(ValueError, match=rf"{name} holds 1e\+300, beyond float32's range "
+                                         r"\(3.4e\+38\)"):
+        fn(x)
+
+
+def test_ternary_dense_and_nm_dense_are_exported():
+    from minicomp.formats import NMDense, TernaryDense
+    from minicomp.prune import is_nm, nm_keep
+    assert NMDense and TernaryDense and is_nm([[1, 1, 0, 0]], 2, 4) and nm_keep(0, 2, 4) == 4

@@ -114,3 +114,8 @@ def test_bad_input_is_named():
         F.encode([1.0], "e4m3", saturate="yes")
     with pytest.raises(TypeError):
         F.encode("abc", "e4m3")
+
+
+def test_out_of_range_codes_are_shown_low_to_high():
+    with pytest.raises(ValueError, match=r"decode: codes holds 3..300; expected 8-bit codes"):
+        F.decode([3, 300], "e4m3")

@@ -98,3 +98,18 @@ def test_bad_input_is_named():
         K.nm_linear(np.ones((1, 8), np.float32), A, path="gpu")
     with pytest.raises(ValueError, match="A.values"):
         K.nm_linear(np.ones((1, 8), np.float32), A._replace(values=A.values[:, :2]))
+
+
+def test_bias_shape_is_checked_when_built_and_errors_name_nm_linear():
+    from minicomp.formats.nm_layer import NMDense
+    with pytest.raises(ValueError, match=r"NMDense: b has shape \(3,\); expected \(2,\)"):
+        NMDense(np.ones((2, 8)), np.ones(3))                           # at construction
+    A = K.to_nm(nm_weights(np.random.default_rng(0), 2, 2, 2, 4), 2, 4)
+    with pytest.raises(ValueError, match=r"nm_linear: bias has shape \(3,\); expected \(2,\)"):
+        K.nm_linear(np.ones((1, 8), np.float32), A, np.ones(3))
+    with pytest.raises(ValueError, match="^nm_linear: A.values"):
+        K.nm_linear(np.ones((1, 8), np.float32), A._replace(values=A.values[:, :2]))
+    with pytest.raises(TypeError, match="^nm_linear: A is a"):
+        K.nm_linear(np.ones((1, 8), np.float32), np.ones((2, 8)))
+    with pytest.raises(ValueError, match="NMDense: W holds 1e\\+300, beyond float32's range"):
+        NMDense(np.full((2, 8), 1e300))

@@ -67,3 +67,15 @@ def test_bad_input_is_named():
         K.ternary_linear(np.ones((1, 8), np.int8), A._replace(plus=A.plus[:, :1]))
     with pytest.raises(TypeError, match="TernaryMatrix"):
         K.ternary_linear(np.ones((1, 8), np.int8), np.ones((2, 8)))
+
+
+def test_the_layer_checks_its_bias_and_input_itself():
+    W = np.ones((3, 8))
+    with pytest.raises(ValueError, match=r"TernaryDense: b has shape \(2,\); expected \(3,\)"):
+        TernaryDense(W, np.ones(2))                                    # no silent broadcast
+    with pytest.raises(ValueError, match=r"TernaryDense: b has shape \(1,\)"):
+        TernaryDense(W, [1.0])
+    with pytest.raises(ValueError, match="TernaryDense: x has 7 features"):
+        TernaryDense(W)(np.ones((1, 7)))
+    with pytest.raises(ValueError, match="TernaryDense: b holds 1e\\+300, beyond float32"):
+        TernaryDense(W, np.full(3, 1e300))

@@ -83,3 +83,32 @@ def test_bad_input_is_named():
         nm_prune(MLP([8, 4]), "nope")
     with pytest.raises(ValueError, match="group 0 has 4 nonzeros"):
         nm_compress(np.ones((1, 4)), 2, 4)
+
+
+def test_n_zero_is_refused():
+    from minicomp.ptq.sparsegpt import sparsegpt
+    with pytest.raises(ValueError, match="nm_mask: n=0; expected an int >= 1"):
+        nm_mask(np.ones((2, 8)), 0, 4)                     # would keep nothing
+    with pytest.raises(ValueError, match="n=0; expected an int >= 1"):
+        nm_prune(MLP([8, 4], seed=0), "magnitude", 0, 4)
+    with pytest.raises(ValueError, match="sparsegpt: n=0; expected an int >= 1"):
+        sparsegpt(np.ones((2, 8)), np.eye(8), nm=(0, 4))
+
+
+def test_gradual_nm_checks_before_training():
+    rng = np.random.default_rng(0)
+    X, y = rng.standard_normal((20, 8)), rng.integers(0, 4, 20)
+    net = MLP([8, 8, 4], seed=0)
+    W0 = net[0].W.data.copy()
+    with pytest.raises(ValueError, match="gradual_nm: criterion='bogus'"):
+        gradual_nm(net, X, y, criterion="bogus", fine_tune=FineTune(epochs=2))
+    with pytest.raises(ValueError, match="gradual_nm: criterion='activation' ranks neurons"):
+        gradual_nm(net, X, y, criterion="activation", fine_tune=FineTune(epochs=2))
+    with pytest.raises(TypeError, match="gradual_nm: X is a NoneType"):
+        gradual_nm(net, None, y, fine_tune=FineTune(epochs=2))
+    np.testing.assert_array_equal(net[0].W.data, W0)               # nothing was trained
+
+
+def test_nm_compress_refuses_values_float32_cannot_hold():
+    with pytest.raises(ValueError, match=r"nm_compress: W holds 1e\+300, beyond float32's"):
+        nm_compress(np.full((1, 4), 1e300), 2, 4)

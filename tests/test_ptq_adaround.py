@@ -82,3 +82,12 @@ def test_bad_inputs_are_named():
         adaround(W, X, iters=-1)
     with pytest.raises(ValueError, match="X_calib"):
         adaround_mlp(MLP([16, 4]), X[:, :15])
+
+
+def test_wrong_bias_and_group_granularity_are_named():
+    W, X = _layer(3)
+    with pytest.raises(ValueError, match=rf"adaround: b has shape \(3,\); expected "
+                                         rf"\({W.shape[0]},\)"):
+        adaround(W, X, b=np.zeros(3))
+    with pytest.raises(ValueError, match="adaround: granularity='group' is not supported"):
+        adaround(W, X, granularity="group")                 # no group_size: still this message

@@ -144,3 +144,13 @@ def test_bad_inputs_are_named():
     with pytest.raises(TypeError, match="Tanh"):
         cross_layer_equalize(MLP([3, 4, 2], activation="tanh"))
     assert copy.deepcopy(net)[0].W.data.shape == (8, 6)
+
+
+def test_bias_correction_arguments():
+    net, X = _outlier_net(), _X()
+    with pytest.raises(ValueError, match="bias_correction: X and input_mean/input_var given"):
+        bias_correction(net, 8, X=X, input_mean=np.zeros(6))
+    with pytest.raises(ValueError, match=r"shapes \(5,\) and \(6,\); expected \(6,\)"):
+        bias_correction(net, 8, input_mean=np.zeros(5))       # the shapes, not "{mu.shape}"
+    with pytest.raises(ValueError, match="input_var holds -1.0, a variance < 0"):
+        bias_correction(net, 8, input_var=-np.ones(6))

@@ -135,3 +135,16 @@ def test_bad_inputs_are_named():
         gptq_mlp(net, Xc[:, :11], 4)                          # calibration of the wrong width
     with pytest.raises(ValueError, match="bits=0"):
         gptq_mlp(net, Xc, 0)
+
+
+def test_ignored_or_impossible_arguments_are_refused():
+    W, _ = _layer(5)
+    with pytest.raises(ValueError, match="gptq: group_size=-5 with granularity='channel'; "
+                                         "expected group_size only with granularity='group'"):
+        gptq(W, np.eye(16), granularity="channel", group_size=-5)
+    with pytest.raises(ValueError, match="gptq: H is not positive semi-definite"):
+        gptq(W, -np.eye(16), 4)
+    H = np.eye(16)
+    H[0, 0] = -1.0                                            # one negative direction
+    with pytest.raises(ValueError, match="smallest eigenvalue is -1"):
+        gptq(W, H, 4, damp=0.0)

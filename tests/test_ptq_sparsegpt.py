@@ -89,3 +89,13 @@ def test_bad_inputs_are_named():
         sparsegpt(W, X_low.T @ X_low, 0.5, damp=0)
     with pytest.raises(ValueError, match="X_calib"):
         sparsegpt_net(MLP([12, 8, 4]), X[:, :12].T, 0.5)              # (16, 200): wrong width
+
+
+def test_amount_with_nm_is_refused():
+    W, H = np.ones((2, 8)), np.eye(8)
+    with pytest.raises(ValueError, match="sparsegpt: amount='lots' and nm=\\(2, 4\\); expected "
+                                         "one of them"):
+        sparsegpt(W, H, amount="lots", nm=(2, 4))
+    with pytest.raises(ValueError, match="amount=0.5 and nm"):
+        sparsegpt(W, H, 0.5, nm=(2, 4))
+    assert sparsegpt(W, H)[1].mean() == 0.5                   # default amount 0.5

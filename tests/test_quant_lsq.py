@@ -114,3 +114,35 @@ def test_bad_input_is_named():
         LearnedQuantMLP(MLP([4, 2]), weights="int3", bits_a=None)
     with pytest.raises(ValueError, match="X_init"):
         LearnedQuantMLP(MLP([4, 2]), X_init=np.full((3, 4), np.nan))
+
+
+def test_arguments_are_checked_at_the_boundary():
+    v = Tensor(np.ones((3, 4)))
+    with pytest.raises(ValueError, match=r"lsq_quantize: s holds -2.0 at \[1, 0\]"):
+        lsq_quantize(v, Tensor(np.array([[1.0], [-2.0], [1.0]])), 3)   # the bad one, not s[0]
+    with pytest.raises(ValueError, match=r"s has shape \(3, 4, 1\); expected one that "
+                                         r"broadcasts to \(3, 4\)"):
+        lsq_quantize(v, Tensor(np.ones((3, 4, 1))), 3)
+    with pytest.raises(ValueError, match=r"lsq_quantize: v holds inf at \[0\]"):
+        lsq_quantize(Tensor([np.inf, 1.0]), Tensor(1.0), 3)
+    with pytest.raises(ValueError, match="beta holds nan"):
+        lsq_quantize(v, Tensor(1.0), 3, beta=Tensor([np.nan]))
+    with pytest.raises(TypeError, match="signed=1"):
+        lsq_quantize(v, Tensor(1.0), 3, signed=1)
+    with pytest.raises(ValueError, match="grad_scale=-1.0; expected a finite number > 0"):
+        lsq_quantize(v, Tensor(1.0), 3, grad_scale=-1.0)
+    with pytest.raises(TypeError, match="pact_quantize: x is a ndarray"):
+        pact_quantize(np.ones(3), Tensor(1.0), 2)
+    with pytest.raises(TypeError, match="pact_quantize: alpha is a float"):
+        pact_quantize(v, 2.0, 2)
+    with pytest.raises(ValueError, match="pact_quantize: alpha holds nan"):
+        pact_quantize(v, Tensor(np.nan), 2)
+
+
+def test_learned_quant_mlp_refuses_dropout_and_one_bit_activations():
+    from minicomp.nn import Dense, Dropout, ReLU, Sequential
+    with pytest.raises(ValueError, match="LearnedQuantMLP: bits_a=1; expected an int >= 2"):
+        LearnedQuantMLP(MLP([4, 3, 2]), bits_a=1, X_init=np.ones((2, 4)))
+    net = Sequential(Dense(4, 3), ReLU(), Dropout(0.5), Dense(3, 2))
+    with pytest.raises(TypeError, match="LearnedQuantMLP: net holds Dropout"):
+        LearnedQuantMLP(net, bits_a=None)

@@ -13,6 +13,8 @@ One file per family; each starts with its bit layout and its paper.
   kernel of :mod:`minicomp.kernels.ternary`;
 - :mod:`.nm_layer`: :class:`~.nm_layer.NMDense` on the 2:4 kernel of
   :mod:`minicomp.kernels.nm`;
+- :mod:`.checks`: the argument checks they share (float32's range, a
+  layer's bias);
 - :mod:`.table`: every format on the same weights (``simulate``,
   ``quantize_net``) and its bytes with scales (``format_bytes``).
 
@@ -49,12 +51,13 @@ array([0.25, 0.25], dtype=float32)
 from .minifloat import decode, decode_e8m0, encode, encode_e8m0, round_to
 from .mx import mx_dequantize, mx_quantize, nvfp4_dequantize, nvfp4_quantize
 from .nf4 import nf4_dequantize, nf4_quantize
+from .nm_layer import NMDense
 from .table import FORMAT_NAMES, format_bytes, net_bytes, quantize_net, simulate
 from .ternary import TernaryDense, ternary_quantize
 
 __all__ = [                       # the entry points, in the order of the chapter
     "encode", "decode", "round_to", "encode_e8m0", "decode_e8m0",
     "mx_quantize", "mx_dequantize", "nvfp4_quantize", "nvfp4_dequantize",
-    "nf4_quantize", "nf4_dequantize", "ternary_quantize", "TernaryDense",
+    "nf4_quantize", "nf4_dequantize", "ternary_quantize", "TernaryDense", "NMDense",
     "FORMAT_NAMES", "simulate", "format_bytes", "quantize_net", "net_bytes",
 ]

@@ -163,7 +163,7 @@ def check_codes(codes, bits: int, where: str) -> np.ndarray:
     if codes.dtype.kind not in "ui":
         raise TypeError(f"{where}: codes has dtype {codes.dtype}; expected integer codes")
     if codes.size and (codes.min() < 0 or codes.max() >= 2 ** bits):
-        raise ValueError(f"{where}: codes holds {int(codes.max())}..{int(codes.min())}; "
+        raise ValueError(f"{where}: codes holds {int(codes.min())}..{int(codes.max())}; "
                          f"expected {bits}-bit codes in [0, {2 ** bits})")
     return codes.astype(np.int64)
 

@@ -34,6 +34,7 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import validate
+from .checks import float32_values
 from .minifloat import decode, decode_e8m0, encode, max_value, minifloat
 
 # name -> (element format, e_max of the element, element bits)
@@ -68,12 +69,14 @@ class BlockTensor(NamedTuple):
         return self.codes.size * bits / 8 + self.scales.size + 4 * (self.fmt == "nvfp4")
 
 
-def blocks(x, block: int, where: str) -> np.ndarray:
-    """``x`` as float64, shape (..., in / block, block); clear errors for bad widths."""
+def blocks(x, block: int, where: str, name: str = "x") -> np.ndarray:
+    """``x`` as float64, shape (..., in / block, block); clear errors for bad widths
+    and for finite values beyond float32's range (NaN / inf are the caller's)."""
     block = validate.integer(block, "block", low=1, where=where)
-    x = validate.array(x, "x", finite=False, where=where, dtype=np.float64)
+    x = validate.array(x, name, finite=False, where=where, dtype=np.float64)
+    float32_values(x, name, where)
     if x.ndim == 0 or x.shape[-1] % block:
-        raise ValueError(f"{where}: x has shape {x.shape}; expected a last axis that is a "
+        raise ValueError(f"{where}: {name} has shape {x.shape}; expected a last axis that is a "
                          f"multiple of block={block} (pad it, or pick a block size dividing "
                          "the width)")
     return x.reshape(*x.shape[:-1], x.shape[-1] // block, block)
@@ -107,8 +110,16 @@ def mx_quantize(x, fmt: str = "mxfp4", block: int = 32) -> BlockTensor:
 
 def mx_dequantize(t: BlockTensor) -> np.ndarray:
     """float32 values of an MX :class:`BlockTensor` (NaN where the scale is NaN)."""
-    check_block_tensor(t, "mx_dequantize")
+    t = check_block_tensor(t, "mx_dequantize")
     elem = MX_FORMATS[t.fmt][0]
+    if elem == "int8":                                   # int8 codes; the rest: decode's check
+        if t.codes.dtype.kind not in "iu":
+            raise TypeError(f"mx_dequantize: t.codes has dtype {t.codes.dtype}; expected "
+                            "int8 codes for mxint8")
+        if t.codes.size and (t.codes.min() < -128 or t.codes.max() > 127):
+            raise ValueError(f"mx_dequantize: t.codes holds {t.codes.min()}.."
+                             f"{t.codes.max()}; expected int8 codes in "
+                             "[-128, 127] for mxint8")
     P = t.codes.astype(np.float64) / 64 if elem == "int8" else decode(t.codes, elem)
     P = P.reshape(*t.scales.shape, t.block)
     return (P * decode_e8m0(t.scales)[..., None]).reshape(t.codes.shape).astype(np.float32)
@@ -136,27 +147,33 @@ def nvfp4_quantize(x, block: int = 16) -> BlockTensor:
 
 def nvfp4_dequantize(t: BlockTensor) -> np.ndarray:
     """float32 values of an NVFP4 :class:`BlockTensor`: ``e2m1(P) · e4m3(s_b) · g``."""
-    check_block_tensor(t, "nvfp4_dequantize")
+    t = check_block_tensor(t, "nvfp4_dequantize")
     P = decode(t.codes, "e2m1").reshape(*t.scales.shape, t.block)
     s = decode(t.scales, "e4m3")[..., None] * np.float32(t.tensor_scale)
     return (P * s).reshape(t.codes.shape).astype(np.float32)
 
 
-def check_block_tensor(t, where: str) -> None:
-    """TypeError / ValueError unless ``t`` is a consistent :class:`BlockTensor`."""
+def check_block_tensor(t, where: str) -> BlockTensor:
+    """``t`` with array codes and scales (lists accepted), or TypeError / ValueError
+    unless it is a consistent :class:`BlockTensor`."""
     if not isinstance(t, BlockTensor):
         raise TypeError(f"{where}: t is a {type(t).__name__}; expected a BlockTensor "
                         "(from mx_quantize or nvfp4_quantize)")
+    t = t._replace(codes=validate.array(t.codes, "t.codes", nonempty=False, where=where),
+                   scales=validate.array(t.scales, "t.scales", nonempty=False, where=where))
     want = "nvfp4" if where.startswith("nvfp4") else tuple(MX_FORMATS)
     if (t.fmt != want) if isinstance(want, str) else (t.fmt not in want):
         raise ValueError(f"{where}: t.fmt={t.fmt!r}; expected {want!r}")
     g = t.tensor_scale
     if not isinstance(g, (float, np.floating)) or not np.isfinite(g) or g <= 0:
         raise ValueError(f"{where}: tensor_scale={g!r}; expected a finite float > 0")
-    if t.codes.shape[:-1] != t.scales.shape[:-1] or t.codes.shape[-1] != \
-            t.scales.shape[-1] * t.block:
+    block = validate.integer(t.block, "t.block", low=1, where=where)
+    if t.codes.ndim == 0 or t.codes.ndim != t.scales.ndim or \
+            t.codes.shape[:-1] != t.scales.shape[:-1] or \
+            t.codes.shape[-1] != t.scales.shape[-1] * block:
         raise ValueError(f"{where}: codes {t.codes.shape} and scales {t.scales.shape} "
                          f"disagree with block={t.block}")
+    return t
 
 
 def element_max(fmt: str) -> float:

@@ -19,7 +19,13 @@ Efficient Finetuning of Quantized LLMs. NeurIPS. arXiv:2305.14314.
 
 Deviations: the second-level quantizer is FP8 E4M3 with absmax scaling (the
 paper's "8-bit floats, block size 256"; bitsandbytes uses its dynamic 8-bit
-map); ties between two codes go to the smaller code index.
+map); ties between two codes go to the smaller code index. A rebuilt scale
+``μ + r̂`` is never <= 0 for a block whose absmax is > 0: a small block far
+below the mean (its residual near ``-μ``) whose residual rounds to below
+``-μ`` gets the next E4M3 value up instead (>= the true residual, so the
+rebuilt scale is >= its absmax: no clipping, and no block decoding to -0);
+float32 rounding aside, and as a last guard, rebuilt scales are clamped to
+float32's smallest normal (``TINY``).
 """
 from __future__ import annotations
 
@@ -29,8 +35,10 @@ from typing import NamedTuple
 import numpy as np
 
 from .. import validate
-from .minifloat import decode, encode, max_value
+from .minifloat import check_codes, decode, encode, max_value
 from .mx import blocks
+
+TINY = float(np.finfo(np.float32).tiny)    # the smallest rebuilt block scale
 
 # the table bitsandbytes ships (float32), reproduced by nf4_codebook()
 NF4 = np.array([-1.0, -0.6961928009986877, -0.5250730514526367, -0.39491748809814453,
@@ -86,7 +94,7 @@ def nf4_quantize(W, block: int = 64, double_quant: bool = True,
     array([[ 2.   , -1.05 ,  0.   ,  0.492]], dtype=float32)
     """
     where = "nf4_quantize"
-    V = blocks(W, block, where)                                     # (..., G, k)
+    V = blocks(W, block, where, "W")                                # (..., G, k)
     validate.array(V, "W", where=where)                             # finite
     double_quant = validate.flag(double_quant, "double_quant", where=where)
     dq_block = validate.integer(dq_block, "dq_block", low=1, where=where)
@@ -105,15 +113,29 @@ def nf4_quantize(W, block: int = 64, double_quant: bool = True,
 
 def nf4_dequantize(t: NF4Tensor) -> np.ndarray:
     """float32 weights ``c[code] · absmax`` of an :class:`NF4Tensor`."""
+    where = "nf4_dequantize"
     if not isinstance(t, NF4Tensor):
-        raise TypeError(f"nf4_dequantize: t is a {type(t).__name__}; expected an NF4Tensor")
-    G = t.codes.size // t.block
-    absmax = t.absmax if t.dq is None else double_dequantize(*t.dq)
-    absmax = validate.array(absmax, "absmax (the block scales)", where="nf4_dequantize")
+        raise TypeError(f"{where}: t is a {type(t).__name__}; expected an NF4Tensor")
+    codes = check_codes(t.codes, 4, where)                          # ints in 0..15
+    block = validate.integer(t.block, "t.block", low=1, where=where)
+    if codes.ndim == 0 or codes.shape[-1] % block:
+        raise ValueError(f"{where}: t.codes has shape {codes.shape}; expected a last axis "
+                         f"that is a multiple of t.block={block}")
+    G = codes.size // block
+    if t.dq is None:
+        absmax = validate.array(t.absmax, "t.absmax (the block scales)", where=where)
+    else:
+        if not isinstance(t.dq, tuple) or len(t.dq) != 4:
+            raise ValueError(f"{where}: t.dq is {type(t.dq).__name__}; expected (codes, "
+                             "scales, mean, dq_block) from double_quantize")
+        absmax = double_dequantize(*t.dq)
     if absmax.size != G:
-        raise ValueError(f"nf4_dequantize: {absmax.size} block scales for {G} blocks")
-    c = NF4[t.codes.reshape(-1, t.block).astype(np.int64)]          # (G, k)
-    return (c * absmax.reshape(-1, 1).astype(np.float32)).reshape(t.codes.shape)
+        raise ValueError(f"{where}: {absmax.size} block scales for {G} blocks")
+    if (absmax < 0).any():
+        raise ValueError(f"{where}: t.absmax holds {float(absmax[absmax < 0][0])}; expected "
+                         "block scales >= 0 (each block's max |w|)")
+    c = NF4[codes.reshape(-1, block)]                               # (G, k)
+    return (c * absmax.reshape(-1, 1).astype(np.float32)).reshape(codes.shape)
 
 
 def double_quantize(absmax, dq_block: int = 256):
@@ -123,12 +145,23 @@ def double_quantize(absmax, dq_block: int = 256):
     s2 = (np.abs(r).max(axis=1) / max_value("e4m3")).astype(np.float32)     # (G2,)
     s2 = np.where(s2 > 0, s2, np.float32(1.0))
     codes = encode(r / s2[:, None], "e4m3", saturate=True).ravel()[:len(absmax)]
-    return codes, s2, mu, dq_block
+    # a residual rounded down below -mu would rebuild a scale <= 0 (the block decodes to
+    # -0): take the E4M3 value above it instead (negative codes: code - 1 is nearer 0)
+    rebuilt = double_dequantize(codes, s2, mu, dq_block)           # clamped at TINY
+    low = (rebuilt <= TINY) & (absmax > 0) & (codes > 128)
+    return np.where(low, codes - 1, codes).astype(np.uint8), s2, mu, dq_block
 
 
 def double_dequantize(codes, s2, mu, dq_block: int = 256) -> np.ndarray:
     """The float32 block scales back from :func:`double_quantize`'s result."""
-    for name, v in (("s2", s2), ("mu", mu)):
-        validate.array(v, f"{name} (a double-quantization scale)", where="double_dequantize")
+    where = "double_dequantize"
+    s2, mu = (validate.array(v, f"{name} (a double-quantization scale)", where=where)
+              for name, v in (("s2", s2), ("mu", mu)))
+    codes = check_codes(codes, 8, where)
+    dq_block = validate.integer(dq_block, "dq_block", low=1, where=where)
+    if codes.ndim != 1 or s2.ndim != 1 or len(s2) != -(-len(codes) // dq_block):
+        raise ValueError(f"{where}: {codes.shape} codes and {s2.shape} scales; expected "
+                         f"1-D, one scale per dq_block={dq_block} codes")
     r = decode(np.pad(codes, (0, len(s2) * dq_block - len(codes))), "e4m3")
-    return (r.reshape(len(s2), -1) * s2[:, None] + mu).ravel()[:len(codes)].astype(np.float32)
+    scales = (r.reshape(len(s2), -1) * s2[:, None] + mu).ravel()[:len(codes)]
+    return np.maximum(scales, TINY).astype(np.float32)          # never <= 0 (see the notes)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
-from ..prune.nm import nm_mask
+from .checks import float32_values, layer_bias
 
 
 class NMDense:
@@ -33,10 +33,11 @@ class NMDense:
 
     def __init__(self, W, b=None, n: int = 2, m: int = 4, relu: bool = False):
         from ..kernels.nm import to_nm                       # Numba only when used
-        W = validate.array(W, "W", ndim=2, where="NMDense", dtype=np.float32)
+        from ..prune.nm import nm_mask        # here: prune.nm uses .checks of this package
+        W = validate.array(W, "W", ndim=2, where="NMDense")
+        W = float32_values(W, "W", "NMDense").astype(np.float32)
         self.A = to_nm(W * nm_mask(np.abs(W), n, m).astype(np.float32), n, m)
-        self.b = None if b is None else validate.array(b, "b", where="NMDense",
-                                                       dtype=np.float32)
+        self.b = layer_bias(b, len(W), "NMDense")
         self.relu = validate.flag(relu, "relu", where="NMDense")
 
     @property

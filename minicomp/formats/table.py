@@ -34,7 +34,7 @@ LAYOUT = {
     "fp8_e4m3": (8, 32, 1, 0, 0), "fp8_e5m2": (8, 32, 1, 0, 0),
     **{name: (bits, 0, 32, 8, 0) for name, (_, _, bits) in MX_FORMATS.items()},
     "nvfp4": (4, 0, 16, 8, 32),
-    "nf4": (4, 0, 64, 8, 64),             # double quantization: E4M3 scale per 64, + mean,
+    "nf4": (4, 0, 64, 8, 32),             # double quantization: E4M3 scale per 64, + mean,
     "ternary": (2, 0, 1, 0, 32),          # + a float32 per 256 scales (counted below)
 }
 FORMAT_NAMES = tuple(LAYOUT)
@@ -87,10 +87,10 @@ def format_bytes(shape, fmt: str, bias: bool = True) -> float:
     340.0
     """
     fmt = check_format(fmt, "format_bytes")
-    if not (isinstance(shape, (tuple, list)) and len(shape) == 2 and all(
-            isinstance(d, (int, np.integer)) and d > 0 for d in shape)):
+    if not (isinstance(shape, (tuple, list)) and len(shape) == 2):
         raise ValueError(f"format_bytes: shape={shape!r}; expected (out, in), two ints > 0")
-    out, width = (int(d) for d in shape)
+    out, width = (validate.integer(d, f"shape[{i}]", low=1, where="format_bytes")
+                  for i, d in enumerate(shape))                    # a bool is no dimension
     bits, row_bits, block, block_bits, tensor_bits = LAYOUT[fmt]
     blocks = math.ceil(width / block)
     total = out * (blocks * block * bits + row_bits + blocks * block_bits * (block > 1))

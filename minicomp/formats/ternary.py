@@ -25,6 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import validate
+from .checks import float32_values, layer_bias
 
 EPS = 1e-5          # the paper's epsilon in W / (gamma + eps)
 
@@ -32,11 +33,17 @@ EPS = 1e-5          # the paper's epsilon in W / (gamma + eps)
 def ternary_quantize(W) -> tuple[np.ndarray, float]:
     """``(T, gamma)``: int8 ternary codes of finite ``W`` and its absmean scale.
 
+    The paper's ``eps = 1e-5`` is added to ``gamma`` in the division, so when
+    ``gamma`` itself is below about ``eps`` (weights of magnitude ~1e-5 and
+    smaller) ``W / (gamma + eps)`` is under 1/2 and every weight becomes 0:
+    rescale such weights first if they matter.
+
     >>> T, g = ternary_quantize(np.array([[0.9, -0.1, -1.4, 0.4]]))   # gamma = 0.7
     >>> T, round(g, 3)                          # W/gamma = 1.29, -0.14, -2, 0.57
     (array([[ 1,  0, -1,  1]], dtype=int8), 0.7)
     """
     W = validate.array(W, "W", where="ternary_quantize", dtype=np.float64)
+    float32_values(W, "W", "ternary_quantize")
     gamma = float(np.abs(W).mean())
     return np.clip(np.rint(W / (gamma + EPS)), -1, 1).astype(np.int8), gamma
 
@@ -70,10 +77,10 @@ class TernaryDense:
 
     def __init__(self, W, b=None, relu: bool = False):
         from ..kernels.ternary import pack_ternary               # Numba only when used
+        W = validate.array(W, "W", ndim=2, where="TernaryDense")
         T, self.gamma = ternary_quantize(W)
         self.A = pack_ternary(T)
-        self.b = None if b is None else validate.array(b, "b", where="TernaryDense",
-                                                       dtype=np.float32)
+        self.b = layer_bias(b, len(T), "TernaryDense")
         self.relu = validate.flag(relu, "relu", where="TernaryDense")
 
     @property
@@ -83,6 +90,10 @@ class TernaryDense:
 
     def __call__(self, X) -> np.ndarray:
         from ..kernels.ternary import ternary_linear
+        X = validate.array(X, "x", ndim=2, where="TernaryDense", dtype=np.float64)
+        if X.shape[1] != self.A.shape[1]:
+            raise ValueError(f"TernaryDense: x has {X.shape[1]} features (shape {X.shape}); "
+                             f"expected {self.A.shape[1]}, the width of W")
         x_q, s = quantize_activations(X)
         y = (ternary_linear(x_q, self.A) * (s * self.gamma)).astype(np.float32)
         y = y if self.b is None else y + self.b

@@ -209,18 +209,18 @@ def _parallel_scalar(X, values, packed, n, m, bits, Y):
                      min(out, (t + 1) * ROWS_PER_TASK))
 
 
-def check_nm_matrix(A) -> None:
+def check_nm_matrix(A, where: str = "nm_linear") -> None:
     """TypeError / ValueError unless ``A`` is a consistent :class:`NMMatrix`."""
     if not isinstance(A, NMMatrix):
-        raise TypeError(f"A is a {type(A).__name__}; expected an NMMatrix (see to_nm)")
+        raise TypeError(f"{where}: A is a {type(A).__name__}; expected an NMMatrix (see to_nm)")
     out, width = A.shape
-    n, m = check_group(A.n, A.m, width, "nm_linear")
+    n, m = check_group(A.n, A.m, width, where)
     K = width // m * n
     if A.values.shape != (out, K) or A.values.dtype != np.float32:
-        raise ValueError(f"A.values has shape {A.values.shape} ({A.values.dtype}); "
+        raise ValueError(f"{where}: A.values has shape {A.values.shape} ({A.values.dtype}); "
                          f"expected ({out}, {K}) float32")
     if A.indices.shape != (out, -(-K * A.bits // 8)) or A.indices.dtype != np.uint8:
-        raise ValueError(f"A.indices has shape {A.indices.shape}; expected "
+        raise ValueError(f"{where}: A.indices has shape {A.indices.shape}; expected "
                          f"({out}, {-(-K * A.bits // 8)}) uint8")
 
 
@@ -253,6 +253,11 @@ def nm_linear(X, A: NMMatrix, bias=None, path: str = "auto") -> np.ndarray:
     if X.shape[1] != A.shape[1]:
         raise ValueError(f"nm_linear: X has {X.shape[1]} features, the N:M matrix "
                          f"expects {A.shape[1]}")
+    if bias is not None:
+        bias = validate.array(bias, "bias", finite=False, where="nm_linear")
+        if bias.shape != (A.shape[0],):
+            raise ValueError(f"nm_linear: bias has shape {bias.shape}; expected "
+                             f"({A.shape[0]},), one per output")
     X = np.ascontiguousarray(X, dtype=np.float32)
     Y = np.zeros((X.shape[0], A.shape[0]), dtype=np.float32)
     if X.shape[0] and A.values.size:

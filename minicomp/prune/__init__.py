@@ -13,7 +13,8 @@ One file per idea; each starts with its formula and its paper.
 - :mod:`.mask`: ``mask_from_scores(scores, amount)``, global masks with a
   per-layer minimum, ``apply_mask``, ``remove``;
 - :mod:`.nm`: ``nm_mask(scores, n, m)``, N:M semi-structured masks (2:4),
-  ``nm_prune`` by any connection criterion, ``gradual_nm`` training and
+  ``nm_prune`` by any connection criterion (``is_nm`` checks a pattern),
+  ``gradual_nm`` training (its schedule ``nm_keep``) and
   ``nm_compress`` (values + 2-bit positions, for :mod:`minicomp.kernels.nm`);
 - :mod:`.compact`: ``compact(net)`` removes dead neurons for real;
 - :mod:`.schedule`: the cubic schedule of Zhu & Gupta (2017);
@@ -55,7 +56,7 @@ from . import magnitude, random, activation, taylor, obd, obs, norm
 from .activation import activation_importance
 from .compact import compact
 from .mask import mask_from_scores, remove
-from .nm import gradual_nm, nm_compress, nm_mask, nm_prune
+from .nm import gradual_nm, is_nm, nm_compress, nm_keep, nm_mask, nm_prune
 from .procedures import (
                    FineTune,
                    gradual,
@@ -74,7 +75,7 @@ CRITERION_FILES = (magnitude, random, activation, taylor, obd, obs, norm)
 
 __all__ = [
     "FineTune", "activation_importance", "compact", "criteria", "criterion", "cubic_sparsity",
-    "gradual", "gradual_nm", "iterative", "lottery_ticket", "mask_from_scores", "nm_compress",
-    "nm_mask", "nm_prune", "one_shot",
+    "gradual", "gradual_nm", "is_nm", "iterative", "lottery_ticket", "mask_from_scores",
+    "nm_compress", "nm_keep", "nm_mask", "nm_prune", "one_shot",
     "pick_sparsities", "prune", "remove", "sensitivity_scan", "size_report",
 ]

@@ -18,6 +18,7 @@ import numpy as np
 
 from .. import validate
 from ..blocks import dense_blocks
+from ..formats.checks import float32_values
 from .mask import check_scores, prune_connections
 from .procedures import FineTune
 from .registry import layer_scores, lookup
@@ -27,7 +28,7 @@ from .schedule import cubic_sparsity
 def check_nm(n, m, width=None, where=None) -> tuple:
     """``(n, m)`` as ints with 1 <= n <= m (and m dividing ``width``), else ValueError."""
     m = validate.integer(m, "m", low=1, where=where)
-    n = validate.integer(n, "n", low=0, where=where)
+    n = validate.integer(n, "n", low=1, where=where)           # n = 0 would keep nothing
     if n > m:
         raise ValueError(f"{where + ': ' if where else ''}n={n} > m={m}; expected N:M with "
                          "N <= M (N kept in every M consecutive weights, e.g. 2:4)")
@@ -70,6 +71,13 @@ def is_nm(mask, n: int, m: int) -> bool:
     return bool(((mask.reshape(-1, m) != 0).sum(axis=1) <= n).all())
 
 
+def check_criterion(criterion, where: str) -> None:
+    """ValueError unless ``criterion`` is a registered connection criterion."""
+    if lookup(criterion, where).level != "connection":
+        raise ValueError(f"{where}: criterion={criterion!r} ranks neurons; N:M needs a "
+                         "connection criterion (magnitude, wanda, taylor, ...)")
+
+
 def nm_prune(net, criterion: str = "magnitude", n: int = 2, m: int = 4, X=None, y=None,
              layers=None, seed=0, **options) -> list:
     """Prune ``net``'s Dense layers in place to N:M by any registered connection criterion.
@@ -100,10 +108,7 @@ def nm_prune(net, criterion: str = "magnitude", n: int = 2, m: int = 4, X=None, 
     ([True, True], [16, 8])
     """
     where = "nm_prune"
-    entry = lookup(criterion, where)
-    if entry.level != "connection":
-        raise ValueError(f"{where}: criterion={criterion!r} ranks neurons; N:M needs a "
-                         "connection criterion (magnitude, wanda, taylor, ...)")
+    check_criterion(criterion, where)
     dense = [b.dense for b in dense_blocks(net, where)]
     layers = list(range(len(dense))) if layers is None else [
         validate.integer(i, "layers[]", low=0, high=len(dense) - 1, where=where) for i in layers]
@@ -162,8 +167,11 @@ def gradual_nm(net, X, y, n: int = 2, m: int = 4, criterion: str = "magnitude",
     start_epoch = validate.integer(start_epoch, "start_epoch", low=0, where=where)
     end_epoch = validate.integer(end_epoch, "end_epoch", low=start_epoch + 1,
                                  high=fine_tune.epochs, where=where)
-    for b in dense_blocks(net, where):
+    blocks = dense_blocks(net, where)
+    for b in blocks:
         check_nm(n, m, b.dense.in_features, where=f"{where}: layer {b.index}")
+    check_criterion(criterion, where)                    # before training, not in a callback
+    X = validate.array(X, "X", ndim=2, width=blocks[0].dense.in_features, where=where)
     per_epoch = -(-len(X) // fine_tune.batch_size)
     t0 = start_epoch * per_epoch
     dt = max(1, (end_epoch - start_epoch) * per_epoch // steps)
@@ -190,4 +198,5 @@ def nm_compress(W, n: int = 2, m: int = 4):
     ``.toarray()``), the input of :func:`minicomp.kernels.nm.nm_linear`.
     """
     from ..kernels.nm import to_nm                       # Numba loads on first use only
-    return to_nm(W, n, m)
+    W = validate.array(W, "W", ndim=2, where="nm_compress")
+    return to_nm(float32_values(W, "W", "nm_compress"), n, m)

@@ -60,7 +60,7 @@ from .. import validate
 from ..functional import sigmoid
 from ..nn import Parameter, ReLU
 from ..optim import Adam
-from ..quant.granularity import QTensor
+from ..quant.granularity import GRANULARITIES, QTensor
 from ..quant.ptq import QuantizedMLP, relu_blocks
 from ..quant.uniform import check_finite, code_dtype, qrange
 from ..tensor import Tensor
@@ -148,10 +148,14 @@ def adaround(W, X, X_seen=None, b=None, relu: bool = False, bits: int = 4,
     if X_seen.shape != X.shape:
         raise ValueError(f"{where}: X_seen has shape {X_seen.shape}; expected X's {X.shape}")
     b = np.zeros(W.shape[0]) if b is None else validate.array(b, "b", ndim=1, where=where)
+    if b.shape != (W.shape[0],):
+        raise ValueError(f"{where}: b has shape {b.shape}; expected ({W.shape[0]},), one "
+                         "bias per row of W")
     relu = validate.flag(relu, "relu", where=where)
+    if validate.choice(granularity, "granularity", GRANULARITIES, where=where) == "group":
+        raise ValueError(f"{where}: granularity='group' is not supported (group scales are "
+                         "not learned here); expected 'tensor' or 'channel'")
     bits, granularity, S, Z = grid(W, bits, scheme, granularity, group_size, where)
-    if granularity == "group":
-        raise ValueError(f"{where}: granularity='group'; expected 'tensor' or 'channel'")
     iters = validate.integer(iters, "iters", low=0, where=where)
     lam = validate.number(lam, "lam", low=0, where=where)
     batch_size = validate.integer(batch_size, "batch_size", low=1, where=where)

@@ -149,9 +149,12 @@ def expected_inputs(net, input_mean=None, input_var=None) -> list:
         input_mean, "input_mean", ndim=1, where="bias_correction", dtype=np.float64)
     var = np.ones(n_in) if input_var is None else validate.array(
         input_var, "input_var", ndim=1, where="bias_correction", dtype=np.float64)
-    if mu.shape != (n_in,) or var.shape != (n_in,) or (var < 0).any():
-        raise ValueError(f"bias_correction: input_mean and input_var must be ({n_in},), the "
-                         "variance >= 0; got shapes {mu.shape} and {var.shape}")
+    if mu.shape != (n_in,) or var.shape != (n_in,):
+        raise ValueError(f"bias_correction: input_mean and input_var have shapes {mu.shape} "
+                         f"and {var.shape}; expected ({n_in},) each, one per input")
+    if (var < 0).any():
+        raise ValueError(f"bias_correction: input_var holds {float(var[var < 0][0])}, a "
+                         "variance < 0; expected variances >= 0")
     means = []
     for block in blocks:
         means.append(mu)
@@ -180,6 +183,9 @@ def bias_correction(net, bits: int = 8, granularity: str = "tensor", X=None,
     where = "bias_correction"
     check_bits(bits, "symmetric", where=where)
     granularity = validate.choice(granularity, "granularity", GRANULARITIES[:2], where=where)
+    if X is not None and (input_mean is not None or input_var is not None):
+        raise ValueError(f"{where}: X and input_mean/input_var given; expected X (empirical "
+                         "means) or input_mean/input_var (analytic), not both")
     if X is None:
         means = expected_inputs(net, input_mean, input_var)
     else:

@@ -70,6 +70,11 @@ def inverse_cholesky(H, damp: float, where: str) -> np.ndarray:
     except np.linalg.LinAlgError:
         U = None
     if U is None or not np.isfinite(U).all():
+        low = float(np.linalg.eigvalsh(H - lam * np.eye(len(H)))[0])   # of the undamped H
+        if low < -1e-8 * max(float(np.abs(np.diag(H)).max()), 1e-300):
+            raise ValueError(f"{where}: H is not positive semi-definite (its smallest "
+                             f"eigenvalue is {low:.3g}); expected a Hessian 2 X^T X, whose "
+                             "eigenvalues are >= 0")
         raise ValueError(f"{where}: H + {lam:.3g} I is singular (not positive definite) with "
                          f"damp={damp}; expected damp > 0 (e.g. 0.01) or inputs that span "
                          "every input direction")
@@ -80,6 +85,9 @@ def grid(W, bits, scheme, granularity, group_size, where):
     """Checked arguments and the (S, Z) of round-to-nearest, ``None`` for groups (set later)."""
     bits = check_bits(bits, scheme, where=where)
     granularity = validate.choice(granularity, "granularity", GRANULARITIES, where=where)
+    if granularity != "group" and group_size is not None:
+        raise ValueError(f"{where}: group_size={group_size!r} with granularity="
+                         f"{granularity!r}; expected group_size only with granularity='group'")
     if granularity != "group":
         Q = quantize_tensor(W, bits, scheme, granularity)
         return bits, granularity, np.asarray(Q.S), np.asarray(Q.Z)

@@ -40,7 +40,7 @@ from .gptq import check_hessian, column_loop, inverse_cholesky
 from .layerwise import layer_inputs
 
 
-def sparsegpt(W, H, amount=0.5, nm=None, bits: int | None = None, damp: float = 0.01,
+def sparsegpt(W, H, amount=None, nm=None, bits: int | None = None, damp: float = 0.01,
               block_size: int = 128):
     r"""Prune ``W`` (out, in) one-shot on the layer's Hessian ``H``, compensating the rest.
 
@@ -48,9 +48,9 @@ def sparsegpt(W, H, amount=0.5, nm=None, bits: int | None = None, damp: float = 
     ----------
     W : ndarray, shape (out, in)
     H : ndarray, shape (in, in), :math:`2X^\top X` of the layer's inputs
-    amount : float in [0, 1]
-        Unstructured: the fraction pruned in each block of columns.
-        Ignored when ``nm`` is given.
+    amount : float in [0, 1], optional
+        Unstructured: the fraction pruned in each block of columns (default
+        0.5). Refused together with ``nm``, which sets the sparsity itself.
     nm : (int, int), optional
         ``(N, M)``: keep N of every M consecutive weights of a row (2:4).
     bits : int, optional
@@ -67,7 +67,7 @@ def sparsegpt(W, H, amount=0.5, nm=None, bits: int | None = None, damp: float = 
     Raises
     ------
     ValueError
-        N > M, M not dividing ``in``, a bad amount, bad bits, ``H``
+        N > M, M not dividing ``in``, a bad amount, both amount and nm, bad bits, ``H``
         singular without damping or of the wrong shape.
 
     Examples
@@ -85,12 +85,16 @@ def sparsegpt(W, H, amount=0.5, nm=None, bits: int | None = None, damp: float = 
     H = check_hessian(H, W.shape[1], where)
     block_size = validate.integer(block_size, "block_size", low=1, where=where)
     if nm is not None:
+        if amount is not None:
+            raise ValueError(f"{where}: amount={amount!r} and nm={nm!r}; expected one of them "
+                             "(N:M fixes the sparsity at 1 - N/M)")
         if not isinstance(nm, (tuple, list)) or len(nm) != 2:
             raise ValueError(f"{where}: nm={nm!r}; expected a pair (N, M) such as (2, 4)")
         n, m = check_nm(nm[0], nm[1], W.shape[1], where=where)
         block_size = m * max(1, block_size // m)
     else:
-        amount = validate.number(amount, "amount", low=0, high=1, where=where)
+        amount = validate.number(0.5 if amount is None else amount, "amount", low=0, high=1,
+                                 where=where)
     Q = None if bits is None else quantize_tensor(W, bits, "symmetric", "channel")
     U = inverse_cholesky(H, damp, where)
     mask = np.ones(W.shape, dtype=np.float32)
@@ -113,7 +117,7 @@ def sparsegpt(W, H, amount=0.5, nm=None, bits: int | None = None, damp: float = 
     return W.astype(np.float32), mask
 
 
-def sparsegpt_net(net, X_calib, amount=0.5, nm=None, bits: int | None = None,
+def sparsegpt_net(net, X_calib, amount=None, nm=None, bits: int | None = None,
                   damp: float = 0.01, block_size: int = 128):
     """A copy of ``net`` with every Dense layer pruned by :func:`sparsegpt`, sequentially.
 

@@ -48,7 +48,7 @@ import numpy as np
 from .. import validate
 from ..formats.ternary import ternary_quantize
 from ..functional import cross_entropy
-from ..nn import Module, Parameter, ReLU
+from ..nn import Dropout, Module, Parameter, ReLU
 from ..optim import SGD, CosineLR
 from ..tensor import Tensor, accumulate, unbroadcast
 from ..train import fit
@@ -62,18 +62,45 @@ def int_range(bits: int, signed: bool) -> tuple[int, int]:
     return (2 ** (bits - 1), 2 ** (bits - 1) - 1) if signed else (0, 2 ** bits - 1)
 
 
+def check_tensor(t, name: str, where: str, like=None, positive: bool = False,
+                 what: str = "finite numbers") -> Tensor:
+    """``t`` if it is a Tensor of finite numbers (> 0 if ``positive``) whose shape
+    broadcasts to ``like``'s without growing it; TypeError / ValueError naming the
+    first bad element otherwise. One ``isfinite`` pass: it runs every training step."""
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{where}: {name} is a {type(t).__name__}; expected a Tensor")
+    d = t.data
+    if not (np.isfinite(d).all() and (not positive or (d > 0).all())):
+        bad = ~np.isfinite(d) | (d <= 0) if positive else ~np.isfinite(d)
+        i = int(np.flatnonzero(bad)[0])
+        at = f" at {[int(k) for k in np.unravel_index(i, d.shape)]}" if d.ndim else ""
+        raise ValueError(f"{where}: {name} holds {float(d.ravel()[i])!r}{at}; expected {what}")
+    if like is not None:
+        try:
+            ok = np.broadcast_shapes(d.shape, like.data.shape) == like.data.shape
+        except ValueError:
+            ok = False
+        if not ok:
+            raise ValueError(f"{where}: {name} has shape {d.shape}; expected one that "
+                             f"broadcasts to {like.data.shape} without growing it (a scalar "
+                             "per tensor, or (out, 1) per output channel of an (out, in) "
+                             "weight)")
+    return t
+
+
 def lsq_quantize(v: Tensor, s: Tensor, bits: int, signed: bool = True, beta=None,
                  grad_scale: float | None = None) -> Tensor:
     """LSQ fake quantization of ``v`` with learned step ``s`` (and LSQ+ offset ``beta``).
 
     Parameters
     ----------
-    v : Tensor
-    s : Tensor of step sizes > 0, broadcastable to ``v`` (a Parameter, usually)
+    v : Tensor of finite numbers
+    s : Tensor of finite step sizes > 0 (a Parameter, usually): a scalar, or a
+        shape that broadcasts to ``v``'s without growing it ((out, 1) per channel)
     bits : int
     signed : bool, the integer range (see :func:`int_range`)
-    beta : Tensor broadcastable to ``v``, optional: the LSQ+ offset
-    grad_scale : float, optional; default ``1/sqrt(N · Q_p)``, N = v.size / s.size
+    beta : Tensor broadcastable to ``v`` (as ``s``), optional: the LSQ+ offset
+    grad_scale : float > 0, optional; default ``1/sqrt(N · Q_p)``, N = v.size / s.size
 
     Examples
     --------
@@ -84,13 +111,21 @@ def lsq_quantize(v: Tensor, s: Tensor, bits: int, signed: bool = True, beta=None
     >>> y.sum().backward(); v.grad, round(float(s.grad), 2)  # (1 - 0.52) + 1 - 2
     (array([1., 0., 0.], dtype=float32), -0.52)
     """
-    for name, t in (("v", v), ("s", s)) + ((("beta", beta),) if beta is not None else ()):
-        if not isinstance(t, Tensor):
-            raise TypeError(f"lsq_quantize: {name} is a {type(t).__name__}; expected a Tensor")
-    bits = validate.integer(bits, "bits", low=1, high=16, where="lsq_quantize")
-    if not np.isfinite(s.data).all() or (s.data <= 0).any():
-        raise ValueError(f"lsq_quantize: s holds {s.data.ravel()[0]!r}...; expected finite "
-                         "step sizes > 0")
+    where = "lsq_quantize"
+    check_tensor(v, "v", where)
+    check_tensor(s, "s", where, v, positive=True, what="finite step sizes > 0")
+    if beta is not None:
+        check_tensor(beta, "beta", where, v)
+    bits = validate.integer(bits, "bits", low=1, high=16, where=where)
+    signed = validate.flag(signed, "signed", where=where)
+    if grad_scale is not None:
+        grad_scale = validate.number(grad_scale, "grad_scale", low=0, low_open=True,
+                                     where=where)
+    return _lsq(v, s, bits, signed, beta, grad_scale)
+
+
+def _lsq(v: Tensor, s: Tensor, bits: int, signed: bool, beta, grad_scale) -> Tensor:
+    """:func:`lsq_quantize` on checked arguments."""
     Qn, Qp = int_range(bits, signed)
     if grad_scale is None:
         grad_scale = 1.0 / np.sqrt(v.data.size / s.data.size * max(Qp, 1))
@@ -129,13 +164,12 @@ def pact_quantize(x: Tensor, alpha: Tensor, bits: int) -> Tensor:
     >>> y.sum().backward(); x.grad, round(float(a.grad), 3)  # (1 - 0.75)/3 + 1
     (array([0., 1., 0.], dtype=float32), 1.083)
     """
-    if not isinstance(alpha, Tensor) or not np.isfinite(alpha.data).all() or \
-            (alpha.data <= 0).any():
-        raise ValueError(f"pact_quantize: alpha={getattr(alpha, 'data', alpha)!r}; expected a "
-                         "Tensor of finite clipping values > 0")
+    where = "pact_quantize"
+    check_tensor(x, "x", where)
+    check_tensor(alpha, "alpha", where, x, positive=True, what="finite clipping values > 0")
     # clip(x, 0, a) quantized = LSQ with s = a / (2^b - 1), unsigned, no gradient scale
-    steps = 2 ** validate.integer(bits, "bits", low=1, high=16, where="pact_quantize") - 1
-    return lsq_quantize(x, alpha * (1.0 / steps), bits, signed=False, grad_scale=1.0)
+    bits = validate.integer(bits, "bits", low=1, high=16, where=where)
+    return _lsq(x, alpha * (1.0 / (2 ** bits - 1)), bits, False, None, 1.0)
 
 
 class LearnedQuantMLP(Module):
@@ -143,7 +177,8 @@ class LearnedQuantMLP(Module):
 
     Parameters
     ----------
-    net : Sequential of Dense (+ ReLU) layers
+    net : Sequential of Dense (+ ReLU) layers; Dropout is refused (the
+        quantized forward pass walks the Dense blocks and would skip it)
     bits, bits_a : weight and activation bits (``bits_a=None``: float activations)
     weights : {"lsq", "lsq+", "ternary"}; step per output channel (+ offset for lsq+)
     acts : {"lsq", "pact"}; the hidden (post-ReLU) activations, unsigned
@@ -155,8 +190,13 @@ class LearnedQuantMLP(Module):
                  acts: str = "lsq", X_init=None, pact_decay: float = 1e-4):
         where = "LearnedQuantMLP"
         self.net, self.blocks = net, relu_blocks(net, where)
+        if any(isinstance(layer, Dropout) for layer in getattr(net, "layers", [net])):
+            raise TypeError(f"{where}: net holds Dropout, which the quantized forward pass "
+                            "would skip while training; expected a net without Dropout "
+                            "(remove it, or train with dropout before quantizing)")
         self.bits = check_bits(bits, "symmetric", where=where)
-        self.bits_a = None if bits_a is None else check_bits(bits_a, "affine", "bits_a", where)
+        self.bits_a = None if bits_a is None else validate.integer(   # the input is signed:
+            bits_a, "bits_a", low=2, high=16, where=where)            # 1 bit has Q_p = 0
         self.weights = validate.choice(weights, "weights", ("lsq", "lsq+", "ternary"),
                                        where=where)
         self.acts = validate.choice(acts, "acts", ("lsq", "pact"), where=where)
