@@ -96,6 +96,11 @@ def weight_matching(net_a, net_b, max_iter: int = 100, seed=0) -> list:
     max_iter = check.integer(max_iter, "max_iter", low=1, where=where)
     rng = check.rng(seed, where=where)
     A, B = dense_blocks(net_a, where), dense_blocks(net_b, where)
+    for name, blocks in (("net_a", A), ("net_b", B)):
+        for b in blocks:
+            for p in (b.dense.W, b.dense.b):
+                if p is not None:
+                    check.array(p.data, f"{name}'s layer {b.index} weights", where=where)
     Wa = [b.dense.W.data.astype(np.float64) for b in A]
     Wb = [b.dense.W.data.astype(np.float64) for b in B]
     ba = [np.zeros(len(W)) if b.dense.b is None else b.dense.b.data for b, W in zip(A, Wa)]

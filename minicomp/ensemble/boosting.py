@@ -15,6 +15,14 @@ and predict :math:`\arg\max_k \sum_m \alpha_m [h_m(x) = k]`. The
 to beat chance, :math:`\mathrm{err}_m < 1 - 1/K`, not 1/2. Boosting stops
 at a learner no better than chance (it is dropped) or a perfect one.
 
+A perfect learner (:math:`\mathrm{err}_m = 0`, where the formula gives
+:math:`\alpha_m = \infty`) gets :math:`\alpha_m = 1` whatever the round,
+as in scikit-learn's ``AdaBoostClassifier``: as the first learner it alone
+decides; after earlier rounds it is one more vote of weight 1, which
+learners with larger :math:`\alpha` may outvote. The weights are kept as
+logarithms and normalised by their maximum, so a large learning rate
+cannot overflow them.
+
 The weak learner is any ``fit_learner(X, y, w, rng) -> predict`` (labels).
 :func:`net_learner` trains a small MLP on a **weighted resample** of the data
 (boosting by resampling; a stated deviation from reweighting the loss, since
@@ -36,6 +44,7 @@ import numpy as np
 from .. import validate as check
 from ..nn import MLP
 from ..optim import SGD
+from ..structure.fold import int_list
 from ..train import fit, predict
 
 
@@ -68,8 +77,11 @@ def samme(fit_learner, X, y, num_classes: int, rounds: int = 10, learning_rate: 
 
     Raises
     ------
-    ValueError
-        The first learner is no better than chance (nothing to boost).
+    TypeError, ValueError
+        Bad arguments; a learner whose predictions are not (N,) integer
+        labels in 0..num_classes-1; a ``fit_learner`` from :func:`net_learner`
+        with another class count; the first learner is no better than chance
+        (nothing to boost).
     """
     where = "samme"
     if not callable(fit_learner):
@@ -81,10 +93,17 @@ def samme(fit_learner, X, y, num_classes: int, rounds: int = 10, learning_rate: 
     rounds = check.integer(rounds, "rounds", low=1, where=where)
     eta = check.number(learning_rate, "learning_rate", low=0.0, low_open=True, where=where)
     rng = check.rng(seed, where=where)
+    if getattr(fit_learner, "num_classes", K) != K:
+        raise ValueError(f"{where}: fit_learner makes nets of {fit_learner.num_classes} "
+                         f"classes but num_classes={K}; expected the same class count")
     model, w = Boosted(num_classes=K), np.full(len(X), 1.0 / len(X))        # (N,)
+    log_w = np.zeros(len(X))                                                # log w + const
     for m in range(rounds):
         h = fit_learner(X, y, w, rng)
-        wrong = np.asarray(h(X)) != y                                       # (N,)
+        if not callable(h):
+            raise TypeError(f"{where}: fit_learner returned a {type(h).__name__}; expected a "
+                            "predict callable X -> labels")
+        wrong = _predictions(h, X, K, m, where) != y                        # (N,)
         err = float(np.average(wrong, weights=w))
         if err >= 1.0 - 1.0 / K - 1e-12:                                    # chance or worse
             if not model.learners:
@@ -98,9 +117,19 @@ def samme(fit_learner, X, y, num_classes: int, rounds: int = 10, learning_rate: 
         model.errors.append(err)
         if err <= 0:                                                        # perfect: stop
             break
-        w = w * np.exp(alpha * wrong)                                       # (N,) up-weight errors
+        log_w = log_w + alpha * wrong                                       # (N,) up-weight errors
+        w = np.exp(log_w - log_w.max())                                     # max 1: no overflow
         w = np.clip(w / w.sum(), np.finfo(np.float64).eps, None)
     return model
+
+
+def _predictions(h, X, K, m, where):
+    """The labels ``h(X)`` of round ``m``'s learner, checked: (N,) ints in 0..K-1."""
+    try:
+        return check.labels(h(X), f"the round-{m} learner's predictions h(X)", n=len(X),
+                            num_classes=K, where=where)
+    except (TypeError, ValueError) as e:
+        raise type(e)(f"{e} (one class label per row of X)") from None
 
 
 def samme_scores(model: Boosted, X) -> np.ndarray:
@@ -128,7 +157,7 @@ def net_learner(num_classes: int, hidden=(16,), epochs: int = 10, lr: float = 0.
     and trains ``MLP([D, *hidden, num_classes])`` on them (SGD, momentum 0.9).
     """
     K = check.integer(num_classes, "num_classes", low=2, where="net_learner")
-    hidden = [check.integer(h, "hidden", low=1, where="net_learner") for h in hidden]
+    hidden = int_list(hidden, "hidden", low=1, where="net_learner")
     epochs = check.integer(epochs, "epochs", low=1, where="net_learner")
 
     def fit_learner(X, y, w, rng):
@@ -140,4 +169,5 @@ def net_learner(num_classes: int, hidden=(16,), epochs: int = 10, lr: float = 0.
             seed=rng, quiet=True)
         return lambda Z: predict(net, Z).argmax(axis=1)
 
+    fit_learner.num_classes = K                          # samme checks it against its own
     return fit_learner

@@ -33,7 +33,7 @@ import numpy as np
 from .. import validate as check
 from ..blocks import count_macs
 from ..metrics import accuracy
-from .parallel import check_probabilities, member_probabilities
+from .parallel import check_members, check_probabilities, member_probabilities
 
 
 def check_tau(tau, where=None) -> float:
@@ -66,8 +66,8 @@ def cascade_predict(P_small, P_large, tau: float) -> tuple:
     """
     where = "cascade_predict"
     tau = check_tau(tau, where)
-    P_s = check_probabilities(P_small, "P_small", where)[0]            # (N, C)
-    P_l = check_probabilities(P_large, "P_large", where)[0]            # (N, C)
+    P_s = check_probabilities(P_small, "P_small", where, single=True)[0]   # (N, C)
+    P_l = check_probabilities(P_large, "P_large", where, single=True)[0]   # (N, C)
     if P_s.shape != P_l.shape:
         raise ValueError(f"{where}: P_small has shape {P_s.shape} but P_large has {P_l.shape}; "
                          "expected the same examples and classes")
@@ -110,8 +110,13 @@ def cascade_curve(small, large, X, y, taus=None) -> list:
         One per tau: ``tau``, ``accuracy``, ``macs`` (average per example),
         ``deferred`` (fraction sent to the large model).
     """
-    taus = np.linspace(0.0, 1.0, 21) if taus is None else taus
-    taus = [check_tau(t, "cascade_curve") for t in taus]
+    where = "cascade_curve"
+    taus = np.linspace(0.0, 1.0, 21) if taus is None else \
+        check.array(taus, "taus", ndim=1, where=where)
+    taus = [check_tau(t, where) for t in taus.tolist()]
+    _, n_in, C = check_members([small, large], where, name="[small, large]")
+    X = check.array(X, "X", ndim=2, width=n_in, dtype=np.float32, where=where)
+    y = check.labels(y, "y", n=len(X), num_classes=C, where=where)
     P = member_probabilities([small, large], X)                         # (2, N, C)
     macs_s, macs_l = count_macs(small), count_macs(large)
     rows = []
@@ -146,6 +151,15 @@ def choose_tau(curve, target=None, budget=None) -> dict:
     if not isinstance(curve, (list, tuple)) or not curve:
         raise ValueError(f"{where}: curve={curve!r}; expected the non-empty list of rows "
                          "that cascade_curve returns")
+    for i, row in enumerate(curve):
+        if not isinstance(row, dict):
+            raise TypeError(f"{where}: curve[{i}] is a {type(row).__name__}; expected a dict "
+                            "row of cascade_curve (tau, accuracy, macs)")
+        for key in ("accuracy", "macs"):
+            if key not in row:
+                raise ValueError(f"{where}: curve[{i}] has no {key!r} (keys {sorted(row)}); "
+                                 "expected the rows that cascade_curve returns")
+            check.number(row[key], f"curve[{i}][{key!r}]", low=0.0, where=where)
     if budget is not None:
         budget = check.number(budget, "budget", low=0.0, where=where)
         within = [r for r in curve if r["macs"] <= budget]

@@ -38,6 +38,7 @@ from .. import functional as F
 from .. import validate as check
 from ..nn import MLP, Parameter
 from ..optim import SGD, Adam
+from ..structure.fold import int_list
 from ..tensor import Tensor
 from ..train import fit, predict
 from .parallel import check_probabilities
@@ -52,12 +53,17 @@ def _probabilities_and_labels(P, y, where):
 def log_loss(P, y) -> float:
     r"""Mean negative log-probability of the true class, :math:`-\frac1N\sum_i\log p(y_i)`.
 
+    ``P`` is one model's probabilities, shape (N, C) (average an ensemble's
+    first: :func:`~minicomp.ensemble.parallel.average_probabilities`); ``y``
+    the labels (N,).
+
     Examples
     --------
     >>> round(log_loss([[0.5, 0.5], [0.25, 0.75]], [0, 1]), 4)   # -(log .5 + log .75) / 2
     0.4904
     """
-    P, y = _probabilities_and_labels(P, y, "log_loss")
+    P = check_probabilities(P, where="log_loss", single=True)          # (1, N, C)
+    y = check.labels(y, "y", n=P.shape[1], num_classes=P.shape[2], where="log_loss")
     p = P[0, np.arange(len(y)), y]                                     # (N,)
     return float(-np.log(np.clip(p, 1e-12, None)).mean())
 
@@ -119,7 +125,7 @@ def fit_stacker(P_val, y_val, hidden=(), epochs: int = 50, lr: float = 0.05, see
     """
     where = "fit_stacker"
     P, y = _probabilities_and_labels(P_val, y_val, where)
-    hidden = [check.integer(h, "hidden", low=1, where=where) for h in hidden]
+    hidden = int_list(hidden, "hidden", low=1, where=where)
     M, _, C = P.shape
     meta = MLP([M * C, *hidden, C], seed=seed)
     opt = SGD(meta.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)

@@ -40,17 +40,51 @@ from ..train import evaluate
 from .parallel import check_members, check_weights
 
 
+def _layers(net, path="net") -> list:
+    """``(path, type, config)`` of ``net`` and every module inside it, depth first.
+
+    The config leaves out ``seed`` and ``init`` (how the weights were drawn,
+    not what the net computes); it keeps widths, bias, activations, Dropout p.
+    """
+    config = {k: v for k, v in net.config().items()
+              if k not in ("seed", "init", "layers")}         # layers: compared one by one
+    out = [(path, type(net).__name__, config)]
+    for name, child in net.named_children():
+        out += _layers(child, f"{path}[{name}]" if name.isdigit() else f"{path}.{name}")
+    return out
+
+
 def check_same_architecture(nets, where=None) -> list:
-    """``nets`` (a non-empty list) if all have the parameters of ``nets[0]`` (names, shapes)."""
-    nets, _, _ = check_members(nets, where)
+    """``nets`` (a non-empty list) if all have the architecture of ``nets[0]``.
+
+    Same parameters (names, shapes) and the same layers: types and settings
+    (:meth:`~minicomp.nn.Module.config` without seeds: activations, Dropout
+    ``p``, ...), so that averaging their weights means something.
+    """
+    pre = f"{where}: " if where else ""
+    nets, _, _ = check_members(nets, where, name="nets", widths=False)
     keys = {k: v.shape for k, v in nets[0].state_dict().items()}
+    layers = _layers(nets[0])
     for i, net in enumerate(nets[1:], 1):
         other = {k: v.shape for k, v in net.state_dict().items()}
         if other != keys:
             diff = sorted(set(keys.items()) ^ set(other.items()))[:2]
-            raise ValueError(f"{where + ': ' if where else ''}nets[{i}] has other parameters "
-                             f"than nets[0] (e.g. {diff}); expected the same architecture")
+            raise ValueError(f"{pre}nets[{i}] has other parameters than nets[0] (e.g. {diff}); "
+                             "expected the same architecture")
+        theirs = _layers(net)
+        for a, b in zip(layers + [None] * len(theirs), theirs + [None] * len(layers)):
+            if a != b:
+                raise ValueError(f"{pre}nets[{i}] differs from nets[0]: {_show(b)} where "
+                                 f"nets[0] has {_show(a)}; expected the same layers "
+                                 "(types, activations, Dropout p)")
     return nets
+
+
+def _show(layer) -> str:
+    if layer is None:
+        return "no layer"
+    path, kind, config = layer
+    return f"{path} = {kind}({', '.join(f'{k}={v!r}' for k, v in config.items())})"
 
 
 def average_weights(nets, weights=None):
@@ -113,8 +147,13 @@ def distill_ensemble(student, members, X, y, T: float = 4.0, alpha: float = 0.9,
     -------
     History
     """
-    members, n_in, C = check_members(members, "distill_ensemble")
-    check_members([student, members[0]], "distill_ensemble (student vs members)")
+    where = "distill_ensemble"
+    members, n_in, C = check_members(members, where)
+    s_in, s_out = check_members([check.module(student, "student", where=where)], where,
+                                name="[student]")[1:]
+    if (s_in, s_out) != (n_in, C):
+        raise ValueError(f"{where}: student takes {s_in} features and has {s_out} classes but "
+                         f"the members take {n_in} and have {C}; expected the same widths")
     T = check.number(T, "T", low=0.0, low_open=True, where="distill_ensemble")
     alpha = check.number(alpha, "alpha", low=0.0, high=1.0, where="distill_ensemble")
     return distill(student, members, X, y, config=DistillConfig(T=T, alpha=alpha), **fit_kwargs)

@@ -31,31 +31,41 @@ from ..nn import io_features
 from ..train import predict
 
 
-def check_members(members, where=None) -> tuple:
+def check_members(members, where=None, *, name="members", widths=True) -> tuple:
     """``(list of members, in_features, num_classes)``; every member a Module of the same widths.
+
+    ``name`` is how the caller calls the list (``nets``); ``widths=False``
+    accepts Modules whose widths :func:`~minicomp.nn.io_features` cannot tell.
 
     Raises
     ------
     TypeError
         ``members`` is not a non-empty list/tuple of Modules.
     ValueError
-        An empty ensemble, or members with different input widths or class counts.
+        An empty ensemble; a member whose input or output width is unknown
+        (a custom Module without ``in_features``/``out_features``); members
+        with different input widths or class counts.
     """
     pre = f"{where}: " if where else ""
     if not isinstance(members, (list, tuple)):
-        raise TypeError(f"{pre}members is a {type(members).__name__}; expected a list of "
+        raise TypeError(f"{pre}{name} is a {type(members).__name__}; expected a list of "
                         "trained nets, e.g. [net_a, net_b]")
     if not members:
-        raise ValueError(f"{pre}members is empty; expected at least one net (an empty "
+        raise ValueError(f"{pre}{name} is empty; expected at least one net (an empty "
                          "ensemble has no prediction)")
-    sizes = [io_features(check.module(m, f"members[{i}]", where=where))
+    sizes = [io_features(check.module(m, f"{name}[{i}]", where=where))
              for i, m in enumerate(members)]
     for i, (n_in, n_out) in enumerate(sizes):
+        if widths and (n_in is None or n_out is None):
+            raise ValueError(f"{pre}{name}[{i}] is a {type(members[i]).__name__} whose input "
+                             f"and output widths are unknown (io_features gives {(n_in, n_out)}"
+                             "); expected a Sequential of Dense layers or a Module with int "
+                             "in_features and out_features")
         if n_in != sizes[0][0]:
-            raise ValueError(f"{pre}members[{i}] takes {n_in} input features but members[0] "
+            raise ValueError(f"{pre}{name}[{i}] takes {n_in} input features but {name}[0] "
                              f"takes {sizes[0][0]}; expected members of the same input width")
         if n_out != sizes[0][1]:
-            raise ValueError(f"{pre}members[{i}] has {n_out} classes but members[0] has "
+            raise ValueError(f"{pre}{name}[{i}] has {n_out} classes but {name}[0] has "
                              f"{sizes[0][1]}; expected the same class count for every member")
     return list(members), sizes[0][0], sizes[0][1]
 
@@ -74,12 +84,13 @@ def member_probabilities(members, X, T: float = 1.0) -> np.ndarray:
     return F.softmax(Z.astype(np.float64) / T).data                # (M, N, C), rows sum to 1
 
 
-def check_probabilities(P, name: str = "P", where=None) -> np.ndarray:
+def check_probabilities(P, name: str = "P", where=None, *, single=False) -> np.ndarray:
     """``P`` (M, N, C) as float64, each member's rows probability distributions (NaN refused).
 
-    A single (N, C) array is taken as one member.
+    A single (N, C) array is taken as one member. ``single=True``: only
+    (N, C) is accepted (one model's probabilities; (M, N, C) is refused).
     """
-    P = check.array(P, name, ndim=(2, 3), where=where)             # finite: NaN refused here
+    P = check.array(P, name, ndim=2 if single else (2, 3), where=where)   # finite: no NaN
     P = P[None] if P.ndim == 2 else P                              # (M, N, C)
     check.distributions(P.reshape(-1, P.shape[-1]), f"{name} (members x rows)",
                         floats=True, where=where)
@@ -113,7 +124,11 @@ def average_probabilities(P, weights=None) -> np.ndarray:
 
 def check_weights(weights, M: int, where=None) -> np.ndarray:
     """``weights`` as (M,) float64 on the simplex (>= 0, sum 1 within 1e-6), else ValueError."""
-    w = check.array(weights, "weights", ndim=1, where=where).astype(np.float64)
+    w = check.array(weights, "weights", ndim=1, where=where)
+    if w.dtype.kind == "b":
+        raise TypeError(f"{where + ': ' if where else ''}weights has dtype bool; expected "
+                        f"{M} non-negative numbers summing to 1, one per member")
+    w = w.astype(np.float64)
     if len(w) != M or (w < 0).any() or abs(w.sum() - 1.0) > 1e-6:
         raise ValueError(f"{where + ': ' if where else ''}weights={np.round(w, 4).tolist()}; "
                          f"expected {M} non-negative numbers summing to 1, one per member")

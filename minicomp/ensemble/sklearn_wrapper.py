@@ -10,6 +10,7 @@ import copy
 
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.exceptions import NotFittedError
 
 from .. import functional as F
 from .. import validate as check
@@ -53,9 +54,14 @@ class NetClassifier(ClassifierMixin, BaseEstimator):
         return self
 
     def predict_proba(self, X) -> np.ndarray:
-        """Class probabilities, (N, C)."""
+        """Class probabilities, (N, C); NotFittedError before :meth:`fit`."""
+        if not hasattr(self, "net_"):
+            raise NotFittedError("NetClassifier.predict_proba: this NetClassifier is not "
+                                 "fitted yet; call fit(X, y) first (epochs=0: records classes_ "
+                                 "only)")
         return F.softmax(predict(self.net_, X).astype(np.float64)).data
 
     def predict(self, X) -> np.ndarray:
         """Predicted class labels, (N,)."""
-        return self.classes_[self.predict_proba(X).argmax(axis=1)]
+        P = self.predict_proba(X)                                   # (N, C); checks fitted
+        return self.classes_[P.argmax(axis=1)]

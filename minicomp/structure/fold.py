@@ -42,6 +42,33 @@ def _affine(dense):
     return W, b, dense.b is not None
 
 
+def int_list(value, name, *, low=0, high=None, unique=False, where=None) -> list:
+    """``value`` (a list/tuple/1-D array of ints) as a list of ints in [low, high].
+
+    ``unique=True`` also refuses repeats (a layer listed twice).
+
+    Examples
+    --------
+    >>> int_list((0, 2), "layers", high=2)
+    [0, 2]
+    >>> int_list(0, "layers", where="factorize")
+    Traceback (most recent call last):
+        ...
+    TypeError: factorize: layers=0 (int); expected a list of ints, e.g. [0]
+    """
+    pre = f"{where}: " if where else ""
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        value = value.tolist()
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"{pre}{name}={value!r} ({type(value).__name__}); expected a list of "
+                        "ints, e.g. [0]")
+    out = [check.integer(v, f"{name}[{i}]", low=low, high=high, where=where)
+           for i, v in enumerate(value)]
+    if unique and len(set(out)) < len(out):
+        raise ValueError(f"{pre}{name}={out}; expected each index at most once")
+    return out
+
+
 def sequential_blocks(net, where):
     """The blocks of ``net``, which must be a Sequential (TypeError otherwise)."""
     if not isinstance(net, Sequential):
@@ -62,7 +89,8 @@ def fold_linear(net) -> Sequential:
     Sequential
         Same outputs (up to float32 rounding); ``net`` is not modified.
         Dropout layers between folded layers are dropped (the identity at
-        inference).
+        inference); the others (after an activation, or after the last
+        layer) are kept in place, as are the activations.
 
     Raises
     ------
@@ -81,6 +109,7 @@ def fold_linear(net) -> Sequential:
     True
     """
     blocks = sequential_blocks(net, "fold_linear")
+    ends = [b.index for b in blocks[1:]] + [len(net.layers)]      # where each block's tail ends
     layers, k = [], 0
     while k < len(blocks):
         W, b, has_b = _affine(blocks[k].dense)
@@ -89,8 +118,8 @@ def fold_linear(net) -> Sequential:
             W, b, has_b = W2 @ W, W2 @ b + b2, has_b or has_b2  # (out2, in1), (out2,)
             k += 1
         layers.append(dense_from(W, b if has_b else None, blocks[k].dense.init))
-        if not isinstance(blocks[k].act, Identity):
-            layers.append(copy.deepcopy(blocks[k].act))
+        layers += [copy.deepcopy(m) for m in net.layers[blocks[k].index + 1:ends[k]]
+                   if not isinstance(m, Identity)]              # activation, Dropout after it
         k += 1
     folded = Sequential(*layers)
     folded.train(net.training)
@@ -125,8 +154,11 @@ def remove_layer(net, layer: int) -> Sequential:
     [(6, 8), (3, 6)]
     """
     blocks = sequential_blocks(net, "remove_layer")
-    layer = check.integer(layer, "layer", low=0, high=len(blocks) - 2, where="remove_layer") \
-        if len(blocks) > 1 else check.choice(layer, "layer", (), where="remove_layer")
+    if len(blocks) < 2:
+        raise ValueError(f"remove_layer: layer={layer!r}, but the net has {len(blocks)} Dense "
+                         "layer and no hidden layer to remove; expected a net with >= 2 Dense "
+                         "layers")
+    layer = check.integer(layer, "layer", low=0, high=len(blocks) - 2, where="remove_layer")
     W1, b1, has1 = _affine(blocks[layer].dense)
     W2, b2, has2 = _affine(blocks[layer + 1].dense)
     merged = dense_from(W2 @ W1, W2 @ b1 + b2 if has1 or has2 else None,  # (out2, in1)

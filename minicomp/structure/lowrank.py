@@ -50,12 +50,20 @@ import numpy as np
 from .. import validate as check
 from ..blocks import dense_blocks, numpy_forward
 from ..nn import Sequential
-from .fold import dense_from
+from .fold import dense_from, int_list
 
 
 def _weight(W, where):
     W = check.array(getattr(W, "data", W), "W", ndim=2, dtype=np.float64, where=where)
     return W                                                      # (out, in)
+
+
+def _shape(shape, where) -> tuple:
+    """``(out, in)`` of a weight matrix's ``shape``, checked."""
+    if not isinstance(shape, (tuple, list)) or len(shape) != 2:
+        raise ValueError(f"{where}: shape={shape!r}; expected (out, in), the Dense weight's "
+                         "shape")
+    return tuple(int_list(shape, "shape", low=1, where=where))
 
 
 def rank_for_energy(S, energy: float) -> int:
@@ -78,10 +86,10 @@ def rank_for_energy(S, energy: float) -> int:
     if np.any(S < 0) or np.any(np.diff(S) > 0):
         raise ValueError("rank_for_energy: S must be singular values (>= 0, decreasing); got "
                          f"{S[:5]}...")
-    total = np.sum(S**2)
-    if total == 0:
+    if S.max() == 0:
         return 1
-    kept = np.cumsum(S**2) / total                                # (k,) E(1), E(2), ...
+    S = S / S.max()                                               # no overflow in S**2
+    kept = np.cumsum(S**2) / np.sum(S**2)                               # (k,) E(1), E(2), ...
     return int(np.searchsorted(kept, e * (1 - 1e-12)) + 1)        # first r with E(r) >= e
 
 
@@ -93,7 +101,7 @@ def lowrank_params(shape, rank: int, bias: bool = True) -> int:
     >>> lowrank_params((64, 64), 8)        # 8 * (64 + 64) + 64 biases
     1088
     """
-    out, n_in = (check.integer(s, "shape", low=1, where="lowrank_params") for s in shape)
+    out, n_in = _shape(shape, "lowrank_params")
     r = check.integer(rank, "rank", low=1, high=min(out, n_in), where="lowrank_params")
     return r * (out + n_in) + out * check.flag(bias, "bias", where="lowrank_params")
 
@@ -106,7 +114,7 @@ def rank_for_budget(shape, params: int) -> int:
     >>> rank_for_budget((64, 64), 1024)    # 8 * 128 = 1024
     8
     """
-    out, n_in = (check.integer(s, "shape", low=1, where="rank_for_budget") for s in shape)
+    out, n_in = _shape(shape, "rank_for_budget")
     params = check.integer(params, "params", low=out + n_in, where="rank_for_budget")
     return min(params // (out + n_in), out, n_in)
 
@@ -164,7 +172,7 @@ def factorize(net, rank=None, energy=None, layers=None, X=None):
     energy : float in (0, 1], optional
         Each layer's own rank by retained energy.
     layers : sequence of int, optional
-        Indices into the Dense layers; default all of them.
+        Indices into the Dense layers, each at most once; default all of them.
     X : ndarray (N, in), optional
         Calibration inputs of the net. Given, each layer keeps what
         matters on its actual inputs :math:`X_\ell`: the rank-r
@@ -179,18 +187,20 @@ def factorize(net, rank=None, energy=None, layers=None, X=None):
     net : Sequential
         ``Dense(in, r, bias=False)`` then ``Dense(r, out)`` for each chosen layer.
     ranks : list of int
-        The rank of each chosen layer.
+        The rank each chosen layer actually got: singular values that are
+        zero (up to rounding, ``numpy.linalg.matrix_rank``'s tolerance) are
+        left out, so a layer whose own rank is below ``rank`` (e.g. after
+        neuron pruning) gets its own rank, an all-zero layer rank 1 (zeros).
 
     Raises
     ------
     TypeError, ValueError
-        As :func:`truncated_svd`; a layer index out of range; ``X`` not
-        finite (N, in).
+        As :func:`truncated_svd`; ``layers`` not a list of distinct layer
+        indices in range; ``X`` not finite (N, in).
     """
     blocks = dense_blocks(net, "factorize")
-    chosen = range(len(blocks)) if layers is None else layers
-    chosen = [check.integer(k, "layers", low=0, high=len(blocks) - 1, where="factorize")
-              for k in chosen]
+    chosen = list(range(len(blocks))) if layers is None else \
+        int_list(layers, "layers", high=len(blocks) - 1, unique=True, where="factorize")
     if energy is None and rank is not None:
         rank = check.integer(rank, "rank", low=1, where="factorize")
     inputs = None if X is None else numpy_forward(net, X, np.float64, inputs=True,
@@ -205,7 +215,10 @@ def factorize(net, rank=None, energy=None, layers=None, X=None):
             W = W @ L                                            # (out, in) whitened
         r = None if rank is None else min(rank, *d.W.shape)
         A, B = truncated_svd(W, rank=r, energy=energy)           # (out, r), (r, in)
-        root = np.sqrt(np.linalg.norm(A, axis=0))                # (r,) = sqrt(sigma_k)
+        S = np.linalg.norm(A, axis=0)                            # (r,) sigma_k
+        keep = S > S.max(initial=0.0) * max(W.shape) * np.finfo(np.float64).eps
+        keep[0] = keep[0] or not keep.any()                      # an all-zero layer: rank 1
+        A, B, root = A[:, keep], B[keep], np.sqrt(np.maximum(S[keep], 1e-300))   # sqrt(sigma)
         A, B = A / root, B * root[:, None]                       # U sqrt(S), sqrt(S) V^T
         if L is not None:
             B = np.linalg.solve(L.T, B.T).T                      # B L^{-1}: (r, in)

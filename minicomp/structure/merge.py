@@ -45,7 +45,7 @@ from .. import validate as check
 from ..blocks import numpy_forward
 from ..nn import Sequential
 from ..prune.mask import num_to_prune
-from .fold import dense_from, sequential_blocks
+from .fold import dense_from, int_list, sequential_blocks
 
 
 def merge_errors(A):
@@ -126,9 +126,8 @@ def merge_neurons(net, X, amount, layers=None):
     """
     blocks = sequential_blocks(net, "merge_neurons")
     hidden = range(len(blocks) - 1)
-    chosen = hidden if layers is None else [
-        check.integer(k, "layers", low=0, high=len(blocks) - 2, where="merge_neurons")
-        for k in layers]
+    chosen = hidden if layers is None else \
+        int_list(layers, "layers", high=len(blocks) - 2, where="merge_neurons")
     Ws = [b.dense.W.data.astype(np.float64) for b in blocks]     # (out, in) each
     bs = [np.zeros(len(W)) if b.dense.b is None else b.dense.b.data.astype(np.float64)
           for W, b in zip(Ws, blocks)]

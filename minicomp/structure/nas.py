@@ -49,6 +49,13 @@ from .search import Real, SearchResult, check_space, sample_config
 from .trials import Trial, build_mlp, run_trials, trial_seeds
 
 
+def _can_change(values) -> bool:
+    """A hyper entry with two different values (a Real with low < high)."""
+    if isinstance(values, Real):
+        return values.low < values.high
+    return any(not (v == values[0]) for v in values)
+
+
 @dataclass(frozen=True)
 class MLPSpace:
     """MLPs with ``depth`` hidden layers of widths from ``widths`` and one activation."""
@@ -90,7 +97,7 @@ class MLPSpace:
             ["add"] * (len(hidden) + 1 in self.depths) + \
             ["remove"] * (len(hidden) - 1 in self.depths) + \
             ["act"] * (len(self.activations) > 1) + \
-            [k for k, v in self.hyper.items() if isinstance(v, Real) or len(set(map(repr, v))) > 1]
+            [k for k, v in self.hyper.items() if _can_change(v)]
         move = moves[int(rng.integers(len(moves)))] if moves else None
         if move == "width":
             i = int(rng.integers(len(hidden)))
@@ -107,8 +114,10 @@ class MLPSpace:
                 len(self.activations) - 1))]
         elif move is not None:                                 # a hyperparameter: redraw it
             values = self.hyper[move]
-            while hyper[move] == arch[move]:
+            for _ in range(1000):                              # a Real: one draw, in practice
                 hyper[move] = sample_config({move: values}, rng)[move]
+                if hyper[move] != arch[move]:
+                    break
         return {"hidden": tuple(hidden), "activation": act, **hyper}
 
 
@@ -126,7 +135,7 @@ def arch_cost(arch: dict, n_in: int, n_out: int) -> dict:
 
 
 def _limits(max_macs, max_bytes, where):
-    return {k: None if v is None else check.integer(v, k, low=1, where=where)
+    return {k: None if v is None else check.integer(v, f"max_{k}", low=1, where=where)
             for k, v in (("macs", max_macs), ("bytes", max_bytes))}
 
 
@@ -260,16 +269,21 @@ def pareto_front(cost, score) -> np.ndarray:
 
     Raises
     ------
-    ValueError
-        Lengths differ, or a value is NaN/inf (an objective that is not finite).
+    TypeError, ValueError
+        Lengths differ, bools, or a value is NaN/inf (an objective that is
+        not finite).
 
     Examples
     --------
     >>> pareto_front([100, 200, 150, 300], [0.90, 0.95, 0.89, 0.95])   # 150 and 300 dominated
     array([0, 1])
     """
-    c = check.array(cost, "cost", ndim=1, dtype=np.float64, where="pareto_front")
-    s = check.array(score, "score", ndim=1, dtype=np.float64, where="pareto_front")
+    c, s = (check.array(v, name, ndim=1, where="pareto_front")
+            for v, name in ((cost, "cost"), (score, "score")))
+    for v, name in ((c, "cost"), (s, "score")):
+        if v.dtype.kind == "b":
+            raise TypeError(f"pareto_front: {name} has dtype bool; expected numbers")
+    c, s = c.astype(np.float64), s.astype(np.float64)
     if len(c) != len(s):
         raise ValueError(f"pareto_front: cost has {len(c)} values but score has {len(s)}; "
                          "expected one of each per point")

@@ -49,17 +49,22 @@ from .trials import Trial, run_trials, trial_seeds
 
 @dataclass(frozen=True)
 class Real:
-    """A real-valued hyperparameter in [low, high]; ``log=True`` samples log-uniformly."""
+    """A real-valued hyperparameter in [low, high]; ``log=True`` samples log-uniformly.
+
+    ``low <= high`` (finite); with ``log=True`` also ``low > 0``.
+    """
 
     low: float
     high: float
     log: bool = False
 
     def __post_init__(self):
-        low = check.number(self.low, "low", low=0.0, low_open=self.log, where="Real")
+        log = check.flag(self.log, "log", where="Real")
+        low = check.number(self.low, "low", low=0.0 if log else None, low_open=True, where="Real")
         high = check.number(self.high, "high", low=low, where="Real")
         object.__setattr__(self, "low", low)
         object.__setattr__(self, "high", high)
+        object.__setattr__(self, "log", log)
 
     def sample(self, rng) -> float:
         if self.log:
@@ -190,15 +195,28 @@ def random_search(objective, space, n_trials, epochs, *, seed=0, n_jobs=1, backe
     return SearchResult(trials, _best(trials), "random")
 
 
+def _check_rungs(n_trials, min_epochs, max_epochs, eta, where):
+    n_trials = check.integer(n_trials, "n_trials", low=1, where=where)
+    min_epochs = check.integer(min_epochs, "min_epochs", low=1, where=where)
+    max_epochs = check.integer(max_epochs, "max_epochs", low=min_epochs, where=where)
+    return n_trials, min_epochs, max_epochs, check.integer(eta, "eta", low=2, where=where)
+
+
 def rungs(n_trials: int, min_epochs: int, max_epochs: int, eta: int = 3) -> list:
     """``(survivors, epochs)`` of each rung of successive halving.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``n_trials`` < 1, not 1 <= ``min_epochs`` <= ``max_epochs``, ``eta`` < 2.
 
     Examples
     --------
     >>> rungs(27, 1, 27, eta=3)       # cost 27*1 + 9*3 + 3*9 + 1*27 = 108 epochs
     [(27, 1), (9, 3), (3, 9), (1, 27)]
     """
-    out, n, e = [], n_trials, min_epochs
+    n, e, max_epochs, eta = _check_rungs(n_trials, min_epochs, max_epochs, eta, "rungs")
+    out = []
     while True:
         out.append((n, min(e, max_epochs)))
         if n == 1 or e >= max_epochs:
@@ -226,10 +244,9 @@ def successive_halving(objective, space, n_trials, min_epochs, max_epochs, *, et
     """
     where = "successive_halving"
     space = check_space(space, where)
-    n_trials = check.integer(n_trials, "n_trials", low=1, where=where)
-    min_epochs, seed = _common(min_epochs, seed, where)
-    max_epochs = check.integer(max_epochs, "max_epochs", low=min_epochs, where=where)
-    eta = check.integer(eta, "eta", low=2, where=where)
+    n_trials, min_epochs, max_epochs, eta = _check_rungs(n_trials, min_epochs, max_epochs,
+                                                         eta, where)
+    seed = check.integer(seed, "seed", low=0, where=where)
     rng = np.random.default_rng(seed)
     configs = [sample_config(space, rng) for _ in range(n_trials)]
     seeds = trial_seeds(seed, n_trials)

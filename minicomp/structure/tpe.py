@@ -33,6 +33,7 @@ Golovin, D. et al. (2017). Google Vizier. KDD.
 """
 from __future__ import annotations
 
+import inspect
 import time
 
 from .. import validate as check
@@ -59,6 +60,19 @@ def _suggest(trial, space):
             k = trial.suggest_categorical(f"{name}#", list(range(len(v))))   # any value type
             params[name] = v[k]
     return params
+
+
+def _check_report(objective, where):
+    """TypeError unless ``objective`` can be called with ``report=`` (when Python can tell)."""
+    try:
+        params = inspect.signature(objective).parameters.values()
+    except (TypeError, ValueError):                       # a builtin: cannot tell, try it
+        return
+    if not any(p.name == "report" or p.kind is p.VAR_KEYWORD for p in params):
+        raise TypeError(f"{where}: objective {getattr(objective, '__name__', objective)!r} "
+                        "takes no report= argument; expected a callable objective(params, "
+                        "epochs, seed, report=None) that calls report(epoch, score) after each "
+                        "epoch and stops when it returns True (as MLPObjective does)")
 
 
 def optuna_search(objective, space, n_trials, epochs=10, *, budget=None, seed=0, pruner=True,
@@ -90,8 +104,9 @@ def optuna_search(objective, space, n_trials, epochs=10, *, budget=None, seed=0,
     ImportError
         Optuna is not installed.
     TypeError, ValueError
-        What :func:`random_search` refuses; ``budget`` <= 0; a score that
-        is not a finite number.
+        What :func:`random_search` refuses; ``budget`` <= 0; an objective
+        without a ``report`` parameter; ``storage`` not None, a str or an
+        Optuna storage; a score that is not a finite number.
     """
     where = "optuna_search"
     space = check_space(space, where)
@@ -103,7 +118,13 @@ def optuna_search(objective, space, n_trials, epochs=10, *, budget=None, seed=0,
     if not callable(objective):
         raise TypeError(f"{where}: objective is a {type(objective).__name__}; expected a "
                         "callable objective(params, epochs, seed, report=None)")
+    _check_report(objective, where)
     optuna = _optuna(where)
+    if storage is not None and not isinstance(storage, (str, optuna.storages.BaseStorage)):
+        raise TypeError(f"{where}: storage is a {type(storage).__name__}; expected None, a "
+                        "storage URL str (e.g. 'sqlite:///mlp.db') or an optuna storage")
+    if study_name is not None and not isinstance(study_name, str):
+        raise TypeError(f"{where}: study_name is a {type(study_name).__name__}; expected a str")
     sampler = optuna.samplers.TPESampler(seed=seed, n_startup_trials=startup_trials)
     prune = optuna.pruners.MedianPruner(n_startup_trials=startup_trials, n_warmup_steps=1) \
         if check.flag(pruner, "pruner", where=where) else optuna.pruners.NopPruner()

@@ -33,6 +33,7 @@ returning True stops the trial early (Optuna's pruner hooks in there).
 """
 from __future__ import annotations
 
+import numbers
 import sys
 import time
 from dataclasses import dataclass, field
@@ -67,6 +68,7 @@ class Trial:
 def trial_seeds(seed, n: int) -> list:
     """``n`` independent int seeds derived from ``seed`` (same seed, same list)."""
     seed = check.integer(seed, "seed", low=0, where="trial_seeds")
+    n = check.integer(n, "n", low=0, where="trial_seeds")
     return [int(s.generate_state(1)[0]) for s in np.random.SeedSequence(seed).spawn(n)]
 
 
@@ -84,8 +86,8 @@ def _one_thread(objective, params, epochs, seed):
 
 def check_score(score, params, where):
     """A trial's score as a finite float, else ValueError naming the configuration."""
-    if isinstance(score, (bool, np.bool_)) or not isinstance(score, (int, float, np.number)) \
-            or not np.isfinite(score):
+    if isinstance(score, (bool, np.bool_)) or not isinstance(score, numbers.Real) \
+            or not np.isfinite(score):                           # complex: not Real
         raise ValueError(f"{where}: the objective returned {score!r} for {params}; expected a "
                          "finite number (higher is better)")
     return float(score)
@@ -101,8 +103,8 @@ def run_trials(objective, configs, epochs, seeds, *, n_jobs=1, backend=None, qui
         Picklable for process backends (a module-level function or a
         dataclass such as :class:`MLPObjective`).
     configs : list of dict
-    epochs : int or list of int, one per config
-    seeds : list of int, one per config
+    epochs : int or list of int, one per config (>= 1)
+    seeds : list of int (>= 0), one per config
     n_jobs : int
         Workers (-1: all cores); 1 runs in this process.
     backend : str, optional
@@ -115,7 +117,8 @@ def run_trials(objective, configs, epochs, seeds, *, n_jobs=1, backend=None, qui
     Raises
     ------
     TypeError, ValueError
-        ``objective`` not callable; a score that is not a finite number.
+        ``objective`` not callable; ``epochs`` or ``seeds`` not one per
+        config, an epoch count < 1; a score that is not a finite real number.
     """
     from joblib import Parallel, delayed, parallel_config
 
@@ -125,7 +128,19 @@ def run_trials(objective, configs, epochs, seeds, *, n_jobs=1, backend=None, qui
     n_jobs = check.integer(n_jobs, "n_jobs", low=-1, where=where)
     if n_jobs == 0:
         raise ValueError(f"{where}: n_jobs=0; expected >= 1 workers or -1 (all cores)")
-    epochs = list(epochs) if isinstance(epochs, (list, tuple)) else [epochs] * len(configs)
+    if not isinstance(configs, (list, tuple)):
+        raise TypeError(f"{where}: configs is a {type(configs).__name__}; expected a list of "
+                        "dicts, one per trial")
+    sequence = (list, tuple, np.ndarray)
+    epochs = list(epochs) if isinstance(epochs, sequence) else [epochs] * len(configs)
+    seeds = list(seeds) if isinstance(seeds, sequence) else seeds
+    for name, values in (("epochs", epochs), ("seeds", seeds)):
+        if not isinstance(values, list) or len(values) != len(configs):
+            got = f"{len(values)} entries" if isinstance(values, list) else repr(values)
+            raise ValueError(f"{where}: {name} has {got} but configs has {len(configs)}; "
+                             "expected one per config")
+    epochs = [check.integer(e, f"epochs[{i}]", low=1, where=where) for i, e in enumerate(epochs)]
+    seeds = [check.integer(s, f"seeds[{i}]", low=0, where=where) for i, s in enumerate(seeds)]
     tasks = [delayed(_one_thread)(objective, c, e, s) for c, e, s in zip(configs, epochs, seeds)]
     backend = backend or ("loky" if n_jobs != 1 else "sequential")
     inner = {"inner_max_num_threads": 1} if backend == "loky" else {}   # env of new processes
