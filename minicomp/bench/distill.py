@@ -38,6 +38,7 @@ from .timing import cpu
 TEMPERATURES = (1.0, 2.0, 4.0, 8.0)
 ALPHAS = (0.5, 0.9, 1.0)
 DIGITS_TRAIN = 200            # training examples kept for digits (of 1347; rounded per class)
+TEACHER_PATIENCE = 10        # the teacher stops when validation has not improved for 10 epochs
 PRUNE_AMOUNT = 0.75           # fraction of each hidden layer's neurons removed
 PRUNE_TEMPERATURES = (1.0, 2.0, 4.0)   # prune-then-distill: T chosen on validation
 
@@ -81,7 +82,8 @@ def one_seed(dataset, seed, quick):
                         evaluate(net, X_te, y_te)["accuracy"])
 
     teacher = teacher_net(n_in, n_out, 128 if quick else 512, seed)
-    fit(teacher, X_tr, y_tr, **recipe(30 if quick else 80, seed)(teacher))
+    fit(teacher, X_tr, y_tr, validation=(X_val, y_val), early_stopping=TEACHER_PATIENCE,
+        **recipe(30 if quick else 80, seed)(teacher))         # the best epoch on validation
     score("teacher", teacher)
 
     def student():
