@@ -6,7 +6,10 @@ choice (T, alpha) is made on validation, the test set gives the final
 numbers only.
 
 - **teacher**: an MLP 512-512 with dropout 0.3 (about 40x the student's
-  parameters); **student**: the seeds' MLP 64-64.
+  parameters), trained for up to 80 epochs and kept at its best
+  validation epoch (early stopping; a teacher that has memorised the
+  training set gives soft targets that say little more than the labels);
+  **student**: the seeds' MLP 64-64.
 - the student alone, hard-label KD (the teacher's argmax, seed 004), soft
   KD at T in ``TEMPERATURES`` (alpha 0.9) and at alpha in ``ALPHAS`` (best
   T); the best T is the one with the highest mean validation accuracy.
