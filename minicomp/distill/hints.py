@@ -44,8 +44,11 @@ def _upto(net, block) -> list:
 
 
 def _layer(value, name, blocks, where) -> int:
-    return validate.integer(value, name, low=0, high=len(blocks) - 2, where=where) \
-        if len(blocks) > 1 else validate.integer(value, name, low=1, high=0, where=where)
+    """A hidden layer's index in ``blocks`` (the last block gives the logits)."""
+    if len(blocks) < 2:
+        raise ValueError(f"{where}: the {name.split('_')[0]} has one Dense layer and no hidden "
+                         "layer; expected a net with at least one hidden layer")
+    return validate.integer(value, name, low=0, high=len(blocks) - 2, where=where)
 
 
 def hint_train(student, teacher, X, student_layer: int = 0, teacher_layer: int = 0,

@@ -76,13 +76,14 @@ def _logits(student_logits, teacher_logits, where) -> tuple:
     return z_s, z_t
 
 
-def _over_T(z, T, name, where) -> np.ndarray:
-    """``z / T``, refused when it overflows (a tiny T, or huge logits)."""
+def _over_T(z, T, name, where):
+    """``z / T`` (an array or a Tensor), refused when it overflows (a tiny T, or huge logits)."""
     with np.errstate(over="ignore", invalid="ignore"):
         zT = z * (1.0 / T)
-    if not np.isfinite(zT).all():
+    if not np.isfinite(getattr(zT, "data", zT)).all():
         raise ValueError(f"{where}: {name} / T overflows at T={T:g} (largest |{name}| "
-                         f"{np.abs(z).max():.3g}); expected a larger temperature")
+                         f"{np.abs(getattr(z, 'data', z)).max():.3g}); expected a larger "
+                         "temperature")
     return zT
 
 
@@ -148,8 +149,7 @@ def kd_loss(student_logits, teacher_logits, y=None, T: float = 4.0, alpha: float
     if hard:
         soft = F.cross_entropy(z_s, z_t.argmax(axis=1))                  # teacher's argmax
     else:
-        _over_T(z_s.data, T, "student_logits", where)
-        log_q = F.log_softmax(z_s * (1.0 / T), axis=1)                   # (N, K) student
+        log_q = F.log_softmax(_over_T(z_s, T, "student_logits", where), axis=1)  # (N, K)
         p = F.softmax(Tensor(_over_T(z_t, T, "teacher_logits", where)), axis=1).data
         soft = F.kl_div(log_q, p, reduction="batchmean") * (T * T)
     if alpha == 1.0:
