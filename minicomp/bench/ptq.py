@@ -1,8 +1,9 @@
 """``minicomp bench ptq``: the post-training reconstruction issue's targets, over seeds.
 
 For the seeds' MLP (hidden 64-64) on digits and MNIST-1D, trained by
-:func:`minicomp.train.train_baseline` with each seed, and a calibration set
-of 512 training rows drawn with that seed:
+:func:`minicomp.train.train_baseline` with each seed, calibrated on the
+whole training set (GPTQ's H and AdaRound's loss; a choice made on
+validation, below):
 
 1. **bits** -- per-channel symmetric weights with 8-bit activations at 4
    and 3 bits: round-to-nearest (:func:`minicomp.quant.quantize_mlp`),
@@ -12,10 +13,15 @@ of 512 training rows drawn with that seed:
    kernels (:func:`minicomp.deploy.to_inference` of
    :func:`~minicomp.ptq.as_int8` of it): ``integer_gptq4``. ``gptq*_ao``
    is GPTQ with ``act_order=True`` (columns by decreasing H_jj, the GPTQ
-   paper's "act-order"), the setting that won on validation splits of
-   MNIST-1D's training set (64-64, 4 bits, 3 seeds: mean validation
-   accuracy 0.640 with act-order and damp 0.01 against 0.630 without, RTN
-   0.624, float 0.638; a separate run, the test set unused).
+   paper's "act-order"): the GPTQ the targets check, plain ``gptq*`` is
+   shown beside it. Choices made on validation splits (20 %) of MNIST-1D's
+   training set, the test set unused (one run of a separate script; W4A8, drop of validation accuracy vs float in points, mean of 10
+   seeds for 64-64 and 3 for 256-256): calibrating on 512 rows vs all
+   3,200, RTN 1.52 / 1.62, GPTQ 0.97 / 0.66, GPTQ act-order 0.76 / 0.39,
+   AdaRound 500 iterations 0.76 / 1.30, AdaRound 2,000 iterations 0.62 /
+   0.46; on 256-256, RTN 1.17 / 1.17, GPTQ act-order -0.04 / 0.46,
+   AdaRound 2,000 iterations 0.62 / 0.00. Hence: all training rows,
+   act-order, AdaRound's 2,000 iterations (its default).
 2. **sparsity** -- SparseGPT at 50 % and 2:4, one-shot, against
    magnitude pruning one-shot at equal sparsity (no fine-tuning).
 3. **equalization** -- the net with hidden neuron 0 of layer 0 scaled up
@@ -30,8 +36,8 @@ of 512 training rows drawn with that seed:
    vs AWQ, keeping the salient vs a random channel in float, and per-tensor
    W8A8 vs SmoothQuant (alpha 0.5).
 
-A **larger MLP** (MNIST-1D, hidden 256-256) is trained once; its seeds vary
-the calibration set and AdaRound's minibatches (bits 4, 3, 2). **Speed**:
+A **larger MLP** (MNIST-1D, hidden 256-256, 30 epochs, batch 64) is
+trained with each seed (bits 4, 3, 2). **Speed**:
 GPTQ of one 512 x 512 layer (H from 2048 random rows), median of 3, with
 BLAS's default threads and on one thread (threadpoolctl, when installed);
 ``--quick`` times one run.
@@ -105,9 +111,9 @@ def one_seed(dataset: str, seed: int, quick: bool) -> dict:
     net, _, result, data = train_baseline(
         BaselineConfig(dataset=dataset, seed=seed, epochs=3 if quick else 40), quiet=True)
     rng = np.random.default_rng(seed)
-    X_cal = data.X_train[rng.choice(len(data.X_train), 512, replace=False)]
+    X_cal = data.X_train[:512] if quick else data.X_train
     r = {"float": result["accuracy"]}
-    r.update(bits_rows(net, data, X_cal, seed, (4, 3), 20 if quick else 500))
+    r.update(bits_rows(net, data, X_cal, seed, (4, 3), 20 if quick else 2000))
     inet = to_inference(as_int8(gptq_mlp(net, X_cal, 4, 8)))
     r["integer_gptq4"] = float((inet(data.X_test).argmax(1) == data.y_test).mean())
     r["sparsegpt50"] = _acc(sparsegpt_net(net, X_cal, 0.5), data)
@@ -146,17 +152,17 @@ def one_seed(dataset: str, seed: int, quick: bool) -> dict:
 
 
 def large_mlp(seeds, quick: bool) -> dict:
-    """The larger MLP, trained once; its seeds draw calibration sets."""
+    """The larger MLP, trained once per seed, calibrated like the small ones."""
     hidden = (32, 32) if quick else (256, 256)
-    net, _, result, data = train_baseline(BaselineConfig(
-        dataset="mnist1d", hidden=hidden, epochs=3 if quick else 30, batch_size=64), quiet=True)
     per_seed = []
     for seed in seeds:
-        rng = np.random.default_rng(seed)
-        X_cal = data.X_train[rng.choice(len(data.X_train), 512, replace=False)]
-        per_seed.append(bits_rows(net, data, X_cal, seed, (4, 3, 2), 20 if quick else 500))
-    row = _summarise("mnist1d large", seeds, [{"float": result["accuracy"], **p}
-                                               for p in per_seed])
+        net, _, result, data = train_baseline(BaselineConfig(
+            dataset="mnist1d", hidden=hidden, epochs=3 if quick else 30, batch_size=64,
+            seed=seed), quiet=True)
+        X_cal = data.X_train[:512] if quick else data.X_train
+        per_seed.append({"float": result["accuracy"], **bits_rows(
+            net, data, X_cal, seed, (4, 3, 2), 20 if quick else 2000)})
+    row = _summarise("mnist1d large", seeds, per_seed)
     row["hidden"] = list(hidden)
     return row
 
@@ -172,7 +178,7 @@ def _summarise(name, seeds, per_seed) -> dict:
 def _targets(row) -> dict:
     f, m = row["float_mean"], lambda k: row[k + "_mean"]
     t = {f"{k} drop <= half of rtn4's": f - m(k) <= max(f - m("rtn4"), 0) / 2
-         for k in ("gptq4", "gptq4_ao", "adaround4")}
+         for k in ("gptq4_ao", "adaround4")}
     if row["dataset"] == "mnist1d":
         t["gptq3 >= rtn3 + 5 pt"] = m("gptq3") - m("rtn3") >= 0.05
     if "sparsegpt50" in row:

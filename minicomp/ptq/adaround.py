@@ -31,8 +31,7 @@ Nagel, M., Amjad, R. A., van Baalen, M., Louizos, C., Blankevoort, T.
 (2020). Up or Down? Adaptive Rounding for Post-Training Quantization.
 ICML. arXiv:2004.10568.
 
-Deviations: per-layer optimisation over a calibration set of a few
-hundred rows for hundreds (not 10k) of iterations. The reconstruction
+Deviations: per-layer optimisation for 2,000 (not 10k) iterations. The reconstruction
 loss is relative, :math:`\lVert\Delta Y\rVert_F^2 / \lVert Y\rVert_F^2` on the
 minibatch, and the regulariser averaged over the weights, so that ``lam``
 depends neither on the layer's size nor on its output scale. Starting
@@ -49,8 +48,12 @@ calibrate, grid ``lam`` in {0.01, 0.1, 1} x ``lr`` in {0.01, 0.05, 0.2,
 datasets, both bit widths and both seeds, is 79.95 % (grid range 78.86 to
 79.95 %; 79.60 % at ``lr`` = 0.05, the former default): differences of
 about a point, within the sampling noise of validation sets of 800
-(MNIST-1D) and 269 (digits) rows. The test sets played no part in
-this choice.
+(MNIST-1D) and 269 (digits) rows. A second validation run (MNIST-1D,
+W4A8, 10 seeds for 64-64 and 3 for 256-256) then raised ``iters`` to
+2,000: with the whole training part as calibration set the validation
+drop vs float fell from 1.30 to 0.46 points (64-64) and from 0.58 to 0.00
+(256-256), against 1.62 and 1.17 for round-to-nearest. The test sets
+played no part in these choices.
 """
 from __future__ import annotations
 
@@ -106,7 +109,7 @@ def beta_schedule(t: int, iters: int, warmup: float = 0.2, start: float = 20.0,
 
 def adaround(W, X, X_seen=None, b=None, relu: bool = False, bits: int = 4,
              scheme: str = "symmetric", granularity: str = "channel",
-             group_size: int | None = None, iters: int = 500, lr: float = 0.2,
+             group_size: int | None = None, iters: int = 2000, lr: float = 0.2,
              lam: float = 0.1, batch_size: int = 128, seed=0) -> QTensor:
     r"""Learned rounding of one layer's weights ``W`` (out, in) on its inputs ``X``.
 
@@ -187,7 +190,7 @@ def adaround(W, X, X_seen=None, b=None, relu: bool = False, bits: int = 4,
 
 
 def adaround_mlp(net, X_calib, bits: int = 4, bits_a: int | None = 8,
-                 granularity: str = "channel", iters: int = 500, lr: float = 0.2,
+                 granularity: str = "channel", iters: int = 2000, lr: float = 0.2,
                  lam: float = 0.1, batch_size: int = 128, seed=0) -> QuantizedMLP:
     """:func:`minicomp.quant.quantize_mlp` with every layer's rounding learned by
     :func:`adaround`, layer after layer (see :mod:`~minicomp.ptq.layerwise`)."""
