@@ -28,6 +28,20 @@ def test_format_table_marks_targets():
     assert "0.6600 ± 0.0000" in text and "0.500 s" in text and "n/a" in text
 
 
+def test_a_drop_within_the_seed_spread_cannot_be_halved():
+    row = {"dataset": "digits"}
+    for k, mean, std in (("float", 0.97, 0.003), ("rtn4", 0.968, 0.004), ("gptq4", 0.969, 0.0),
+                         ("adaround4", 0.955, 0.0)):
+        row[k + "_mean"], row[k + "_std"] = mean, std
+    assert bench._targets(row) == {"gptq4 drop <= half of rtn4's": None,
+                                   "adaround4 drop <= half of rtn4's": None}
+    row["rtn4_mean"] = 0.95                                       # a 2-point drop: measurable
+    assert bench._targets(row) == {"gptq4 drop <= half of rtn4's": True,
+                                   "adaround4 drop <= half of rtn4's": False}
+    row["targets"], row["seeds"], row["keys"] = {"x": None}, [0], []
+    assert "x: n/a" in bench.format_table([row])
+
+
 def test_quick_run_measures_every_target():
     rows = bench.run(quick=True)
     assert [r["dataset"] for r in rows] == ["digits", "mnist1d", "mnist1d large", "speed"]

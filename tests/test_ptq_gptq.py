@@ -6,7 +6,7 @@ from minicomp import MLP
 from minicomp.deploy import to_inference
 from minicomp.prune.obs import layer_hessian, obs_compensate
 from minicomp.ptq import as_int8, gptq_mlp
-from minicomp.ptq.gptq import column_loop, gptq, inverse_cholesky
+from minicomp.ptq.gptq import asymmetric_target, column_loop, gptq, inverse_cholesky
 from minicomp.quant import quantize_mlp, quantize_tensor
 from minicomp.quant.integer import simulate_codes
 
@@ -106,6 +106,31 @@ def test_gptq_mlp_beats_round_to_nearest_on_outputs():
     e_g = np.abs(gptq_mlp(net, X, 3, None)(X).data - Y).mean()
     e_r = np.abs(quantize_mlp(net, X, 3, None)(X).data - Y).mean()
     assert e_g < e_r
+
+
+def test_asymmetric_target_is_the_least_squares_fit_to_the_float_outputs():
+    W, X = _layer(3)
+    X_seen = X + np.random.default_rng(1).normal(scale=0.3, size=X.shape)   # earlier error
+    assert asymmetric_target(W, X, X, 0.01) is W                  # no earlier error: W itself
+    W_star = asymmetric_target(W, X, X_seen, 0.0)
+    W_ls = np.linalg.lstsq(X_seen, X @ W.T, rcond=None)[0].T       # scipy-free oracle
+    np.testing.assert_allclose(W_star, W_ls, rtol=1e-7, atol=1e-9)
+    damped = asymmetric_target(W, X, X_seen, 0.01)                 # between W and the fit
+    err = lambda V: ((X_seen @ V.T - X @ W.T) ** 2).sum()
+    assert err(W_star) <= err(damped) < err(W)
+
+
+def test_gptq_mlp_asymmetric_repairs_earlier_layers():
+    net, X = _net_and_data()
+    Y = net(X).data
+    errors = {a: np.abs(gptq_mlp(net, X, 3, None, asymmetric=a)(X).data - Y).mean()
+              for a in (True, False)}
+    assert errors[True] < errors[False]
+    one = MLP([12, 5], seed=0)                                     # one layer: no earlier error
+    np.testing.assert_array_equal(gptq_mlp(one, X, 3, asymmetric=True).qlayers[0].W.q,
+                                  gptq_mlp(one, X, 3, asymmetric=False).qlayers[0].W.q)
+    with pytest.raises(TypeError, match="asymmetric"):
+        gptq_mlp(net, X, 3, asymmetric="yes")
 
 
 def test_bad_inputs_are_named():

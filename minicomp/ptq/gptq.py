@@ -198,10 +198,34 @@ def gptq(W, H, bits: int = 4, scheme: str = "symmetric", granularity: str = "cha
                    group_size if granularity == "group" else None)
 
 
+def asymmetric_target(W, X, X_seen, damp: float, where: str = "asymmetric_target"):
+    r"""The weights whose outputs on ``X_seen`` best match ``W``'s on ``X``.
+
+    A layer inside a quantized net sees :math:`\tilde X`, not the float
+    net's X. Its target is still the float output :math:`XW^\top`, and
+
+    .. math:: \lVert \tilde X\hat W^\top - XW^\top\rVert_F^2
+              = \lVert \tilde X(\hat W - W^*)^\top\rVert_F^2 + \text{const},\qquad
+              W^{*\top} = W^\top + (\tilde X^\top\tilde X + \lambda I)^{-1}
+                          \tilde X^\top (X - \tilde X) W^\top
+
+    (least squares, exact at :math:`\lambda = 0`): GPTQ of :math:`W^*` on
+    :math:`H = 2\tilde X^\top\tilde X` minimises the left side, repairing
+    the earlier layers' error as well as its own. With
+    :math:`\tilde X = X`, :math:`W^* = W`. :math:`\lambda` is GPTQ's
+    damping (``damp`` x mean diag), through the same Cholesky factor.
+    """
+    if X_seen is X or np.array_equal(X_seen, X):
+        return W
+    U = inverse_cholesky(2 * X_seen.T @ X_seen, damp, where)          # U^T U = (2G + 2 lam I)^-1
+    D = X_seen.T @ ((X - X_seen) @ W.T)                                # (in, out)
+    return W + 2 * (U.T @ (U @ D)).T
+
+
 def gptq_mlp(net, X_calib, bits: int = 4, bits_a: int | None = 8,
              granularity: str = "channel", group_size: int | None = None,
              damp: float = 0.01, block_size: int = 128,
-             act_order: bool = False) -> QuantizedMLP:
+             act_order: bool = False, asymmetric: bool = True) -> QuantizedMLP:
     r""":func:`minicomp.quant.quantize_mlp` with every layer's weights from :func:`gptq`.
 
     Layer after layer (:mod:`~minicomp.ptq.layerwise`), each on
@@ -209,6 +233,19 @@ def gptq_mlp(net, X_calib, bits: int = 4, bits_a: int | None = 8,
     so far; activation ranges and the bias grid as ``quantize_mlp``'s. The
     result runs on :func:`minicomp.deploy.to_inference` (8-bit weights, or
     fewer through :func:`~minicomp.ptq.layerwise.as_int8`).
+
+    ``asymmetric`` (default) quantizes :func:`asymmetric_target`'s
+    :math:`W^*`, so each layer aims at the *float* net's outputs
+    (AdaRound's target; the objective of GPTAQ, Li et al. 2025,
+    arXiv:2504.02692, solved here by one least-squares step before the
+    loop); ``False`` is the original GPTQ, which matches the quantized
+    net's own outputs :math:`\tilde X W^\top`. Chosen on validation splits
+    (20 %) of MNIST-1D's training set, calibrating on the rest, drop of
+    validation accuracy vs float in points (one run of a separate script):
+    hidden 64-64, 6 seeds, W3A8: round-to-nearest 7.50, original 3.81,
+    original with ``act_order`` 2.94, asymmetric 2.29, both 2.92; W4A8:
+    1.56, -, 0.27, 0.15, 0.44; hidden 256-256, 3 seeds, W3A8: 5.79,
+    1.58, 1.67, 1.04, -.
 
     Examples
     --------
@@ -218,7 +255,11 @@ def gptq_mlp(net, X_calib, bits: int = 4, bits_a: int | None = 8,
     >>> gptq_mlp(net, X, bits=4)
     QuantizedMLP(W4 channel, A8, 2 layers)
     """
+    asymmetric = validate.flag(asymmetric, "asymmetric", where="gptq_mlp")
+
     def quantize_layer(k, W, X, X_seen):
+        if asymmetric:
+            W = asymmetric_target(W, X, X_seen, damp, "gptq_mlp")
         return gptq(W, 2 * X_seen.T @ X_seen, bits, "symmetric", granularity, group_size,
                     damp, block_size, act_order)
 
