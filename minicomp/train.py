@@ -287,18 +287,34 @@ class BaselineConfig:
     epochs: int = 40                 # passes over the training set
     batch_size: int = 32             # minibatch size (seed 000 uses 32)
     seed: int = 0                    # initialisation and shuffling seed
+    validation: float = 0.1          # fraction of the train set carved for validation (val_acc)
+    early_stopping: int | None = None    # patience (epochs) on the validation loss; None: all
 
 
 def train_baseline(config: BaselineConfig | None = None, quiet: bool = False):
     """Train the baseline MLP of ``config`` on its dataset.
 
+    The dataset's validation part (``config.validation`` of the training
+    set, carved once by the loader with its default seed, so the same rows
+    for every ``config.seed``) is what ``history.val_accuracy`` and early
+    stopping see; the test set is used once, for ``result``.
+
     Returns
     -------
     net : MLP
     history : History
+        ``val_loss`` / ``val_accuracy`` on ``data.X_val`` (empty if
+        ``config.validation == 0``).
     result : dict
         ``evaluate`` on the test set, plus ``"seconds"`` of training.
     data : Dataset
+        With ``X_val, y_val``; ``X_train`` holds the rows trained on.
+
+    Raises
+    ------
+    TypeError, ValueError
+        Unknown ``dataset``; ``validation`` not in [0, 1) (NaN and bools
+        refused); ``early_stopping`` given without a validation part, or < 1.
     """
     from .data import load_digits, load_mnist1d
     from .nn import MLP
@@ -308,15 +324,18 @@ def train_baseline(config: BaselineConfig | None = None, quiet: bool = False):
     loaders = {"digits": load_digits, "mnist1d": load_mnist1d}
     if config.dataset not in loaders:
         raise ValueError(f"dataset={config.dataset!r}; expected one of {sorted(loaders)}")
-    data = loaders[config.dataset]()
+    data = loaders[config.dataset](validation=config.validation)
+    if config.early_stopping is not None and data.validation is None:
+        raise ValueError(f"train_baseline: early_stopping={config.early_stopping!r} with "
+                         "validation=0; expected a validation fraction > 0 to stop on")
     sizes = [data.X_train.shape[1], *config.hidden, data.num_classes]
     net = MLP(sizes, seed=config.seed)
     optimizer = SGD(net.parameters(), lr=config.lr, momentum=config.momentum,
                     weight_decay=config.weight_decay)
     history = fit(net, data.X_train, data.y_train, optimizer=optimizer, epochs=config.epochs,
                   batch_size=config.batch_size, seed=config.seed,
-                  scheduler=CosineLR(optimizer, T=config.epochs),
-                  validation=(data.X_test, data.y_test), quiet=quiet, desc=config.dataset)
-    result = evaluate(net, data.X_test, data.y_test)
+                  scheduler=CosineLR(optimizer, T=config.epochs), validation=data.validation,
+                  early_stopping=config.early_stopping, quiet=quiet, desc=config.dataset)
+    result = evaluate(net, data.X_test, data.y_test)            # the test set: once, at the end
     result["seconds"] = history.seconds
     return net, history, result, data

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from minicomp.data import (Dataset, batches, load_digits, load_mnist, load_mnist1d, make_blobs,
-                           make_spirals, num_batches, read_idx, train_test_split, write_idx)
+                           make_spirals, num_batches, read_idx, split_validation,
+                           train_test_split, write_idx)
 
 IDX_DTYPES = [np.uint8, np.int8, np.int16, np.int32, np.float32, np.float64]
 
@@ -94,6 +95,109 @@ def test_train_test_split_accepts_a_generator_and_checks_lengths():
         train_test_split(X, y[:9])
     with pytest.raises(ValueError, match="0 test samples"):
         train_test_split(X, y, test_size=0.01)
+
+
+# ---------------------------------------------------------------- validation split
+
+def test_dataset_without_validation_has_empty_parts_of_the_right_shape():
+    ds = load_digits()
+    assert ds.X_val.shape == (0, 64) and ds.y_val.shape == (0,)
+    assert ds.X_val.dtype == np.float32 and ds.y_val.dtype == np.int64
+    assert ds.validation is None
+    assert len(list(ds)) == 4                         # unpacks as before
+
+
+def test_digits_validation_is_carved_from_train_stratified_and_seeded():
+    base, ds = load_digits(), load_digits(validation=0.1)
+    assert len(ds.X_train) + len(ds.X_val) == len(base.X_train)
+    np.testing.assert_array_equal(ds.y_test, base.y_test)          # the same test set
+    assert abs(len(ds.X_val) - 0.1 * len(base.X_train)) <= 10
+    counts = np.bincount(ds.y_val, minlength=10) / np.bincount(base.y_train, minlength=10)
+    assert np.all(np.abs(counts - 0.1) < 0.02)                      # every class ~10 %
+    X_val, y_val = ds.validation
+    assert X_val is ds.X_val and y_val is ds.y_val
+    assert "val=(136, 64)" in repr(ds)
+    again, other = load_digits(validation=0.1), load_digits(validation=0.1, seed=1)
+    np.testing.assert_array_equal(again.X_val, ds.X_val)
+    assert not np.array_equal(other.y_val, ds.y_val)
+
+
+def test_digits_validation_rows_are_not_in_train_and_standardized_by_train_only():
+    raw = load_digits(validation=0.2, standardize=False)
+    train_rows = {r.tobytes() for r in raw.X_train}
+    overlap = sum(r.tobytes() in train_rows for r in raw.X_val)
+    assert overlap <= 5                                 # digits holds a few duplicate images
+    ds = load_digits(validation=0.2)
+    mean = raw.X_train.mean(axis=0)
+    std = np.where(raw.X_train.std(axis=0) > 0, raw.X_train.std(axis=0), 1.0)
+    np.testing.assert_allclose(ds.X_train.mean(axis=0), 0, atol=1e-5)
+    np.testing.assert_allclose(ds.X_val, (raw.X_val - mean) / std, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ds.X_test, (raw.X_test - mean) / std, rtol=1e-4, atol=1e-4)
+
+
+def test_mnist1d_validation_keeps_the_test_set():
+    base, ds = load_mnist1d(), load_mnist1d(validation=0.25)
+    assert len(ds.X_train) + len(ds.X_val) == 4000 and abs(len(ds.X_val) - 1000) <= 5
+    np.testing.assert_array_equal(ds.X_test, base.X_test)
+    assert np.bincount(ds.y_val, minlength=10).min() > 0
+    together = np.sort(np.concatenate([ds.X_train, ds.X_val]), axis=0)
+    np.testing.assert_array_equal(together, np.sort(base.X_train, axis=0))
+
+
+def test_load_mnist_validation(tmp_path):
+    directory = tmp_path / "mnist"
+    directory.mkdir()
+    make_fake_mnist(directory, n_train=40)
+    ds = load_mnist(directory, validation=0.25, seed=3)
+    assert ds.X_train.shape == (30, 16) and ds.X_val.shape == (10, 16)
+    assert sorted(ds.y_val.tolist()) == list(range(10))            # one of each class
+    assert load_mnist(directory).X_val.shape == (0, 16)
+    with pytest.raises(ValueError, match="load_mnist: validation=1.5"):
+        load_mnist(directory, validation=1.5)
+
+
+BAD_VALIDATION = [
+    (float("nan"), ValueError, "validation=nan; expected a finite number >= 0 and < 1"),
+    (float("inf"), ValueError, "validation=inf"),
+    (1.0, ValueError, "validation=1.0; expected"),
+    (-0.1, ValueError, "validation=-0.1; expected"),
+    (True, TypeError, r"validation=True \(bool\)"),
+    (np.bool_(False), TypeError, r"validation=(np\.)?False_? \(bool\)"),
+    ("0.1", TypeError, "validation='0.1'"),
+    (None, TypeError, "validation=None"),
+    (1e-5, ValueError, "validation=1e-05 leaves an empty part"),
+]
+
+
+@pytest.mark.parametrize("value, error, words", BAD_VALIDATION)
+@pytest.mark.parametrize("loader", [load_digits, load_mnist1d])
+def test_loaders_refuse_bad_validation(loader, value, error, words):
+    with pytest.raises(error, match=f"{loader.__name__}: {words}"):
+        loader(validation=value)
+
+
+def test_split_validation_directly():
+    X, y = np.arange(40.0).reshape(20, 2), np.array([0, 1] * 10)
+    X_tr, y_tr, X_val, y_val = split_validation(X, y, 0.3, seed=np.random.default_rng(0))
+    assert X_tr.shape == (14, 2) and np.bincount(y_val).tolist() == [3, 3]
+    np.testing.assert_array_equal(X_val[:, 0] // 2 % 2, y_val)      # rows keep their labels
+    assert split_validation(X, y, np.float32(0.0), seed=0)[2].shape == (0, 2)
+    with pytest.raises(ValueError, match="split_validation: validation=0.99 leaves"):
+        split_validation(X, y, 0.99, seed=0)
+
+
+def test_dataset_checks_the_validation_part():
+    X, y = np.zeros((4, 3), np.float32), np.zeros(4, np.int64)
+    ds = Dataset(X, y, X, y, "toy", 2, X_val=X[:1], y_val=y[:1])
+    assert repr(ds) == "Dataset('toy', train=(4, 3), val=(1, 3), test=(4, 3), num_classes=2)"
+    with pytest.raises(ValueError, match="X_train has 3 features but X_val has 5"):
+        Dataset(X, y, X, y, "toy", 2, X_val=np.zeros((1, 5)), y_val=y[:1])
+    with pytest.raises(ValueError, match="y_val contains the label 7"):
+        Dataset(X, y, X, y, "toy", 2, X_val=X[:1], y_val=[7])
+    with pytest.raises(ValueError, match="X_val contains nan"):
+        Dataset(X, y, X, y, "toy", 2, X_val=np.full((1, 3), np.nan), y_val=y[:1])
+    with pytest.raises(ValueError, match="val X has shape"):
+        Dataset(X, y, X, y, "toy", 2, X_val=X[:2], y_val=y[:1])
 
 
 # ---------------------------------------------------------------- MNIST-1D

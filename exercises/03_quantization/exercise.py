@@ -19,7 +19,8 @@ Write in plain NumPy (chapter 03, section 3):
 4. ``per_channel_qparams(W, bits)`` -> ``(S, Z)``, two arrays of shape
    (out,): the affine parameters of each row of ``W`` (out, in).
 
-Run ``minicomp check exercises/03_quantization`` to run the public tests.
+Run ``minicomp check 03_quantization`` in the folder of your released copy
+(``minicomp release`` output) to run the public tests.
 """
 import numpy as np
 

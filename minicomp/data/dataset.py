@@ -10,9 +10,13 @@ from .. import validate as check
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """A train/test split of a classification dataset.
+    """A train/test split of a classification dataset, with an optional validation part.
 
     Unpacks like a tuple: ``X_train, y_train, X_test, y_test = load_digits()``.
+    The validation part (``load_digits(validation=0.1)``) is carved from the
+    training part, so ``X_train`` does not contain it; every choice
+    (threshold, sensitivity, early stopping, ...) is made on it, and the test
+    set is kept for the final number.
 
     Attributes
     ----------
@@ -22,6 +26,10 @@ class Dataset:
     y_test : ndarray, shape (N_test,), int64
     name : str
     num_classes : int
+    X_val : ndarray, shape (N_val, D), float32
+        Shape (0, D) when there is no validation part (the default).
+    y_val : ndarray, shape (N_val,), int64
+        Shape (0,) when there is no validation part.
     """
 
     X_train: np.ndarray
@@ -30,35 +38,51 @@ class Dataset:
     y_test: np.ndarray
     name: str
     num_classes: int
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
 
     def __post_init__(self):
         where = f"Dataset {self.name!r}"
         num_classes = check.integer(self.num_classes, "num_classes", low=1, where=where)
-        for part in ("train", "test"):
-            X = check.array(getattr(self, f"X_{part}"), f"X_{part}", where=where)
-            y = check.array(getattr(self, f"y_{part}"), f"y_{part}", where=where)
+        for part in ("train", "test", "val"):
+            X, y = getattr(self, f"X_{part}"), getattr(self, f"y_{part}")
+            if part == "val" and X is None and y is None:       # no validation part
+                width = check.array(self.X_train, "X_train", where=where).shape[-1]
+                X, y = np.zeros((0, width), np.float32), np.zeros(0, np.int64)
+            nonempty = part != "val"
+            X = check.array(X, f"X_{part}", nonempty=nonempty, where=where)
+            y = check.array(y, f"y_{part}", nonempty=nonempty, where=where)
             if X.ndim != 2 or y.ndim != 1 or len(X) != len(y):
                 raise ValueError(f"{where}: {part} X has shape {X.shape} and y has "
                                  f"shape {y.shape}, expected (N, D) and (N,)")
-            y = check.labels(y, f"y_{part}", num_classes=num_classes, where=where)
+            y = check.labels(y, f"y_{part}", num_classes=num_classes, where=where) \
+                if len(y) else y.astype(np.int64)
             object.__setattr__(self, f"X_{part}", X)        # frozen: set once, checked
             object.__setattr__(self, f"y_{part}", y)
         object.__setattr__(self, "num_classes", num_classes)
-        if self.X_train.shape[1] != self.X_test.shape[1]:
-            raise ValueError(f"Dataset {self.name!r}: X_train has {self.X_train.shape[1]} features "
-                             f"but X_test has {self.X_test.shape[1]}, expected the same number")
+        for part in ("test", "val"):
+            width = getattr(self, f"X_{part}").shape[1]
+            if self.X_train.shape[1] != width:
+                raise ValueError(f"Dataset {self.name!r}: X_train has {self.X_train.shape[1]} "
+                                 f"features but X_{part} has {width}, expected the same number")
 
     @property
     def num_features(self) -> int:
         """Number of input features ``D``."""
         return self.X_train.shape[1]
 
+    @property
+    def validation(self):
+        """``(X_val, y_val)``, or None without a validation part: ``fit(..., validation=)``."""
+        return (self.X_val, self.y_val) if len(self.y_val) else None
+
     def __iter__(self):
         return iter((self.X_train, self.y_train, self.X_test, self.y_test))
 
     def __repr__(self) -> str:
-        return (f"Dataset({self.name!r}, train={self.X_train.shape}, test={self.X_test.shape}, "
-                f"num_classes={self.num_classes})")
+        val = f", val={self.X_val.shape}" if len(self.y_val) else ""
+        return (f"Dataset({self.name!r}, train={self.X_train.shape}{val}, "
+                f"test={self.X_test.shape}, num_classes={self.num_classes})")
 
 
 def _rows(value, name, where, **options) -> np.ndarray:
@@ -119,6 +143,56 @@ def train_test_split(X, y, test_size=0.25, seed=0, stratify=True):
         raise ValueError(f"train_test_split: test_size={test_size} leaves {len(train)} train and "
                          f"{len(test)} test samples out of {len(y)}, expected both non-empty")
     return X[train], X[test], y[train], y[test]
+
+
+def split_validation(X, y, validation, seed, where="split_validation"):
+    """Carve a stratified, seeded validation part out of a training part.
+
+    The one place every loader makes its validation split
+    (:func:`~minicomp.data.load_digits`, :func:`~minicomp.data.load_mnist1d`,
+    :func:`~minicomp.data.load_mnist`), with :func:`train_test_split`.
+
+    Parameters
+    ----------
+    X : ndarray, shape (N, D)
+    y : ndarray, shape (N,) integer labels
+    validation : float in [0, 1)
+        Fraction of each class moved to the validation part; 0 gives an empty
+        one, of shapes (0, D) and (0,).
+    seed : int or Generator
+    where : str
+        The public function named in error messages.
+
+    Returns
+    -------
+    X_train, y_train, X_val, y_val : ndarray
+        The rest of the training part, then the validation part.
+
+    Raises
+    ------
+    TypeError, ValueError
+        ``validation`` not a finite number in [0, 1) (bools refused), or so
+        small or large that a part would be empty.
+
+    Examples
+    --------
+    >>> X, y = np.arange(20.0).reshape(10, 2), np.array([0, 1] * 5)
+    >>> [a.shape for a in split_validation(X, y, 0.4, seed=0)]
+    [(6, 2), (6,), (4, 2), (4,)]
+    >>> [a.shape for a in split_validation(X, y, 0.0, seed=0)]
+    [(10, 2), (10,), (0, 2), (0,)]
+    """
+    validation = check.number(validation, "validation", low=0.0, high=1.0, high_open=True,
+                              where=where)
+    if validation == 0.0:
+        return X, y, X[:0], y[:0]                       # (0, D), (0,): no validation part
+    try:
+        X_train, X_val, y_train, y_val = train_test_split(X, y, validation, seed, stratify=True)
+    except ValueError as e:
+        raise ValueError(f"{where}: validation={validation} leaves an empty part of the "
+                         f"{len(y)} training samples ({e}); expected a fraction that keeps "
+                         "samples on both sides") from None
+    return X_train, y_train, X_val, y_val
 
 
 def num_batches(n: int, batch_size: int, drop_last: bool = False) -> int:

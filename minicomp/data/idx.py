@@ -17,7 +17,7 @@ import numpy as np
 
 from .. import validate as check
 from ..atomic import atomic_open, check_target
-from .dataset import Dataset
+from .dataset import Dataset, split_validation
 
 # IDX type code of each dtype; the values are stored big-endian in the file.
 _IDX_CODES = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09, np.dtype(np.int16): 0x0B,
@@ -172,7 +172,7 @@ def _read_checked(path, ndim):
     return array
 
 
-def load_mnist(path, normalize=True) -> Dataset:
+def load_mnist(path, normalize=True, validation=0.0, seed=0) -> Dataset:
     """MNIST or Fashion-MNIST from the four standard IDX files in a directory.
 
     Parameters
@@ -183,6 +183,11 @@ def load_mnist(path, normalize=True) -> Dataset:
         end in ``.gz``. Nothing is downloaded: get the files yourself.
     normalize : bool
         Scale pixels from 0..255 to [0, 1].
+    validation : float in [0, 1)
+        Fraction of each class of the train files moved to ``X_val, y_val``
+        (:func:`~minicomp.data.split_validation`); the test files are unchanged.
+    seed : int or Generator
+        Seed of the validation split.
 
     Returns
     -------
@@ -193,7 +198,8 @@ def load_mnist(path, normalize=True) -> Dataset:
     Raises
     ------
     TypeError
-        ``path`` is not a str or os.PathLike, ``normalize`` not a bool.
+        ``path`` is not a str or os.PathLike, ``normalize`` not a bool, ``validation``
+        not a number or ``seed`` not a non-negative int or Generator.
     FileNotFoundError
         ``path`` does not exist, or a file is missing (the message lists
         the names looked for and the directory's contents).
@@ -202,10 +208,13 @@ def load_mnist(path, normalize=True) -> Dataset:
     ValueError
         A malformed file (see :func:`read_idx`), 0 images, images that are not 3-D
         uint8, labels that are not 1-D uint8 or not in 0..9, different numbers
-        of images and labels, or train and test images of different sizes.
+        of images and labels, or train and test images of different sizes;
+        ``validation`` NaN or outside [0, 1).
     """
     directory = check.path(path, where="load_mnist")
     normalize = check.flag(normalize, "normalize", where="load_mnist")
+    check.number(validation, "validation", low=0.0, high=1.0, high_open=True, where="load_mnist")
+    seed = check.rng(seed, where="load_mnist")
     if not os.path.isdir(directory):
         exists = os.path.exists(directory)
         raise (NotADirectoryError if exists else FileNotFoundError)(
@@ -235,4 +244,7 @@ def load_mnist(path, normalize=True) -> Dataset:
         raise ValueError(f"load_mnist: train images are {parts[2]} but test images are "
                          f"{parts[5]} in {directory}, expected the same size")
     name = os.path.basename(os.path.normpath(os.path.abspath(directory)))
-    return Dataset(parts[0], parts[1], parts[3], parts[4], name=name, num_classes=10)
+    X_train, y_train, X_val, y_val = split_validation(parts[0], parts[1], validation, seed,
+                                                      "load_mnist")
+    return Dataset(X_train, y_train, parts[3], parts[4], name=name, num_classes=10,
+                   X_val=X_val, y_val=y_val)
