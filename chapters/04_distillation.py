@@ -41,7 +41,9 @@
 # student trained alone (5), then goes further: several teachers, hints
 # from a hidden layer, and prune-then-distill (6).
 #
-# > **Glossary.** | seed term | English | section |
+# > **Glossary.**
+# >
+# > | seed term | English | section |
 # > |---|---|---|
 # > | 知识蒸馏 | knowledge distillation | all |
 # > | 教师模型 / 大模型 / 深度模型 | teacher | all |
@@ -53,6 +55,7 @@
 
 # %%
 import copy
+import importlib.util
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -60,7 +63,7 @@ import numpy as np
 import minicomp
 import minicomp.functional as F
 from minicomp import MLP, Tensor, evaluate, fit, predict
-from minicomp.data import batches, load_mnist1d, train_test_split
+from minicomp.data import batches, load_mnist1d
 from minicomp.distill import (Distill, DistillConfig, average_teachers,
                               distill, hint_train, kd_loss, soft_targets)
 from minicomp.nn import Dense, Dropout, ReLU, Sequential
@@ -74,13 +77,15 @@ print("minicomp", minicomp.__version__, "| numpy", np.__version__)
 # The data is MNIST-1D (Greydanus 2020): 40 numbers per example, ten
 # classes, hard enough that a small MLP is far from a large one. The
 # training set is split once into **train** (80 %) and **validation**
-# (20 %): every net trains on train, every choice (T, α) is made on
-# validation, and the test set gives the final numbers only.
+# (20 %), stratified and seeded, by the loader itself
+# (`load_mnist1d(validation=0.2)`): every net trains on train, every
+# choice (T, α) is made on validation, and the test set gives the final
+# numbers only.
 
 # %%
-data = load_mnist1d()
-X_tr, X_val, y_tr, y_val = train_test_split(
-    data.X_train, data.y_train, test_size=0.2, seed=0)
+data = load_mnist1d(validation=0.2)
+X_tr, y_tr, X_val, y_val = data.X_train, data.y_train, data.X_val, \
+    data.y_val
 X_te, y_te = data.X_test, data.y_test
 print("train", X_tr.shape, "validation", X_val.shape, "test", X_te.shape)
 
@@ -212,13 +217,14 @@ plt.legend()
 plt.tight_layout()
 plt.show()
 print(f"norm ratio T=32 / T=8: with T² {with_t2[-1] / with_t2[3]:.3f}, "
-      f"without {without[-1] / without[3]:.4f}")
+      f"without {without[-1] / without[3]:.4f} "
+      f"(1/{without[3] / without[-1]:.0f})")
 
 # %% [markdown]
 # **What to conclude.** With T² the gradient's size settles to a
-# constant as T grows; without it, it falls as $1/T^2$ (16 times
-# smaller from T = 8 to T = 32), and the labels' term would take over
-# whatever α says.
+# constant as T grows; without it, it falls as $1/T^2$ (the printed
+# 1/16 from T = 8 to T = 32, which is $(8/32)^2$), and the labels' term
+# would take over whatever α says.
 #
 # ### 3.3 A training loop from scratch
 #
@@ -241,6 +247,9 @@ print(f"teacher: {teacher.num_parameters()} parameters, "
       f"test accuracy {teacher_acc:.4f}")
 
 # %% [markdown]
+# What to conclude: this teacher's test accuracy is the ceiling the
+# students below are measured against (one teacher).
+#
 # The student is the seeds' MLP (hidden 64-64). The loop below is all of
 # distillation: the teacher's logits are computed once (the teacher is
 # frozen and the inputs never change), each batch gets its rows of them,
@@ -400,7 +409,9 @@ print(f"soft-label KD closes {closed / gap:.0%} of the student-teacher gap"
 # %% [markdown]
 # **What to conclude.** The soft-label student closes the share of the
 # gap printed above, with a small fraction of the teacher's parameters
-# (Hinton et al. closed 91 % on MNIST). Hard labels give the student
+# (for scale, from the paper, not from this run: Hinton et al.'s MNIST
+# student went from 146 test errors alone to 74 distilled, against the
+# teacher's 67 — 91 % of the gap). Hard labels give the student
 # little it did not have: the teacher's argmax agrees with the label on
 # most training examples. `minicomp bench distill` runs the full
 # protocol — a teacher per seed, T and α chosen on validation, and a
@@ -479,18 +490,24 @@ print(f"hints then KD (5 + 30 epochs): validation accuracy "
 # trained net, remove the least important with `compact()`, and recover
 # by distilling from the unpruned net rather than by plain fine-tuning.
 # Here: 75 % of each hidden layer of the teacher removed by seed 000's
-# $R_i$, then the same number of epochs of fine-tuning or distillation.
-# `Distill` is a `FineTune` that learns from a teacher, so it plugs into
-# every pruning procedure. Its temperature is chosen on validation
-# (one run each):
+# $R_i$ and compacted (the recovery then trains the small net, as a
+# deployment would), then the same number of epochs of fine-tuning or
+# distillation. `Distill` is a `FineTune` that learns from a teacher, so
+# it plugs into every pruning procedure (`one_shot(...,
+# fine_tune=Distill(...))`). Its temperature is chosen on validation (one
+# run each):
 
 # %%
+pruned = compact(one_shot(copy.deepcopy(teacher), X_tr, y_tr,
+                          "activation", 0.75))
+
+
 def recovered(tuner):
-    return compact(one_shot(copy.deepcopy(teacher), X_tr, y_tr,
-                            "activation", 0.75, fine_tune=tuner))
+    net = copy.deepcopy(pruned)
+    tuner(net, X_tr, y_tr)
+    return net
 
 
-pruned = recovered(None)
 print("pruned:", [b.out_features for b in pruned.layers
                   if isinstance(b, Dense)],
       f"validation accuracy before recovery {val_acc(pruned):.4f}")
@@ -502,6 +519,10 @@ print("validation accuracy by T:", by_T_pruned)
 T_prune = max(by_T_pruned, key=by_T_pruned.get)
 
 # %% [markdown]
+# What to conclude: without recovery the pruned net keeps the printed
+# validation accuracy, far below the teacher's; the sweep (one run per
+# T) only picks the temperature for the comparison below.
+#
 # One thing to keep in mind when reading this sweep (section 2): T² keeps
 # the soft term's gradient on the labels' scale only when the student's
 # logits are close to the teacher's. Just after pruning they are far
@@ -533,10 +554,15 @@ for name, accs in recover.items():
 # do not cover; `minicomp bench distill` measures the comparison with a
 # teacher per seed.
 
+# %% [markdown]
 # ## 7. What the seed samples get wrong
 #
-# Each box translates a seed's distillation sample line for line to
-# minicomp and runs it.
+# Each box first runs the seed's sample **as printed** (a line too long
+# for this page is wrapped), in a fresh namespace, when the library it
+# imports is installed (`pip install torch` for seeds 002 and 004;
+# seed 000 needs TensorFlow); then a **translation** to minicomp, each
+# seed line in a comment above the line that translates it, runs on this
+# chapter's teacher and students.
 #
 # > **Seed 000 (section 4.2).** It computes
 # > `teacher_output = deep_model.predict(X_train)` and never uses it; sets
@@ -548,11 +574,68 @@ for name, accs in recover.items():
 # > "distilled" student is the student it started as.
 
 # %%
+def run_literal(code, library):
+    """Run a seed's sample as printed if the library it imports is
+    installed, in a fresh namespace (returned); otherwise say so."""
+    if importlib.util.find_spec(library) is None:
+        print(f"{library} is not installed: the literal sample is "
+              "skipped; its translation runs below")
+        return None
+    namespace = {}
+    try:
+        exec(code, namespace)
+        print("the literal sample ran")
+    except Exception as e:               # the seeds' samples often fail
+        print(f"the literal sample fails: {type(e).__name__}: "
+              f"{str(e)[:160]}")
+    return namespace
+
+
+SEED_000 = """
+import tensorflow as tf
+from tensorflow.keras.models import Sequential
+from tensorflow.keras.layers import Dense, GlobalAveragePooling2D
+
+deep_model = Sequential([
+    GlobalAveragePooling2D(input_shape=(224, 224, 3)),
+    Dense(1024, activation='relu'),
+    Dense(1024, activation='relu'),
+    Dense(10, activation='softmax')
+])
+shallow_model = Sequential([
+    Dense(10, activation='softmax')
+])
+deep_model.compile(optimizer='adam', loss='categorical_crossentropy',
+                   metrics=['accuracy'])
+deep_model.fit(X_train, y_train, epochs=10, batch_size=32)
+shallow_model.compile(optimizer='adam', loss='categorical_crossentropy',
+                      metrics=['accuracy'])
+shallow_model.fit(X_train, y_train, epochs=10, batch_size=32)
+
+teacher_output = deep_model.predict(X_train)
+shallow_model.trainable = False
+shallow_model.layers[0].set_weights(deep_model.layers[0].get_weights())
+shallow_model.compile(optimizer='adam', loss='categorical_crossentropy',
+                      metrics=['accuracy'])
+shallow_model.fit(X_train, y_train, epochs=10, batch_size=32)
+"""
+ns = run_literal(SEED_000, "tensorflow")
+
+# %% [markdown]
+# Where TensorFlow is installed the sample stops at `X_train`, which it
+# never defines. The translation (the teacher of section 3.3 is the deep
+# model; the shallow model is the seeds' 64-64 MLP):
+
+# %%
+# shallow_model.fit(X_train, y_train, epochs=10, batch_size=32)
 s0 = student(1)
-fit(s0, X_tr, y_tr, **sgd_recipe(s0, 5, 1))      # "train the shallow model"
+fit(s0, X_tr, y_tr, **sgd_recipe(s0, 5, 1))
+# teacher_output = deep_model.predict(X_train)
 teacher_output = predict(teacher, X_tr)           # computed, never used
 before = [p.data.copy() for p in s0.parameters()]
-trainable = []                    # trainable = False: the optimizer's list
+# shallow_model.trainable = False
+trainable = []                    # the optimizer's list of weights: none
+# shallow_model.fit(X_train, y_train, epochs=10, batch_size=32)
 for idx in batches(np.arange(len(X_tr)), None, 32, seed=0):
     L = F.cross_entropy(s0(Tensor(X_tr[idx])), y_tr[idx])   # hard labels
     L.backward()
@@ -560,6 +643,7 @@ for idx in batches(np.arange(len(X_tr)), None, 32, seed=0):
         w.data -= 0.05 * w.grad
 same = all(np.array_equal(b, p.data) for b, p in zip(before, s0.parameters()))
 print("student unchanged by 'distillation':", same)
+# shallow_model.layers[0].set_weights(deep_model.layers[0].get_weights())
 try:
     s0.load_state_dict({"0.weight": teacher.layers[0].W.data,
                         "0.bias": teacher.layers[0].b.data}, strict=False)
@@ -567,23 +651,97 @@ except ValueError as err:
     print("copying the teacher's layer 0:", err)
 
 # %% [markdown]
+# What to conclude: the frozen student's weights are exactly those it
+# had before "distillation", and the teacher's first layer does not fit
+# into the student's.
+#
 # > **Seed 002 (section 4.3).** The "distillation" loop reuses `inputs`
 # > and `big_outputs` left over from the *last* iteration of the
 # > teacher's training loop — one random input — and fits the student to
-# > that single pair 100 times with MSE. (In PyTorch it does not even get
-# > that far: `big_outputs` still belongs to the teacher's freed graph,
-# > and the first `backward()` raises "Trying to backward through the
-# > graph a second time".) Fitting one pair says next to nothing about
-# > any other input:
+# > that single pair 100 times with MSE. In PyTorch it does not get that
+# > far: `big_outputs` still belongs to the teacher's graph, freed by
+# > the teacher's last `backward()`. The sample as printed:
+
+# %%
+SEED_002 = """
+import torch
+import torch.nn as nn
+import torch.optim as optim
+# 定义一个大模型
+class BigNet(nn.Module):
+    def __init__(self):
+        super(BigNet, self).__init__()
+        self.fc1 = nn.Linear(10, 100)
+        self.fc2 = nn.Linear(100, 10)
+    def forward(self, x):
+        x = self.fc1(x)
+        x = self.fc2(x)
+        return x
+# 定义一个小模型
+class SmallNet(nn.Module):
+    def __init__(self):
+        super(SmallNet, self).__init__()
+        self.fc1 = nn.Linear(10, 10)
+        self.fc2 = nn.Linear(10, 10)
+    def forward(self, x):
+        x = self.fc1(x)
+        x = self.fc2(x)
+        return x
+# 训练一个大模型和小模型
+big_net = BigNet()
+small_net = SmallNet()
+criterion = nn.MSELoss()
+big_optimizer = optim.SGD(big_net.parameters(), lr=0.01)
+big_criterion = nn.MSELoss()
+small_optimizer = optim.SGD(small_net.parameters(), lr=0.01)
+# 训练大模型
+for epoch in range(100):
+    inputs = torch.randn(1, 10)
+    targets = torch.randn(1, 10)
+    big_optimizer.zero_grad()
+    big_outputs = big_net(inputs)
+    big_loss = big_criterion(big_outputs, targets)
+    big_loss.backward()
+    big_optimizer.step()
+# 训练小模型
+for epoch in range(100):
+    inputs = torch.randn(1, 10)
+    targets = torch.randn(1, 10)
+    small_optimizer.zero_grad()
+    small_outputs = small_net(inputs)
+    small_loss = criterion(small_outputs, targets)
+    small_loss.backward()
+    small_optimizer.step()
+# 知识蒸馏过程
+for epoch in range(100):
+    small_optimizer.zero_grad()
+    small_outputs = small_net(inputs)
+    small_loss = criterion(small_outputs, big_outputs)
+    small_loss.backward()
+    small_optimizer.step()
+# 评估蒸馏后的模型性能
+"""
+ns = run_literal(SEED_002, "torch")
+
+# %% [markdown]
+# Suppose the graph error were fixed (`big_outputs.detach()`): the loop
+# would still fit one random pair. The translation, on this chapter's
+# teacher and a 64-64 student — how far is the student from the teacher
+# on the one input, and on the validation inputs?
 
 # %%
 rng = np.random.default_rng(2)
-inputs = rng.standard_normal((1, 40)).astype(np.float32)   # the last batch
+# inputs = torch.randn(1, 10)  (the last one left by the teacher's loop)
+inputs = rng.standard_normal((1, 40)).astype(np.float32)
+# big_outputs = big_net(inputs)
 big_outputs = predict(teacher, inputs)
 s2 = student(1)
 gap = lambda n: np.abs(predict(n, X_val) - predict(teacher, X_val)).mean()
 gap_before = gap(s2)
+# small_optimizer = optim.SGD(small_net.parameters(), lr=0.01)
 opt = SGD(s2.parameters(), lr=0.01)
+# for epoch in range(100): zero_grad;
+#     criterion(small_net(inputs), big_outputs).backward(); step
 for epoch in range(100):
     opt.zero_grad()
     F.mse(s2(Tensor(inputs)), big_outputs).backward()
@@ -595,18 +753,82 @@ print(f"|student - teacher| on validation inputs: before {gap_before:.3f},"
       f"{gap(results['soft-label KD'][0]):.3f}")
 
 # %% [markdown]
+# What to conclude: the student now matches the teacher on the one input
+# and is about as far from it elsewhere as before — compare the three
+# printed distances, the last from a student actually distilled.
+#
 # > **Seed 004 (section 4.3).** "Distillation" is
-# > `param_student.data.copy_(param_teacher.data)` for every pair of
-# > parameters. With the seed's two identical architectures the student
-# > becomes the teacher: the same function, the same size — nothing is
-# > compressed. With a smaller student the shapes differ and the copy
-# > fails; nothing is learned in either case.
+# > `param_student.data.copy_(param_teacher.data.detach())` for every
+# > pair of parameters. With the seed's two identical architectures the
+# > student becomes the teacher: the same function, the same size —
+# > nothing is compressed. The sample as printed (its last loop header
+# > wrapped), then its student and teacher compared on random inputs:
 
 # %%
-t_same = MLP([40, 64, 64, 10], seed=7)
-s_same = MLP([40, 64, 64, 10], seed=8)
+SEED_004 = """
+import torch
+import torch.nn.functional as F
+
+# 定义大模型
+class Teacher(torch.nn.Module):
+    def __init__(self):
+        super(Teacher, self).__init__()
+        self.fc1 = torch.nn.Linear(10, 10)
+        self.fc2 = torch.nn.Linear(10, 10)
+
+    def forward(self, x):
+        x = F.relu(self.fc1(x))
+        x = self.fc2(x)
+        return x
+
+# 定义小模型
+class Student(torch.nn.Module):
+    def __init__(self):
+        super(Student, self).__init__()
+        self.fc1 = torch.nn.Linear(10, 10)
+        self.fc2 = torch.nn.Linear(10, 10)
+
+    def forward(self, x):
+        x = F.relu(self.fc1(x))
+        x = self.fc2(x)
+        return x
+
+# 创建大模型和小模型
+teacher = Teacher()
+student = Student()
+
+# 训练大模型
+# ...
+
+# 知识蒸馏
+for param_teacher, param_student in zip(teacher.parameters(),
+                                        student.parameters()):
+    param_student.data.copy_(param_teacher.data.detach())
+"""
+ns = run_literal(SEED_004, "torch")
+if ns:
+    import torch                  # installed: run_literal found it
+    x10 = torch.randn(100, 10)
+    print("student(x) == teacher(x):",
+          bool(torch.equal(ns["student"](x10), ns["teacher"](x10))),
+          "| parameters:",
+          sum(p.numel() for p in ns["student"].parameters()), "vs",
+          sum(p.numel() for p in ns["teacher"].parameters()))
+
+# %% [markdown]
+# What to conclude: where it runs, the literal sample's student computes
+# exactly the teacher's function with as many parameters — nothing is
+# compressed. The translation, and what happens with a student that *is*
+# smaller:
+
+# %%
+t_same = MLP([40, 64, 64, 10], seed=7)           # teacher = Teacher()
+s_same = MLP([40, 64, 64, 10], seed=8)           # student = Student()
+# for param_teacher, param_student in zip(teacher.parameters(),
+#                                         student.parameters()):
 for p_t, p_s in zip(t_same.parameters(), s_same.parameters()):
-    p_s.data[...] = p_t.data                       # copy_
+    # param_student.data.copy_(param_teacher.data.detach())
+    p_s.data[...] = p_t.data
 print("same outputs:", np.array_equal(predict(s_same, X_te),
                                       predict(t_same, X_te)),
       "| parameters:", s_same.num_parameters(), "vs",
@@ -620,11 +842,11 @@ except ValueError as err:
 
 # %% [markdown]
 # **What to conclude.** None of the three samples trains a student on
-# the teacher's outputs: seed 000 trains nothing, seed 002 fits one
-# random point (and stays about as far from the teacher elsewhere as
-# before, compared with a distilled student), seed 004 copies the
-# teacher. Section 3.3 is the loop
-# they meant.
+# the teacher's outputs: seed 000 trains nothing, seed 002 crashes and,
+# repaired, fits one random point (compare the printed distances to the
+# teacher before, after, and for a distilled student), seed 004 copies
+# the teacher and compresses nothing. Section 3.3 is the loop they
+# meant.
 
 # %% [markdown]
 # ## 8. Summary
@@ -648,9 +870,11 @@ except ValueError as err:
 #
 # ## Exercises
 #
-# 1. **Graded:** `exercises/04_distillation/` — the loss with temperature
+# 1. **Graded:** `release/04_distillation/`, the student copy (made by
+#    `minicomp release exercises/ release/`; `exercises/` is the
+#    instructor's copy, with the solutions) — the loss with temperature
 #    and T², and its gradient with respect to the student's logits, in
-#    plain NumPy (`minicomp check exercises/04_distillation`).
+#    plain NumPy (`minicomp check release/04_distillation`).
 # 2. Remove the T² from `scratch_kd_loss` and repeat the temperature sweep
 #    of section 5.1. How does the best T move, and why?
 # 3. Replace `kl_div(..., "batchmean")` by an element-wise mean. Which α

@@ -32,7 +32,9 @@
 # merging — distillation, model soups, neuron alignment (5), what the
 # seed's recipe leaves out (6).
 #
-# > **Glossary.** | seed term | English | section |
+# > **Glossary.**
+# >
+# > | seed term | English | section |
 # > |---|---|---|
 # > | 模型融合与集成 | model fusion and ensembles | all |
 # > | 平行融合 | parallel fusion (averaging, voting) | 2 |
@@ -54,7 +56,7 @@ import minicomp
 import minicomp.ensemble as E
 from minicomp import MLP, evaluate, predict
 from minicomp.blocks import count_macs
-from minicomp.data import load_mnist1d, train_test_split
+from minicomp.data import load_mnist1d
 from minicomp.distill import (DistillConfig, average_teachers, distill,
                               soft_targets)
 from minicomp.metrics import accuracy
@@ -67,20 +69,24 @@ print("minicomp", minicomp.__version__, "| numpy", np.__version__)
 
 # %% [markdown]
 # The data is MNIST-1D (40 features, 10 classes), hard enough for an MLP
-# that ensembles help. For each seed the training set is split 80/20 into
-# train and **validation**: every choice below (τ, weights, meta-model,
-# soup ingredients) is made on validation; the test set is used only for
-# the final numbers.
+# that ensembles help. The training set is split once, 80/20, into
+# train and **validation** (stratified and seeded, by the loader:
+# `load_mnist1d(validation=0.2)`): every choice below (τ, weights,
+# meta-model, soup ingredients) is made on validation; the test set is
+# used only for the final numbers. Seeds change initializations and
+# data orders, not the split.
 
 # %%
-data = load_mnist1d()
+data = load_mnist1d(validation=0.2)
 X_test, y_test = data.X_test, data.y_test
 SEEDS = (0, 1, 2)
-splits = {s: train_test_split(data.X_train, data.y_train, 0.2, seed=s)
-          for s in SEEDS}           # X_tr, X_val, y_tr, y_val
+SPLIT = (data.X_train, data.X_val, data.y_train, data.y_val)
+print("train", data.X_train.shape, "validation", data.X_val.shape,
+      "test", X_test.shape)
 
 
-def train(sizes, seed, split, epochs=20, lr=0.05, net=None, cos=True):
+def train(sizes, seed, split=SPLIT, epochs=20, lr=0.05, net=None,
+          cos=True):
     """SGD with momentum (and a cosine schedule) on the train part."""
     X_tr, _, y_tr, _ = split
     net = net or MLP(sizes, seed=seed)
@@ -116,7 +122,7 @@ def ms(values):
 
 # %%
 M = 5
-members = {s: [train([40, 128, 128, 10], 100 * s + m, splits[s])
+members = {s: [train([40, 128, 128, 10], 100 * s + m, SPLIT)
                for m in range(M)] for s in SEEDS}
 Z = np.stack([predict(n, X_test) for n in members[0]])   # (M, N, C)
 P = np.exp(Z - Z.max(axis=2, keepdims=True))
@@ -134,7 +140,9 @@ print(f"average {accuracy(p_bar, y_test):.4f}, "
       f"vote {accuracy(y_vote, y_test):.4f}")
 
 # %% [markdown]
-# The same over three seeds (test accuracy, mean ± std):
+# What to conclude (one seed): compare the average and the vote with the
+# best of the five members printed. The same over three seeds (test
+# accuracy, mean ± std):
 
 # %%
 rows = {"best member": [], "probability average": [], "vote": []}
@@ -170,6 +178,9 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# What to conclude: the first few members bring most of the gain; the
+# error bars are the spread over the three seeds.
+#
 # **Averaging logits is not averaging probabilities.**
 # $\mathrm{softmax}(\frac1M\sum z_m)$ lets a member with large logits
 # dominate: its probabilities cap at 1, its logits do not. Make one
@@ -213,7 +224,7 @@ for k, v in out.items():
 # **From scratch** at one τ, then the library's curve (one run, seed 0):
 
 # %%
-split = splits[0]
+split = SPLIT
 large = train([40, 256, 256, 10], 100, split)
 small = MLP([40, 64, 64, 10], seed=7)
 opt = SGD(small.parameters(), lr=0.05, momentum=0.9, weight_decay=5e-4)
@@ -235,6 +246,10 @@ print(f"tau {tau}: accuracy {row['accuracy']:.4f}, "
       f"{row['macs'] / count_macs(large):.1%} of the large net's MACs")
 
 # %% [markdown]
+# What to conclude (one run, one τ): the cascade's accuracy and its share
+# of the large net's compute are printed; both depend on τ, which must
+# be chosen — on validation, not on this test set.
+#
 # τ is chosen on the validation split. Two rules: the cheapest τ whose
 # validation accuracy reaches the large net's, or the most accurate τ
 # whose validation compute stays within a budget (a deployment
@@ -275,9 +290,14 @@ plt.show()
 # %% [markdown]
 # **What to conclude (one run).** The curve shows the trade: a fraction
 # of the large net's compute buys most of its accuracy, and past some τ
-# more compute buys nothing. A τ picked on 800 validation examples is
-# noisy; `minicomp bench ensembles` measures both rules over three seeds,
-# and the same cascade on the easier digits.
+# more compute buys nothing. Read the two τ rows against the two nets
+# alone: the target rule takes the cheapest τ that reaches the large
+# net's validation accuracy — τ = 0, never defer, when the distilled
+# small net alone already does — while the budget rule can beat both
+# nets, because their errors differ. A τ picked on the validation examples
+# (their number is printed at the top) is noisy; `minicomp bench
+# ensembles` measures both rules over three seeds, and the same cascade
+# on the easier digits.
 #
 # **Boosting** (SAMME, Zhu et al. 2009) is the "each model improves on
 # the last" form: example weights $w_i$ grow on the examples the previous
@@ -317,13 +337,16 @@ assert np.allclose(lib.alphas, sk.estimator_weights_)
 print("alpha_m:", np.round(alphas, 4))
 
 # %% [markdown]
+# What to conclude: the loop, the library and scikit-learn's
+# `AdaBoostClassifier` give the same α_m (asserted).
+#
 # With tiny nets (hidden 4, a few epochs) as weak learners, trained on
 # weighted resamples (`fit` has no per-example weights):
 
 # %%
 res = {"one weak net": [], "SAMME, 8 rounds": []}
 for s in SEEDS:
-    X_tr, _, y_tr, _ = splits[s]
+    X_tr, _, y_tr, _ = SPLIT
     model = E.samme(E.net_learner(10, hidden=[4], epochs=3), X_tr, y_tr,
                     10, rounds=8, seed=s)
     res["one weak net"].append(
@@ -422,7 +445,7 @@ assert np.allclose(soft, soft_targets(z_bar, T=T), atol=1e-5)
 dist = {"single member (mean)": [], "distilled student": [],
         "ensemble": []}
 for s in SEEDS:
-    X_tr, _, y_tr, _ = splits[s]
+    X_tr, _, y_tr, _ = SPLIT
     student = MLP([40, 128, 128, 10], seed=999 + s)
     opt = SGD(student.parameters(), lr=0.05, momentum=0.9,
               weight_decay=5e-4)
@@ -440,12 +463,14 @@ kept = ((np.mean(dist["distilled student"])
          - np.mean(dist["single member (mean)"]))
         / (np.mean(dist["ensemble"])
            - np.mean(dist["single member (mean)"])))
-print(f"share of the ensemble's gain kept by the student: {kept:.0%}")
+print(f"share of the ensemble's gain kept by the student: {kept:.0%}; "
+      f"its MACs / the ensemble's: "
+      f"{count_macs(student) / sum(map(count_macs, members[0])):.2f}")
 
 # %% [markdown]
 # **What to conclude.** One net, trained on the ensemble's soft targets,
-# keeps the printed share of the ensemble's gain at one fifth of its
-# compute.
+# keeps the printed share of the ensemble's gain at the printed
+# fraction of its compute (one member's MACs).
 #
 # ### 5b. Model soups: averaging weights from one initialization
 #
@@ -460,8 +485,8 @@ print(f"share of the ensemble's gain kept by the student: {kept:.0%}")
 # %%
 soups = {"best ingredient": [], "uniform soup": [], "greedy soup": []}
 for s in SEEDS:
-    base = train([40, 128, 128, 10], 50 + s, splits[s])
-    ings = [train(None, 60 + 10 * s + k, splits[s], epochs=5, cos=False,
+    base = train([40, 128, 128, 10], 50 + s, SPLIT)
+    ings = [train(None, 60 + 10 * s + k, SPLIT, epochs=5, cos=False,
                   net=copy.deepcopy(base)) for k in range(5)]
     if s == 0:                                  # from scratch, once
         states = [n.state_dict() for n in ings]
@@ -470,7 +495,7 @@ for s in SEEDS:
         lib_soup = E.uniform_soup(ings).state_dict()
         assert all(np.allclose(avg[k], lib_soup[k], atol=1e-6)
                    for k in avg)
-    _, X_v, _, y_v = splits[s]
+    _, X_v, _, y_v = SPLIT
     greedy, chosen = E.greedy_soup(ings, X_v, y_v)
     soups["best ingredient"].append(max(test_acc(n) for n in ings))
     soups["uniform soup"].append(test_acc(E.uniform_soup(ings)))
@@ -510,6 +535,12 @@ assert np.allclose(predict(one, X_test), predict(B, X_test), atol=1e-4)
 B_aligned = E.align(A, B)
 print("layer-1 neurons kept in place by the alignment:",
       int((E.weight_matching(A, B)[0] == np.arange(128)).sum()), "of 128")
+
+# %% [markdown]
+# What to conclude: the permutation changes the order of B's neurons,
+# not its outputs (asserted); the printed count says how few of B's
+# neurons already faced their counterpart in A. Now interpolate between
+# A and B, naively and after alignment (3 seeds):
 
 # %%
 lams = np.linspace(0, 1, 11)
@@ -581,8 +612,11 @@ print(f"outputs distilled (student):  {ms(dist['distilled student'])}")
 #
 # ## 8. Exercises
 #
-# 1. `exercises/06_ensembles`: write probability averaging, the cascade
-#    rule and its average cost (`minicomp check exercises/06_ensembles`).
+# 1. **Graded:** `release/06_ensembles/`, the student copy (made by
+#    `minicomp release exercises/ release/`; `exercises/` is the
+#    instructor's copy, with the solutions): probability averaging, the
+#    cascade rule and its average cost
+#    (`minicomp check release/06_ensembles`).
 # 2. Replace the cascade's top probability by the margin between the two
 #    largest probabilities. Which reaches the large net's accuracy with
 #    less compute?

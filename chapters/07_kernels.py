@@ -34,11 +34,12 @@ import time
 import matplotlib.pyplot as plt
 import numpy as np
 
-from minicomp.bench.timing import median_time
+from minicomp.bench.timing import cpu, median_time
 from minicomp.kernels import reference as R
 from minicomp.kernels import sparse as S
 
 rng = np.random.default_rng(0)
+print("CPU:", cpu())   # every time below is from this machine
 
 
 def us(fn, samples=15):
@@ -70,6 +71,11 @@ t_dense = us(lambda: X @ W.T)
 t_zeros = us(lambda: X @ W_90.T)
 print(f"dense W          {t_dense:8.0f} us")
 print(f"W with 90% zeros {t_zeros:8.0f} us   (ratio {t_dense / t_zeros:.2f})")
+
+# %% [markdown]
+# What to conclude: the ratio is about 1 (timing noise on a shared
+# machine moves it a little either way): nine zeros in ten change nothing
+# for BLAS.
 
 # %% [markdown]
 # > **What the seed sample gets wrong (seed 000, sections 2 and 4.3).**
@@ -106,9 +112,11 @@ print(f"{zeros:.1%} of the weights are now zero")
 print(f"forward: {t_before:.0f} us before, {t_after:.0f} us after")
 
 # %% [markdown]
-# Only about 1–2 % of Glorot weights are below 0.01 — and even a network
-# that is 90 % zeros (above) runs at the dense speed. Speed needs a format
-# that does not store the zeros, and a kernel that skips them.
+# What to conclude: the seed's threshold zeroes the printed share of this
+# network's weights, and the forward pass takes about as long as before
+# (both times printed) — just as the matrix that is 90 % zeros (above)
+# runs at the dense speed. Speed needs a format that does not store the
+# zeros, and a kernel that skips them.
 
 # %% [markdown]
 # ## 3. How CSR works
@@ -155,9 +163,9 @@ print(A.indices.dtype, A.indptr.dtype, "->", A.nbytes, "bytes vs",
 # The index arrays use the **narrowest unsigned type** that holds them:
 # `uint8` here, `uint16` for a 784-input layer (columns up to 783), `uint32`
 # beyond 65,535 inputs. A CSR entry then costs 4 + 2 bytes, not 4 + 8, and
-# the break-even for *size* is below 1/3 density for a 784-input layer
-# (4·n_in bytes per dense row vs 6·nnz). Unsigned also matters for *speed*,
-# as we will see.
+# CSR is the smaller for *size* below 2/3 density (sparsity above 1/3)
+# for a 784-input layer (4·n_in bytes per dense row vs 6·nnz). Unsigned
+# also matters for *speed*, as we will see.
 
 # %%
 W_784 = np.where(rng.random((300, 784)) < 0.9, 0,
@@ -169,6 +177,10 @@ print(f"CSR {A_784.nbytes:,} bytes vs dense {W_784.nbytes:,} bytes "
 
 
 # %% [markdown]
+# What to conclude: CSR pays for every nonzero twice — its value and its
+# column index (here 2 bytes) — plus a pointer per row; at 90 % zeros
+# that is the printed factor smaller than the dense matrix.
+#
 # ### From scratch, then with the library
 #
 # The formula is two loops. Here it is as plain Python over a batch, then
@@ -198,17 +210,17 @@ print("scratch == reference == Numba kernel == dense product")
 # ## 4. Two designs for one formula
 #
 # **Batch 1–3: row gather-dot.** For each output row, walk its stored
-# entries and *gather* `x[indices[k]]`. What made it fast on this machine
-# (a 2-core Zen 4):
+# entries and *gather* `x[indices[k]]`. What made it fast on the CPU it
+# was tuned on (not necessarily the one printed at the top;
+# `minicomp bench kernels` measures yours):
 #
 # - **unsigned indices** — with a signed index Numba must handle Python's
 #   negative indexing (`x[-1]`), a test and a fix-up per access; with
-#   `uint16`/`uint32` indices and loop counters it cannot be negative
-#   (2–3× faster);
+#   `uint16`/`uint32` indices and loop counters it cannot be negative;
 # - **four accumulators** — four independent sums instead of one chain,
 #   so the additions overlap;
 # - **no `fastmath` reordering** — it lets LLVM emit a vector *gather*
-#   instruction, which is slower than scalar loads on this CPU.
+#   instruction, which was slower than scalar loads on that CPU.
 #
 # **Batch ≥ 4: AXPY across the batch.** With $X^\top$ (in, B) contiguous,
 # output row $i$ is $\sum_k \mathrm{data}_k X^\top[\mathrm{indices}_k, :]$ —
@@ -216,8 +228,9 @@ print("scratch == reference == Numba kernel == dense product")
 # vectorizes perfectly. Outputs are computed in tiles of 16 and written as
 # short rows; the two threads each take half of the batch.
 #
-# Below about 20,000 multiply-adds the kernel runs on one thread: waking
-# the second costs 5–10 µs, more than it saves.
+# On small products the kernel runs on one thread: waking the second
+# costs more than it saves. Which design and how many threads
+# `choose_kernel` picks for a few sizes:
 
 # %%
 for batch, nnz in [(1, 2_000), (1, 23_500), (32, 23_500), (256, 23_500)]:
@@ -229,7 +242,7 @@ for batch, nnz in [(1, 2_000), (1, 23_500), (32, 23_500), (256, 23_500)]:
 # A small live grid (1024→1024, batch 1 and 32): float32 BLAS, scipy's CSR
 # and ours, through `minicomp.deploy.SparseDense` (a CSR layer that
 # validates its arrays once, not on every call). Each time is the fastest
-# of 15 short samples; the numbers move by ±25 % between runs on a shared
+# of 15 short samples; the numbers move between runs on a shared
 # machine, the trend does not. (`minicomp bench kernels` runs the full grid
 # of the issue, with torch, and reports medians.)
 
@@ -273,6 +286,8 @@ fig, ax = plt.subplots(figsize=(6, 3.5))
 for B, ratios in speedup.items():
     c = crossover(SPARSITIES, ratios)
     label = f"batch {B}" + (f" (crossover ~{c:.2f})" if c else "")
+    print(f"batch {B}: sparse kernel beats BLAS from sparsity "
+          + (f"~{c:.2f}" if c else "(none in this grid)"))
     ax.plot(SPARSITIES, ratios, "o-", label=label)
 ax.axhline(1, color="gray", lw=1, ls="--")
 ax.set_yscale("log")
@@ -286,8 +301,9 @@ plt.show()
 # Below the crossover the sparse kernel is *slower* than BLAS: a dense
 # product streams memory perfectly and uses every vector lane, while CSR
 # pays for an index per weight and irregular loads. Unstructured sparsity
-# starts to pay at roughly 80–90 % zeros for a single input, earlier for a
-# batch — which is why pruning papers report 90 %+.
+# starts to pay only past the printed crossover, a high sparsity —
+# which is why pruning papers report 90 %+; compare the crossovers of
+# the two batch sizes (one run).
 
 # %% [markdown]
 # ## 6. int8: integers that must not overflow
@@ -318,6 +334,10 @@ print("sum in int16:", int(acc16))
 print("sum in int32:", int(acc32), "(true:", 784 * 127 * 127, ")")
 
 # %% [markdown]
+# What to conclude: an int8 product wraps, an int16 running sum wraps;
+# only the int32 sum is exact — hence the int32 accumulator.
+
+# %% [markdown]
 # > **What the seed sample gets wrong (seed 000, section 4.4).** The seed
 # > says quantization "减少模型的存储和计算量" — *reduces storage and
 # > computation* — and its sample `quantize(model, 8)` calls a
@@ -343,6 +363,11 @@ t_i32 = us(lambda: X_i8.astype(np.int32) @ W_i8.T.astype(np.int32),
            samples=2)
 print(f"float32 BLAS {t_f32:.0f} us, int32 np.matmul {t_i32:.0f} us "
       f"({t_i32 / t_f32:.1f}x the time)")
+
+# %% [markdown]
+# What to conclude: the naive product is wrong (the printed share of
+# entries wrapped) and slower than float (the printed factor, one run):
+# integers pay only with a kernel that accumulates in int32.
 
 # %% [markdown]
 # ### Requantization with $M = 2^{-n} M_0$, step by step
@@ -378,6 +403,10 @@ np.testing.assert_array_equal(q_y, R.requantize(acc, m0, shift, Z_y))
 print("scratch == minicomp.kernels.reference.requantize")
 
 # %% [markdown]
+# What to conclude: one integer multiply, one add and one shift give the
+# rounded $acc \cdot M$ of the printed float row (ties at .5 going up),
+# clamped to uint8 — the same integers as the library's reference.
+#
 # ### From the reference to the fast kernel
 #
 # `reference.int8_linear` is the two steps above in NumPy, summing in int64
@@ -422,6 +451,11 @@ t_f32 = us(lambda: X_l @ W_l.T + b_l)
 t_i8 = us(lambda: layer(x_q))
 print(f"reference {t_ref:.0f} us | float32 BLAS {t_f32:.0f} us | "
       f"int8 kernel {t_i8:.0f} us ({t_f32 / t_i8:.1f}x BLAS)")
+
+# %% [markdown]
+# What to conclude: the same integers, three speeds (one run): the
+# reference is for reading, the kernel for running, and the printed
+# ratio to float32 BLAS is what int8 buys on this CPU.
 
 # %% [markdown]
 # ## 7. A whole model: `to_inference`
@@ -470,6 +504,12 @@ acc8 = (model8.predict(X_test).argmax(1) == y_test).mean()
 print(f"int8 accuracy {acc8:.3f}, {model8.nbytes:,} bytes")
 
 # %% [markdown]
+# What to conclude: pruning without fine-tuning costs the printed
+# accuracy (chapter 2 fine-tunes it back), the CSR model stores the
+# printed fraction of the dense bytes, and the int8 model's accuracy
+# stays close to the pruned float model's.
+
+# %% [markdown]
 # ## 8. Summary
 #
 # - A dense product costs the same with or without zeros; int8 arrays in
@@ -478,9 +518,9 @@ print(f"int8 accuracy {acc8:.3f}, {model8.nbytes:,} bytes")
 # - **CSR** stores values, column indices (narrowest unsigned type) and row
 #   pointers; $Y_{b,i} = \sum_k \mathrm{data}_k X_{b,\mathrm{indices}_k}$.
 # - The sparse kernel has two designs (gather-dot for batch < 4, AXPY
-#   across the batch above), runs serially below ~20k multiply-adds, and
-#   beats BLAS from roughly 80–90 % sparsity at batch 1, earlier for
-#   batches.
+#   across the batch above), runs serially on small products, and
+#   beats BLAS only past a high crossover sparsity (printed in
+#   section 5).
 # - **int8**: accumulate in int32 ($255 \cdot 128 \cdot 65{,}536 < 2^{31}$),
 #   requantize with $M = 2^{-n} M_0$ as one multiply, one add and one shift
 #   — bit-exact against the reference.

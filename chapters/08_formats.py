@@ -30,7 +30,9 @@
 # (LSQ, PACT) through the straight-through estimator of chapter 3, and
 # times the two formats a CPU kernel can exploit.
 #
-# > **Glossary.** | seed term | English | section |
+# > **Glossary.**
+# >
+# > | seed term | English | section |
 # > |---|---|---|
 # > | 子整数量化 | sub-integer (≤ 4-bit) quantization | 2–5 |
 # > | 量化因子 Q | quantization factor (a fixed step) | 2 |
@@ -40,6 +42,7 @@
 
 # %%
 import copy
+import importlib.util
 from statistics import NormalDist
 
 import matplotlib.pyplot as plt
@@ -103,6 +106,8 @@ v = np.where((E == 15) & (M == 7), np.nan, v)
 v = np.where(s == 1, -v, v)
 assert np.array_equal(v, minifloat.decode_table("e4m3"), equal_nan=True)
 print("smallest subnormal, smallest normal, max:", v[1], v[8], v[126])
+e5m2 = minifloat.decode_table("e5m2")
+print("E5M2 max:", e5m2[np.isfinite(e5m2)].max())
 
 
 def encode_e4m3(x):
@@ -145,15 +150,42 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
+# *What to conclude:* E4M3 spaces its values densely over a narrow
+# range, E5M2 more sparsely over a wide one, and FP4 has only a handful.
+#
 # > **What seed 004's formula gets wrong: one fixed step for every
 # > weight.** $Q(x) = \mathrm{round}(x \cdot Q)/Q$ with $Q = 256$ (its
 # > sample) is a uniform grid with step $1/256$: small weights lose all
 # > their digits, large ones keep more than they need. A float keeps the
-# > *relative* error bounded instead. Run on the first layer's weights:
+# > *relative* error bounded instead. (The sample's loop,
+# > `for param in net.parameters(): param = quantize(param, Q)`, only
+# > rebinds a name and changes no weight: chapter 3 runs it.) The
+# > sample's `quantize`, as printed, where PyTorch is installed, and its
+# > NumPy translation, on the first layer's weights:
 
 # %%
+SEED_004 = """
+import torch
+
+# 定义量化因子
+Q = 256
+
+# 定义量化函数
+def quantize(x, Q):
+    return torch.round(x * Q) / Q
+"""
 W0 = nets["digits"][0][0][0].W.data.astype(np.float64)       # (64, 64)
-seed_q = np.round(W0 * 256) / 256
+# return torch.round(x * Q) / Q    (translation; torch rounds half to
+seed_q = np.round(W0 * 256) / 256  # even, as np.round does)
+if importlib.util.find_spec("torch") is None:
+    print("torch is not installed: only the translation runs")
+else:
+    import torch                  # installed: find_spec found it
+    seed_ns = {}
+    exec(SEED_004, seed_ns)
+    literal = seed_ns["quantize"](torch.from_numpy(W0), 256).numpy()
+    print("the literal quantize equals the translation:",
+          np.array_equal(literal, seed_q))
 fp8 = fmt.round_to(W0 / np.abs(W0).max() * 448, "e4m3") \
     / 448 * np.abs(W0).max()
 small = np.abs(W0) < np.quantile(np.abs(W0), 0.1)
@@ -232,13 +264,15 @@ Wn = rng.standard_normal((64, 512)).astype(np.float32)
 for dq in (False, True):
     q = nf4.nf4_quantize(Wn, double_quant=dq)
     err = np.abs(nf4.nf4_dequantize(q) - Wn).mean()
-    print(f"double quantization {dq!s:5}: {q.nbytes * 8 / Wn.size:.3f} "
-          f"bits/weight, mean |error| {err:.4f}")
+    bits = q.nbytes * 8 / Wn.size
+    print(f"double quantization {dq!s:5}: {bits:.3f} bits/weight "
+          f"(scales {bits - 4:.3f}), mean |error| {err:.4f}")
 
 # %% [markdown]
 # *What to conclude:* the table is bitsandbytes' to float32 rounding;
-# double quantization cuts the scales from 0.5 to about 0.13 bits per
-# weight for a negligible change in error.
+# double quantization cuts the scales' share of the bits per weight
+# (printed in parentheses) to about a quarter, for a negligible change
+# in error.
 #
 # ## 5. Every format on the same networks
 #
@@ -373,13 +407,14 @@ for net, _, _, d in nets["digits"]:
 for k, accs in res.items():
     print(f"2:4 {k:9s} {mean_std(accs)}")
 A = to_nm(n3[0].W.data, 2, 4)
-print("2:4 storage", A.nbytes, "bytes vs dense", n3[0].W.data.nbytes)
+print("2:4 storage", A.nbytes, "bytes vs dense", n3[0].W.data.nbytes,
+      f"({A.nbytes * 8 / n3[0].W.data.size:.0f} bits per weight)")
 
 # %% [markdown]
 # *What to conclude:* one-shot 2:4 costs these small nets some accuracy;
 # training into the pattern (keep 4 → 3 → 2 per group) recovers it. The
-# storage is 17 bits per weight: half the float32 values plus 2-bit
-# positions.
+# storage printed in bits per weight is half the float32 values (16)
+# plus a 2-bit position for each kept value (1).
 #
 # ## 9. Speed on this CPU
 #
@@ -410,12 +445,15 @@ print(f"BLAS {t_blas * 1e3:.2f} ms | 2:4 {t_nm * 1e3:.2f} ms "
 
 # %% [markdown]
 # *What to conclude (one run, on a shared machine):* read the ratios, not
-# the times. At batch 1 a dense layer is limited by how many bytes it
-# reads: 2:4 reads about half of them, so it cannot gain more than about
-# 2x; ternary weights are 16 times smaller than float32 and the kernel
-# replaces 64 multiply-adds by a few vector ANDs and popcounts, so it can
-# gain more. The full grid shows where both lose: at large batches BLAS
-# reuses each weight across the batch and wins.
+# the times. A dense layer at batch 1 that is limited only by the bytes
+# it reads would let 2:4 (about half the bytes) gain at most about 2x; a
+# larger printed ratio says that this single-threaded dense product
+# does not run at the memory's speed here, so the ratio measures the two
+# codes as much as the format. Ternary weights are 16 times smaller than
+# float32 and the kernel replaces 64 multiply-adds by a few vector ANDs
+# and popcounts, so it can gain more. The full grid shows where both
+# lose: at large batches BLAS reuses each weight across the batch and
+# wins.
 # A GPU gains more from both because the hardware does the format's work:
 # sparse tensor cores skip the zeros of a 2:4 tile at full throughput,
 # and FP8/FP4 tensor cores multiply the small codes directly, while a CPU
@@ -435,8 +473,10 @@ print(f"BLAS {t_blas * 1e3:.2f} ms | 2:4 {t_nm * 1e3:.2f} ms "
 #
 # ## 11. Exercises
 #
-# 1. `exercises/08_formats`: encode and decode FP8 E4M3 and an MX block
-#    (`minicomp check exercises/08_formats`).
+# 1. **Graded:** `release/08_formats/`, the student copy (made by
+#    `minicomp release exercises/ release/`; `exercises/` is the
+#    instructor's copy, with the solutions): encode and decode FP8 E4M3
+#    and an MX block (`minicomp check release/08_formats`).
 # 2. Replace MXFP4's power-of-two scale by an E4M3 scale at block 32: how
 #    much of NVFP4's advantage is the scale, how much the block size?
 # 3. Train LSQ with per-tensor weight steps: how much accuracy does the

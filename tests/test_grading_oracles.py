@@ -22,7 +22,7 @@ from minicomp.grading.sandbox import Limits
 REPO = pathlib.Path(__file__).resolve().parents[1]
 EXERCISES = REPO / "exercises"
 NAMES = sorted(p.name for p in EXERCISES.iterdir() if (p / "tests.py").is_file())
-PAIRS = {"matmul_backward", "prune_neurons", "affine_qparams", "per_channel_qparams",
+PAIRS = {"matmul_backward", "compact", "affine_qparams", "per_channel_qparams",
          "mx_encode_block", "factorize"}                 # functions returning 2 values
 
 # name -> (what each returned value is, made from argument `a`; which arguments feed it)
@@ -93,19 +93,7 @@ for _name in {names!r}:
 '''
 
 
-# Templates of the red team's wrong versions below: {k} is how many to remove,
-# {order} the ranking; {lo}, {hi} each row's range.
-MASK = """
-
-def mask_from_scores(scores, amount):
-    scores = np.asarray(scores, dtype=np.float64)
-    k = {k}
-    order = {order}
-    mask = np.ones(scores.size)
-    mask[order[:k]] = 0.0
-    return mask.reshape(scores.shape)
-"""
-
+# Templates of the red team's wrong versions below: {lo}, {hi} each row's range.
 PER_CHANNEL = """
 
 def per_channel_qparams(W, bits):
@@ -133,12 +121,6 @@ TARGETED = {
     "constant_qparams": ("03_quantization", (
         "\n\ndef affine_qparams(x_min, x_max, bits):\n    return 1.0, 0\n"),
         {"zero_range", "random_round_trip"}),
-    "abs_of_the_sum": ("02_importance", (
-        "\n\ndef importance(W, X):\n    return np.abs(X @ W.T).mean(axis=0)\n"),
-        {"importance_hand_worked", "importance_is_a_mean_over_the_batch"}),
-    "mean_before_abs": ("02_importance", (
-        "\n\ndef importance(W, X):\n    return np.abs(W) @ np.abs(X.mean(axis=0))\n"),
-        {"importance_is_a_mean_over_the_batch"}),
     # 01: no max subtraction, overflow avoided by clipping the logits (or by the
     # max of the whole batch): right on logits of 1000 and 0, wrong on 1000 and 999
     "softmax_clipped_logits": ("01_autograd", (
@@ -155,24 +137,7 @@ TARGETED = {
         "    P[np.arange(len(y)), y] -= 1.0\n"
         "    return P / len(y)\n"),
         {"softmax_ce_backward_large_logits"}),
-    # 02: how many go (int truncates 3.6 to 3), what "lowest" means (by magnitude),
-    # and which of equal scores go (an unstable sort is stable only on small arrays)
-    "truncated_count": ("02_importance", MASK.format(
-        k="int(amount * scores.size) if isinstance(amount, float) else int(amount)",
-        order="np.argsort(scores, axis=None, kind='stable')"),
-        {"mask_exact_sparsity"}),
-    "magnitude_ranking": ("02_importance", MASK.format(
-        k="round(amount * scores.size) if isinstance(amount, float) else int(amount)",
-        order="np.argsort(np.abs(scores), axis=None, kind='stable')"),
-        {"mask_negative_scores"}),
-    "unstable_argsort": ("02_importance", MASK.format(
-        k="round(amount * scores.size) if isinstance(amount, float) else int(amount)",
-        order="np.argsort(scores, axis=None)"),
-        {"mask_many_ties_by_position"}),
-    "argpartition": ("02_importance", MASK.format(
-        k="round(amount * scores.size) if isinstance(amount, float) else int(amount)",
-        order="np.argpartition(scores, max(k - 1, 0), axis=None)"),
-        {"mask_many_ties_by_position"}),
+    # 02's targeted wrong versions (compact, APoZ) are in tests/test_exercise_02.py
     # 03: round half up (or away from zero) instead of np.rint's half to even, and
     # per-channel ranges not widened to contain 0 (at all, or only upwards)
     "zero_point_half_up": ("03_quantization", (

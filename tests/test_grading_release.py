@@ -127,7 +127,8 @@ def test_files_without_cases_are_not_analysed(tmp_path):
 def test_real_release_keeps_no_hidden_only_helper(tmp_path):
     release(EXERCISES, tmp_path / "out")
     gone = {"01_autograd": ("numerical_grad", "softmax_ce", "RTOL", "ATOL"),
-            "02_importance": ("reference_R", "reference_mask"),
+            "02_importance": ("reference_apoz", "reference_compact", "random_net",
+                              "check_compact"),
             "03_quantization": ("scale_zero_point", "lib_quantize", "reference_qparams",
                                 "expect_same_qparams")}
     for exercise, names in gone.items():

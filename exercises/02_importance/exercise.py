@@ -1,89 +1,88 @@
-"""Exercise 02: which neurons matter? Activation importance and pruning masks.
+"""Exercise 02: which neurons can go, and how to really remove them.
 
-Seed 000 ranks the neurons of a layer by
+A dense network is a list of layers k = 0, 1, ..., L-1, layer k holding
+``W[k]`` of shape (out_k, in_k) (``W[k][i, j]`` is the weight from input j
+to neuron i, as in ``minicomp.Dense``) and ``b[k]`` of shape (out_k,), with
+in_{k+1} = out_k and an elementwise activation f between two layers (none
+after the last one):
 
-    R_i = sum_j |w_ij * y_j|
+    h_{k+1} = f(W[k] h_k + b[k])
 
-where ``W[i, j]`` = w_ij is the weight from input j to neuron i (``W`` has
-shape (out, in), as in ``minicomp.Dense``) and y_j is input j of the layer.
-Over a calibration batch ``X`` (N, in) the batch reduction is the mean:
+Write two functions in plain NumPy (chapter 02: the criteria, and
+"Structured pruning: remove neurons, really"):
 
-    R_i = (1/N) sum_n sum_j |w_ij * X[n, j]|  =  sum_j |w_ij| * mean_n |X[n, j]|
+1. ``apoz(W, b, X)`` (warm-up) -> the Average Percentage of Zeros of every
+   neuron of one ReLU layer over a batch ``X`` (N, in): the fraction of the
+   N inputs on which the neuron's output ReLU(W x + b)_i is exactly 0
+   (Hu et al., 2016, "Network Trimming"; a high APoZ marks a neuron to
+   prune).
+2. ``compact(weights, biases, layer, keep, activation="relu")`` ->
+   ``(new_weights, new_biases)``: the network without the neurons of layer
+   ``layer`` that ``keep`` marks False (or 0), as *smaller* arrays. Removing
+   a neuron cuts its incoming weights; what is left of it is the constant
+   f(b_i), which the next layer must absorb so that nothing else changes.
+   When the removed neurons' incoming weights were already zero, the
+   network computes exactly the same function as before.
 
-Write three functions in plain NumPy (chapter 02, sections 3 and 4):
-
-1. ``importance(W, X)`` -> R, shape (out,);
-2. ``mask_from_scores(scores, amount)`` -> a 0/1 float mask of the scores'
-   shape that removes the ``amount`` lowest scores (int: a count, float:
-   a fraction of the entries, rounded with Python's ``round``); ties are
-   broken by position: of equal scores, the one that comes first in
-   row-major order is removed first;
-3. ``prune_neurons(W, b, X, amount)`` -> ``(W_pruned, b_pruned)``: zero the
-   rows of ``W`` and the entries of ``b`` of the ``amount`` least important
-   neurons by R.
-
-Run ``minicomp check exercises/02_importance`` to run the public tests.
+Run ``minicomp check exercises/02_importance`` to run the public tests;
+the README says what to think about.
 """
 import numpy as np
 
 
-def importance(W, X):
-    """Importance R_i of every neuron of a layer.
+def apoz(W, b, X):
+    """Average Percentage of Zeros of each neuron of a ReLU layer.
 
     Parameters
     ----------
     W : ndarray, shape (out, in)
-        ``W[i, j]`` is the weight from input j to neuron i.
+    b : ndarray, shape (out,)
     X : ndarray, shape (N, in)
         The layer's inputs on a calibration batch.
 
     Returns
     -------
-    R : ndarray of floats, shape (out,)
+    apoz : ndarray of floats, shape (out,), each in [0, 1]
+        apoz[i] = (number of n with ReLU(W X[n] + b)_i == 0) / N.
     """
     ### BEGIN SOLUTION
-    y = np.abs(X).mean(axis=0)                 # (in,)  mean_n |X[n, j]|
-    return np.abs(W) @ y                       # (out, in) @ (in,) -> (out,)
+    Z = X @ W.T + b                            # (N, out) pre-activations
+    return (Z <= 0).mean(axis=0)               # ReLU(z) == 0 exactly when z <= 0
     ### END SOLUTION
 
 
-def mask_from_scores(scores, amount):
-    """0/1 mask removing the ``amount`` lowest scores.
+def compact(weights, biases, layer, keep, activation="relu"):
+    """Remove neurons of one hidden layer and fold their constant into the next bias.
 
     Parameters
     ----------
-    scores : ndarray, any shape
-        May be negative: the lowest values go, not the smallest magnitudes.
-        Ties go by position (the first in row-major order goes first).
-    amount : int (how many entries to remove) or float in [0, 1] (fraction,
-        rounded with Python's ``round``: half to even)
+    weights : list of ndarrays, ``weights[k]`` of shape (out_k, in_k)
+    biases : list of ndarrays, ``biases[k]`` of shape (out_k,)
+    layer : int
+        The layer whose neurons (outputs) are removed, 0 <= layer <= L - 2
+        (the last layer's outputs are the network's outputs: they stay).
+    keep : ndarray of bools (or of 0.0 / 1.0), shape (out_layer,)
+        True (1) for the neurons that stay, in their original order.
+    activation : {"relu", "sigmoid", "tanh"}
+        The f applied to layer ``layer``'s outputs.
 
     Returns
     -------
-    mask : ndarray of floats, same shape as ``scores``
-        0.0 where removed, 1.0 where kept.
+    (new_weights, new_biases) : tuple of two lists of float ndarrays
+        Same number of layers; ``new_weights[layer]`` has one row per kept
+        neuron, ``new_weights[layer + 1]`` one column per kept neuron, and
+        ``new_biases[layer + 1]`` has absorbed sum_i W[layer+1][:, i] f(b_i)
+        over the removed neurons i. Every other array is unchanged.
     """
     ### BEGIN SOLUTION
-    scores = np.asarray(scores, dtype=np.float64)
-    if isinstance(amount, float):
-        k = round(amount * scores.size)
-    else:
-        k = int(amount)
-    order = np.argsort(scores, axis=None, kind="stable")    # (n,) lowest first
-    mask = np.ones(scores.size)
-    mask[order[:k]] = 0.0
-    return mask.reshape(scores.shape)
-    ### END SOLUTION
-
-
-def prune_neurons(W, b, X, amount):
-    """Zero the ``amount`` least important neurons (rows of W, entries of b) by R.
-
-    Returns
-    -------
-    (W_pruned, b_pruned) : new arrays, shapes (out, in) and (out,)
-    """
-    ### BEGIN SOLUTION
-    keep = mask_from_scores(importance(W, X), amount)      # (out,)
-    return W * keep[:, None], b * keep
+    f = {"relu": lambda z: np.maximum(z, 0.0), "tanh": np.tanh,
+         "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z))}[activation]
+    keep = np.asarray(keep).astype(bool)                       # (n,)
+    W = [np.array(w, dtype=np.float64) for w in weights]
+    b = [np.array(v, dtype=np.float64) for v in biases]
+    c = f(b[layer][~keep])                                     # (removed,) what is left
+    b[layer + 1] = b[layer + 1] + W[layer + 1][:, ~keep] @ c   # (out_next,)
+    W[layer], b[layer] = W[layer][keep], b[layer][keep]        # (kept, in), (kept,)
+    W[layer + 1] = W[layer + 1][:, keep]                       # (out_next, kept)
+    return W, b
     ### END SOLUTION
