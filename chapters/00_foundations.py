@@ -494,20 +494,22 @@ print("minicomp.fit:", theta_fit)
 # is the excess loss $J(\theta) - J(\theta^*)$.
 
 # %%
-def gd_run(lr, num_epochs, scale_rng=None):
-    # full-batch GD; with scale_rng, the seed's "gradient times s_t"
+def gd_run(lr, num_epochs, draw=None, X=X, y=y):
+    # full-batch GD; with draw (e.g. rng.uniform), the seed's "gradient
+    # times s_t". X, y default to this section's data: later sections
+    # reuse the names.
     theta, losses = np.zeros(D + 1), [J(np.zeros(D + 1), X, y)]
     for epoch in range(num_epochs):
         step = grad_J(theta, X, y)
-        if scale_rng is not None:
-            step = step * scale_rng.uniform(size=step.shape)
+        if draw is not None:
+            step = step * draw(size=step.shape)        # times s_t
         theta = theta - lr * step
         losses.append(J(theta, X, y))
     return np.array(losses)
 
 
 gd_curve = gd_run(lr, num_epochs)
-seed_curve = gd_run(lr, num_epochs, scale_rng=np.random.default_rng(6))
+seed_curve = gd_run(lr, num_epochs, draw=np.random.default_rng(6).uniform)
 sizes = [min(batch_size, N - s) for s in range(0, N, batch_size)]
 sgd_x = np.cumsum([0] + sizes * num_epochs) / N          # steps -> epochs
 
@@ -518,24 +520,27 @@ ax.semilogy(gd_curve - J_star, "o-", label="full-batch GD")
 ax.semilogy(seed_curve - J_star, "s--",
             label=r"seed 003: $\nabla J \times s_t$")
 ax.set(xlabel="epochs (passes over the data)",
-       ylabel=r"$J(\theta) - J(\theta^*)$", title=f"lr = {lr}")
+       ylabel=r"$J(\theta) - J(\theta^*)$",
+       title=f"Excess loss for the same work (lr = {lr}, one run)")
 ax.legend()
 fig.tight_layout()
 for name, c in [("GD", gd_curve), ("seed s_t", seed_curve),
                 ("SGD", sgd_losses)]:
     print(f"{name:9s} excess loss after {num_epochs} epochs: "
           f"{c[-1] - J_star:.2e}")
+print("seed's variant behind GD after every epoch (one run):",
+      bool(np.all(seed_curve[1:] > gd_curve[1:])))
 
 
 # %% [markdown]
 # For the same amount of work, minibatch SGD is orders of magnitude
-# ahead, because it takes many cheap steps per pass; then it jitters at a
-# noise floor set by the minibatch variance and the learning rate
-# (decaying the learning rate, as the baseline recipe of section 5 does,
-# lowers that floor). GD descends smoothly but makes one step per pass —
+# ahead in this run, because it takes many cheap steps per pass; then it
+# jitters at a noise floor set by the minibatch variance and the learning
+# rate (decaying the learning rate, as the baseline recipe of section 5
+# does, lowers that floor). GD descends smoothly but makes one step per pass —
 # it could afford a larger learning rate than SGD, but never more steps.
-# The seed's variant is GD with a random, on average halved step: it is
-# behind GD all the way.
+# The seed's variant is GD with a random, on average halved step: in this
+# run it is behind GD after every epoch (the last line printed).
 #
 # **Summary.** $\theta \leftarrow \theta - \alpha\nabla J$ is all of
 # gradient descent. SGD replaces $\nabla J$ by the gradient of a random
@@ -949,6 +954,39 @@ config = BaselineConfig()
 print(config)
 
 # %% [markdown]
+# **From scratch**, the update and the schedule with the recipe's values:
+# three steps of momentum SGD with weight decay on a made-up parameter
+# and made-up gradients, against `minicomp.optim.SGD`, and the cosine
+# formula against `CosineLR`:
+
+# %%
+rng = np.random.default_rng(13)
+theta0 = rng.normal(size=5)                       # a made-up parameter
+grads = rng.normal(size=(3, 5))                   # three made-up gradients
+mu, lam, alpha = config.momentum, config.weight_decay, config.lr
+theta, v = theta0.copy(), np.zeros(5)
+for g in grads:
+    v = mu * v + (g + lam * theta)                # decay, then momentum
+    theta = theta - alpha * v
+p = minicomp.nn.Parameter(theta0, dtype=np.float64)
+optimizer = SGD([p], lr=alpha, momentum=mu, weight_decay=lam)
+for g in grads:
+    p.grad = g.copy()
+    optimizer.step()
+np.testing.assert_allclose(p.data, theta, rtol=1e-12)
+
+T = config.epochs
+scheduler = CosineLR(optimizer, T=T)              # restarts from lr=alpha
+lrs = []
+for t in range(T):
+    lrs.append(optimizer.lr)
+    scheduler.step()
+np.testing.assert_allclose(
+    lrs, [alpha / 2 * (1 + math.cos(math.pi * t / T)) for t in range(T)])
+print("momentum SGD with weight decay, and the cosine schedule: "
+      "scratch == library")
+
+# %% [markdown]
 # **With the library**, written out line by line (this is what
 # `train_baseline()` does):
 
@@ -988,8 +1026,9 @@ print("train_baseline() accuracy:", result_ref["accuracy"])
 # %% [markdown]
 # One run is one seed: a different initialisation and minibatch order
 # give a different accuracy. How much? Train the same recipe with three
-# seeds (same splits) and report the mean and standard deviation — the
-# number later chapters compare against.
+# seeds (same splits) and report the mean and standard deviation
+# (`np.std`, the spread of the three numbers; every chapter reports
+# mean ± std this way) — the number later chapters compare against.
 
 # %%
 seed_accs = [result_ref["accuracy"]] + [            # seed 0: just above
@@ -1024,11 +1063,18 @@ ax3.plot(epochs, history.lr)
 ax3.set(xlabel="epoch", ylabel="learning rate",
         title="Cosine schedule")
 fig.tight_layout()
+last = np.flatnonzero(np.diff(history.val_accuracy))[-1] + 2  # 1-based
+print(f"training loss: epoch 1 {history.loss[0]:.4f}, epoch 10 "
+      f"{history.loss[9]:.4f}, epoch {num_epochs} {history.loss[-1]:.4f}")
+print(f"validation accuracy last changed at epoch {last} of {num_epochs}")
 
 # %% [markdown]
-# The training loss keeps falling while the validation accuracy flattens
-# out early; the cosine schedule (right) makes the last epochs small,
-# careful steps. Which test digits does the network still get wrong?
+# The training loss falls by orders of magnitude in the first epochs and
+# then barely moves, and the validation accuracy stops changing long
+# before the last epoch (both printed): the later epochs, with the small,
+# careful steps of the cosine schedule (right), change little that the
+# validation split can see. Which test digits does the network still get
+# wrong?
 
 # %%
 pred = predict(net, X_test).argmax(axis=1)             # (N_test,)
@@ -1088,7 +1134,7 @@ try:
     h = Tensor(X_val)
     with no_grad():
         for i, layer in enumerate(net_big.layers[:-1]):
-            h = layer(h)                          # (N_test, 64)
+            h = layer(h)                          # (N_val, 64)
             if i % 2 == 1:                        # after each ReLU
                 alive = int((h.data > 0).any(axis=0).sum())
                 print(f"hidden layer {i // 2 + 1}: {alive} of "
@@ -1232,7 +1278,8 @@ except NameError as e:
 # %% [markdown]
 # **The corrected version** defines what the sample forgot — the model,
 # the inputs and the targets — and then runs the sample's own loop,
-# unchanged (`model`, `inputs`, `targets` are the sample's names). The
+# unchanged (`model`, `inputs`, `targets` are the sample's names;
+# `minicomp` layers take NumPy arrays as they are). The
 # targets are a noisy linear function of the inputs, a regression task
 # that suits MSE on one output. The model keeps the sample's structure:
 # `Sequential(Dense(10, 20), Dense(20, 1))` is `fc1` then `fc2` with
@@ -1252,7 +1299,7 @@ optimizer = SGD(model.parameters(), lr=0.01)
 losses = []
 for epoch in range(100):                  # the sample's loop, unchanged
     optimizer.zero_grad()
-    outputs = model(Tensor(inputs))
+    outputs = model(inputs)
     loss = criterion(outputs, targets)
     loss.backward()
     optimizer.step()
@@ -1438,8 +1485,12 @@ def check_sigmoid(fn):
 
     def check(out):
         assert isinstance(out, Tensor), f"returned a {type(out).__name__}"
-        with np.errstate(over="raise"):
-            big = fn(Tensor(np.array([-800.0, 0.0, 800.0]))).data
+        try:
+            with np.errstate(over="raise"):
+                big = fn(Tensor(np.array([-800.0, 0.0, 800.0]))).data
+        except FloatingPointError as err:
+            raise AssertionError(f"the forward overflows at x = -800 or "
+                                 f"800 ({err})") from None
         np.testing.assert_allclose(big, [0.0, 0.5, 1.0], atol=1e-12,
                                    err_msg="values at -800, 0, 800")
         np.testing.assert_allclose(out.data, F.sigmoid(x).data,
@@ -1603,9 +1654,10 @@ def indicator_moments_solution(N, B):
 assert check_indicator_moments(indicator_moments_solution)
 
 # %% [markdown]
-# **3.** $\sigma(x) = \frac12(1 + \tanh(x/2))$ never overflows (the
-# naive $1/(1 + e^{-x})$ overflows $e^{-x}$ for large negative $x$,
-# harmlessly but with a warning).
+# **3.** $\sigma(x) = \frac12(1 + \tanh(x/2))$ never overflows. The
+# naive $1/(1 + e^{-x})$ overflows $e^{-x}$ for large negative $x$: the
+# result, 0, is still right, but NumPy warns, and the check, which turns
+# overflow into an error, refuses it.
 
 # %%
 def sigmoid_solution(x):
@@ -1621,12 +1673,37 @@ assert check_sigmoid(sigmoid_solution)
 
 # %% [markdown]
 # **4.** $\mathbb E[\nabla J \times s_t] = \nabla J \times
-# \mathbb E[s_t] = 0$: the update is pure noise in expectation. The loss
-# curve wanders instead of descending (and with a large enough learning
-# rate it grows), because each coordinate's step has a random sign.
+# \mathbb E[s_t] = 0$: the update is pure noise in expectation. Worse,
+# on this quadratic loss, with Hessian $H$ and step
+# $\delta = -\alpha\,\nabla J \times s_t$,
+# $\mathbb E[J(\theta + \delta)] = J(\theta) + \tfrac{\alpha^2}2
+# \sum_i H_{ii} (\nabla J)_i^2 > J(\theta)$: on average the loss *grows*
+# at every step. The drift is small next to the random first-order term,
+# so one run wanders (first line printed); the mean over 300 runs ends
+# above the start by more than its standard error (second line), while
+# GD has descended.
 
 # %%
 assert check_normal_s_multiple(0.0)
+lr_3 = 0.05                               # section 3's comparison
+epochs_3 = len(gd_curve) - 1
+normal_curve = gd_run(lr_3, epochs_3,
+                      draw=np.random.default_rng(12).normal)
+print("one run, excess loss per epoch:", np.round(normal_curve - J_star, 2))
+finals = [gd_run(lr_3, epochs_3, draw=np.random.default_rng(r).normal)[-1]
+          for r in range(300)]
+se = np.std(finals) / np.sqrt(len(finals))       # standard error
+print(f"300 runs: excess loss {normal_curve[0] - J_star:.2f} at the start,"
+      f" mean {np.mean(finals) - J_star:.2f} ± {se:.2f} (standard error) "
+      f"after {epochs_3} epochs; GD: {gd_curve[-1] - J_star:.2f}")
+fig, ax = plt.subplots(figsize=(6, 3.2))
+ax.semilogy(gd_curve - J_star, "o-", label="full-batch GD")
+ax.semilogy(normal_curve - J_star, "s--",
+            label=r"$\nabla J \times s_t$, $s_t \sim N(0, 1)$ (one run)")
+ax.set(xlabel="epoch", ylabel=r"$J(\theta) - J(\theta^*)$",
+       title=f"A zero-mean random vector does not descend (lr = {lr_3})")
+ax.legend()
+fig.tight_layout()
 
 # %% [markdown]
 # **5.** The sweep, on the validation split; the test set is touched

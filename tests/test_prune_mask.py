@@ -150,5 +150,7 @@ def test_loading_weights_into_a_pruned_net_keeps_pruned_weights_zero():
         if p.mask is not None:
             assert np.all(p.data[p.mask == 0] == 0) and np.all(p.data[p.mask == 1] != 0)
     X = np.random.default_rng(0).standard_normal((5, 6)).astype(np.float32)
-    np.testing.assert_array_equal(predict(net, X), to_inference(net).predict(X))
+    # CSR sums in another order than BLAS: equal up to float32 rounding
+    np.testing.assert_allclose(predict(net, X), to_inference(net).predict(X), rtol=1e-5,
+                               atol=1e-6)
     assert sparsity(net) == 0.5
