@@ -288,16 +288,18 @@ plt.tight_layout()
 plt.show()
 
 # %% [markdown]
-# **What to conclude (one run).** The curve shows the trade: a fraction
-# of the large net's compute buys most of its accuracy, and past some τ
-# more compute buys nothing. Read the two τ rows against the two nets
-# alone: the target rule takes the cheapest τ that reaches the large
-# net's validation accuracy — τ = 0, never defer, when the distilled
-# small net alone already does — while the budget rule can beat both
-# nets, because their errors differ. A τ picked on the validation examples
-# (their number is printed at the top) is noisy; `minicomp bench
-# ensembles` measures both rules over three seeds, and the same cascade
-# on the easier digits.
+# **What to conclude (one run).** Read the two τ rows against the two
+# nets alone (the "test:" line). The target rule takes the cheapest τ
+# whose validation accuracy reaches the large net's; when the distilled
+# small net alone already does, that is τ = 0, never defer, at the small
+# net's own cost — as printed here, where the small net is as accurate
+# on test as the large one. The budget rule defers the least confident
+# examples and can beat both nets, because their errors differ; past
+# some τ, more compute buys nothing (the flat right end of the curve).
+# A τ picked on the validation examples (their number is printed at the
+# top) is noisy, and one run of a few test points is no ranking;
+# `minicomp bench ensembles` measures both rules over three seeds, and
+# the same cascade on the easier digits.
 #
 # **Boosting** (SAMME, Zhu et al. 2009) is the "each model improves on
 # the last" form: example weights $w_i$ grow on the examples the previous
@@ -421,10 +423,12 @@ for name, P_hat in [
 
 # %% [markdown]
 # **What to conclude (one run).** The fitted weights move away from
-# uniform (printed above), but on this data fitted weights and stacking
-# change the test accuracy by little: similar members are already well
-# averaged. Stacking needs its own data, which is why the
-# members never see the validation split.
+# uniform (printed above), but on this data neither fitted weights nor
+# stacking beats the uniform average on test: similar members are
+# already well averaged, and a meta-model fitted on the validation
+# examples alone has little to gain and some variance to add. Stacking
+# needs its own data, which is why the members never see the validation
+# split.
 #
 # ## 5. Merging: one model from many
 #
@@ -618,8 +622,9 @@ print(f"outputs distilled (student):  {ms(dist['distilled student'])}")
 #    cascade rule and its average cost
 #    (`minicomp check release/06_ensembles`).
 # 2. Replace the cascade's top probability by the margin between the two
-#    largest probabilities. Which reaches the large net's accuracy with
-#    less compute?
+#    largest probabilities (write the rule, choose τ on validation).
+#    Which reaches the large net's accuracy with less compute, over
+#    three seeds?
 # 3. Build a greedy soup from ingredients fine-tuned with *different*
 #    learning rates. When does greedy beat uniform?
 # 4. Align member B to A, then average all five members after aligning

@@ -47,6 +47,7 @@ from statistics import NormalDist
 
 import matplotlib.pyplot as plt
 import numpy as np
+from threadpoolctl import threadpool_limits   # ships with scikit-learn
 
 import minicomp
 import minicomp.formats as fmt
@@ -55,9 +56,11 @@ from minicomp.formats import minifloat, mx, nf4, ternary
 from minicomp.kernels.nm import nm_linear, to_nm
 from minicomp.kernels.ternary import pack_ternary, ternary_linear
 from minicomp.prune import FineTune, gradual_nm, nm_mask, nm_prune
-from minicomp.quant import lsq_finetune, lsq_quantize, qat_finetune
+from minicomp.quant import (lsq_finetune, lsq_quantize, pact_quantize,
+                            qat_finetune)
 from minicomp.train import BaselineConfig, train_baseline
 
+threadpool_limits(limits=1, user_api="blas")   # small matrices: 1 thread
 np.set_printoptions(precision=4, suppress=True)
 print("minicomp", minicomp.__version__, "| numpy", np.__version__)
 SEEDS = (0, 1, 2)
@@ -70,8 +73,11 @@ def mean_std(values):
 # %% [markdown]
 # The networks are the seeds' baseline MLP (64 → 64 → 64 → 10 on digits,
 # 40 → 64 → 64 → 10 on MNIST-1D), trained once per seed with a shorter
-# recipe (20 epochs) to keep the chapter fast. Every comparison below uses
-# these three seeds; the test sets are used only for the final numbers.
+# recipe (20 epochs) to keep the chapter fast. `train_baseline` holds
+# out the loader's validation split (`BaselineConfig.validation`, the
+# same rows for every seed) and trains on the rest, which is what
+# `X_train` holds below. Every comparison below uses these three seeds;
+# nothing is tuned, and the test sets give only the final numbers.
 
 # %%
 CFG = dict(epochs=20)
@@ -131,7 +137,7 @@ assert np.array_equal(encode_e4m3(x), fmt.encode(x, "e4m3"))
 # (`saturate=True` would give 448); $2^{-10}$ is a tie between 0 and the
 # smallest subnormal and goes to 0 (even). The library agrees with the
 # formula, and the tests check it against `ml_dtypes` on all codes and on
-# $10^6$ random floats (`minicomp bench formats` prints the count).
+# random floats (`minicomp bench formats` prints how many).
 #
 # Where the values lie: E4M3 has 8 values per power of two, E5M2 4 but
 # twice the exponent range.
@@ -222,11 +228,39 @@ assert int(t.scales[0, 0]) == e + 127
 assert np.array_equal(ours[None], mx.mx_dequantize(t))
 print("shared exponent", e, "| first values", block[:4].round(4),
       "->", ours[:4])
+print("bits per value: 4 + 8 / 32 =", 4 + 8 / 32)
 
 # %% [markdown]
-# *What to conclude:* one byte of scale and 4 bits per value, 4.25 bits
-# in all. Why blocks matter — a weight matrix with one outlier column,
-# FP4 with one scale per row against MXFP4 and NVFP4:
+# *What to conclude:* one byte of scale and 4 bits per value, the
+# printed bits per value in all.
+#
+# **NVFP4 from scratch**, the same 32 values as two blocks of 16: a
+# float32 tensor scale $g = \max|x| / (6 \cdot 448)$ (6 is E2M1's
+# largest value, 448 E4M3's), each block's scale
+# $s_b = \mathrm{E4M3}(\max_b|x| / (6g))$, elements
+# $\mathrm{E2M1}(x / (s_b g))$ saturating:
+
+# %%
+V = block.astype(np.float32).reshape(2, 16)      # (blocks, 16)
+g = np.float32(np.abs(V).max() / (6 * 448))      # tensor scale
+s_b = fmt.decode(fmt.encode(np.abs(V).max(axis=1) / (6 * g), "e4m3",
+                            saturate=True), "e4m3")          # (2,)
+step = (s_b * g)[:, None]                        # (2, 1)
+P = fmt.decode(fmt.encode(V / step, "e2m1", saturate=True), "e2m1")
+nv = (P * step).reshape(1, 32)
+lib_nv = mx.nvfp4_dequantize(mx.nvfp4_quantize(block[None]))
+assert np.allclose(nv, lib_nv, rtol=1e-6, atol=1e-9)
+print("block scales", s_b, "| tensor scale", g,
+      "| bits per value: 4 + 8 / 16 + 32 / 32 =", 4 + 8 / 16 + 32 / 32)
+
+# %% [markdown]
+# *What to conclude:* the E4M3 block scales need not be powers of two
+# (the block holding the tensor's largest value always gets 448), so
+# each block's grid can fit its largest value more closely than MX's; the
+# price is a scale byte per 16 values (the tensor scale is shared by the
+# whole tensor, here only 32 values). Why blocks matter — a weight
+# matrix with one outlier column, FP4 with one scale per row against
+# MXFP4 and NVFP4:
 
 # %%
 W = rng.standard_normal((64, 256)) * 0.05
@@ -302,14 +336,19 @@ for name in fmt.FORMAT_NAMES:
 # ternary weights applied after training (PTQ) are far off — they need
 # training (section 7). The MX bytes on MNIST-1D include the padding.
 #
-# ## 6. Learned step sizes: LSQ, LSQ+ and PACT
+# ## 6. Learned step sizes: LSQ and PACT
 #
 # **Math (LSQ).** $\hat v = s\,\mathrm{round}(\mathrm{clip}(v/s,
 # -Q_n, Q_p))$ and the step gets the STE gradient
 # $\partial\hat v/\partial s = \mathrm{round}(v/s) - v/s$ inside the range,
 # $-Q_n$ or $Q_p$ outside, scaled by $g = 1/\sqrt{N Q_p}$. PACT learns a
-# ReLU's clip $\alpha$ the same way. **From scratch**, the gradient by
-# hand against the library's backward:
+# ReLU's clip $\alpha$ the same way: $y = \mathrm{clip}(x, 0, \alpha)$ on
+# $n = 2^b - 1$ steps is LSQ with $s = \alpha/n$, unsigned and unscaled,
+# so $\partial\hat y/\partial\alpha = (\mathrm{round}(u) - u)/n$ inside,
+# 1 where $x \ge \alpha$, 0 below ($u = x n/\alpha$). (LSQ+ adds a
+# learned offset; the library uses it for the net's signed input only.)
+# **From scratch**, both gradients by hand against the library's
+# backward:
 
 # %%
 v = rng.standard_normal(50)
@@ -324,9 +363,22 @@ lsq_quantize(vt, st, bits).sum().backward()
 print(f"ds by hand {grad_hand:.6f} | library {float(st.grad):.6f}")
 assert abs(grad_hand - float(st.grad)) < 1e-5
 
+a_val, n = 2.0, 2 ** bits - 1          # PACT: clip at alpha, n steps
+u = v * n / a_val                      # = v / s with s = alpha / n
+y_hand = a_val / n * np.rint(np.clip(u, 0, n))
+inside = (u > 0) & (u < n)
+grad_a = np.sum(np.where(inside, (np.rint(u) - u) / n, v >= a_val))
+xt, at = Tensor(v, requires_grad=True), Tensor(a_val, requires_grad=True)
+y_lib = pact_quantize(xt, at, bits)
+y_lib.sum().backward()
+assert np.allclose(y_hand, y_lib.data, atol=1e-6)
+print(f"PACT d alpha by hand {grad_a:.6f} | library {float(at.grad):.6f}")
+assert abs(grad_a - float(at.grad)) < 1e-5
+
 # %% [markdown]
-# *What to conclude:* the two agree (and `tests/test_quant_lsq.py` checks
-# both against finite differences of the STE loss). Now min-max QAT
+# *What to conclude:* hand and library agree for both steps (and
+# `tests/test_quant_lsq.py` checks them against finite differences of
+# the STE loss). Now min-max QAT
 # (chapter 3) against LSQ and PACT, weights and activations at the same
 # bits, 5 epochs each from the float nets, same recipe (nothing tuned):
 
