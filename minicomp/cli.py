@@ -2,7 +2,8 @@
 
     minicomp train [--dataset digits|mnist1d] [--epochs N] [--seed S] [--save PATH] [--json]
     minicomp bench train|grade|prune|kernels|int8|quant|distill|ensembles|formats|ptq|structure
-                   [--quick] [--json]
+                   [--quick] [--json [FILE]] [--compare OLD.json] [--explain]
+    minicomp warmup [--only sparse,int8,nm,ternary]   (compile every kernel ahead of time)
     minicomp release exercises/ OUT/
     minicomp check FILE_OR_DIR                 (one exercise, or a folder of them)
     minicomp grade SUBMISSIONS/ --out grades.csv [--exercises DIR] [--gradescope DIR]
@@ -63,8 +64,13 @@ def _cmd_train(args) -> int:
         "dataset": data.name,
         "model": "MLP " + "-".join(str(s) for s in net.sizes),
         "train_samples": int(len(data.X_train)),
+        "validation_samples": int(len(data.X_val)),
         "test_samples": int(len(data.X_test)),
         "epochs": len(history.loss),
+        # the last (or the restored best) epoch's accuracy on the validation split
+        "validation_accuracy": (history.val_accuracy[-1 if history.best_epoch is None
+                                                     else history.best_epoch]
+                                if history.val_accuracy else None),
         "test_accuracy": result["accuracy"],
         "test_loss": result["loss"],
         "parameters": count_parameters(net),
@@ -77,8 +83,12 @@ def _cmd_train(args) -> int:
     if args.json:
         print(json.dumps(report, indent=2))
     else:
-        print(f"baseline {report['model']} on {report['dataset']} "
-              f"({report['train_samples']} train / {report['test_samples']} test, seed {config.seed})")
+        print(f"baseline {report['model']} on {report['dataset']} ({report['train_samples']} "
+              f"train / {report['validation_samples']} validation / {report['test_samples']} "
+              f"test, seed {config.seed})")
+        if report["validation_accuracy"] is not None:
+            print(f"  validation acc {report['validation_accuracy']:.4f}  (for choices; the test "
+                  "set is used once, below)")
         print(f"  test accuracy  {report['test_accuracy']:.4f}")
         print(f"  test loss      {report['test_loss']:.4f}")
         print(f"  parameters     {report['parameters']:,} ({report['bytes_fp32']:,} bytes fp32)")
@@ -93,7 +103,8 @@ BENCHMARKS = {
     "train": "one training step vs NumPy/PyTorch",
     "grade": "grading synthetic submissions with --jobs 2",
     "prune": "the pruning targets over 3 seeds (~10 min; --quick: < 1 min)",
-    "int8": "int8 layer vs float32 BLAS and torch quantized; compile times",
+    "int8": "int8 layer vs float32 BLAS and torch quantized; designs chosen, per-call "
+            "overhead, targets, compile times",
     "kernels": "sparse/int8 kernels vs BLAS, scipy, torch (--quick: < 30 s)",
     "quant": "the quantization targets over 3 seeds (~2 min; --quick: < 30 s)",
     "distill": "the distillation targets over 3 seeds (~8 min; --quick: < 1 min)",
@@ -108,8 +119,30 @@ BENCHMARKS = {
 def _cmd_bench(args) -> int:
     import importlib
     bench = importlib.import_module(f"{__package__}.bench.{args.what}")
+    record = importlib.import_module(f"{__package__}.bench.record")
+    old = record.load(args.compare) if args.compare else None     # a bad file: before the run
+    if args.json not in (None, "-"):
+        from .atomic import check_target
+        check_target(args.json, where="--json")
     rows = bench.run(quick=args.quick)
-    print(json.dumps(rows, indent=2) if args.json else bench.format_table(rows))
+    print(json.dumps(rows, indent=2) if args.json == "-" else bench.format_table(rows))
+    if args.json not in (None, "-"):
+        print(f"record written to {record.write(args.json, args.what, rows)}")
+    if old is not None:
+        print(record.format_compare(old, rows))
+    if args.explain:
+        print(record.decisions())
+    return 0
+
+
+def _cmd_warmup(args) -> int:
+    from .kernels import FAMILIES, warmup
+    families = FAMILIES if args.only is None else [f.strip() for f in args.only.split(",")]
+    total = 0.0
+    for name, seconds in warmup(families).items():
+        print(f"  {name:<8} {seconds:6.2f} s")
+        total += seconds
+    print(f"compiled (or loaded from Numba's cache) in {total:.2f} s")
     return 0
 
 
@@ -137,8 +170,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", choices=sorted(BENCHMARKS),
                    help="; ".join(f"{k}: {v}" for k, v in BENCHMARKS.items()))
     p.add_argument("--quick", action="store_true", help="fewer samples")
-    p.add_argument("--json", action="store_true", help="print rows as JSON")
+    p.add_argument("--json", nargs="?", const="-", default=None, metavar="FILE",
+                   help="print rows as JSON; with FILE, write them there with the CPU, "
+                        "library versions, thread settings and load average (the record)")
+    p.add_argument("--compare", metavar="OLD.json",
+                   help="print each cell's ratio to an earlier run's --json FILE")
+    p.add_argument("--explain", action="store_true",
+                   help="print the kernel dispatch decisions (per-design times, winner)")
     p.set_defaults(func=_cmd_bench)
+
+    p = sub.add_parser("warmup", help="compile every kernel ahead of time (e.g. before a "
+                                      "class; first calls then load from Numba's cache)")
+    p.add_argument("--only", metavar="FAMILIES",
+                   help="comma-separated kernel families (default: sparse,int8,nm,ternary)")
+    p.set_defaults(func=_cmd_warmup)
 
     from .grading.cli import add_commands
     add_commands(sub)

@@ -3,14 +3,11 @@ r"""THE path from what the library produces to an inference model on the kernels
 :func:`to_inference` takes a pruned (masked) net, a
 :class:`~minicomp.quant.ptq.QuantizedMLP` or per-layer int8 settings and
 returns one :class:`InferenceModel`: a chain of :class:`SparseDense` (CSR
-weights, :mod:`minicomp.kernels.sparse`) or :class:`Int8Dense` (int8
-weights, int32 accumulation, fixed-point requantization,
-:mod:`minicomp.kernels.int8`) layers; a layer runs a kernel (``sparse_linear``,
-or an ``Int8Kernel``, to which it adds the scales). Inference only, NumPy in
-and out; :func:`minicomp.blocks.dense_blocks` finds the Dense layers, ReLUs fused.
-
-Sparse: each Dense layer ``y = x W^T + b`` keeps the entries of ``W`` that
-are nonzero and not masked, in CSR; predictions are allclose to the float's.
+weights, :mod:`minicomp.kernels.sparse`; predictions allclose to the float
+net's) or :class:`Int8Dense` (int8 weights, int32 accumulation, fixed-point
+requantization, an :class:`~minicomp.kernels.int8.Int8Kernel`) layers, ReLUs
+fused. The model runs all its layers in one compiled call
+(:mod:`minicomp.fused_model`), or layer by layer (``fused=False``).
 
 int8 (Jacob et al. 2018): values are ``r = S (q - Z)`` with uint8/int8
 codes ``q``; weights are int8 with ``Z_w = 0`` and one scale ``S_w`` per
@@ -20,14 +17,13 @@ output channel. A layer computes
           + q_{b,i}\Big),\qquad M_i = S_x S_{w,i} / S_y \approx m_{0,i} 2^{-shift_i},
 
 a fused ReLU being the lower clamp ``Z_y``. The model quantizes its float
-input once (:meth:`InferenceModel.quantize_input`, the first layer's
-``S_x, Z_x``), runs integers through every layer and dequantizes the last
-output. Its integers equal those of
+input once (:meth:`InferenceModel.quantize_input`), runs integers through
+every layer and dequantizes the last output. Its integers equal those of
 :func:`minicomp.kernels.reference.int8_linear` layer by layer, and for
 ``to_inference(qnet)`` those of :func:`minicomp.quant.integer.simulate_codes`.
 
-Deviation: only Dense, ReLU and Identity (and Dropout, which is the identity
-at inference) are supported; other activations raise ``TypeError``.
+Deviation: only Dense, ReLU and Identity (and Dropout, the identity at
+inference) are supported; other activations raise ``TypeError``.
 
 References
 ----------
@@ -41,6 +37,7 @@ import itertools
 import numpy as np
 
 from . import validate
+from .fused_model import FusedModel
 from .kernels.int8 import Int8Kernel
 from .kernels.reference import dtype_range, quantize_multiplier
 from .kernels.sparse import check_csr, kernel_arrays, sparse_linear, to_csr
@@ -57,11 +54,8 @@ INT8_OPTIONAL = ("m0", "shift", "x_dtype", "out_dtype")
 class SparseDense:
     """Inference-only dense layer with CSR weights: ``y = x W^T + b``.
 
-    Parameters
-    ----------
-    csr : CSR, shape (out, in), checked once here
-    bias : array_like, shape (out,), optional
-    relu : bool, apply ``max(y, 0)`` after the product (a fused ReLU)
+    ``csr``: CSR (out, in), checked once here; ``bias``: (out,) or None; ``relu``: apply
+    ``max(y, 0)`` after the product (a fused ReLU).
 
     Examples
     --------
@@ -122,12 +116,9 @@ class Int8Dense:
 
     Raises
     ------
-    TypeError
-        ``w_q`` not int8, ``bias_q`` not int32, unsupported 8-bit dtypes.
-    ValueError
-        Non-finite or non-positive scales, zero points outside their dtype.
-    OverflowError
-        (fast kernel) Some output's worst-case int32 accumulator could overflow.
+    TypeError, ValueError, OverflowError
+        ``w_q`` not int8, ``bias_q`` not int32, unsupported dtypes; non-finite or non-positive
+        scales, zero points outside their dtype; a worst-case int32 accumulator overflow.
 
     Examples
     --------
@@ -188,10 +179,13 @@ class Int8Dense:
 class InferenceModel:
     """A chain of :class:`SparseDense` or :class:`Int8Dense` layers; float in, float out.
 
-    For int8 layers, :meth:`predict` is :meth:`quantize_input`, then integers through every
-    layer (:meth:`forward_int`), then the last layer's output dequantized. ``X`` is checked
-    by :meth:`predict` and :meth:`forward_int` (numbers, (batch, in), no NaN/inf), not by the
-    layers: ``model.layers[k](x)`` called one by one computes on whatever it is given.
+    :meth:`predict` and :meth:`forward_int` run every layer in ONE compiled call
+    (:class:`minicomp.fused_model.FusedModel`, packed on first use: change no layer after
+    that); ``fused=False`` runs the layers one by one, with the same int8 codes (bit for bit)
+    and allclose floats. For int8 layers, :meth:`predict` is :meth:`quantize_input`, then
+    integers through every layer (:meth:`forward_int`), then the last layer's output
+    dequantized. ``X`` is checked by :meth:`predict` and :meth:`forward_int` (numbers,
+    (batch, in), no NaN/inf), not by the layers: ``model.layers[k](x)`` computes on anything.
     """
 
     def __init__(self, layers):
@@ -205,7 +199,7 @@ class InferenceModel:
             if out != n_in:
                 raise ValueError(f"InferenceModel: layer {k} has {out} outputs but layer "
                                  f"{k + 1} takes {n_in} inputs")
-        self.int8, self.in_features = kind is Int8Dense, shapes[0][1]
+        self.int8, self.in_features, self._fused = kind is Int8Dense, shapes[0][1], None
 
     def quantize_input(self, X) -> np.ndarray:
         """int8 models: ``q_x = clamp(round(X / S_x) + Z_x)`` in the first layer's input
@@ -219,18 +213,26 @@ class InferenceModel:
         lo, hi = dtype_range(first.x_dtype, "x_dtype")
         return np.clip(np.rint(X / first.S_x) + first.Z_x, lo, hi).astype(first.x_dtype)
 
-    def forward_int(self, X) -> np.ndarray:
+    def _run(self, X, where):
+        self._fused = self._fused or FusedModel(self)           # packed on first use
+        return self._fused(X, where)                              # (codes, Y)
+
+    def forward_int(self, X, fused: bool = True) -> np.ndarray:
         """int8 models: the last layer's output codes for float inputs ``X``."""
+        if fused and self.int8:
+            return self._run(X, "quantize_input")[0]            # (B, out) 8-bit
         q = self.quantize_input(X)                                # (B, in) 8-bit
         for layer in self.layers:
             q = layer(q)                                          # (B, out) 8-bit
         return q
 
-    def predict(self, X) -> np.ndarray:
+    def predict(self, X, fused: bool = True) -> np.ndarray:
         """Outputs for ``X`` (batch, in), float32 (int8: ``S_y (q_y - Z_y)``)."""
+        if fused:
+            return self._run(X, "quantize_input" if self.int8 else "predict")[1]
         if self.int8:
             last = self.layers[-1]
-            q_y = self.forward_int(X).astype(np.float64)
+            q_y = self.forward_int(X, fused=False).astype(np.float64)
             return (last.S_y * (q_y - last.Z_y)).astype(np.float32)
         Y = validate.array(X, "X", ndim=2, width=self.in_features, where="predict",
                            dtype=np.float32)                     # (B, in), finite
@@ -254,25 +256,21 @@ def to_inference(net, masks=None, int8=None) -> InferenceModel:
 
     Parameters
     ----------
-    net : Sequential, MLP or Dense (ReLU/Identity/Dropout between Dense
-        layers), or a :class:`~minicomp.quant.ptq.QuantizedMLP`
-        A QuantizedMLP (symmetric int8 weights per tensor or channel, 8-bit
-        activations) gives its integer-only model, whose codes equal
-        :func:`~minicomp.quant.integer.simulate_codes`; a net gives a sparse
-        model, or an int8 one with ``int8``.
+    net : Sequential, MLP or Dense (ReLU/Identity/Dropout between Dense layers), or a
+        :class:`~minicomp.quant.ptq.QuantizedMLP` (symmetric int8 weights per tensor or
+        channel, 8-bit activations): its integer-only model, whose codes equal
+        :func:`~minicomp.quant.integer.simulate_codes`. A net gives a sparse model, or an
+        int8 one with ``int8``.
     masks : dict, optional
-        Sparse model (the default when ``int8`` is None). 0/1 arrays of each
-        ``W``'s shape, keyed by layer index (``0``) or state-dict name
-        (``"0.weight"``); a layer without one uses ``W.mask`` if set. The
-        entries kept are those with a nonzero weight and a nonzero mask.
+        Sparse model (the default when ``int8`` is None). 0/1 arrays of each ``W``'s shape,
+        keyed by layer index (``0``) or state-dict name (``"0.weight"``); a layer without one
+        uses ``W.mask`` if set. Entries kept: nonzero weight and nonzero mask.
     int8 : list of dict, optional
-        int8 model: one dict per Dense layer, in order, with the keys
-        ``w_q`` (int8 (out, in)), ``bias_q`` (int32 (out,) or None),
-        ``S_x``, ``Z_x``, ``S_w`` (scalar or (out,)), ``S_y``, ``Z_y`` and
-        optionally ``m0``, ``shift``, ``x_dtype``, ``out_dtype`` -- the
-        arguments of :class:`Int8Dense`. Layer ``k``'s ``(S_y, Z_y)`` must
-        be layer ``k + 1``'s ``(S_x, Z_x)``. A ReLU after a Dense layer is
-        fused into it.
+        int8 model: one dict per Dense layer, in order, with the arguments of
+        :class:`Int8Dense`: ``w_q`` (int8 (out, in)), ``bias_q`` (int32 (out,) or None),
+        ``S_x``, ``Z_x``, ``S_w`` (scalar or (out,)), ``S_y``, ``Z_y``, optionally ``m0``,
+        ``shift``, ``x_dtype``, ``out_dtype``. Layer ``k``'s ``(S_y, Z_y)`` must be layer
+        ``k + 1``'s ``(S_x, Z_x)``. A ReLU after a Dense layer is fused into it.
 
     Returns
     -------

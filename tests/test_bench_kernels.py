@@ -6,7 +6,9 @@ import json
 import pytest
 
 import minicomp.bench.kernels as bench
+import minicomp.bench.record as record
 from minicomp.cli import main
+from minicomp.kernels import dispatch as D
 
 
 @pytest.fixture
@@ -43,3 +45,48 @@ def test_geomean():
     # geometric mean of 2 and 8 is 4; missing values (None) are skipped
     assert bench._geomean([2.0, None, 8.0]) == pytest.approx(4.0)
     assert bench._geomean([None]) is None
+
+
+def test_json_record_compare_and_explain(tiny_grid, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("MINICOMP_DISPATCH_CACHE", "off")
+    D.clear()
+    path = tmp_path / "run.json"
+    assert main(["bench", "kernels", "--quick", "--json", str(path), "--explain"]) == 0
+    out = capsys.readouterr().out
+    assert "40->30" in out and f"record written to {path}" in out
+    assert "kernel dispatch decisions" in out and "sparse [30|40|1|" in out
+    doc = json.loads(path.read_text())
+    env = doc["environment"]
+    assert env["cpu"] and env["versions"]["numpy"] and "numba" in env["versions"]
+    assert "OPENBLAS_NUM_THREADS" in env["threads"] and len(doc["rows"]) == 5
+    assert doc["decisions"] and doc["decisions"][0]["family"] == "sparse"
+    # compare with itself, then with a doctored record where ours was twice as slow
+    slow = dict(doc, rows=[dict(r, ours_s=r["ours_s"] * 2) if r["bench"] == "sparse" else r
+                           for r in doc["rows"]])
+    (tmp_path / "slow.json").write_text(json.dumps(slow))
+    assert main(["bench", "kernels", "--quick", "--compare", str(tmp_path / "slow.json")]) == 0
+    out = capsys.readouterr().out
+    cells = [line for line in out.splitlines() if line.startswith("  batch=")]
+    assert len(cells) == 4 and all("ours " in line for line in cells)
+    D.clear()
+
+
+def test_compare_ratios_by_hand():
+    old = {"rows": [{"bench": "sparse", "in": 4, "batch": 1, "kernel": "a", "ours_s": 4.0,
+                     "numpy/ours": 2.0},
+                    {"bench": "sparse", "in": 4, "batch": 8, "ours_s": 1.0}]}
+    new = [{"bench": "sparse", "in": 4, "batch": 1, "kernel": "b", "ours_s": 2.0,
+            "numpy/ours": 3.0}, {"bench": "sparse", "in": 9, "batch": 1, "ours_s": 1.0}]
+    # same cell despite another kernel; in=9 has no earlier cell
+    assert record.compare(old, new) == [{"cell": "batch=1 in=4", "time": {"ours_s": 0.5},
+                                         "ratio": {"numpy/ours": 1.5}}]
+    text = record.format_compare(old, new)
+    assert "batch=1 in=4: ours 0.50, numpy/ours 1.50" in text
+
+
+@pytest.mark.parametrize("content, message", [("{oops", "not a JSON"), ('{"a": 1}', "no rows")])
+def test_compare_refuses_a_bad_record_before_running(tmp_path, capsys, content, message):
+    path = tmp_path / "old.json"
+    path.write_text(content)
+    assert main(["bench", "kernels", "--compare", str(path)]) == 2
+    assert message in capsys.readouterr().err

@@ -34,15 +34,23 @@ PACKAGE = ROOT / "minicomp"
 # minicomp.kernels, bottom to top: what each file may import (the layers below it)
 KERNEL_LAYERS = {
     "reference": set(),
+    "dispatch_cache": set(),                           # the decisions' file (stdlib only)
+    "dispatch": {"dispatch_cache"},                    # dispatch by measurement (stdlib only)
+    "reference_sparse": {"reference"},                 # naive twins of the new sparse designs
     "requant": {"reference"},
-    "sparse": {"reference"},
+    "sparse_designs": set(),                           # the Numba CSR designs
+    "sparse": {"reference", "dispatch", "sparse_designs"},
     "reference_formats": {"reference"},                # naive twins of the format kernels
+    "reference_int8": set(),                           # naive twins of the K-blocked int8 designs
     "nm": {"reference", "reference_formats"},
     "ternary": {"reference", "reference_formats"},
     "blocked": {"reference", "requant"},
     "madd": {"reference", "requant"},                  # go further (x86)
     "vnni": {"reference", "requant"},                  # go further (x86)
-    "int8": {"reference", "requant", "blocked", "madd", "vnni"},       # the dispatcher
+    "int8": {"reference", "requant", "blocked", "madd", "vnni", "dispatch"},   # the dispatcher
+    "reference_fused": {"reference"},                  # naive twins of the whole-model kernels
+    "fused": set(),                                    # whole models in one call (Numba)
+    "fused_mlp": {"reference", "int8", "fused"},       # packing + running them
 }
 
 

@@ -231,8 +231,8 @@ def test_native_kernels_emit_vpdpbusd(tmp_path):
 import numpy as np
 from numba import types as t
 import minicomp.kernels.vnni as V
-sig = (t.uint8[:, ::1], t.int8[::1], t.intp, t.int32[::1], t.int64[::1], t.int64[::1],
-       t.int64[::1], t.intp, t.intp, t.intp, t.uint8[:, ::1])
+sig = (t.uint8[:, ::1], t.int8[::1], t.intp, t.intp, t.int64[:, ::1], t.intp, t.intp, t.intp,
+       t.uint8[:, ::1])
 kernel = V.KERNELS[KIND, False]
 kernel.compile(sig)
 asm = kernel.inspect_asm(sig)

@@ -10,10 +10,22 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from minicomp.kernels import dispatch as D
 from minicomp.kernels import reference as R
+from minicomp.kernels import reference_sparse as RS
 from minicomp.kernels import sparse as S
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture(autouse=True)
+def dispatch_cache(tmp_path, monkeypatch):
+    """Decisions go to a temporary cache file; none is forced unless a test says so."""
+    monkeypatch.setenv("MINICOMP_DISPATCH_CACHE", str(tmp_path / "dispatch.json"))
+    monkeypatch.delenv("MINICOMP_KERNEL", raising=False)
+    D.clear()
+    yield
+    D.clear()
 
 
 def random_weights(rng, out_features, in_features, sparsity, empty_rows=0):
@@ -63,14 +75,91 @@ def test_matches_reference(out_features, in_features, sparsity, batch, dtype, us
     np.testing.assert_allclose(Y, R.sparse_linear(X, A, bias), rtol=1e-5, atol=1e-4)
 
 
-@pytest.mark.parametrize("batch", [1, 5, 200])    # rowdot, AXPY with 2 uneven chunks
-def test_every_parallel_kernel_matches_dense(batch):
+def run_design(name, X, A, threads=2):
+    """Run one design directly, as sparse_linear would (row- or feature-major by name)."""
+    A = S.kernel_arrays(A)
+    X = np.ascontiguousarray(X, dtype=np.float32)
+    fm = name.startswith("fm")
+    X = np.ascontiguousarray(X.T) if fm else X
+    Y = np.full((A.shape[0], X.shape[1]) if fm else (X.shape[0], A.shape[0]), np.nan,
+                np.float32)
+    args = (X, A.data, A.indices, A.indptr, Y) + ((threads,) if name in S.PARALLEL else ())
+    S.KERNELS[name](*args)
+    return Y.T if fm else Y
+
+
+@settings(max_examples=25, deadline=None)
+@given(out_features=st.integers(1, 40), in_features=st.integers(1, 300),
+       sparsity=st.sampled_from([0.0, 0.5, 0.9, 1.0]), batch=st.sampled_from([1, 2, 5, 17, 40]),
+       threads=st.sampled_from([1, 2, 3, 64]), seed=st.integers(0, 2**16))
+def test_every_design_matches_the_twin(out_features, in_features, sparsity, batch, threads,
+                                       seed):
+    # threads > outputs or > batch: empty chunks must write nothing and crash nothing
+    rng = np.random.default_rng(seed)
+    W = random_weights(rng, out_features, in_features, sparsity,
+                       empty_rows=int(rng.integers(0, out_features + 1)))
+    A = S.to_csr(W)
+    X = rng.standard_normal((batch, in_features)).astype(np.float32)
+    expected = R.sparse_linear(X, A)
+    for name in S.KERNELS:
+        np.testing.assert_allclose(run_design(name, X, A, threads), expected, rtol=1e-5,
+                                   atol=1e-4, err_msg=name)
+
+
+@settings(max_examples=25, deadline=None)
+@given(out_features=st.integers(1, 30), in_features=st.integers(1, 100),
+       sparsity=st.sampled_from([0.0, 0.7, 1.0]), batch=st.sampled_from([0, 1, 2, 9, 40]),
+       seed=st.integers(0, 2**16))
+def test_feature_major_matches_its_twin(out_features, in_features, sparsity, batch, seed):
+    rng = np.random.default_rng(seed)
+    A = S.to_csr(random_weights(rng, out_features, in_features, sparsity))
+    XT = rng.standard_normal((in_features, batch))                 # (in, B), float64: cast
+    bias = rng.standard_normal(out_features)
+    YT = S.sparse_linear_fm(XT, A, bias)
+    assert YT.dtype == np.float32 and YT.shape == (out_features, batch)
+    np.testing.assert_allclose(YT, RS.sparse_linear_fm(XT, A, bias), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(YT.T, R.sparse_linear(XT.T, A, bias), rtol=1e-5, atol=1e-4)
+
+
+@pytest.mark.parametrize("batch", [1, 3, 5, 200])
+def test_every_candidate_through_sparse_linear(batch, monkeypatch):
+    # each candidate forced by MINICOMP_KERNEL gives the dense product; so does the winner
     rng = np.random.default_rng(1)
     W = random_weights(rng, 300, 784, 0.8, empty_rows=5)
     A = S.to_csr(W)
-    assert S.choose_kernel(batch, A.nnz, threads=2).endswith(("parallel", "batch"))
     X = rng.standard_normal((batch, 784)).astype(np.float32)
+    names = S.candidates(batch, A.nnz)                             # this machine's threads
+    assert names[0] == S.choose_kernel(batch, A.nnz)
+    for name in names:
+        monkeypatch.setenv("MINICOMP_KERNEL", f"sparse:{name}")
+        np.testing.assert_allclose(S.sparse_linear(X, A), X @ W.T, rtol=1e-4, atol=1e-4)
+    monkeypatch.delenv("MINICOMP_KERNEL")
     np.testing.assert_allclose(S.sparse_linear(X, A), X @ W.T, rtol=1e-4, atol=1e-4)
+    decision = [d for d in D.explain() if d["source"] != "forced"][-1]
+    assert decision["family"] == "sparse" and decision["winner"] in names
+
+
+def test_forcing_a_design_that_is_not_a_candidate_raises(monkeypatch):
+    A = S.to_csr(np.eye(3))
+    monkeypatch.setenv("MINICOMP_KERNEL", "sparse:axpy_serial")   # batch 1: row-dot only
+    with pytest.raises(ValueError, match=r"'axpy_serial'.*available: rowdot_serial"):
+        S.sparse_linear(np.ones((1, 3)), A)
+    monkeypatch.setenv("MINICOMP_KERNEL", "sparse:vnni")
+    with pytest.raises(ValueError, match="vnni"):
+        S.sparse_linear(np.ones((8, 3)), A)
+
+
+def test_candidates():
+    # serial first (a parallel design must win by a margin); AXPY first from batch 4
+    assert S.candidates(1, 10, threads=1) == ["rowdot_serial"]
+    assert S.candidates(2, 10, threads=1) == ["rowdot_serial", "axpy_serial"]
+    assert S.candidates(8, 10, threads=2) == ["axpy_serial", "rowdot_serial",
+                                              "axpy_split_batch", "axpy_split_out",
+                                              "rowdot_parallel"]
+    assert S.candidates(64, 10**6, threads=2) == ["axpy_serial", "axpy_split_batch",
+                                                  "axpy_split_out"]
+    assert S.candidates(8, threads=2, layout="feature") == ["fm_serial", "fm_parallel"]
+    assert S.choose_kernel(1, 10**6, threads=2) == "rowdot_serial"
 
 
 @pytest.mark.parametrize("in_features, index_dtype", [(256, np.uint8), (257, np.uint16),
@@ -132,22 +221,27 @@ def test_bad_inputs_raise_clear_errors():
 
 def test_import_compiles_nothing():
     code = ("import minicomp.kernels.sparse as S, minicomp.deploy\n"
-            "fns = [S._row_dot, S._rowdot_serial, S._rowdot_parallel, S._axpy_tile,\n"
-            "       S._axpy_serial, S._axpy_split_batch]\n"
-            "print(sum(len(f.signatures) for f in fns))\n")
+            "print(sum(len(f.signatures) for f in S.KERNELS.values()))\n")
     env = dict(os.environ, PYTHONPATH=ROOT)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=env, check=True, timeout=120)
     assert out.stdout.strip() == "0"
 
 
-@pytest.mark.parametrize("batch", [1, 4])
-def test_nan_and_inf_propagate_like_numpy(batch):
+@pytest.mark.parametrize("batch, design", [(b, d) for b in (1, 4) for d in S.candidates(b, 5)]
+                         + [(b, d) for b in (2, 4) for d in S.candidates(b, 5, layout="feature")])
+def test_nan_and_inf_propagate_like_numpy(batch, design, monkeypatch):
+    monkeypatch.setenv("MINICOMP_KERNEL", f"sparse:{design},sparse_fm:{design}")
+    if design.startswith("fm"):                           # the same numbers, transposed
+        def linear(X, A):
+            return S.sparse_linear_fm(X.T, A).T
+    else:
+        linear = S.sparse_linear
     # column 0 feeds outputs 0 and 2 only: NaN reaches exactly those
     W = np.array([[1, 0, 2], [0, 3, 0], [4, 0, 0]], np.float32)
     X = np.ones((batch, 3), np.float32)
     X[:, 0] = np.nan
-    Y = S.sparse_linear(X, S.to_csr(W))
+    Y = linear(X, S.to_csr(W))
     np.testing.assert_array_equal(np.isnan(Y), np.tile([True, False, True], (batch, 1)))
     X[:, 0] = np.inf                                    # inf * 1 + 2 = inf
-    np.testing.assert_array_equal(S.sparse_linear(X, S.to_csr(W))[:, 0], np.inf)
+    np.testing.assert_array_equal(linear(X, S.to_csr(W))[:, 0], np.inf)

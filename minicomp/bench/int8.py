@@ -10,11 +10,15 @@ out) for
   torch is installed; 2 threads),
 - ours (:class:`minicomp.kernels.int8.Int8Kernel`): the VNNI path (when the
   CPU has the instruction), the AVX2 ``vpmaddwd`` path (when it has AVX2)
-  and the pure-Numba register-blocked path,
+  and the pure-Numba register-blocked path, each running the design its
+  first call measured fastest (column ``kernel``: the VNNI path's design),
 
-all ratios from one run. Then, in fresh processes with an empty Numba cache:
-the cold compile time of the int8 kernels this CPU uses (serial and
-parallel), and a warm process's ``import`` + first call (cache filled).
+all ratios from one run. Then the per-call overhead (a 16→16 layer at
+batch 1: almost no arithmetic), the issue's targets (met or not), and, in
+fresh processes with an empty Numba cache, the cold compile time of the
+int8 kernels this CPU uses and a warm process's ``import`` + first call.
+The first row says the CPU, the load average and ``OPENBLAS_NUM_THREADS``
+(BLAS ratios depend on it: run once unset and once with ``=1``).
 """
 from __future__ import annotations
 
@@ -27,13 +31,22 @@ import time
 
 import numpy as np
 
+from ..kernels.dispatch import batch_bucket
 from ..kernels.int8 import Int8Kernel
 from ..kernels.reference import quantize_multiplier
 from ..kernels.vnni import cpu_features, cpu_vnni
-from .timing import median_time
+from .timing import cpu, median_time
 
 SHAPES = ((784, 300), (1024, 1024), (4096, 4096))
 BATCHES = (1, 32, 256)
+# (description, row filter, ratio column, minimum) from issue 17
+TARGETS = (("VNNI vs fp32 BLAS, worst cell >= 3x", lambda r: True, "f32/vnni", 3.0),
+           ("VNNI vs fbgemm, B >= 32, worst >= 0.9x", lambda r: r["batch"] >= 32,
+            "fbgemm/vnni", 0.9),
+           ("VNNI vs fbgemm, B = 1, worst >= 1.4x", lambda r: r["batch"] == 1,
+            "fbgemm/vnni", 1.4),
+           ("madd (AVX2 path) vs fp32 BLAS, B >= 32, >= 2x (target on AVX2-only CPUs)",
+            lambda r: r["batch"] >= 32, "f32/madd", 2.0))
 
 
 def _torch_layers(W, b, S_x, S_w, S_y):
@@ -51,7 +64,8 @@ def _torch_layers(W, b, S_x, S_w, S_y):
         torch.backends.quantized.engine = engine
         N, K = W.shape
         layer = LinearReLU(K, N)
-        qW = torch.quantize_per_channel(torch.from_numpy(W), torch.from_numpy(S_w.astype(np.float64)),
+        qW = torch.quantize_per_channel(torch.from_numpy(W),
+                                        torch.from_numpy(S_w.astype(np.float64)),
                                         torch.zeros(N, dtype=torch.long), 0, torch.qint8)
         layer.set_weight_bias(qW, torch.from_numpy(b))
         layer.scale, layer.zero_point = float(S_y), 0
@@ -64,6 +78,11 @@ def _time_torch(engine, layer, xq, kw):
     torch.backends.quantized.engine = engine
     with torch.inference_mode():
         return median_time(lambda: layer(xq), **kw)
+
+
+def _paths():
+    return (["vnni"] if cpu_vnni() else []) + (["madd"] if "avx2" in cpu_features() else []) \
+        + ["blocked"]
 
 
 def run_shape(K, N, B, kw, seed=0):
@@ -79,23 +98,42 @@ def run_shape(K, N, B, kw, seed=0):
     bias_q = np.round(b / (S_x * S_w)).astype(np.int32)                 # (out,)
     m0, shift = quantize_multiplier(S_x * S_w.astype(np.float64) / S_y)
     row = {"shape": f"{K}->{N}", "batch": B}
-    row["numpy_f32"] = median_time(lambda: x @ W.T, **kw)
+    row["numpy_f32_s"] = median_time(lambda: x @ W.T, **kw)
     for engine, layer in _torch_layers(W, b, S_x, S_w, S_y).values():
         import torch
-        time.sleep(0.25)                         # let the previous pool's threads idle (OpenBLAS spins ~0.1 s)
+        time.sleep(0.25)                 # let the previous pool's threads idle (OpenBLAS spins)
         xq = torch.quantize_per_tensor(torch.from_numpy(x), S_x, 0, torch.quint8)
-        row[f"torch_{engine}"] = _time_torch(engine, layer, xq, kw)
-    paths = (["vnni"] if cpu_vnni() else []) + (["madd"] if "avx2" in cpu_features() else [])
-    paths += ["blocked"]
-    for path in paths:
+        row[f"torch_{engine}_s"] = _time_torch(engine, layer, xq, kw)
+    for path in _paths():
         kernel = Int8Kernel(w_q, bias_q, 0, m0, shift, 0, relu=True, path=path)
         time.sleep(0.25)
-        row[f"ours_{path}"] = median_time(lambda kernel=kernel: kernel(x_q), **kw)
-    for path in paths:
-        row[f"f32/{path}"] = row["numpy_f32"] / row[f"ours_{path}"]
-        if "torch_fbgemm" in row:
-            row[f"fbgemm/{path}"] = row["torch_fbgemm"] / row[f"ours_{path}"]
+        row[f"ours_{path}_s"] = median_time(lambda kernel=kernel: kernel(x_q), **kw)
+        row.setdefault("kernel", kernel.decisions[batch_bucket(B)])
+    for path in _paths():
+        row[f"f32/{path}"] = row["numpy_f32_s"] / row[f"ours_{path}_s"]
+        if "torch_fbgemm_s" in row:
+            row[f"fbgemm/{path}"] = row["torch_fbgemm_s"] / row[f"ours_{path}_s"]
     return row
+
+
+def overhead_row(kw) -> dict:
+    """Per-call time of a 16→16 layer at batch 1 (path "auto"): the fixed cost of a call."""
+    m0, shift = quantize_multiplier(1e-3)
+    kernel = Int8Kernel(np.ones((16, 16), np.int8), None, 0, m0, shift, 0, relu=True)
+    x = np.ones((1, 16), np.uint8)
+    t = median_time(lambda: kernel(x), **kw)
+    return {"measure": "per-call overhead, 16->16 at B=1 (target < 2 us)",
+            "seconds": t, "met": t < 2e-6}
+
+
+def targets_row(rows) -> dict:
+    """Each of the issue's int8 targets: worst ratio and whether it is met."""
+    out = []
+    for text, keep, col, floor in TARGETS:
+        ratios = [r[col] for r in rows if "shape" in r and col in r and keep(r)]
+        if ratios:
+            out.append({"target": text, "worst": min(ratios), "met": min(ratios) >= floor})
+    return {"measure": "targets", "targets": out}
 
 
 _COLD = """
@@ -112,18 +150,19 @@ times = {}
 auto = Int8Kernel(w_q, None, 0, m0, shift, 0).path      # what path="auto" runs: timed first
 for path in [auto] + [p for p in ("madd", "blocked") if p != auto
                       and (p != "madd" or "avx2" in cpu_features())]:
-    for parallel in (False, True):
-        kernel = Int8Kernel(w_q, None, 0, m0, shift, 0, relu=True, path=path, parallel=parallel)
+    kernel = Int8Kernel(w_q, None, 0, m0, shift, 0, relu=True, path=path)
+    for name in kernel.designs(10**6):                  # every design (K-blocked too)
         t = time.perf_counter()
-        kernel(np.ones((1, 784), np.uint8))
-        times[f"{path}_{'parallel' if parallel else 'serial'}"] = time.perf_counter() - t
+        kernel(np.ones((1, 784), np.uint8), design=name)
+        times[name] = time.perf_counter() - t
 print(json.dumps({"import": t_import, "first_calls": times,
                   "total": time.perf_counter() - t0}))
 """
 
 
 def _fresh_process(cache_dir):
-    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir, "PYTHONPATH": os.pathsep.join(sys.path)}
+    env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir, "PYTHONPATH": os.pathsep.join(sys.path),
+           "MINICOMP_DISPATCH_CACHE": "off"}
     t = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", _COLD], env=env, capture_output=True,
                             text=True, check=True, timeout=600)
@@ -145,24 +184,36 @@ def compile_rows():
 
 
 def run(quick: bool = False) -> list[dict]:
-    """Every shape and batch (``quick``: fewer, shorter samples), then compile times."""
+    """Every shape and batch (``quick``: fewer, shorter samples), then overhead, targets,
+    compile times."""
     kw = {"samples": 5, "min_sample": 1e-3, "warmup": 2} if quick else {}
+    head = {"measure": "machine", "cpu": cpu(), "load average": os.getloadavg(),
+            "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "unset")}
     rows = [run_shape(K, N, B, kw) for K, N in SHAPES for B in BATCHES]
-    return rows + compile_rows()
+    return [head] + rows + [overhead_row(kw), targets_row(rows)] + compile_rows()
 
 
 def format_table(rows) -> str:
-    """Median µs per call and ratios (> 1: ours is faster), then compile times."""
+    """Median µs per call and ratios (> 1: ours is faster), then overhead, targets, compile."""
     timing = [r for r in rows if "shape" in r]
-    cols = [k for k in timing[0] if k not in ("shape", "batch")]
-    lines = ["| in->out | B | " + " | ".join(cols) + " |",
-             "|---|---|" + "---|" * len(cols)]
+    cols = [k for k in timing[0] if k not in ("shape", "batch", "kernel")]
+    lines = [f"{r['cpu']}; load average {r['load average']}; OPENBLAS_NUM_THREADS="
+             f"{r['OPENBLAS_NUM_THREADS']}" for r in rows if r.get("measure") == "machine"]
+    lines += ["| in->out | B | " + " | ".join(c.removesuffix("_s") for c in cols) + " | design |",
+              "|---|---|" + "---|" * (len(cols) + 1)]
     for r in timing:
         cells = [f"{r[c] * 1e6:.1f}" if "/" not in c else f"**{r[c]:.2f}x**" for c in cols]
-        lines.append(f"| {r['shape']} | {r['batch']} | " + " | ".join(cells) + " |")
+        lines.append(f"| {r['shape']} | {r['batch']} | " + " | ".join(cells)
+                     + f" | {r.get('kernel', '')} |")
     lines.append("\n(times in µs; ratio columns a/b = time of a / time of ours)")
     for r in rows:
-        if "measure" in r:
+        if r.get("measure") == "targets":
+            lines += [f"  [{'met' if t['met'] else 'MISSED'}] {t['target']}: worst "
+                      f"{t['worst']:.2f}x" for t in r["targets"]]
+        elif "seconds" in r and "met" in r:
+            lines.append(f"{r['measure']}: {r['seconds'] * 1e6:.2f} us "
+                         f"[{'met' if r['met'] else 'MISSED'}]")
+        elif "seconds" in r:
             extra = ", ".join(f"{k} {v:.2f} s" for k, v in r.items()
                               if k not in ("measure", "seconds"))
             lines.append(f"{r['measure']}: {r['seconds']:.2f} s ({extra})")

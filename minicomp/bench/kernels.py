@@ -4,8 +4,11 @@ For each layer shape (784→300, 1024→1024, 4096→4096), batch (1, 32, 256)
 and sparsity (0.5, 0.8, 0.9, 0.95, 0.99) it times ``Y = X @ W.T`` as
 float32 NumPy matmul (dense BLAS), scipy.sparse CSR, torch CSR (when
 installed, 2 threads) and :func:`minicomp.kernels.sparse.sparse_linear`
-on a validated CSR (as :class:`minicomp.deploy.SparseDense` calls it).
-All ratios come from one process run, each time the median of grouped
+on a validated CSR (as :class:`minicomp.deploy.SparseDense` calls it),
+whose design :mod:`minicomp.kernels.dispatch` picks by measurement on the
+first call (column ``kernel``), and ``fm``: the feature-major
+:func:`~minicomp.kernels.sparse.sparse_linear_fm` on pre-transposed
+activations (what a model keeping that layout between layers pays). All ratios come from one process run, each time the median of grouped
 samples after a short pause (so the previous library's spinning threads
 idle). It adds the geometric means over the grid, the cold compile time of
 all sparse kernels and the warm import + first call (fresh processes), the
@@ -26,8 +29,9 @@ import warnings
 
 import numpy as np
 
-from ..kernels.sparse import choose_kernel, kernel_arrays, sparse_linear, to_csr
-from .timing import median_time
+from ..kernels import dispatch
+from ..kernels.sparse import kernel_arrays, sparse_linear, sparse_linear_fm, to_csr
+from .timing import cpu, median_time
 
 SHAPES = ((784, 300), (1024, 1024), (4096, 4096))       # (in, out)
 BATCHES = (1, 32, 256)
@@ -51,16 +55,16 @@ t0 = time.perf_counter()
 import minicomp.kernels.sparse as S
 rng = np.random.default_rng(0)
 W = rng.standard_normal((300, 784)).astype(np.float32) * (rng.random((300, 784)) < 0.1)
-A = S.to_csr(W)
+A = S.kernel_arrays(S.to_csr(W))
+X = rng.standard_normal((1, 784)).astype(np.float32)
 if {cold}:
-    t0 = time.perf_counter()          # compile time only, all four kernels
-    X = rng.standard_normal((4, 784)).astype(np.float32)
-    XT, Y = np.ascontiguousarray(X.T), np.zeros((4, 300), np.float32)
-    args = (A.data, A.indices, A.indptr, Y)
-    S.KERNELS["rowdot_serial"](X, *args); S.KERNELS["rowdot_parallel"](X, *args)
-    S.KERNELS["axpy_serial"](XT, *args); S.KERNELS["axpy_split_batch"](X, *args, 2)
-else:
-    S.sparse_linear(rng.standard_normal((1, 784)).astype(np.float32), A)
+    t0 = time.perf_counter()          # compile time only, every sparse design
+    for name, kernel in S.KERNELS.items():
+        Y = np.zeros((300, 1) if name.startswith("fm") else (1, 300), np.float32)
+        kernel(X.T.copy() if name.startswith("fm") else X, A.data, A.indices, A.indptr, Y,
+               *((2,) if name in S.PARALLEL else ()))
+    print(time.perf_counter() - t0)
+S.sparse_linear(X, A)                 # warm run: the dispatch decision is cached too
 print(time.perf_counter() - t0)
 """
 
@@ -69,19 +73,21 @@ def compile_times() -> dict:
     """Cold compile of all sparse kernels (empty cache) and warm import + first call.
 
     Both run in fresh Python processes sharing a temporary ``NUMBA_CACHE_DIR``
-    (so the user's cache is untouched): the first compiles and caches, the
-    second loads from the cache.
+    (so the user's caches are untouched): the first compiles every design,
+    caches it and makes the dispatch decision of a 784→300 layer at batch 1;
+    the second imports, loads the kernel and the decision from the caches
+    and runs that layer once.
     """
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     with tempfile.TemporaryDirectory() as cache:
-        env = dict(os.environ, NUMBA_CACHE_DIR=cache,
+        env = dict(os.environ, NUMBA_CACHE_DIR=cache, MINICOMP_DISPATCH_CACHE="",
                    PYTHONPATH=os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]))
         out = {}
         for key, cold in (("cold_compile_s", True), ("warm_first_call_s", False)):
             run = subprocess.run([sys.executable, "-c", _COMPILE_CODE.format(cold=cold)],
                                  capture_output=True, text=True, env=env, check=True,
                                  timeout=300)
-            out[key] = float(run.stdout.strip().splitlines()[-1])
+            out[key] = float(run.stdout.strip().splitlines()[-2 if cold else -1])
     return out
 
 
@@ -89,8 +95,10 @@ def contenders(W, X, csr, threads: int = 2) -> dict:
     """name -> zero-argument callable computing ``X @ W.T`` (None if not installed)."""
     calls = {"numpy": lambda: X @ W.T,
              "scipy": None, "torch": None,
-             "ours": lambda: sparse_linear(X, kernel_csr, check=False)}
+             "ours": lambda: sparse_linear(X, kernel_csr, check=False),
+             "fm": lambda: sparse_linear_fm(XT_fm, kernel_csr, check=False)}
     kernel_csr = kernel_arrays(csr)                                # as SparseDense keeps it
+    XT_fm = np.ascontiguousarray(X.T)                              # (in, B): feature-major
     try:
         import scipy.sparse
         W_sp, XT = scipy.sparse.csr_array(W), X.T                  # (out, in), (in, B)
@@ -133,17 +141,21 @@ def run(quick: bool = False, seed: int = 0, int8: bool = True,
             for s in grid["sparsities"]:
                 W = np.where(U >= s, W_full, np.float32(0))
                 csr = to_csr(W)
-                Y = sparse_linear(X, csr)                                  # compiles
+                seen = len(dispatch.explain())
+                Y = sparse_linear(X, csr)                           # compiles, decides
                 np.testing.assert_allclose(Y, X @ W.T, rtol=1e-3, atol=1e-3)
+                np.testing.assert_allclose(sparse_linear_fm(X.T, csr).T, Y, rtol=1e-4, atol=1e-4)
+                new = [d["winner"] for d in dispatch.explain()[seen:] if d["family"] == "sparse"]
                 row = {"bench": "sparse", "in": n_in, "out": n_out, "batch": batch,
                        "sparsity": s, "nnz": csr.nnz,
-                       "kernel": choose_kernel(batch, csr.nnz)}
+                       "kernel": new[0] if new else "(decided before)"}
                 for name, call in contenders(W, X, csr).items():
                     row[name + "_s"] = median_time(call, pause=PAUSE / (5 if quick else 1),
                                                    **timing) if call else None
                 for name in ("numpy", "scipy", "torch"):
                     t = row[name + "_s"]
                     row[name + "/ours"] = t / row["ours_s"] if t else None
+                row["numpy/fm"] = row["numpy_s"] / row["fm_s"]
                 rows.append(row)
     rows.append(summary(rows, seed) | (compile_times() if compile_check else
                                        {"cold_compile_s": None, "warm_first_call_s": None}))
@@ -163,7 +175,9 @@ def _geomean(values) -> float | None:
 
 def summary(rows, seed: int = 0) -> dict:
     """Geometric means vs scipy/torch and each measurable target: worst ratio, met."""
-    out = {"bench": "summary", "seed": seed,
+    out = {"bench": "summary", "seed": seed, "cpu": cpu(),
+           "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
+           "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
            "geomean scipy/ours": _geomean(r["scipy/ours"] for r in rows),
            "geomean torch/ours": _geomean(r["torch/ours"] for r in rows), "targets": []}
     for text, keep, floor in TARGETS:
@@ -185,16 +199,23 @@ def format_table(rows) -> str:
     def x(r):
         return f"{r:7.2f}" if r else f"{'n/a':>7}"
     head = (f"{'in->out':<10} {'B':>4} {'spars':>5} {'numpy us':>9} {'scipy us':>9} "
-            f"{'torch us':>9} {'ours us':>9} {'BLAS/us':>7} {'scipy/':>7} {'torch/':>7}  kernel")
-    lines = [head, "-" * len(head)]
+            f"{'torch us':>9} {'ours us':>9} {'fm us':>9} {'BLAS/us':>7} {'scipy/':>7} "
+            f"{'torch/':>7} {'BLAS/fm':>7}  kernel")
+    lines = []
+    for s in (r for r in rows if r["bench"] == "summary"):
+        lines.append(f"CPU: {s['cpu']}; load average {s['load_average']}; "
+                     f"OPENBLAS_NUM_THREADS={s['blas_threads']}")
+    lines += [head, "-" * len(head)]
     for r in rows:
         if r["bench"] != "sparse":
             continue
         lines.append(f"{r['in']}->{r['out']:<{9 - len(str(r['in']))}} {r['batch']:>4} "
                      f"{r['sparsity']:>5} {us(r['numpy_s'])} {us(r['scipy_s'])} "
-                     f"{us(r['torch_s'])} {us(r['ours_s'])} {x(r['numpy/ours'])} "
-                     f"{x(r['scipy/ours'])} {x(r['torch/ours'])}  {r['kernel']}")
-    lines.append("ratios > 1: ours is faster (library time / our time)")
+                     f"{us(r['torch_s'])} {us(r['ours_s'])} {us(r['fm_s'])} "
+                     f"{x(r['numpy/ours'])} {x(r['scipy/ours'])} {x(r['torch/ours'])} "
+                     f"{x(r['numpy/fm'])}  {r['kernel']}")
+    lines.append("ratios > 1: ours is faster (library time / our time); fm: feature-major "
+                 "activations in and out (no transposes)")
     for s in (r for r in rows if r["bench"] == "summary"):
         lines.append(f"geometric mean: scipy/ours {x(s['geomean scipy/ours'])}, "
                      f"torch/ours {x(s['geomean torch/ours'])}")

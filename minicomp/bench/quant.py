@@ -23,11 +23,13 @@ For the seeds' MLP (hidden 64-64) on digits and MNIST-1D, trained by
 5. **sizes** in bytes (float32, int8, int4, k-means 2-bit packed and
    Huffman-coded, the integer model).
 6. **speed**: the integer-only model (float in, uint8 codes through the
-   int8 kernel, float logits out) vs the float model
-   (:func:`minicomp.predict`), batch 256, median time. The float model is
-   timed with BLAS's default threads and with one thread (threadpoolctl,
-   when installed): on a loaded 2-core machine threaded BLAS can be 100x
-   slower at this size. The ratio uses the faster float time.
+   int8 kernels, float logits out) vs the float model
+   (:func:`minicomp.blocks.numpy_forward`), batch 1 and 256, median time
+   (:func:`minicomp.bench.inference.inference_time`): layer by layer and
+   fused (all layers in one compiled call, :mod:`minicomp.fused_model`).
+   The float model is timed with BLAS's default threads and with one
+   thread; the ratios use the faster float time. Targets: fused >= 1.3x
+   float at batch 256, no slower at batch 1.
 """
 from __future__ import annotations
 
@@ -44,10 +46,11 @@ from ..quant import (
     quantize_mlp,
     size_table,
 )
-from ..train import BaselineConfig, evaluate, predict, train_baseline
-from .timing import median_time
+from ..train import BaselineConfig, evaluate, train_baseline
+from .inference import format_time, inference_time
 
 DATASETS = ("digits", "mnist1d")
+BATCHES = (1, 256)
 
 
 def _forward_codes(inet, x_q):
@@ -65,16 +68,6 @@ def outlier_net(net, scale: float = 50.0):
     first.b.data[0] *= scale
     second.W.data[:, 0] /= scale                           # its outgoing weights
     return net
-
-
-def _one_thread(fn):
-    """``fn()`` with BLAS limited to one thread, or None without threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    with threadpool_limits(limits=1, user_api="blas"):
-        return fn()
 
 
 def _accuracy(model, data):
@@ -107,22 +100,15 @@ def one_seed(dataset: str, seed: int, quick: bool) -> dict:
     r["kmeans2_ft"] = _accuracy(shared, data)
     r["sizes"] = {row["scheme"]: row["bytes"] for row in size_table(net, shared, inet)}
     if seed == 0:                                          # speed: one run per dataset
-        X = data.X_test[:256] if len(data.X_test) >= 256 else \
-            np.resize(data.X_test, (256, data.X_test.shape[1]))
-        X = np.ascontiguousarray(X, dtype=np.float32)
-        samples = 7 if quick else 21
-        r["float_s"] = median_time(lambda: predict(net, X), samples=samples)
-        r["float_1thread_s"] = _one_thread(lambda: median_time(lambda: predict(net, X),
-                                                               samples=samples))
-        r["integer_s"] = median_time(lambda: inet(X), samples=samples)
-        x_q = inet.quantize_input(X)
-        r["integer_codes_s"] = median_time(lambda: _forward_codes(inet, x_q), samples=samples)
+        X = np.resize(data.X_test, (256, data.X_test.shape[1])).astype(np.float32)  # (256, in)
+        r["speed"] = [{"batch": B, **inference_time(net, X[:B], 7 if quick else 21, inet)}
+                      for B in BATCHES]
         r["kernel"] = choose_path()                        # what Int8Kernel(path="auto") runs
     return r
 
 
-KEYS = ("float", "ptq8_channel", "ptq8_channel_cal512", "ptq8_tensor", "integer", "outlier_float", "outlier_tensor",
-        "outlier_channel", "ptq4_channel", "qat4", "kmeans2", "kmeans2_ft")
+KEYS = ("float", "ptq8_channel", "ptq8_channel_cal512", "ptq8_tensor", "integer", "outlier_float",
+        "outlier_tensor", "outlier_channel", "ptq4_channel", "qat4", "kmeans2", "kmeans2_ft")
 
 
 def run(quick: bool = False, seeds=None) -> list[dict]:
@@ -135,17 +121,16 @@ def run(quick: bool = False, seeds=None) -> list[dict]:
         for k in KEYS:
             row[k] = [p[k] for p in per_seed]
             row[k + "_mean"] = float(np.mean(row[k]))
-        for k in ("float_s", "float_1thread_s", "integer_s", "integer_codes_s", "kernel"):
-            row[k] = per_seed[0][k]
-        best_float = min(t for t in (row["float_s"], row["float_1thread_s"]) if t)
-        row["float/integer"] = best_float / row["integer_s"]
+        row["speed"], row["kernel"] = per_seed[0]["speed"], per_seed[0]["kernel"]
+        ratio = {t["batch"]: t["float/fused"] for t in row["speed"]}
         row["sizes"] = per_seed[0]["sizes"]
         f = row["float_mean"]
         row["targets"] = {
             "ptq8_channel <= 0.3 pt": f - row["ptq8_channel_mean"] <= 0.003,
             "qat4 <= 1 pt": f - row["qat4_mean"] <= 0.01,
             "kmeans2_ft <= 2 pt": f - row["kmeans2_ft_mean"] <= 0.02,
-            "integer faster than float": row["float/integer"] > 1.0,
+            "integer fused >= 1.3x float, batch 256": ratio[256] >= 1.3,
+            "integer fused no slower than float, batch 1": ratio[1] >= 1.0,
         }
         rows.append(row)
     return rows
@@ -162,11 +147,9 @@ def format_table(rows) -> str:
             drop = (f - r[k + "_mean"]) * 100
             lines.append(f"  {k:<19} {r[k + '_mean']:.4f}  ({vals})  drop {drop:+.2f}")
         lines.append("  sizes (bytes): " + ", ".join(f"{k} {v}" for k, v in r["sizes"].items()))
-        one = f"{r['float_1thread_s'] * 1e6:.0f}" if r["float_1thread_s"] else "n/a"
-        lines.append(f"  batch 256: float {r['float_s'] * 1e6:.0f} us ({one} us on 1 BLAS "
-                     f"thread), integer "
-                     f"{r['integer_s'] * 1e6:.0f} us (codes only {r['integer_codes_s'] * 1e6:.0f}"
-                     f" us, kernel {r['kernel']}); float/integer = {r['float/integer']:.2f}")
+        for t in r["speed"]:
+            lines.append(f"  batch {t['batch']:3d}: {format_time(t)}")
+        lines.append(f"  (int8 kernel of the layers: {r['kernel']})")
         lines.append("  targets: " + ", ".join(f"{k}: {'met' if v else 'MISSED'}"
                                               for k, v in r["targets"].items()))
     return "\n".join(lines)

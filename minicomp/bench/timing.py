@@ -3,13 +3,16 @@
 The one place timing lives: every benchmark (and nothing outside
 :mod:`minicomp.bench`) uses :func:`median_time`; :data:`SETTLE` is the pause
 before timing the next library (``bench/int8.py`` still sleeps its own
-0.25 s). This module imports nothing from minicomp.
+0.25 s). The CPU description comes from
+:func:`minicomp.kernels.dispatch_cache.cpu_info` (the same one keys the dispatch
+cache); :mod:`minicomp.bench.record` keeps the record of a run.
 """
 from __future__ import annotations
 
 import os
-import platform
 import time
+
+from ..kernels.dispatch_cache import cpu_info
 
 SETTLE = 0.3          # seconds of sleep before timing: OpenBLAS and Numba (omp) threads
                       # spin after work and would steal the 2 cores from the next library
@@ -18,19 +21,7 @@ SETTLE = 0.3          # seconds of sleep before timing: OpenBLAS and Numba (omp)
 def cpu() -> str:
     """The CPU model, the cores this process sees, and its vector features (what a
     benchmark prints first: results on an AVX2-only and an AVX-512 VNNI CPU differ)."""
-    name, flags = platform.processor() or "unknown CPU", set()
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    name = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-                    break
-    except OSError:
-        pass
-    feats = sorted(f for f in flags if f.startswith(("avx", "fma", "popcnt", "f16c")))
+    name, feats = cpu_info()
     return f"{name}, {os.cpu_count()} cores; {' '.join(feats) or 'features unknown'}"
 
 

@@ -13,15 +13,29 @@ formula's names, as in :mod:`minicomp.quant` and :mod:`minicomp.deploy`:
 Files, in import layers, each importing only files below it (``tests/test_imports.py``
 fails on any cycle)::
 
+    fused_mlp  pack a whole MLP once; run it in one call
+                                                imports int8, fused, reference
+      +-- fused  whole-model Numba kernels (int8 VNNI / loops, CSR row-dot /
+                   AXPY), activations kept between layers     imports nothing
+    reference_fused  naive twins of the whole-model kernels  imports reference
     int8       Int8Kernel, int8_linear: checks, folded bias, path choice
-      |          imports requant, blocked, madd, vnni
+      |          imports requant, blocked, madd, vnni, dispatch
       +-- vnni     go further: the AVX-512 VNNI / AVX-VNNI vpdpbusd kernel,
       |              CPU detection                        imports requant
       +-- madd     go further: the AVX2 vpmaddwd kernel   imports requant
       +-- blocked  the portable register-blocked kernel   imports requant
     requant    fixed-point requantization: constants, tile epilogue
                                                           imports reference
-    sparse     CSR build and the Numba sparse matmul      imports reference
+    sparse     CSR build, sparse_linear(_fm): checks, design choice
+      |                             imports reference, dispatch, sparse_designs
+      +-- sparse_designs  the Numba CSR designs (row-dot, AXPY, feature-major)
+    dispatch   dispatch by measurement: time the designs once, cache the winner
+      |                                                   imports dispatch_cache
+      +-- dispatch_cache  the decisions' JSON file (standard library only)
+    reference_sparse  naive twin of the feature-major sparse product
+                                                          imports reference
+    reference_int8  naive twins of the K-blocked int8 designs (packed panels,
+                      block-by-block wrapping int32 sums)    imports nothing
     nm         the N:M (2:4) kernel: values + 2-bit positions
                                               imports reference, reference_formats
     ternary    the ternary kernel: AND + popcount, no multiplies
@@ -39,11 +53,125 @@ fails on any cycle)::
 - :mod:`minicomp.kernels.madd`, :mod:`minicomp.kernels.vnni` -- go
   further: x86 instructions placed by hand (``vpmaddwd``, ``vpdpbusd``).
 - :mod:`minicomp.kernels.int8` -- the int8 kernel object and the path dispatcher.
-- :mod:`minicomp.kernels.sparse` -- CSR build and the Numba sparse matmul.
+- :mod:`minicomp.kernels.sparse` -- CSR build and the sparse product, row-
+  or feature-major; its Numba designs are in
+  :mod:`minicomp.kernels.sparse_designs`.
+- :mod:`minicomp.kernels.dispatch` -- which design runs: the first call on a
+  new (shape, batch bucket, sparsity bucket) times the candidates and keeps
+  the winner in memory and in a cache file (``MINICOMP_KERNEL=family:name``
+  forces one; ``minicomp bench kernels --explain`` shows the decisions).
+- :mod:`minicomp.kernels.fused` / :mod:`minicomp.kernels.fused_mlp` -- a
+  whole model in one call (int8 codes kept between layers), run by
+  :class:`minicomp.fused_model.FusedModel`; twins in
+  :mod:`minicomp.kernels.reference_fused`.
 - :mod:`minicomp.kernels.nm`, :mod:`minicomp.kernels.ternary` -- the N:M
   sparse and the ternary kernels of chapter 08, with their twins in
   :mod:`minicomp.kernels.reference_formats` (``reference`` is full).
 
 Importing this package compiles nothing: Numba compiles a kernel on its
-first call (and caches it on disk).
+first call (and caches it on disk). :func:`warmup` (``minicomp warmup``)
+compiles every kernel ahead of time, e.g. before a class.
 """
+from __future__ import annotations
+
+import os
+import time
+
+FAMILIES = ("sparse", "int8", "nm", "ternary")
+
+
+def _warm_sparse(rng):
+    import numpy as np
+
+    from . import sparse
+    W = rng.standard_normal((64, 300)).astype(np.float32) * (rng.random((64, 300)) < 0.3)
+    A = sparse.to_csr(W)                  # uint16 indices: any layer with <= 65,536 inputs
+    for batch in (1, 3, 64):                                # every design is a candidate
+        X = rng.standard_normal((batch, 300)).astype(np.float32)
+        sparse.sparse_linear(X, A)
+        sparse.sparse_linear_fm(np.ascontiguousarray(X.T), A)
+
+
+def _warm_int8(rng):
+    import numpy as np
+
+    from . import int8, vnni
+    paths = ["blocked"] + ["madd"] * ("avx2" in vnni.cpu_features()) + [
+        "vnni"] * bool(vnni.cpu_vnni())
+    w_q = rng.integers(-127, 128, (96, 1024), dtype=np.int8)
+    for path in paths:
+        for out_dtype in (np.uint8, np.int8):
+            kernel = int8.Int8Kernel(w_q, None, 128, 1 << 30, 40, 0, out_dtype=out_dtype,
+                                     path=path)
+            for batch in (1, 64):                           # serial and parallel designs
+                kernel(rng.integers(0, 256, (batch, 1024), dtype=np.uint8))
+
+
+def _warm_nm(rng):
+    import numpy as np
+
+    from . import nm
+    W = rng.standard_normal((512, 512)).astype(np.float32)
+    W[:, 1::2] = 0                                          # 2:4 (even 1:2)
+    A = nm.to_nm(W, 2, 4)
+    for path in ("scalar", nm.choose_path(A)):
+        for batch in (1, 8):                                # rows / parallel
+            nm.nm_linear(rng.standard_normal((batch, 512)).astype(np.float32), A, path=path)
+
+
+def _warm_ternary(rng):
+    import numpy as np
+
+    from . import ternary
+    A = ternary.pack_ternary(rng.integers(-1, 2, (512, 512)))
+    for batch in (1, 8):                                    # serial / parallel
+        ternary.ternary_linear(rng.integers(-128, 128, (batch, 512), dtype=np.int8), A)
+
+
+def warmup(families=None) -> dict:
+    """Compile (or load from Numba's cache) every kernel, before it is needed.
+
+    Each family's public functions run on small random inputs at the
+    batches where each of their designs is a candidate, so every compiled
+    variant is built and cached on disk (sparse: for uint16 indices, i.e.
+    layers of up to 65,536 inputs; wider ones compile on first use); dispatch decisions made on these
+    toy shapes stay in memory only (``MINICOMP_DISPATCH_CACHE`` is ``off``
+    meanwhile). A later process starts with everything cached.
+
+    Parameters
+    ----------
+    families : iterable of str, optional
+        Some of :data:`FAMILIES` (default: all).
+
+    Returns
+    -------
+    dict
+        Family -> seconds it took (compile or cache load).
+
+    Raises
+    ------
+    ValueError
+        An unknown family (the message lists them).
+    """
+    import numpy as np
+
+    families = FAMILIES if families is None else tuple(families)
+    for name in families:
+        if name not in FAMILIES:
+            raise ValueError(f"warmup: unknown kernel family {name!r}; expected some of "
+                             f"{', '.join(FAMILIES)}")
+    runs = {"sparse": _warm_sparse, "int8": _warm_int8, "nm": _warm_nm,
+            "ternary": _warm_ternary}
+    saved, times = os.environ.get("MINICOMP_DISPATCH_CACHE"), {}
+    os.environ["MINICOMP_DISPATCH_CACHE"] = "off"
+    try:
+        for name in families:
+            t0 = time.perf_counter()
+            runs[name](np.random.default_rng(0))
+            times[name] = time.perf_counter() - t0
+    finally:
+        if saved is None:
+            del os.environ["MINICOMP_DISPATCH_CACHE"]
+        else:
+            os.environ["MINICOMP_DISPATCH_CACHE"] = saved
+    return times

@@ -36,7 +36,7 @@ weights + the chosen path). The *layer*, with scales, is
 
 Every path accumulates in int32 and ends in the same fixed-point epilogue
 (:func:`minicomp.kernels.requant.requantize_tile`). This module is the top
-layer: it imports requant, blocked, madd and vnni, and none of them
+layer: it imports requant, blocked, madd, vnni and dispatch, and none of them
 imports it. Shape contract: ``w_q`` (out, in) int8, ``x_q`` (B, in)
 uint8 or int8 → (B, out) ``out_dtype``.
 
@@ -48,9 +48,22 @@ per output (max|x - Z_x| ≤ 255, |w| ≤ 128, so every layer with
 in_features ≤ 65,536 and |bias| < 2^23 passes); otherwise it refuses with
 ``OverflowError``. Requantization runs in int64 (|a · m0| < 2^62).
 
+**Designs, chosen by measurement.** Each path has serial and parallel
+kernels (the VNNI path also K-blocked ones, when ``in`` exceeds one L1
+block: :func:`minicomp.kernels.vnni.k_block`). The first call of a kernel
+on a batch size bucket (:func:`~minicomp.kernels.dispatch.batch_bucket`)
+times the candidates on the real arguments
+(:func:`minicomp.kernels.dispatch.choose`, cached on disk per CPU) and
+the kernel keeps the winner; later calls pay a dict lookup. Threads are
+not even tried below ``PARALLEL_MIN`` multiply-adds per call, where
+starting the pool (microseconds) costs more than the whole product.
+Names: ``<path>_serial``, ``<path>_parallel``, ``<path>_kb_serial``,
+``<path>_kb_parallel`` (:meth:`Int8Kernel.designs`);
+``MINICOMP_KERNEL=int8:vnni_serial`` forces one, ``Int8Kernel(...)(x_q,
+design=...)`` runs one. Every design gives the same integers (tests: each against the twins).
+
 Compilation: top-level ``@njit(cache=True)`` kernels, compiled on their
-first call; serial below 2·10^6 multiply-adds per call, where starting the
-thread pool (5--10 µs) costs more than it saves.
+first call (the first measured call compiles every candidate once).
 
 Deviations from the reference: a kernel whose worst case could overflow
 int32 is refused when built (the reference fails only on data that
@@ -66,10 +79,10 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from . import blocked, madd, vnni
+from . import blocked, dispatch, madd, vnni
 from .requant import INT32_MAX, requant_params, zero_point
 
-PARALLEL_MACS = 2_000_000       # multiply-adds per call above which threads pay off
+PARALLEL_MIN = 1 << 19          # multiply-adds per call below which threads are not even tried
 PATHS = ("auto", "vnni", "vnni_emulated", "madd", "blocked")
 
 
@@ -122,7 +135,8 @@ class Int8Kernel:
         the VNNI kernel with the instruction replaced by generic vector code
         (for tests; slow).
     parallel : bool or None
-        None: threads above ``PARALLEL_MACS`` multiply-adds per call.
+        None: serial or parallel, whichever the first call measures faster
+        (:meth:`designs`); True / False: only those.
 
     Raises
     ------
@@ -147,14 +161,15 @@ class Int8Kernel:
     def __init__(self, w_q, bias_q, Z_x, m0, shift, Z_y, relu=False,
                  out_dtype=np.uint8, x_dtype=np.uint8, path="auto", parallel=None):
         if not isinstance(w_q, np.ndarray) or w_q.dtype != np.int8 or w_q.ndim != 2:
-            raise TypeError(f"w_q must be a 2-D int8 ndarray, got {getattr(w_q, 'dtype', type(w_q))}"
-                            f" {np.shape(w_q)}")
+            raise TypeError("w_q must be a 2-D int8 ndarray, got "
+                            f"{getattr(w_q, 'dtype', type(w_q))} {np.shape(w_q)}")
         N, K = w_q.shape
         if bias_q is None:
             bias_q = np.zeros(N, np.int32)
         bias_q = np.asarray(bias_q)
         if bias_q.dtype != np.int32 or bias_q.shape != (N,):
-            raise TypeError(f"bias_q must be int32 of shape ({N},), got {bias_q.dtype} {bias_q.shape}")
+            raise TypeError(f"bias_q must be int32 of shape ({N},), got {bias_q.dtype} "
+                            f"{bias_q.shape}")
         self.x_dtype, self.out_dtype = np.dtype(x_dtype), np.dtype(out_dtype)
         Z_x = zero_point("Z_x", Z_x, self.x_dtype, "x_dtype")
         q = requant_params(m0, shift, Z_y, N, relu, self.out_dtype)
@@ -170,16 +185,53 @@ class Int8Kernel:
         self.bias = (bias_q - Z_xu * W64.sum(1)).astype(np.int32)           # (out,) mod 2^32
         self.shape, self.relu = (N, K), bool(relu)
         self.path, self.parallel = choose_path(path), parallel
-        if self.path == "blocked":
-            self.W = blocked.pack(w_q)                                      # (out_pad4, in)
-        elif self.path == "madd":
-            self.W, self.k4 = madd.pack(w_q)                                # int16, packed
-        else:
-            self.W, self.k4 = vnni.pack(w_q)                                # int8, packed
-            self.kind = vnni.cpu_vnni() if self.path == "vnni" else "emulated"
+        self._runs, self.decisions, self._chosen = self._build(w_q), {}, {}
 
-    def __call__(self, x_q):
-        """The output codes, ``out_dtype`` (batch, out), for ``x_q`` (batch, in)."""
+    def _build(self, w_q) -> dict:
+        """Pack the weights for the path; design name -> ``run(x, out)`` on prepared ``x``."""
+        args = (self.bias, self.m0, self.rnd, self.shift, self.Z_y, self.lo, self.hi)
+        p, thr = self.path, numba.get_num_threads
+        if p == "blocked":
+            W = self.W = blocked.pack(w_q)                                  # (out_pad4, in)
+            self._prep = None
+            ser, par = blocked.blocked_serial, blocked.blocked_parallel
+            return {f"{p}_serial": lambda x, out: ser(x, W, *args, out),
+                    f"{p}_parallel": lambda x, out: par(x, W, *args, out, thr())}
+        if p == "madd":
+            (W, k4), self._prep = madd.pack(w_q), madd.widen                # int16, packed
+            ser, par = madd.madd_serial, madd.madd_parallel
+            self.W, self.k4 = W, k4
+            return {f"{p}_serial": lambda x, out: ser(x, W, k4, *args, out),
+                    f"{p}_parallel": lambda x, out: par(x, W, k4, *args, out, thr())}
+        (W, k4), kind = vnni.pack(w_q), vnni.cpu_vnni() if p == "vnni" else "emulated"
+        self.W, self.k4, self.kind = W, k4, kind                            # int8, packed
+        self._prep = None if w_q.shape[1] == 4 * k4 else vnni.pad
+        q = np.stack([self.bias.astype(np.int64), self.m0, self.rnd, self.shift])  # (4, out)
+        c = (q, self.Z_y, self.lo, self.hi)
+        ser, par = vnni.KERNELS[kind, False], vnni.KERNELS[kind, True]
+        runs = {f"{p}_serial": lambda x, out: ser(x, W, k4, k4, *c, out),
+                f"{p}_parallel": lambda x, out: par(x, W, k4, k4, *c, out, thr())}
+        kc = vnni.k_block()
+        if k4 > kc:                                 # K-blocked: a panel's block stays in L1
+            runs[f"{p}_kb_serial"] = lambda x, out: ser(x, W, k4, kc, *c, out)
+            runs[f"{p}_kb_parallel"] = lambda x, out: par(x, W, k4, kc, *c, out, thr())
+        return runs
+
+    def designs(self, batch: int) -> list[str]:
+        """The designs measured for ``batch`` rows, in preference order.
+
+        Parallel ones need ``numba.get_num_threads() > 1`` and at least
+        ``PARALLEL_MIN`` multiply-adds per call (starting threads costs
+        microseconds); ``parallel`` True/False keeps only those / the others.
+        """
+        N, K = self.shape
+        par_ok = numba.get_num_threads() > 1 and batch * N * K >= PARALLEL_MIN
+        keep = {None: lambda n: par_ok or not n.endswith("parallel"),
+                True: lambda n: n.endswith("parallel"),
+                False: lambda n: not n.endswith("parallel")}[self.parallel]
+        return [n for n in self._runs if keep(n)]
+
+    def _check(self, x_q):
         N, K = self.shape
         if not isinstance(x_q, np.ndarray) or x_q.ndim != 2:
             raise ValueError(f"x_q must be a 2-D ndarray (batch, {K}), got a "
@@ -188,6 +240,18 @@ class Int8Kernel:
             raise TypeError(f"x_q must be {self.x_dtype} (the layer's x_dtype), got {x_q.dtype}")
         if x_q.shape[1] != K:
             raise ValueError(f"x_q has {x_q.shape[1]} features, the layer expects {K}")
+
+    def __call__(self, x_q, design=None):
+        """The output codes, ``out_dtype`` (batch, out), for ``x_q`` (batch, in).
+
+        ``design``: run that one (a name from :meth:`designs`); None: the one
+        :func:`minicomp.kernels.dispatch.choose` measured fastest for this
+        batch bucket on this kernel's first such call, remembered by the kernel.
+        """
+        N, K = self.shape
+        if not (isinstance(x_q, np.ndarray) and x_q.ndim == 2 and x_q.shape[1] == K
+                and x_q.dtype == self.x_dtype):
+            self._check(x_q)
         B = x_q.shape[0]
         if self.x_dtype == np.int8:
             x = np.ascontiguousarray(x_q).view(np.uint8) ^ np.uint8(0x80)   # (B, in), x + 128
@@ -196,19 +260,31 @@ class Int8Kernel:
         out = np.empty((B, N), np.uint8)                                    # (B, out)
         if B == 0 or N == 0:
             return out.view(self.out_dtype)
-        parallel = B * K * N >= PARALLEL_MACS if self.parallel is None else self.parallel
-        args = (self.bias, self.m0, self.rnd, self.shift, self.Z_y, self.lo, self.hi, out)
-        if parallel:
-            args += (numba.get_num_threads(),)
-        if self.path == "blocked":
-            (blocked.blocked_parallel if parallel else blocked.blocked_serial)(x, self.W, *args)
-        elif self.path == "madd":
-            (madd.madd_parallel if parallel else madd.madd_serial)(
-                madd.widen(x, self.k4), self.W, self.k4, *args)             # x: (B, in_pad) int16
+        if self._prep is not None:
+            x = self._prep(x, self.k4)                  # madd: int16 (B, in_pad); vnni: padded
+        if design is not None:
+            if design not in self._runs:
+                raise ValueError(f"design must be one of {list(self._runs)}, got {design!r}")
+            run = self._runs[design]
+        elif dispatch.forcing() and dispatch.forced("int8"):   # a force, even a late one
+            run = self._runs[dispatch.choose("int8", (self.path, *self.shape), {
+                n: (lambda run=r: run(x, out)) for n, r in self._runs.items()})]
         else:
-            vnni.KERNELS[self.kind, bool(parallel)](
-                vnni.pad(x, self.k4), self.W, self.k4, *args)               # x: (B, in_pad)
-        return out.view(self.out_dtype)
+            run = self._chosen.get(B) or self._choose(x, out)
+        run(x, out)
+        return out if self.out_dtype == np.uint8 else out.view(self.out_dtype)
+
+    def _choose(self, x, out):
+        """This batch's design: its bucket's, measured once (:mod:`~minicomp.kernels.dispatch`)."""
+        B, bucket = x.shape[0], dispatch.batch_bucket(x.shape[0])
+        if bucket not in self.decisions:
+            names = self.designs(B)
+            candidates = {n: (lambda run=self._runs[n]: run(x, out)) for n in names}
+            key = (self.path, *self.shape, bucket, numba.get_num_threads())
+            self.decisions[bucket] = dispatch.choose("int8", key, candidates)
+        if len(self._chosen) < 64:                      # remembered per exact batch size
+            self._chosen[B] = self._runs[self.decisions[bucket]]
+        return self._runs[self.decisions[bucket]]
 
 
 def int8_linear(x_q, Z_x, w_q, bias_q, m0, shift, Z_y,

@@ -128,9 +128,11 @@ def requantize_tile(acc, rows, b0, n0, cols, bias, m0, rnd, shift, Z_y, lo, hi, 
     The sum wraps to int32 (as the kernels' accumulators do), then the
     multiply-shift runs in int64; the clamped code is stored as a byte.
     """
+    bs, ms = bias[n0:n0 + cols], m0[n0:n0 + cols]                     # (cols,) slices: the
+    rs, ss = rnd[n0:n0 + cols], shift[n0:n0 + cols]                     # c loop vectorizes
     for r in range(rows):
+        a_r, o_r = acc[r], out[b0 + r, n0:n0 + cols]                    # (cols',), (cols,)
         for c in range(cols):
-            i = n0 + c
-            a = np.int64(np.int32(np.int64(acc[r, c]) + bias[i]))     # wraps mod 2^32
-            y = ((a * m0[i] + rnd[i]) >> shift[i]) + Z_y                # round half up
-            out[b0 + r, i] = np.uint8(min(max(y, lo), hi) & 0xFF)      # int8: two's complement
+            a = np.int64(np.int32(np.int64(a_r[c]) + bs[c]))             # wraps mod 2^32
+            y = ((a * ms[c] + rs[c]) >> ss[c]) + Z_y                    # round half up
+            o_r[c] = np.uint8(min(max(y, lo), hi) & 0xFF)               # int8: two's complement

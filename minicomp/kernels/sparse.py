@@ -1,45 +1,36 @@
 r"""Sparse dense-layer kernels: build CSR fast, then ``Y = X @ W.T + b`` in Numba.
 
 Same functions, signatures and results (``allclose``) as the naive twins in
-:mod:`minicomp.kernels.reference`:
+:mod:`minicomp.kernels.reference` (and :mod:`minicomp.kernels.reference_sparse`
+for the feature-major :func:`sparse_linear_fm`):
 
 .. math:: Y_{b,i} = \sum_{k=\mathrm{indptr}_i}^{\mathrm{indptr}_{i+1}-1}
           \mathrm{data}_k \, X_{b,\,\mathrm{indices}_k} + \mathrm{bias}_i .
 
-Two designs, chosen by the batch size ``B`` (measured on 2-core Zen 4 and Zen 3 VMs,
-see the project notes ``shared/references/kernel-probe-findings.md`` and
-``minicomp bench kernels``):
+The designs (row gather-dot, AXPY over the batch with 16-output tiles,
+serial or parallel; the feature-major ones) are the Numba functions of
+:mod:`minicomp.kernels.sparse_designs`. Which one runs is decided by
+measurement (:func:`minicomp.kernels.dispatch.choose`, family ``"sparse"``
+or ``"sparse_fm"``): the first call on a new (shape, batch bucket, sparsity
+bucket, threads, index width) times the candidates of :func:`candidates` for
+a few milliseconds and remembers the winner, on disk too. Constants tuned
+on one CPU (the serial/parallel threshold, where AXPY overtakes row-dot)
+were wrong on the next; ``MINICOMP_KERNEL=sparse:NAME`` forces one. Each
+call's time is reported (:func:`~minicomp.kernels.dispatch.observe`): a
+parallel design that keeps stalling on a busy machine is dropped.
 
-- ``B < 4`` -- *row gather-dot*: for each output row, a dot product of its
-  stored values with the gathered inputs ``x[indices[k]]``, with four
-  independent accumulators (no serial add chain) and **unsigned** indices, so
-  Numba emits no negative-index wrap-around code (2--3x faster). No
-  ``fastmath`` reassociation here: it turns the loop into ``vgatherdps``,
-  which is slower on this CPU.
-- ``B >= 4`` -- *AXPY over the batch*: with the input transposed,
-  ``X^T`` (in, B), output row ``i`` is ``Σ_k data_k · X^T[indices_k, :]``,
-  contiguous vector updates across the batch. Outputs are computed in tiles
-  of 16 and written as row segments (column stores into a row-major ``Y``
-  whose width is a multiple of 1024 floats thrash the L1 cache). Threads
-  split the batch, each transposing its own slice of ``X``; splitting the
-  outputs instead measured slower here at every sparsity >= 90 % for batch
-  4--256 (the probe preferred it below 128). Only the ``contract`` and
-  ``reassoc`` fast-math flags are used, so NaN and inf propagate as in NumPy.
+Compilation: every design is compiled on its first call, never at import
+(``minicomp warmup`` compiles them all ahead of time).
 
-Below ``nnz · B < 20,000`` multiply-adds a serial kernel runs: starting the
-thread pool (5--10 µs) would cost more than it saves.
-
-Compilation: every kernel is a top-level ``@njit(cache=True)`` function
-(cached closures from a factory can load the wrong variant), compiled on its
-first call, never at import.
-
-Layer: imports :mod:`minicomp.kernels.reference` only (and
-:mod:`minicomp.validate`).
+Layer: imports :mod:`minicomp.kernels.reference`,
+:mod:`minicomp.kernels.dispatch`, :mod:`minicomp.kernels.sparse_designs`
+(and :mod:`minicomp.validate`).
 
 Deviations from the reference: ``X`` must be a float array (float32 is used
 as is, float64 and float16 are cast -- a copy); a non-contiguous ``X`` is
 copied; integer/bool ``X`` is refused. ``check=False`` skips the
 O(nnz) validation of the CSR arrays (for layers that validated them once).
+The designs sum in different orders: results agree to rounding, not bits.
 
 References
 ----------
@@ -48,19 +39,26 @@ Deep Learning. SC20. arXiv:2006.10901 (row-wise CSR kernels, load balance).
 """
 from __future__ import annotations
 
+import time
+
 import numba
 import numpy as np
-from numba import njit, prange
 
 from .. import validate
+from . import dispatch, sparse_designs
 from .reference import CSR, add_bias, index_dtype, kept_entries
 
-__all__ = ["CSR", "KERNELS", "check_csr", "choose_kernel", "index_dtype", "kernel_arrays",
-           "sparse_linear", "to_csr"]
+__all__ = ["CSR", "KERNELS", "candidates", "check_csr", "choose_kernel", "index_dtype",
+           "kernel_arrays", "sparse_linear", "sparse_linear_fm", "to_csr"]
 
-SERIAL_WORK = 20_000      # nnz * B below which the serial kernel runs
-ROWDOT_MAX_BATCH = 3      # B <= this uses the row gather-dot design
-TILE = 16                 # outputs per tile in the AXPY design
+ROWDOT_MAX_BATCH = 32     # row gather-dot is a candidate up to this batch
+AXPY_MIN_BATCH = 2        # AXPY designs are candidates from this batch
+
+# the compiled designs by name (benchmarks and `minicomp warmup` compile them all)
+KERNELS = {name: getattr(sparse_designs, name) for name in (
+    "rowdot_serial", "rowdot_parallel", "axpy_serial", "axpy_split_batch", "axpy_split_out",
+    "fm_serial", "fm_parallel")}
+PARALLEL = frozenset(n for n in KERNELS if not n.endswith("serial"))   # take a chunk count
 
 
 def to_csr(W, mask=None) -> CSR:
@@ -109,113 +107,81 @@ def to_csr(W, mask=None) -> CSR:
                indptr, (out_features, in_features))
 
 
-# ---------------------------------------------------------------- batch < 4
-@njit(inline="always", fastmath={"contract"}, boundscheck=False)   # inlined: 2x at 8 nnz/row
-def _row_dot(data, indices, x, lo, hi):
-    """Σ_k data[k] · x[indices[k]] over k in [lo, hi), four accumulators."""
-    a0 = a1 = a2 = a3 = np.float32(0.0)
-    k = lo
-    while k + np.uintp(4) <= hi:
-        a0 += data[k] * x[indices[k]]
-        a1 += data[k + np.uintp(1)] * x[indices[k + np.uintp(1)]]
-        a2 += data[k + np.uintp(2)] * x[indices[k + np.uintp(2)]]
-        a3 += data[k + np.uintp(3)] * x[indices[k + np.uintp(3)]]
-        k += np.uintp(4)
-    while k < hi:
-        a0 += data[k] * x[indices[k]]
-        k += np.uintp(1)
-    return (a0 + a1) + (a2 + a3)
+def candidates(batch: int, nnz: int = 0, threads: int | None = None,
+               layout: str = "row") -> list[str]:
+    """The designs timed for this call, in preference order (the first wins near-ties).
 
+    ``layout="row"``: ``X`` (B, in) in, ``Y`` (B, out) out -- row gather-dot
+    up to batch 32, AXPY from batch 2 (first from batch 4); ``"feature"``:
+    ``X^T`` in, ``Y^T`` out. Serial designs come first: a parallel one must
+    be measurably faster (:data:`minicomp.kernels.dispatch.MARGIN`), else it
+    would hold a second core of a shared machine for nothing; parallel ones
+    only with more than one Numba thread. (``nnz`` is kept for the old
+    signature; the measurement now decides what it used to.)
 
-@njit(cache=True, boundscheck=False)
-def _rowdot_serial(X, data, indices, indptr, Y):
-    for b in range(X.shape[0]):
-        x = X[b]
-        for i in range(Y.shape[1]):
-            Y[b, i] = _row_dot(data, indices, x, np.uintp(indptr[i]), np.uintp(indptr[i + 1]))
-
-
-@njit(cache=True, parallel=True, boundscheck=False)
-def _rowdot_parallel(X, data, indices, indptr, Y):
-    for b in range(X.shape[0]):
-        x = X[b]
-        for i in prange(Y.shape[1]):
-            Y[b, i] = _row_dot(data, indices, x, np.uintp(indptr[i]), np.uintp(indptr[i + 1]))
-
-
-# --------------------------------------------------------------- batch >= 4
-@njit(cache=True, fastmath={"contract", "reassoc"}, boundscheck=False)
-def _axpy_tile(XT, data, indices, indptr, i0, i1, acc, Y, y0):
-    """Outputs i0..i1 for the batch columns of ``XT`` (in, nb); rows y0.. of Y."""
-    nb = XT.shape[1]
-    for t in range(i1 - i0):
-        a = acc[t]                                                  # (nb,)
-        a[:] = 0.0
-        lo, hi = np.uintp(indptr[i0 + t]), np.uintp(indptr[i0 + t + 1])
-        k = lo
-        while k + np.uintp(8) <= hi:                                # 8 nonzeros per pass
-            v0, v1 = data[k], data[k + np.uintp(1)]
-            v2, v3 = data[k + np.uintp(2)], data[k + np.uintp(3)]
-            v4, v5 = data[k + np.uintp(4)], data[k + np.uintp(5)]
-            v6, v7 = data[k + np.uintp(6)], data[k + np.uintp(7)]
-            x0, x1 = XT[indices[k]], XT[indices[k + np.uintp(1)]]
-            x2, x3 = XT[indices[k + np.uintp(2)]], XT[indices[k + np.uintp(3)]]
-            x4, x5 = XT[indices[k + np.uintp(4)]], XT[indices[k + np.uintp(5)]]
-            x6, x7 = XT[indices[k + np.uintp(6)]], XT[indices[k + np.uintp(7)]]
-            for b in range(nb):
-                a[b] += ((v0 * x0[b] + v1 * x1[b]) + (v2 * x2[b] + v3 * x3[b])) \
-                    + ((v4 * x4[b] + v5 * x5[b]) + (v6 * x6[b] + v7 * x7[b]))
-            k += np.uintp(8)
-        while k < hi:
-            v0, x0 = data[k], XT[indices[k]]
-            for b in range(nb):
-                a[b] += v0 * x0[b]
-            k += np.uintp(1)
-    for b in range(nb):                                             # row segments of Y
-        for t in range(i1 - i0):
-            Y[y0 + b, i0 + t] = acc[t, b]
-
-
-@njit(cache=True, boundscheck=False)
-def _axpy_serial(XT, data, indices, indptr, Y):
-    acc = np.empty((TILE, XT.shape[1]), dtype=np.float32)          # (TILE, B)
-    out_features = Y.shape[1]
-    for i0 in range(0, out_features, TILE):
-        _axpy_tile(XT, data, indices, indptr, i0, min(i0 + TILE, out_features), acc, Y, 0)
-
-
-@njit(cache=True, parallel=True, boundscheck=False)
-def _axpy_split_batch(X, data, indices, indptr, Y, chunks):
-    batch, out_features = Y.shape
-    step = (batch + chunks - 1) // chunks
-    for c in prange(chunks):
-        b0, b1 = c * step, min(c * step + step, batch)
-        if b0 >= b1:
-            continue
-        XT = np.ascontiguousarray(X[b0:b1].T)                      # (in, nb), this thread's
-        acc = np.empty((TILE, b1 - b0), dtype=np.float32)         # (TILE, nb)
-        for i0 in range(0, out_features, TILE):
-            _axpy_tile(XT, data, indices, indptr, i0, min(i0 + TILE, out_features),
-                       acc, Y, b0)
-
-
-# the compiled kernels by the names choose_kernel returns (benchmarks compile them all)
-KERNELS = {"rowdot_serial": _rowdot_serial, "rowdot_parallel": _rowdot_parallel,
-           "axpy_serial": _axpy_serial, "axpy_split_batch": _axpy_split_batch}
-
-
-def choose_kernel(batch: int, nnz: int, threads: int | None = None) -> str:
-    """Name of the kernel :func:`sparse_linear` runs for this size.
-
-    >>> choose_kernel(1, 1000), choose_kernel(1, 300_000), choose_kernel(256, 300_000)
-    ('rowdot_serial', 'rowdot_parallel', 'axpy_split_batch')
+    >>> candidates(1, threads=2)
+    ['rowdot_serial', 'rowdot_parallel']
+    >>> candidates(256, threads=2)
+    ['axpy_serial', 'axpy_split_batch', 'axpy_split_out']
     """
-    design = "rowdot" if batch <= ROWDOT_MAX_BATCH else "axpy"
-    if nnz * batch < SERIAL_WORK:
-        return design + "_serial"
-    if (numba.get_num_threads() if threads is None else threads) == 1:
-        return design + "_serial"
-    return "rowdot_parallel" if design == "rowdot" else "axpy_split_batch"
+    threads = numba.get_num_threads() if threads is None else threads
+    if layout == "feature":
+        names = ["fm_serial", "fm_parallel"] if batch > 1 else [
+            "rowdot_serial", "rowdot_parallel"]
+    else:
+        rowdot = ["rowdot_serial", "rowdot_parallel"] if batch <= ROWDOT_MAX_BATCH else []
+        axpy = ["axpy_serial", "axpy_split_batch", "axpy_split_out"] \
+            if batch >= AXPY_MIN_BATCH else []
+        names = (axpy + rowdot) if batch >= 4 else (rowdot + axpy)
+        names = [n for n in names if n not in PARALLEL] + [n for n in names if n in PARALLEL]
+    return [n for n in names if threads > 1 or n not in PARALLEL]
+
+
+def choose_kernel(batch: int, nnz: int = 0, threads: int | None = None) -> str:
+    """The design tried first for this size: the prior, before any measurement.
+
+    :func:`sparse_linear` runs the design :func:`minicomp.kernels.dispatch.choose`
+    measured fastest among :func:`candidates`; this is the first of them.
+
+    >>> choose_kernel(1), choose_kernel(256)
+    ('rowdot_serial', 'axpy_serial')
+    """
+    return candidates(batch, nnz, threads)[0]
+
+
+def _run(name: str, X, csr: CSR, Y, threads: int) -> None:
+    if name in PARALLEL:
+        KERNELS[name](X, csr.data, csr.indices, csr.indptr, Y, threads)
+    else:
+        KERNELS[name](X, csr.data, csr.indices, csr.indptr, Y)
+
+
+def _design(family: str, X, csr: CSR, Y, layout: str, threads: int) -> tuple[str, tuple]:
+    """The design to run and its dispatch key (measured on the bucket's first call)."""
+    out_features, in_features = csr.shape
+    batch = X.shape[0] if layout == "row" else X.shape[1]
+    key = (out_features, in_features, dispatch.batch_bucket(batch),
+           dispatch.density_bucket(csr.nnz, out_features * in_features), threads,
+           csr.indices.dtype.itemsize)
+    name = dispatch.remembered(family, key)
+    if name is None:
+        if layout == "feature" and batch == 1:
+            X, Y = X.reshape(1, -1), Y.reshape(1, -1)        # (in, 1) is (1, in) in memory
+        name = dispatch.choose(family, key, {
+            n: (lambda n=n: _run(n, X, csr, Y, threads))
+            for n in candidates(batch, csr.nnz, threads, layout)})
+    return name, key
+
+
+def _run_watched(family: str, X, csr: CSR, Y, layout: str) -> None:
+    """Run the chosen design; report its time (a design that keeps stalling is dropped)."""
+    threads = numba.get_num_threads()
+    name, key = _design(family, X, csr, Y, layout, threads)
+    if layout == "feature" and name.startswith("rowdot"):           # batch 1: (in, 1) = (1, in)
+        X, Y = X.reshape(1, -1), Y.reshape(1, -1)
+    t0 = time.perf_counter()
+    _run(name, X, csr, Y, threads)
+    dispatch.observe(family, key, time.perf_counter() - t0)
 
 
 def check_csr(csr: CSR) -> None:
@@ -270,14 +236,16 @@ def kernel_arrays(csr: CSR) -> CSR:
     return csr._replace(indices=indices, indptr=csr.indptr.astype(np.uintp))
 
 
-def _as_input(X, in_features: int) -> np.ndarray:
-    X = validate.array(X, "X", finite=False, nonempty=False)       # numbers; NaN propagates
+def _as_input(X, features: int, axis: int, name: str = "X") -> np.ndarray:
+    X = validate.array(X, name, finite=False, nonempty=False)      # numbers; NaN propagates
     if X.dtype.kind != "f":
-        raise TypeError(f"X must be a float array (float32; float64 is cast), got {X.dtype}")
+        raise TypeError(f"{name} must be a float array (float32; float64 is cast), got {X.dtype}")
     if X.ndim != 2:
-        raise ValueError(f"X must be 2-D (batch, in), got shape {X.shape}")
-    if X.shape[1] != in_features:
-        raise ValueError(f"X has {X.shape[1]} features, the CSR matrix expects {in_features}")
+        shape = "(batch, in)" if axis == 1 else "(in, batch)"
+        raise ValueError(f"{name} must be 2-D {shape}, got shape {X.shape}")
+    if X.shape[axis] != features:
+        raise ValueError(f"{name} has {X.shape[axis]} features, the CSR matrix expects "
+                         f"{features}")
     return np.ascontiguousarray(X, dtype=np.float32)               # copies only if needed
 
 
@@ -305,15 +273,16 @@ def sparse_linear(X, csr: CSR, bias=None, *, check: bool = True) -> np.ndarray:
     TypeError
         ``X`` is not a float array, or ``csr`` has wrong dtypes.
     ValueError
-        Shape mismatch between ``X``, ``csr`` and ``bias``.
+        Shape mismatch between ``X``, ``csr`` and ``bias``; ``MINICOMP_KERNEL``
+        forces a sparse design that is not a candidate here.
 
     Notes
     -----
     .. math:: Y_{b,i} = \sum_{k=p_i}^{p_{i+1}-1} d_k X_{b, c_k} + \mathrm{bias}_i
 
     with ``d, c, p`` = data, indices, indptr. Rows without entries give
-    ``bias_i`` (or 0); an all-zero matrix gives ``Y = bias``. The kernel is
-    picked by :func:`choose_kernel`.
+    ``bias_i`` (or 0); an all-zero matrix gives ``Y = bias``. The design is
+    measured once per bucket (family ``"sparse"``, see the module doc).
 
     Examples
     --------
@@ -325,20 +294,45 @@ def sparse_linear(X, csr: CSR, bias=None, *, check: bool = True) -> np.ndarray:
         check_csr(csr)
     csr = kernel_arrays(csr)
     out_features, in_features = csr.shape
-    X = _as_input(X, in_features)                                   # (B, in)
-    batch = X.shape[0]
-    Y = np.empty((batch, out_features), dtype=np.float32)           # (B, out), all written
+    X = _as_input(X, in_features, 1)                                # (B, in)
+    Y = np.empty((X.shape[0], out_features), dtype=np.float32)      # (B, out), all written
     if not csr.nnz:
         Y.fill(0.0)
-    elif batch and out_features:
-        kernel = choose_kernel(batch, csr.nnz)
-        args = (csr.data, csr.indices, csr.indptr, Y)
-        if kernel == "rowdot_serial":
-            _rowdot_serial(X, *args)
-        elif kernel == "rowdot_parallel":
-            _rowdot_parallel(X, *args)
-        elif kernel == "axpy_split_batch":
-            _axpy_split_batch(X, *args, numba.get_num_threads())
-        else:
-            _axpy_serial(np.ascontiguousarray(X.T), *args)         # X^T: (in, B)
+    elif X.shape[0] and out_features:
+        _run_watched("sparse", X, csr, Y, "row")
     return add_bias(Y, bias)
+
+
+def sparse_linear_fm(XT, csr: CSR, bias=None, *, check: bool = True) -> np.ndarray:
+    r"""Feature-major ``Y^T = W X^T + bias``: activations (in, batch) in, (out, batch) out.
+
+    The layout an inference model can keep between layers, so no layer
+    transposes (:func:`sparse_linear` transposes ``X`` into its AXPY
+    designs and back). Same arguments as :func:`sparse_linear`, with ``XT``
+    of shape (in, batch); the naive twin is
+    :func:`minicomp.kernels.reference_sparse.sparse_linear_fm`.
+
+    Returns
+    -------
+    YT : ndarray, float32, shape (out, batch)
+
+    Examples
+    --------
+    >>> W = np.array([[0., 2., 0.], [1., 0., 3.]])
+    >>> sparse_linear_fm(np.array([[1.], [1.], [1.]]), to_csr(W), bias=[0.5, 0.])
+    array([[2.5],
+           [4. ]], dtype=float32)
+    """
+    if check:
+        check_csr(csr)
+    csr = kernel_arrays(csr)
+    out_features, in_features = csr.shape
+    XT = _as_input(XT, in_features, 0, "XT")                        # (in, B)
+    YT = np.empty((out_features, XT.shape[1]), dtype=np.float32)    # (out, B), all written
+    if not csr.nnz:
+        YT.fill(0.0)
+    elif XT.shape[1] and out_features:
+        _run_watched("sparse_fm", XT, csr, YT, "feature")
+    if bias is not None:
+        add_bias(YT.T, bias)                                        # (B, out) view, in place
+    return YT

@@ -25,10 +25,24 @@ outputs keeps 16 accumulator vectors in registers; per ``k`` group it loads
 4 weight vectors, broadcasts ``x[b, k:k+4]`` (4 bytes) to all lanes and
 issues 16 ``vpdpbusd``. (AVX-VNNI has 16 ymm registers, not 32 zmm: there a
 tile is 1 row × 64 outputs, 8 ymm accumulators, the weights read from L1 as
-memory operands.) Lanes are outputs, so there is no horizontal sum and
-the requantization epilogue (:func:`minicomp.kernels.requant.requantize_tile`)
-reads accumulators in output order. Design and measurements:
-the project notes ``shared/references/kernel-probe-findings.md`` (fbgemm-style packing).
+memory operands.) With AVX-512 one row keeps two accumulator sets (even
+and odd groups), so batch 1 has 8 independent add chains. Lanes are outputs, so
+there is no horizontal sum and the requantization epilogue
+(:func:`minicomp.kernels.requant.requantize_tile`) reads accumulators in
+output order. Design and measurements: the project notes
+``shared/references/kernel-probe-findings.md`` (fbgemm-style packing).
+
+**K-blocking.** Every kernel takes a block size ``kc`` (groups of 4
+inputs): a work unit (a panel, or a panel on part of the batch when panels
+are fewer than threads) walks K block by block, each block over all its
+row tiles, adding into an int32 buffer ``acc`` (rows, 64). With
+``kc = k_block()`` a block's weights (256·kc bytes) fill half of L1 and
+are reused by every row tile; with ``kc = k4`` the panel streams from L2
+(which the whole packed ``W`` of a 1024² layer fits). Which is faster
+depends on the CPU and the shape, so :class:`minicomp.kernels.int8.Int8Kernel`
+measures both (:mod:`minicomp.kernels.dispatch`). On the 2-core AMD EPYC
+(Zen 5) it was written on, the 4 × 64 tile made about 480 GMAC/s per core
+from L1, the L2 stream kept up, and the two tied within noise.
 
 The instruction needs unsigned activations: int8 activations are shifted by
 +128 (``x ^ 0x80``, with ``Z_x + 128``) by the caller, which also folds
@@ -41,14 +55,15 @@ tiling and epilogue of this path run and are tested on any CPU. Only the
 ``native`` kinds need the instruction.
 
 Deviations: loads are declared ``align=1`` (NumPy buffers are not 64-byte
-aligned; assuming it crashes); no K-blocking (a panel's weights, 64 × in
-bytes, stay in L2 up to in ≈ 16k on the measured CPU).
+aligned; assuming it crashes). Naive twins (layout, blocked wrapping sums):
+:mod:`minicomp.kernels.reference_int8`.
 
-Shape contract: ``x`` uint8 (B, 4 k4) C-contiguous (:func:`pad`); ``wp``
-from :func:`pack`; ``bias, m0, rnd, shift`` (out,); ``out`` uint8 (B, out).
+Shape contract (:data:`KERNELS`): ``x`` uint8 (B, 4 k4) C-contiguous
+(:func:`pad`); ``wp`` from :func:`pack`; ``kc ≥ 1``; ``q`` int64 (4, out):
+folded bias, ``m0``, ``rnd``, ``shift``; ``out`` uint8 (B, out).
 
 Layer: imports :mod:`minicomp.kernels.requant` only; the CPU detection
-(:func:`cpu_features`, :func:`cpu_vnni`) that the dispatcher uses lives here.
+(:func:`cpu_features`, :func:`cpu_vnni`, :func:`l1d_bytes`) lives here.
 
 References
 ----------
@@ -127,143 +142,175 @@ def _dot_emulated(builder, acc, a, b):
     return acc
 
 
-def _make_tile(rows, dot):
-    """An intrinsic ``tile(x, b0, w, w0, k4, acc)``: ``acc[:rows] = x[b0:b0+rows] · panel``.
+def _make_tile(rows, dot, split=1):
+    """An intrinsic ``tile(x, b0, kk, w, w0, nk, acc)``: ``acc[:rows] += x[b0:b0+rows] · block``.
 
-    ``x`` is uint8 (B, 4·k4) C-contiguous, ``w`` the packed int8 weights and
-    ``w0`` the byte offset of the panel, ``acc`` int32 (≥ rows, 64).
+    The block is ``nk`` groups of 4 inputs from group ``kk`` of the panel
+    whose group ``kk`` starts at byte ``w0`` of the packed ``w``; ``x`` is
+    uint8 (B, 4·k4) C-contiguous, ``acc`` int32 (≥ rows, 64), any row stride:
+    it is loaded first and stored back. ``split=2`` keeps two accumulator
+    sets (even and odd groups): one row then has 8 independent add chains.
     """
+
     @intrinsic
-    def tile(typingctx, x, b0, w, w0, k4, acc):
+    def tile(typingctx, x, b0, kk, w, w0, nk, acc):
         def codegen(context, builder, signature, args):
-            x_arr = context.make_array(signature.args[0])(context, builder, args[0])
-            w_arr = context.make_array(signature.args[2])(context, builder, args[2])
-            acc_arr = context.make_array(signature.args[5])(context, builder, args[5])
+            x_arr, w_arr, acc_arr = (context.make_array(signature.args[i])(
+                context, builder, args[i]) for i in (0, 3, 6))
             ldx = cgutils.unpack_tuple(builder, x_arr.strides, 2)[0]    # bytes per row
-            x_base = builder.gep(x_arr.data, [builder.mul(args[1], ldx)])
-            w_base = builder.gep(w_arr.data, [args[3]])
-            accs = [[cgutils.alloca_once_value(builder, ir.Constant(_V16, None))
-                     for _ in range(NR)] for _ in range(rows)]          # registers after mem2reg
-            with cgutils.for_range(builder, args[4]) as loop:          # k4 groups of 4 inputs
-                k = loop.index
-                W_k = []
-                for j in range(NR):                                     # 4 x (16 outputs x 4 k)
-                    off = builder.add(builder.mul(k, ir.Constant(_I64, 64 * NR)),
-                                      ir.Constant(_I64, 64 * j))
-                    ptr = builder.bitcast(builder.gep(w_base, [off]), _V16.as_pointer())
-                    W_k.append(builder.load(ptr, align=1))
+            lda = cgutils.unpack_tuple(builder, acc_arr.strides, 2)[0]
+
+            def c64(v):
+                return ir.Constant(_I64, v)
+            x_base = builder.gep(x_arr.data, [builder.add(builder.mul(args[1], ldx),
+                                                          builder.mul(args[2], c64(4)))])
+            w_base = builder.gep(w_arr.data, [args[4]])
+            a_base = builder.bitcast(acc_arr.data, ir.IntType(8).as_pointer())
+            ptrs = {(r, j): builder.bitcast(builder.gep(a_base, [builder.add(
+                builder.mul(lda, c64(r)), c64(64 * j))]), _V16.as_pointer())
+                for r in range(rows) for j in range(NR)}
+            accs = {(h, r, j): cgutils.alloca_once_value(builder, builder.load(ptr, align=4)
+                                                         if h == 0 else ir.Constant(_V16, None))
+                    for h in range(split) for (r, j), ptr in ptrs.items()}  # registers
+
+            def group(k, h):                    # k-th group of 4 inputs into set h
+                W_k = [builder.load(builder.bitcast(builder.gep(w_base, [builder.add(
+                    builder.mul(k, c64(64 * NR)), c64(64 * j))]), _V16.as_pointer()), align=1)
+                    for j in range(NR)]                                 # 4 x (16 outputs x 4 k)
                 for r in range(rows):                                   # x[b0+r, 4k:4k+4]
-                    off = builder.add(builder.mul(ir.Constant(_I64, r), ldx),
-                                      builder.mul(k, ir.Constant(_I64, 4)))
-                    ptr = builder.bitcast(builder.gep(x_base, [off]), _I32.as_pointer())
-                    x4 = builder.insert_element(ir.Constant(_V16, ir.Undefined),
-                                                builder.load(ptr, align=1), ir.Constant(_I32, 0))
+                    ptr = builder.gep(x_base, [builder.add(builder.mul(c64(r), ldx),
+                                                           builder.mul(k, c64(4)))])
+                    x4 = builder.insert_element(ir.Constant(_V16, ir.Undefined), builder.load(
+                        builder.bitcast(ptr, _I32.as_pointer()), align=1), ir.Constant(_I32, 0))
                     x4 = builder.shuffle_vector(x4, x4, ir.Constant(_V16, [0] * 16))  # broadcast
                     for j in range(NR):
-                        builder.store(dot(builder, builder.load(accs[r][j]), x4, W_k[j]),
-                                      accs[r][j])
-            for r in range(rows):
-                for j in range(NR):
-                    ptr = builder.gep(acc_arr.data, [ir.Constant(_I64, r * PANEL + 16 * j)])
-                    builder.store(builder.load(accs[r][j]),
-                                  builder.bitcast(ptr, _V16.as_pointer()), align=4)
+                        a = accs[h, r, j]
+                        builder.store(dot(builder, builder.load(a), x4, W_k[j]), a)
+            with cgutils.for_range(builder, builder.udiv(args[5], c64(split))) as loop:
+                for h in range(split):
+                    group(builder.add(builder.mul(loop.index, c64(split)), c64(h)), h)
+            if split == 2:                                              # odd nk: last group
+                with builder.if_then(builder.trunc(args[5], ir.IntType(1))):
+                    group(builder.sub(args[5], c64(1)), 0)
+            for (r, j), ptr in ptrs.items():
+                total = builder.load(accs[0, r, j])
+                if split == 2:
+                    total = builder.add(total, builder.load(accs[1, r, j]))
+                builder.store(total, ptr, align=4)
             return context.get_dummy_value()
-        return types.void(x, b0, w, w0, k4, acc), codegen
+        return types.void(x, b0, kk, w, w0, nk, acc), codegen
     return tile
 
 
 # Intrinsics are inlined into the kernels below; each kernel is a top-level
 # cached function (one per instruction kind, serial and parallel).
-_tile_avx512_4, _tile_avx512_1 = _make_tile(MR, _dot_avx512), _make_tile(1, _dot_avx512)
-_tile_avx_1 = _make_tile(1, _dot_avx)
-_tile_emu_4, _tile_emu_1 = _make_tile(MR, _dot_emulated), _make_tile(1, _dot_emulated)
+_tile_avx512_4, _tile_avx512_1 = _make_tile(MR, _dot_avx512), _make_tile(1, _dot_avx512, 2)
+_tile_avx_1 = _make_tile(1, _dot_avx)              # 2 sets would need all 16 ymm registers
+_tile_emu_4, _tile_emu_1 = _make_tile(MR, _dot_emulated), _make_tile(1, _dot_emulated, 2)
 
 
 @njit(inline="always")
-def _tiles(kind, t0, t1, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
-    """Tiles ``t0..t1-1`` (panel-major: all row blocks of a panel in a row)."""
+def _panels(kind, u0, u1, n_rg, x, wp, k4, kc, q, Z_y, lo, hi, out):
+    """Work units ``u0..u1-1``: unit ``u`` is panel ``u // n_rg`` on row group ``u % n_rg``.
+
+    For each block of ``kc`` groups (its 64 × 4 kc weight bytes stay in L1)
+    every 4-row tile of the group adds into ``acc`` (AVX-VNNI: 1-row tiles,
+    it has 16 ymm registers), which then goes through the epilogue.
+    """
     B, N = out.shape
-    n_rb = (B + MR - 1) // MR
-    acc = np.empty((MR, PANEL), np.int32)                               # (MR, 64)
-    for t in range(t0, t1):
-        p, rb = t // n_rb, t % n_rb
-        b0, n0, w0 = rb * MR, p * PANEL, p * k4 * 64 * NR
-        rows, cols = min(MR, B - b0), min(PANEL, N - p * PANEL)
-        if rows == MR and kind != 1:            # AVX-VNNI: 1-row tiles only (16 ymm)
-            if kind == 0:
-                _tile_avx512_4(x, b0, wp, w0, k4, acc)
-            else:
-                _tile_emu_4(x, b0, wp, w0, k4, acc)
-            requantize_tile(acc, MR, b0, n0, cols, bias, m0, rnd, shift, Z_y, lo, hi, out)
-        else:
-            for r in range(rows):
+    rows_g = -(-((B + MR - 1) // MR) // n_rg) * MR                      # rows per group
+    acc = np.empty((rows_g, PANEL), np.int32)                           # (rows_g, 64)
+    for u in range(u0, u1):
+        p, g = u // n_rg, u % n_rg
+        r0, r1 = g * rows_g, min(B, (g + 1) * rows_g)
+        acc[:] = 0
+        for kk in range(0, k4, kc):
+            nk, w0 = min(kc, k4 - kk), (p * k4 + kk) * 64 * NR
+            b = r0
+            while kind != 1 and b + MR <= r1:
                 if kind == 0:
-                    _tile_avx512_1(x, b0 + r, wp, w0, k4, acc)
-                elif kind == 1:
-                    _tile_avx_1(x, b0 + r, wp, w0, k4, acc)
+                    _tile_avx512_4(x, b, kk, wp, w0, nk, acc[b - r0:])
                 else:
-                    _tile_emu_1(x, b0 + r, wp, w0, k4, acc)
-                requantize_tile(acc, 1, b0 + r, n0, cols, bias, m0, rnd, shift, Z_y, lo, hi,
-                              out)
+                    _tile_emu_4(x, b, kk, wp, w0, nk, acc[b - r0:])
+                b += MR
+            for b in range(b, r1):                                      # batch tail
+                if kind == 0:
+                    _tile_avx512_1(x, b, kk, wp, w0, nk, acc[b - r0:])
+                elif kind == 1:
+                    _tile_avx_1(x, b, kk, wp, w0, nk, acc[b - r0:])
+                else:
+                    _tile_emu_1(x, b, kk, wp, w0, nk, acc[b - r0:])
+        requantize_tile(acc, r1 - r0, r0, p * PANEL, min(PANEL, N - p * PANEL), q[0], q[1],
+                        q[2], q[3], Z_y, lo, hi, out)
+
+
+@njit(inline="always")
+def _split(kind, x, wp, k4, kc, q, Z_y, lo, hi, out, threads):
+    """Panels × row groups in ``threads`` contiguous runs (rows split when panels are few)."""
+    n_p, n_rb = (out.shape[1] + PANEL - 1) // PANEL, (out.shape[0] + MR - 1) // MR
+    n_rg = min(n_rb, 1 if n_p % threads == 0 else threads)
+    n = n_p * n_rg
+    chunks = min(n, threads)
+    for c in prange(chunks):
+        _panels(kind, c * n // chunks, (c + 1) * n // chunks, n_rg, x, wp, k4, kc, q, Z_y, lo,
+                hi, out)
 
 
 # `kind` is a compile-time literal in each kernel (numba.literally is not
 # needed: the branch on a constant folds away, so a kernel only contains the
 # instruction it uses -- the avx512 one cannot even be compiled elsewhere).
 @njit(cache=True)
-def _vnni512_serial(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
-    B, N = out.shape
-    n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
-    _tiles(0, 0, n, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out)
+def _vnni512_serial(x, wp, k4, kc, q, Z_y, lo, hi, out):
+    _panels(0, 0, (out.shape[1] + PANEL - 1) // PANEL, 1, x, wp, k4, kc, q, Z_y, lo, hi, out)
 
 
 @njit(cache=True, parallel=True)
-def _vnni512_parallel(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out, threads):
-    B, N = out.shape
-    n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
-    chunks = min(n, threads)
-    for c in prange(chunks):                    # contiguous runs of tiles per thread
-        _tiles(0, c * n // chunks, (c + 1) * n // chunks, x, wp, k4, bias, m0, rnd, shift,
-               Z_y, lo, hi, out)
+def _vnni512_parallel(x, wp, k4, kc, q, Z_y, lo, hi, out, threads):
+    _split(0, x, wp, k4, kc, q, Z_y, lo, hi, out, threads)
 
 
 @njit(cache=True)
-def _vnniavx_serial(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
-    B, N = out.shape
-    n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
-    _tiles(1, 0, n, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out)
+def _vnniavx_serial(x, wp, k4, kc, q, Z_y, lo, hi, out):
+    _panels(1, 0, (out.shape[1] + PANEL - 1) // PANEL, 1, x, wp, k4, kc, q, Z_y, lo, hi, out)
 
 
 @njit(cache=True, parallel=True)
-def _vnniavx_parallel(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out, threads):
-    B, N = out.shape
-    n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
-    chunks = min(n, threads)
-    for c in prange(chunks):
-        _tiles(1, c * n // chunks, (c + 1) * n // chunks, x, wp, k4, bias, m0, rnd, shift,
-               Z_y, lo, hi, out)
+def _vnniavx_parallel(x, wp, k4, kc, q, Z_y, lo, hi, out, threads):
+    _split(1, x, wp, k4, kc, q, Z_y, lo, hi, out, threads)
 
 
 @njit(cache=True)
-def _vnniemu_serial(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
-    B, N = out.shape
-    n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
-    _tiles(2, 0, n, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out)
+def _vnniemu_serial(x, wp, k4, kc, q, Z_y, lo, hi, out):
+    _panels(2, 0, (out.shape[1] + PANEL - 1) // PANEL, 1, x, wp, k4, kc, q, Z_y, lo, hi, out)
 
 
 @njit(cache=True, parallel=True)
-def _vnniemu_parallel(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out, threads):
-    B, N = out.shape
-    n = ((N + PANEL - 1) // PANEL) * ((B + MR - 1) // MR)
-    chunks = min(n, threads)
-    for c in prange(chunks):
-        _tiles(2, c * n // chunks, (c + 1) * n // chunks, x, wp, k4, bias, m0, rnd, shift,
-               Z_y, lo, hi, out)
+def _vnniemu_parallel(x, wp, k4, kc, q, Z_y, lo, hi, out, threads):
+    _split(2, x, wp, k4, kc, q, Z_y, lo, hi, out, threads)
 
 
 KERNELS = {("avx512", False): _vnni512_serial, ("avx512", True): _vnni512_parallel,
            ("avx", False): _vnniavx_serial, ("avx", True): _vnniavx_parallel,
            ("emulated", False): _vnniemu_serial, ("emulated", True): _vnniemu_parallel}
+
+
+def l1d_bytes() -> int:
+    """This core's L1 data cache in bytes (Linux sysfs), 32 KiB if unknown."""
+    try:
+        with open("/sys/devices/system/cpu/cpu0/cache/index0/size") as f:
+            text = f.read().strip().upper()
+        return int(text.rstrip("K")) * 1024 if text.endswith("K") else int(text)
+    except (OSError, ValueError):
+        return 32 * 1024
+
+
+def k_block() -> int:
+    """Groups of 4 inputs per K block: a panel's block, 256 bytes a group, fills half of L1.
+
+    >>> k_block() * 256 <= max(l1d_bytes() // 2, 16 * 256)
+    True
+    """
+    return max(16, l1d_bytes() // 2 // (64 * NR))
 
 
 def pack(W):

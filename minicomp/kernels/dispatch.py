@@ -1,0 +1,272 @@
+r"""Dispatch by measurement: time the candidate designs once, remember the winner.
+
+A kernel *family* (``"sparse"``, ``"int8"``, ...) has several *designs* that
+compute the same result (serial or parallel, row-dot or AXPY, ...). Which is
+fastest depends on the CPU, shape, batch and sparsity; constants tuned on one
+machine are wrong on the next. So the first call on a new ``(family, key)``
+runs each design on the real arguments and keeps the first, in the caller's
+preference order, whose time is within :data:`MARGIN` of the best:
+
+.. math:: \mathrm{winner} = \min\{d : m_d \le (1 + \mathrm{MARGIN})
+          \min_e m_e\},\qquad m_d = \mathrm{median}_{r \le R}\ t_{d,r}
+
+in ``R`` = 3 to 15 interleaved rounds (``d1 d2 d3 d1 d2 d3 ...``, so a burst
+of load hits every design alike) taking about :data:`BUDGET` seconds, at least
+one call each (large shapes: a few calls). Designs over :data:`DROP` x the
+best after round 1 are dropped; compilation is never timed (one untimed run
+first). A design with a run over :data:`STALL` x its median is scored by its
+mean: on a busy machine a parallel design waits for a descheduled thread
+(a scheduler tick, ~8 ms) and the caller pays that too. After the decision,
+:func:`observe` watches the winner's calls: if more than :data:`STALL_RATE`
+of them stall, it is banned for that key and the next call decides again.
+
+The winner is kept in memory and in a small JSON file next to Numba's cache
+(:func:`cache_path`), keyed by the CPU (model, vector features) and the
+minicomp and Numba versions; a corrupt or foreign file is ignored and
+rewritten. Writes go to a temporary file then ``os.replace``, under an
+advisory lock, so concurrent processes never leave a half-written file. Keys
+are *bucketed* (layer shape, :func:`batch_bucket`, :func:`density_bucket`).
+
+Environment: ``MINICOMP_KERNEL`` forces designs, ``family:name`` items
+separated by commas (``sparse:rowdot_serial,int8:blocked``; a bare ``name``
+applies to every family); forcing a design the call does not have on this
+CPU raises :class:`ValueError` naming it and the available ones.
+``MINICOMP_DISPATCH_CACHE`` is the cache file's path (``off``: memory only).
+
+Deviation: the measurement is one noisy sample of a shared machine; a near-tie
+may go either way. Every design computes the same function (each is tested
+against its naive twin; float sums may differ in rounding), only speed differs.
+
+Layer: the standard library and :mod:`minicomp.kernels.dispatch_cache`; no Numba.
+"""
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import threading
+import time
+
+from .dispatch_cache import cache_path, cpu_info, read, write
+
+__all__ = ["BUDGET", "batch_bucket", "cache_path", "choose", "clear", "cpu_info",
+           "density_bucket", "explain", "forced", "forcing", "observe", "remembered"]
+
+BUDGET = 3e-3       # seconds of timing per decision (compilation excluded)
+DROP = 4.0          # a design slower than DROP x the best after round 1 is not timed again
+ROUNDS = (3, 15)    # min and max timed rounds
+MARGIN = 0.1        # a later design must beat an earlier one by 10 % (noise; the caller
+                    # puts first what is safer, e.g. serial on small work)
+STALL = 10.0        # a run > STALL x the median is a stall: score the mean, not the median
+STALL_RATE = 0.05   # observe(): a winner stalling on more than 5 % of calls (>= 3) is banned
+
+_lock = threading.Lock()
+# os.environ's bytes dict on POSIX: a lookup in 20 ns, not 800 (remembered() is per call)
+_ENV = getattr(os.environ, "_data", None) if os.name == "posix" else None
+_memory: dict = {}          # (family, key tuple) -> winner name
+_log: list = []             # decisions, in the order made (for explain())
+_watch: dict = {}           # (family, key) -> [stall limit s, calls, stalls] of the winner
+_banned: dict = {}          # (family, key) -> designs that stalled there
+_file: dict = {"path": None, "entries": None}      # the cache file as last read
+
+
+def batch_bucket(batch: int) -> int:
+    """The batch rounded up to a power of two, at most 4096 (the cache key's batch).
+
+    >>> [batch_bucket(b) for b in (1, 2, 3, 5, 32, 33, 10_000)]
+    [1, 2, 4, 8, 32, 64, 4096]
+    """
+    return min(1 << max(int(batch) - 1, 0).bit_length(), 4096)
+
+
+def density_bucket(stored: int, size: int) -> float:
+    """``-log2`` of the stored fraction, rounded to a half (the cache key's sparsity).
+
+    50 % sparse -> 1.0, 90 % -> 3.5, 95 % -> 4.5, 99 % -> 6.5; empty -> 99.
+
+    >>> density_bucket(50, 100), density_bucket(10, 100), density_bucket(1, 100)
+    (1.0, 3.5, 6.5)
+    """
+    if stored <= 0 or size <= 0:
+        return 99.0
+    return round(-2 * math.log2(min(stored / size, 1.0))) / 2 + 0.0
+
+
+def forced(family: str) -> str | None:
+    """The design ``MINICOMP_KERNEL`` forces for ``family``, or None.
+
+    >>> os.environ["MINICOMP_KERNEL"] = "sparse:rowdot_serial, int8:blocked"
+    >>> forced("sparse"), forced("int8"), forced("nm")
+    ('rowdot_serial', 'blocked', None)
+    >>> del os.environ["MINICOMP_KERNEL"]
+    """
+    for item in os.environ.get("MINICOMP_KERNEL", "").split(","):
+        fam, sep, name = item.strip().rpartition(":")
+        if name and (not sep or fam.strip() == family):
+            return name.strip()
+    return None
+
+
+def _time(designs: dict) -> dict:
+    """Median seconds per call of each design, interleaved rounds (see the module doc)."""
+    for fn in designs.values():                          # compile / load, untimed
+        fn()
+    samples, live, rounds, r = {name: [] for name in designs}, list(designs), ROUNDS[1], 0
+    while r < rounds:                                     # interleaved rounds
+        for name in live:
+            t0 = time.perf_counter()
+            designs[name]()
+            samples[name].append(time.perf_counter() - t0)
+        if r == 0:
+            best = min(samples[n][0] for n in live)
+            live = [n for n in live if samples[n][0] <= DROP * best]
+            per_round = sum(samples[n][0] for n in live)
+            rounds = max(ROUNDS[0], min(ROUNDS[1], int(BUDGET / max(per_round, 1e-9))))
+        r += 1
+    out = {}
+    for n, s in samples.items():                          # a stall costs the caller too
+        s.sort()
+        out[n] = sum(s) / len(s) if s[-1] > STALL * s[len(s) // 2] else s[len(s) // 2]
+    return out
+
+
+def _record(family, key, times, winner, source) -> str:
+    _log.append(dict(family=family, key=key, times=times, winner=winner, source=source))
+    return winner
+
+
+def choose(family: str, key: tuple, designs: dict) -> str:
+    """The name of the fastest design for ``(family, key)``, measured once.
+
+    Parameters
+    ----------
+    family : str
+        The kernel family (``"sparse"``, ``"int8"``, ...).
+    key : tuple
+        Bucketed description of the call (shape, :func:`batch_bucket`,
+        :func:`density_bucket`, ...); str() of each item forms the cache key.
+    designs : dict
+        Design name -> zero-argument callable running that design once on the
+        real arguments (its result is ignored). Dict order is the preference
+        order: on a tie, and when only one design is given, the first wins.
+
+    Returns
+    -------
+    str
+        A key of ``designs``: the forced one (``MINICOMP_KERNEL``), else the
+        one remembered for this key, else the one measured fastest now.
+
+    Raises
+    ------
+    ValueError
+        ``designs`` is empty, or ``MINICOMP_KERNEL`` forces a design not in
+        it (the message lists the available ones).
+
+    Examples
+    --------
+    >>> os.environ["MINICOMP_DISPATCH_CACHE"] = "off"
+    >>> choose("demo", (3,), {"only": lambda: None})
+    'only'
+    >>> explain()[-1]["winner"], explain()[-1]["source"]
+    ('only', 'single')
+    >>> del os.environ["MINICOMP_DISPATCH_CACHE"]
+    """
+    if not designs:
+        raise ValueError(f"choose: no designs given for family {family!r}")
+    name = forced(family)
+    if name is not None:
+        if name not in designs:
+            raise ValueError(f"MINICOMP_KERNEL forces {family} design {name!r}, which does not "
+                             f"exist for this call on this CPU; available: {', '.join(designs)}")
+        if (family, "forced", name) not in _memory:
+            _memory[family, "forced", name] = name
+            _record(family, "|".join(map(str, key)), {}, name, "forced")
+        return name
+    key = tuple(key)
+    winner = _memory.get((family, key))
+    if winner in designs:
+        return winner
+    banned = _banned.get((family, key), ())
+    with _lock:
+        return _decide(family, key, {n: f for n, f in designs.items() if n not in banned}
+                       or designs)
+
+
+def forcing() -> bool:
+    """Whether ``MINICOMP_KERNEL`` is set at all (a cheap test for hot paths, which then
+    ask :func:`forced`); read at each call, so a force set late still counts."""
+    return (b"MINICOMP_KERNEL" in _ENV) if _ENV is not None else "MINICOMP_KERNEL" in os.environ
+
+
+def remembered(family: str, key: tuple) -> str | None:
+    """The winner already chosen for ``(family, key)`` in this process, running nothing;
+    None if not yet, or if ``MINICOMP_KERNEL`` is set (then :func:`choose` checks it). A
+    hot path calls this first and builds the designs for :func:`choose` only on a miss."""
+    return None if forcing() else _memory.get((family, key))
+
+
+def _decide(family: str, key: tuple, designs: dict) -> str:
+    winner = _memory.get((family, key))
+    if winner in designs:
+        return winner
+    text = "|".join(map(str, key))
+    if len(designs) == 1:
+        winner = _memory[family, key] = next(iter(designs))
+        return _record(family, text, {}, winner, "single")
+    path, name = cache_path(), f"{family}|{text}"
+    if path is not None:
+        if _file["path"] != path or _file["entries"] is None:
+            _file.update(path=path, entries=read(path))
+        entry = _file["entries"].get(name)
+        if entry and entry["winner"] in designs and set(entry.get("times", ())) == set(designs):
+            _memory[family, key] = entry["winner"]
+            _watch[family, key] = [STALL * entry["times"][entry["winner"]], 0, 0]
+            return _record(family, text, entry["times"], entry["winner"], "cache")
+    times = _time(designs)
+    best = min(times.values())
+    winner = next(n for n, t in times.items() if t <= best * (1 + MARGIN))
+    _memory[family, key], _watch[family, key] = winner, [STALL * times[winner], 0, 0]
+    if path is not None:
+        with contextlib.suppress(OSError):
+            _file.update(path=path, entries=write(path, name, {"winner": winner, "times": times}))
+    return _record(family, text, times, winner, "measured")
+
+
+def observe(family: str, key: tuple, seconds: float) -> None:
+    """Report how long one call of the design chosen for ``(family, key)`` took.
+
+    A call over :data:`STALL` x the decided time is a stall; once at least 3
+    calls and more than :data:`STALL_RATE` of them stalled, that design is
+    banned for this key (logged with source ``"stalled"``) and the next
+    :func:`choose` decides again among the others. Costs a dict lookup.
+    """
+    w = _watch.get((family, key))
+    if w is None:
+        return
+    w[1] += 1
+    if seconds > w[0]:
+        w[2] += 1
+        if w[2] >= 3 and w[2] > STALL_RATE * w[1]:
+            with _lock:
+                name = _memory.pop((family, key), None)
+                _watch.pop((family, key), None)
+                _banned.setdefault((family, key), set()).add(name)
+                _record(family, "|".join(map(str, key)), {}, name, "stalled")
+
+
+def explain() -> list[dict]:
+    """The decisions made in this process, oldest first: dicts of ``family``, ``key`` (the
+    cache key string), ``times`` (design -> seconds per call; empty when forced or single),
+    ``winner``, ``source`` (``"measured"``, ``"cache"``, ``"forced"``, ``"single"``, or
+    ``"stalled"``: that winner was banned, see :func:`observe`)."""
+    return [dict(d, times=dict(d["times"])) for d in _log]
+
+
+def clear() -> None:
+    """Forget every decision in memory (the file stays); the next choose re-reads it."""
+    with _lock:
+        _memory.clear()
+        _log.clear()
+        _watch.clear()
+        _banned.clear()
+        _file.update(path=None, entries=None)

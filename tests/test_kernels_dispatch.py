@@ -1,0 +1,186 @@
+"""Dispatch by measurement (minicomp.kernels.dispatch): choice, cache file, forcing.
+
+No timing assertions: the "slow" designs here sleep, so which one wins is
+certain, but the tests only check names, files and messages.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from minicomp.kernels import dispatch as D
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    path = tmp_path / "dispatch.json"
+    monkeypatch.setenv("MINICOMP_DISPATCH_CACHE", str(path))
+    monkeypatch.delenv("MINICOMP_KERNEL", raising=False)
+    D.clear()
+    yield path
+    D.clear()
+
+
+def designs(calls=None):
+    """'slow' sleeps 2 ms, 'fast' returns at once; calls counts the runs."""
+    calls = {} if calls is None else calls
+
+    def run(name, seconds):
+        def fn():
+            calls[name] = calls.get(name, 0) + 1
+            time.sleep(seconds)
+        return fn
+    return {"slow": run("slow", 2e-3), "fast": run("fast", 0.0)}
+
+
+def test_measures_once_then_remembers(cache):
+    calls = {}
+    assert D.choose("demo", (10, 1), designs(calls)) == "fast"
+    assert calls["fast"] >= 4 and calls["slow"] >= 2        # 1 untimed + rounds
+    calls.clear()
+    assert D.choose("demo", (10, 1), designs(calls)) == "fast"
+    assert calls == {}                                      # from memory: nothing run
+    (last,) = D.explain()
+    assert last["source"] == "measured" and last["key"] == "10|1"
+    assert set(last["times"]) == {"slow", "fast"} and last["times"]["slow"] > 0
+    doc = json.loads(cache.read_text())
+    assert doc["entries"]["demo|10|1"]["winner"] == "fast"
+    assert doc["machine"]["cpu"] == D.cpu_info()[0]
+
+
+def test_second_process_reads_the_file(cache):
+    D.choose("demo", (1,), designs())
+    D.clear()                                                # as a new process would start
+    calls = {}
+    assert D.choose("demo", (1,), designs(calls)) == "fast"
+    assert calls == {} and D.explain()[-1]["source"] == "cache"
+
+
+@pytest.mark.parametrize("content", ["{not json", "", "[1, 2]", '{"machine": 3}',
+                                     "\x00\xff garbage"])
+def test_corrupt_file_is_ignored_and_rewritten(cache, content):
+    cache.write_bytes(content.encode("latin-1"))
+    assert D.choose("demo", (2,), designs()) == "fast"
+    assert D.explain()[-1]["source"] == "measured"
+    assert json.loads(cache.read_text())["entries"]["demo|2"]["winner"] == "fast"
+
+
+def test_foreign_file_is_ignored_and_rewritten(cache):
+    D.choose("demo", (3,), designs())
+    doc = json.loads(cache.read_text())
+    doc["machine"]["cpu"] = "Some Other CPU"                 # another machine
+    doc["entries"]["demo|3"]["winner"] = "slow"
+    doc["entries"]["demo|9"] = {"winner": "slow", "times": {}}
+    cache.write_text(json.dumps(doc))
+    D.clear()
+    assert D.choose("demo", (3,), designs()) == "fast"       # measured again, not "slow"
+    assert D.explain()[-1]["source"] == "measured"
+    doc = json.loads(cache.read_text())
+    assert doc["machine"]["cpu"] == D.cpu_info()[0] and set(doc["entries"]) == {"demo|3"}
+
+
+def test_a_cached_winner_missing_now_is_measured_again(cache):
+    D.choose("demo", (4,), designs())
+    D.clear()
+    assert D.choose("demo", (4,), {"slow": designs()["slow"], "other": lambda: None}) == "other"
+
+
+def test_forced_design(cache, monkeypatch):
+    calls = {}
+    monkeypatch.setenv("MINICOMP_KERNEL", "demo:slow,other:x")
+    assert D.choose("demo", (5,), designs(calls)) == "slow"
+    assert calls == {} and D.explain()[-1]["source"] == "forced"
+    assert not cache.exists()                                 # nothing measured or written
+    monkeypatch.setenv("MINICOMP_KERNEL", "slow")             # bare name: every family
+    assert D.choose("any", (5,), designs()) == "slow"
+
+
+def test_forced_missing_design_raises_a_clear_error(cache, monkeypatch):
+    monkeypatch.setenv("MINICOMP_KERNEL", "demo:vnni")
+    with pytest.raises(ValueError, match=r"'vnni'.*available: slow, fast"):
+        D.choose("demo", (6,), designs())
+    assert D.choose("other", (6,), designs()) == "fast"       # other families unaffected
+
+
+def test_single_design_and_no_design(cache):
+    assert D.choose("demo", (7,), {"only": lambda: None}) == "only"
+    assert not cache.exists()
+    with pytest.raises(ValueError, match="no designs"):
+        D.choose("demo", (7,), {})
+
+
+def test_memory_only(monkeypatch, tmp_path):
+    monkeypatch.setenv("MINICOMP_DISPATCH_CACHE", "off")
+    monkeypatch.chdir(tmp_path)
+    D.clear()
+    assert D.cache_path() is None
+    assert D.choose("demo", (8,), designs()) == "fast"
+    assert list(tmp_path.iterdir()) == []
+    D.clear()
+
+
+def test_default_cache_path_follows_numba(monkeypatch, tmp_path):
+    monkeypatch.delenv("MINICOMP_DISPATCH_CACHE", raising=False)
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path))
+    assert D.cache_path() == str(tmp_path / "minicomp-dispatch.json")
+
+
+def test_buckets_keep_the_cache_small():
+    assert {D.batch_bucket(b) for b in range(33, 65)} == {64}
+    assert D.batch_bucket(0) == 1
+    assert D.density_bucket(900, 10_000) == D.density_bucket(1000, 10_000) == 3.5
+    assert D.density_bucket(0, 10) == 99.0
+
+
+_WRITER = """
+import sys, time
+from minicomp.kernels import dispatch as D
+for i in range(25):
+    D.choose("w" + sys.argv[1], (i,), {"a": lambda: None, "b": lambda: time.sleep(1e-4)})
+"""
+
+
+def test_concurrent_writers_do_not_corrupt(cache):
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-c", _WRITER, str(p)], env=env)
+             for p in (1, 2)]
+    assert [p.wait(timeout=120) for p in procs] == [0, 0]
+    entries = json.loads(cache.read_text())["entries"]        # valid JSON, both writers' keys
+    assert {k for k in entries} == {f"w{p}|{i}" for p in (1, 2) for i in range(25)}
+    assert not [f for f in os.listdir(cache.parent) if f.endswith(".tmp")]
+
+
+def test_a_winner_that_keeps_stalling_is_dropped(cache):
+    # decided on a quiet moment, "fast" then stalls on every call: after 3 stalls
+    # it is banned for this key and the next call decides among the others
+    assert D.choose("demo", (11,), designs()) == "fast"
+    limit = D.STALL * D.explain()[-1]["times"]["fast"]
+    for _ in range(20):
+        D.observe("demo", (11,), 0.0)                      # normal calls: nothing happens
+    assert D.remembered("demo", (11,)) == "fast"
+    for _ in range(2):
+        D.observe("demo", (11,), limit * 2)
+    assert D.remembered("demo", (11,)) == "fast"           # 2 stalls in 22 calls: kept
+    D.observe("demo", (11,), limit * 2)
+    assert D.remembered("demo", (11,)) is None             # 3rd stall, > 5 % of calls
+    assert D.explain()[-1]["source"] == "stalled" and D.explain()[-1]["winner"] == "fast"
+    three = dict(designs(), mid=lambda: time.sleep(5e-4))
+    assert D.choose("demo", (11,), three) == "mid"         # re-measured without it
+    assert json.loads(cache.read_text())["entries"]["demo|11"]["winner"] == "mid"
+    assert D.choose("demo", (11,), designs()) == "slow"    # the ban holds in this process
+    D.observe("demo", (12,), 1.0)                          # an unknown key: ignored
+
+
+def test_rare_stalls_are_tolerated(cache):
+    D.choose("demo", (13,), designs())
+    limit = D.STALL * D.explain()[-1]["times"]["fast"]
+    for i in range(200):
+        D.observe("demo", (13,), limit * 2 if i % 50 == 0 else 0.0)   # 4 stalls in 200
+    assert D.remembered("demo", (13,)) == "fast"
