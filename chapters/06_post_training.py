@@ -56,14 +56,17 @@ from minicomp.prune.obs import obs_compensate
 from minicomp.ptq import (adaround_mlp, as_int8, awq, bias_correction,
                           cross_layer_equalize, gptq_mlp, smoothquant,
                           sparsegpt_net)
-from minicomp.ptq.adaround import rectified_sigmoid, round_regularizer
+from minicomp.ptq.adaround import (adaround, rectified_sigmoid,
+                                   round_regularizer)
 from minicomp.ptq.equalize import channel_ranges, scale_neurons
 from minicomp.ptq.gptq import gptq, inverse_cholesky
 from minicomp.ptq.sparsegpt import sparsegpt
-from minicomp.ptq.transforms import (protect_channels, salient_channels,
+from minicomp.ptq.transforms import (awq_scales, protect_channels,
+                                     salient_channels,
                                      smoothquant_scales)
 from minicomp.quant import quantize_mlp, quantize_tensor, quantize_weights
-from minicomp.optim import SGD, CosineLR
+from minicomp.nn import Parameter
+from minicomp.optim import SGD, Adam, CosineLR
 from minicomp.tensor import Tensor
 
 threadpool_limits(limits=1, user_api="blas")   # small matrices: 1 thread
@@ -396,6 +399,61 @@ plt.show()
 # free, so the rounding can move; as $\beta$ falls every undecided $h$
 # is pushed to a side.
 
+# %% [markdown]
+# **The loop, from scratch**, for layer 0 (its inputs are the data, so
+# $\tilde X = X$): start at round-to-nearest's decision ($h(V)$ = the
+# fractional part of $w/S$), then Adam on the relative reconstruction
+# error after the ReLU plus $\lambda$ times the regulariser, $\beta$
+# off for the first 20 % of the steps, then falling from 20 to 2;
+# finally $h \ge 1/2$ rounds up. Asserted equal to the library's
+# `adaround` with the same minibatches:
+
+# %%
+def adaround_scratch(W, X, b, bits, iters, lr=0.2, lam=0.1, batch=128,
+                     seed=0):
+    Q = quantize_tensor(W, bits)                  # RTN's grid (S, Z)
+    S, Z = np.asarray(Q.S), np.asarray(Q.Z)       # (out, 1)
+    q_max = 2 ** (bits - 1) - 1                   # symmetric [-q_max, q_max]
+    F = np.floor(W / S)
+    C = np.ceil(W / S) - F                        # 0 on the grid
+    frac = np.clip(W / S - F, 1e-4, 1 - 1e-4)
+    V = Parameter(-np.log(1.2 / (frac + 0.1) - 1))   # h(V) = frac
+    opt = Adam([V], lr=lr)
+    Y = np.maximum(X @ W.T + b, 0)                # (N, out) float target
+    energy = (Y ** 2).sum(axis=1)
+    rng = np.random.default_rng(seed)
+    for t in range(iters):
+        rows = rng.integers(0, len(X), min(batch, len(X)))
+        h = rectified_sigmoid(V)
+        W_soft = ((h * C + (F + Z)).clip(-q_max, q_max) - Z) * S
+        y = (Tensor(X[rows].astype(np.float32)) @ W_soft.transpose()
+             + b).relu()
+        loss = ((y - Y[rows]) ** 2).sum() / energy[rows].sum()
+        if t >= 0.2 * iters:                      # beta: 20 -> 2
+            beta = 20 - 18 * (t - 0.2 * iters) / max(iters - 0.2 * iters, 1)
+            loss = loss + round_regularizer(h, beta) * lam
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    up = rectified_sigmoid(V).data >= 0.5
+    return np.clip(F + up * C + Z, -q_max, q_max)
+
+
+X_0 = run["X_cal"].astype(np.float64)
+b_0 = dense_blocks(net)[0].dense.b.data.astype(np.float64)
+codes_scratch = adaround_scratch(W0, X_0, b_0, 3, iters=60)
+codes_lib = adaround(W0, X_0, None, b_0, True, 3, iters=60, seed=0).q
+assert np.array_equal(codes_scratch, codes_lib)
+print("AdaRound from scratch == library:", codes_lib.shape, "codes,",
+      int((codes_lib != quantize_tensor(W0, 3).q).sum()),
+      "differ from RTN after 60 steps")
+
+# %% [markdown]
+# **What to conclude.** The whole method is this loop: a continuous
+# relaxation of "up or down", a loss measured after the activation, and
+# a regulariser that forces a decision by the end. The library runs it
+# layer after layer, each on the inputs of the net quantized so far.
+
 # %%
 q_ada = adaround_mlp(net, run["X_cal"], bits=3, iters=100)
 S_0 = q_ada.qlayers[0].W.S                         # (64, 1)
@@ -495,7 +553,36 @@ for name, values in rows.items():
 # of 64, × 30), then run AWQ's motivating ablation: keep the weights of
 # the salient 1 % in float, or those of a random 1 %. SmoothQuant's
 # scales are computed **from scratch** for layer 1 (seed 0) and asserted
-# equal to the library's; AWQ's search over α is the library's.
+# equal to the library's, and so is AWQ's search over α first:
+
+# %%
+r0 = runs["mnist1d", SEEDS[0]]
+hot0 = planted(r0["net"], 1, [int(np.random.default_rng(SEEDS[0])
+                                  .integers(64))], 30.0)
+_, ins0 = numpy_forward(hot0, r0["X_cal"], np.float64, inputs=True)
+X_1, W_1 = ins0[1], hot0[2].W.data.astype(np.float64)  # (N, 64), (64, 64)
+a_mean = np.maximum(np.abs(X_1).mean(axis=0), 1e-8)    # mean |x_j|
+errors = []
+for alpha in np.arange(20) / 20:                       # alpha in [0, 1)
+    s_a = a_mean ** alpha
+    s_a = s_a / np.sqrt(s_a.max() * s_a.min())         # centred on 1
+    W_hat = quantize_tensor(W_1 * s_a, 3).dequantize() / s_a
+    errors.append(((X_1 @ W_hat.T - X_1 @ W_1.T) ** 2).sum())
+alpha_best = np.argmin(errors) / 20
+s_lib, alpha_lib = awq_scales(X_1, W_1, 3)
+assert alpha_best == alpha_lib
+assert np.allclose(a_mean ** alpha_best
+                   / np.sqrt((a_mean ** alpha_best).max()
+                             * (a_mean ** alpha_best).min()), s_lib)
+print(f"AWQ from scratch == library: alpha = {alpha_best}; output error"
+      f" {errors[0]:.1f} at alpha 0 (plain RTN) -> {min(errors):.1f}")
+
+# %% [markdown]
+# **What to conclude.** AWQ is a one-parameter search: scale each input
+# channel by its mean magnitude to the power α, quantize, fold the scale
+# back, keep the α with the smallest output error on the calibration
+# set (α = 0 is plain round-to-nearest, so the search never does worse
+# on that set).
 
 # %%
 results = {k: [] for k in ("RTN W3", "AWQ W3", "keep salient 1 %",
