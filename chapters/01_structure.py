@@ -52,6 +52,7 @@
 # %%
 import copy
 import importlib.util
+import os
 import time
 
 import matplotlib.pyplot as plt
@@ -149,6 +150,8 @@ def run_literal(code, library):
         print(f"{library} is not installed: the literal sample is "
               "skipped; its translation below runs instead")
         return
+    if library == "keras" and not importlib.util.find_spec("tensorflow"):
+        os.environ.setdefault("KERAS_BACKEND", "torch")  # Keras 3
     try:
         exec(code, {})
         print("the literal sample ran")
@@ -159,7 +162,11 @@ def run_literal(code, library):
 run_literal(SEED_000, "keras")
 
 # %% [markdown]
-# Where it runs, it stops at `X_train`, which the sample never defines.
+# What to conclude: where Keras is installed (Keras 3 on the PyTorch
+# backend when TensorFlow is absent), the model is built — with a
+# warning about `input_shape` — and the sample stops at `model.fit`
+# with `NameError: name 'X_train' is not defined`: the sample never
+# defines its data, so `model.summary()` is never reached.
 # The **translation** to minicomp, line by line (each seed line in the
 # comment above its translation; digits have 64 inputs, not 784), on
 # the net trained above, comparing weights and accuracy before and after:
@@ -373,13 +380,56 @@ print(f"2 workers: same {n} scores ({time.perf_counter() - start:.1f} s, "
 # (one width one step, a layer added or removed, the activation), train
 # the child, and let the *oldest* leave.
 #
-# **From scratch**: the aging loop, then the library.
+# **From scratch**, random search first: draw each architecture with
+# the space's `sample` from one generator seeded as the library seeds
+# it, count its cost from the layer widths, train it with its trial's
+# seed, and keep the trials nothing beats on cost and accuracy (the
+# Pareto front, a double loop). Then `random_nas` on the same budget:
 
 # %%
+def front_scratch(cost, score):
+    """Indices no other point beats: lower cost and higher score."""
+    return [i for i in range(len(cost))
+            if not any(cost[j] <= cost[i] and score[j] >= score[i] and
+                       (cost[j] < cost[i] or score[j] > score[i])
+                       for j in range(len(cost)))]
+
+
 arch_space = MLPSpace(depths=(1, 2, 3), widths=(8, 16, 32, 64),
                       activations=("relu", "tanh"))
 fixed = {"lr": 0.1, "batch_size": 32}
 N, E, P, S = 24, 4, 8, 3                    # trials, epochs, P, S
+rng, seeds = np.random.default_rng(0), trial_seeds(0, N)
+drawn = []                                   # (arch, cost, score)
+for i in range(N):
+    arch = arch_space.sample(rng)
+    widths = (64, *arch["hidden"], 10)
+    macs = sum(a * b for a, b in zip(widths, widths[1:]))
+    n_p = macs + sum(widths[1:])             # weights + biases
+    drawn.append((arch, {"parameters": n_p, "macs": macs,
+                         "bytes": 4 * n_p},    # float32
+                  objective({**fixed, **arch}, E, seeds[i])))
+n_par, val = zip(*[(c["parameters"], s) for _, c, s in drawn])
+front = front_scratch(n_par, val)
+
+rnd = random_nas(objective, arch_space, (64, 10), N, E, fixed=fixed,
+                 seed=0)
+assert [(t.params, t.info, t.score) for t in rnd.trials] == drawn
+assert sorted(front) == sorted(pareto_front(n_par, val))
+print(f"{len(front)} of {N} on the front (parameters, val acc):")
+for i in sorted(front, key=lambda i: n_par[i]):
+    print(f"  {str(drawn[i][0]['hidden']):13s} {drawn[i][0]['activation']}"
+          f" {n_par[i]:5d} {val[i]:.4f}")
+
+# %% [markdown]
+# What to conclude: random architecture search is sample, count, train,
+# compare; `random_nas` returns the same trials, costs and scores (it
+# adds budgets and parallel workers, not another search). The printed
+# front is which of the draws are worth their parameters (one run).
+#
+# Then the aging loop of regularized evolution, and the library:
+
+# %%
 rng, seeds = np.random.default_rng(0), trial_seeds(0, N)
 history = []                                 # (number, arch, score)
 for i in range(N):
@@ -397,8 +447,6 @@ evo = evolution(objective, arch_space, (64, 10), N, E, population=P,
                 sample=S, batch=1, fixed=fixed, seed=0)
 assert [(t.params, t.score) for t in evo.trials] == \
     [(a, s) for _, a, s in history]
-rnd = random_nas(objective, arch_space, (64, 10), N, E, fixed=fixed,
-                 seed=0)
 for name, res in (("random", rnd), ("evolution", evo)):
     print(f"{name:9s} best {res.best.score:.4f}", res.best.params,
           res.best.info)
@@ -408,7 +456,8 @@ for name, res in (("random", rnd), ("evolution", evo)):
 # the methods; they show what each search returns — an architecture,
 # its validation accuracy and its cost. The front is where to look:
 #
-# The Pareto front from scratch is a double loop; the library's agrees.
+# The front of both searches together, by the double loop above; the
+# library's `pareto_front` agrees.
 
 # %%
 trials = rnd.trials + evo.trials
@@ -416,10 +465,7 @@ score = np.array([t.score for t in trials])
 fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
 for ax, key in zip(axes, ("parameters", "macs")):
     cost = np.array([t.info[key] for t in trials])
-    front = [i for i in range(len(cost))
-             if not any(cost[j] <= cost[i] and score[j] >= score[i] and
-                        (cost[j] < cost[i] or score[j] > score[i])
-                        for j in range(len(cost)))]
+    front = front_scratch(cost, score)
     assert sorted(front) == sorted(pareto_front(cost, score))
     f = pareto_front(cost, score)
     ax.scatter(cost, score, s=12, c="lightgray", label="trials")
@@ -568,10 +614,20 @@ assert np.allclose([s_ij, c_ij, rms], [S_[i, j], C_[i, j], E_[i, j]],
 print(f"closest pair: a_{j} = {s_ij:.3f} a_{i} + {c_ij:.3f}, "
       f"RMS error {rms:.4f} (activation RMS {np.sqrt((A**2).mean()):.3f})")
 
+W_next = net[2].W.data.astype(np.float64)                  # (64, 64)
+b_next = net[2].b.data + c_ij * W_next[:, j]               # (64,)
+W_next[:, i] += s_ij * W_next[:, j]        # the next layer reads a_i
+one = merge_neurons(net, X_val, 1, layers=[0])[0]     # one merge, layer 0
+assert np.allclose(one[2].W.data, np.delete(W_next, j, axis=1),
+                   atol=1e-5)
+assert np.allclose(one[2].b.data, b_next, atol=1e-5)
+
 # %% [markdown]
 # What to conclude: the pair the library ranks first is the pair whose
 # least-squares fit is closest; its error, next to the layer's typical
-# activation, says how much merging it changes.
+# activation, says how much merging it changes. Folding $s$ and $c$
+# into the next layer by hand gives `merge_neurons`' weights for one
+# merge.
 #
 # **Merging vs pruning** the same number of neurons — half of each hidden
 # layer — by R_i importance (chapter 2) + `compact()`, before and after a
@@ -760,7 +816,9 @@ W0 = small_net[0].W.data[g]                           # (40, 64)
 W1 = small_net[2].W.data[:, g] / copies[g]            # (10, 40)
 wide = widen(small_net, 0, n_new, seed=0)
 assert np.allclose(wide[0].W.data, W0) and np.allclose(wide[2].W.data, W1)
-grown = deepen(wide, 0)
+grown = deepen(wide, 0)                   # inserts W = I, b = 0, ReLU
+assert np.array_equal(grown[2].W.data, np.eye(n_new))
+assert not grown[2].b.data.any() and type(grown[3]) is type(wide[1])
 change = np.abs(predict(grown, X_test) - predict(small_net, X_test)).max()
 print([m.W.shape for m in grown if hasattr(m, "W")],
       f"| largest output change {change:.1e}")
