@@ -65,6 +65,8 @@
 
 # %%
 import copy
+import importlib.util
+import os
 import time
 
 import matplotlib.pyplot as plt
@@ -668,10 +670,10 @@ for name, n in (("raw global threshold", plain), ("minicomp global", net)):
 # box runs the seed's code **exactly as printed** (kept in a string and
 # executed in a fresh namespace, so nothing from this notebook leaks in).
 # Without PyTorch, the box says so and runs a NumPy translation instead,
-# labelled as such. Seed 000's sample needs Keras with an API that no
-# release has; its box is a translation, line by line beside the
-# original. The optional extra `pip install "minicomp[seeds]"` installs
-# what the literal runs need.
+# labelled as such. Seed 000's sample is Keras code: it runs literally
+# where Keras 3 is installed (on PyTorch), on a small Keras model, and a
+# translation follows it. The optional extra
+# `pip install "minicomp[seeds]"` installs what the literal runs need.
 
 # %%
 try:
@@ -1001,8 +1003,58 @@ print(f"meant, |w| < t (NumPy): "
 # > `if hasattr(layer, 'get_pruned')`, the call never happens:
 # > `prune(model, 0.01)` **silently does nothing**.
 #
-# No Keras here: the box below is a **translation** to a minicomp
-# network, each line next to the seed's original.
+# The sample's last lines as printed (its model and training lines are
+# those of chapter 01's box, which stops at `X_train`), run literally
+# where Keras is installed, on a small untrained Keras model of the
+# digits' shape built here; then every weight is compared:
+
+# %%
+SEED000_PRUNE = """
+# 模型剪枝
+def prune(model, threshold):
+    for layer in model.layers:
+        if hasattr(layer, 'get_pruned'):
+            layer.get_pruned().set_threshold(threshold)
+            layer.get_pruned().set_mode('magnitude')
+            layer.get_pruned().prune()
+            layer.get_pruned().summary()
+
+prune(model, 0.01)
+"""
+
+
+def import_keras():
+    """Keras 3 if installed (on PyTorch unless TensorFlow is), else None."""
+    if importlib.util.find_spec("keras") is None:
+        print("Keras is not installed: the literal sample is skipped; "
+              "its translation below runs instead")
+        return None
+    if importlib.util.find_spec("tensorflow") is None:
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+    return keras
+
+
+keras = import_keras()
+if keras is not None:
+    model = keras.Sequential([keras.Input((64,)),
+                              keras.layers.Dense(64, activation="relu"),
+                              keras.layers.Dense(10)])
+    before = [w.copy() for w in model.get_weights()]
+    print("Keras", keras.__version__, "on", keras.backend.backend(),
+          "| literal sample:",
+          run_sample(SEED000_PRUNE, {"model": model}) or "ran")
+    print("any weight changed:",
+          any(not np.array_equal(a, b)
+              for a, b in zip(before, model.get_weights())))
+    print("any layer with get_pruned:",
+          any(hasattr(layer, "get_pruned") for layer in model.layers))
+
+# %% [markdown]
+# Where Keras is installed, the literal run raises no error, no weight
+# changes and no layer has `get_pruned`: the guard is false for every
+# layer. The **translation** to a minicomp network, each line next to
+# the seed's original, shows the same without Keras:
 
 # %%
 def seed000_prune(model, threshold):     # def prune(model, threshold):

@@ -53,8 +53,10 @@
 # %%
 import copy
 import heapq
+import importlib.util
 import itertools
 import math
+import os
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -1467,12 +1469,68 @@ print("the real one:", Q.quantize_mlp(net, X_cal, bits=8))
 # API is `Q.fake_quantize` for a tensor and `Q.quantize_mlp` (PTQ) or
 # `Q.qat_finetune` (QAT) for a network.
 #
-# > **Seed 000: `layer.quantize(num_bits)` does not exist.** Its
-# > `quantize(model, 8)` calls `layer.quantize` only
-# > `if hasattr(layer, 'quantize')` — no Keras layer has it, so the
-# > function silently does nothing. Keras is not an extra of this course,
-# > so this is a **translation** to minicomp, each seed line above its
-# > translation:
+# > **Seed 000: `layer.quantize(num_bits)`.** Its `quantize(model, 8)`
+# > calls `layer.quantize` only `if hasattr(layer, 'quantize')`. The
+# > sample's last lines as printed (its imports, model and training lines
+# > are those of chapter 01's box, which stops at `X_train`), run
+# > literally where Keras 3 is installed (on PyTorch, with the `seeds`
+# > extra), on a small untrained Keras model built here; then every
+# > weight is compared, and the call Keras 3 documents for 8 bits,
+# > `layer.quantize("int8")`, is run on the same layers:
+
+# %%
+SEED_000_QUANT = """
+# 量化
+def quantize(model, num_bits):
+    for layer in model.layers:
+        if hasattr(layer, 'quantize'):
+            layer.quantize(num_bits)
+
+quantize(model, 8)
+"""
+
+
+def run_literal(code, namespace):
+    """Run a seed's sample as printed in `namespace`; say how it ends."""
+    try:
+        exec(code, namespace)
+        print("the literal sample ran")
+    except Exception as e:               # the seeds' samples often fail
+        print(f"the literal sample fails: {type(e).__name__}: {e}")
+
+
+if importlib.util.find_spec("keras") is None:
+    print("Keras is not installed: the literal sample is skipped; "
+          "its translation below runs instead")
+else:
+    if importlib.util.find_spec("tensorflow") is None:
+        os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras  # optional: only to run the literal sample
+    model = keras.Sequential([keras.Input((64,)),
+                              keras.layers.Dense(64, activation="relu"),
+                              keras.layers.Dense(10)])
+    before = [w.copy() for w in model.get_weights()]
+    print("Keras", keras.__version__, "on", keras.backend.backend())
+    print("layers with quantize:",
+          [hasattr(layer, "quantize") for layer in model.layers])
+    run_literal(SEED_000_QUANT, {"model": model})
+    print("any weight changed:",
+          any(not np.array_equal(a, b)
+              for a, b in zip(before, model.get_weights())))
+    for layer in model.layers:
+        layer.quantize("int8")
+    print("after layer.quantize('int8'), kernel dtypes:",
+          [str(layer.kernel.dtype) for layer in model.layers])
+
+# %% [markdown]
+# **What to conclude.** Keras 3's `Dense` layers *do* have a `quantize`
+# method, so the guard is true and the call happens; but it takes a mode
+# name, not a bit count, and the literal run stops at the first layer
+# with the error printed above, before any weight changed. With the
+# mode name, the kernels become 8-bit integers. Without Keras, the
+# **translation** to minicomp, each seed line above its translation,
+# shows the other way the guard can fail — a layer without the method,
+# skipped silently:
 
 # %%
 # def quantize(model, num_bits):

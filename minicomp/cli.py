@@ -124,7 +124,16 @@ def _cmd_bench(args) -> int:
     if args.json not in (None, "-"):
         from .atomic import check_target
         check_target(args.json, where="--json")
-    rows = bench.run(quick=args.quick)
+    # Designs are decided afresh, in this run's conditions: a decision cached on disk may
+    # have been measured on a busy machine. MINICOMP_DISPATCH_CACHE=PATH keeps the file.
+    fresh = "MINICOMP_DISPATCH_CACHE" not in os.environ
+    if fresh:
+        os.environ["MINICOMP_DISPATCH_CACHE"] = "off"
+    try:
+        rows = bench.run(quick=args.quick)
+    finally:
+        if fresh:
+            del os.environ["MINICOMP_DISPATCH_CACHE"]
     print(json.dumps(rows, indent=2) if args.json == "-" else bench.format_table(rows))
     if args.json not in (None, "-"):
         print(f"record written to {record.write(args.json, args.what, rows)}")
