@@ -511,8 +511,9 @@ for batch in (1, 32):
 # ### With the library: `dispatch.choose` and `explain`
 #
 # `minicomp.kernels.dispatch.choose(family, key, designs)` is the same
-# rule (margin `dispatch.MARGIN`, medians of interleaved rounds, rounds
-# sized to a budget of a few milliseconds), plus memory: the winner is
+# rule (margin `dispatch.MARGIN`, medians of interleaved rounds after a
+# warm-up round, rounds sized to a budget of `dispatch.BUDGET` seconds),
+# plus memory: the winner is
 # remembered for `(family, key)` — in this process, and normally in a
 # small JSON file next to Numba's cache, keyed by the CPU, so the next
 # process does not measure again (here the file is off). The key holds

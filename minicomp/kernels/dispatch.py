@@ -8,12 +8,14 @@ runs each design on the real arguments and keeps the first, in the caller's
 preference order, whose time is within :data:`MARGIN` of the best:
 
 .. math:: \mathrm{winner} = \min\{d : m_d \le (1 + \mathrm{MARGIN})
-          \min_e m_e\},\qquad m_d = \mathrm{median}_{r \le R}\ t_{d,r}
+          \min_e m_e\},\qquad m_d = \mathrm{median}_{1 \le r < R}\ t_{d,r}
 
-in ``R`` = 3 to 15 interleaved rounds (``d1 d2 d3 d1 d2 d3 ...``, so a burst
+in ``R`` = 5 to 31 interleaved rounds (``d1 d2 d3 d1 d2 d3 ...``, so a burst
 of load hits every design alike) taking about :data:`BUDGET` seconds, at least
-one call each (large shapes: a few calls). Designs over :data:`DROP` x the
-best after round 1 are dropped; compilation is never timed (one untimed run
+one call each (large shapes: a few calls). Round 0 is a warm-up, not scored
+(a parallel design's threads may have gone to sleep while the others
+compiled). Designs whose best of rounds 0 and 1 is over :data:`DROP` x the
+best are dropped; compilation is never timed (one untimed run
 first). A design with a run over :data:`STALL` x its median is scored by its
 mean: on a busy machine a parallel design waits for a descheduled thread
 (a scheduler tick, ~8 ms) and the caller pays that too. After the decision,
@@ -52,9 +54,10 @@ from .dispatch_cache import cache_path, cpu_info, read, write
 __all__ = ["BUDGET", "batch_bucket", "cache_path", "choose", "clear", "cpu_info",
            "density_bucket", "explain", "forced", "forcing", "observe", "remembered"]
 
-BUDGET = 3e-3       # seconds of timing per decision (compilation excluded)
+BUDGET = 2e-2       # seconds of timing per decision (compilation excluded); once per
+                    # shape, batch and sparsity bucket on a CPU (then cached on disk)
 DROP = 4.0          # a design slower than DROP x the best after round 1 is not timed again
-ROUNDS = (3, 15)    # min and max timed rounds
+ROUNDS = (5, 31)    # min and max timed rounds (round 0 is a warm-up, not scored)
 MARGIN = 0.1        # a later design must beat an earlier one by 10 % (noise; the caller
                     # puts first what is safer, e.g. serial on small work)
 STALL = 10.0        # a run > STALL x the median is a stall: score the mean, not the median
@@ -117,15 +120,17 @@ def _time(designs: dict) -> dict:
             t0 = time.perf_counter()
             designs[name]()
             samples[name].append(time.perf_counter() - t0)
-        if r == 0:
-            best = min(samples[n][0] for n in live)
-            live = [n for n in live if samples[n][0] <= DROP * best]
-            per_round = sum(samples[n][0] for n in live)
+        if r == 1:              # two samples each: one slow first call is not a verdict
+            best = min(min(samples[n]) for n in live)
+            live = [n for n in live if min(samples[n]) <= DROP * best]
+            per_round = sum(min(samples[n]) for n in live)
             rounds = max(ROUNDS[0], min(ROUNDS[1], int(BUDGET / max(per_round, 1e-9))))
         r += 1
     out = {}
     for n, s in samples.items():                          # a stall costs the caller too
-        s.sort()
+        # round 0 warms up (a parallel design's threads may have gone to sleep while the
+        # others compiled): scored only when a design has no later sample
+        s = sorted(s[1:] or s)
         out[n] = sum(s) / len(s) if s[-1] > STALL * s[len(s) // 2] else s[len(s) // 2]
     return out
 
