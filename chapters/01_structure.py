@@ -282,6 +282,80 @@ print(f"halving: val acc {rung[winner]:.4f} for {spent} epochs "
 # seed says little — the comparison below runs three, and adds the
 # library.
 #
+# **TPE from scratch** (Bergstra et al. 2011, the Tree-structured Parzen
+# Estimator). After some random trials, split the finished ones at a
+# quantile of the score into *good* and *bad*, fit a density
+# $\ell(x)$ to the good values of a hyperparameter and $g(x)$ to the bad
+# ones, draw candidates from $\ell$ and try next the one with the largest
+# $\ell(x)/g(x)$: likely among good settings, unlikely among bad ones.
+# The densities are **Parzen** estimates, a Gaussian kernel of width $h$
+# on every point: $\ell(x) = \frac{1}{|G|}\sum_{x_i\in G}
+# \mathcal N(x; x_i, h^2)$. One step, on $x = \log \text{lr}$ of the nine
+# random-search trials above (no new search), the best third as good,
+# one bandwidth $h$ by Silverman's rule for both densities:
+
+# %%
+done = sorted(rs.trials, key=lambda t: (-t.score, t.number))  # best first
+x = np.log([t.params["lr"] for t in done])                     # (9,)
+n_good = int(np.ceil(len(x) / 3))
+x_good, x_bad = x[:n_good], x[n_good:]
+h = 1.06 * x.std() * len(x) ** -0.2                  # Silverman's rule
+
+
+def parzen(z, centres):
+    """Mean of Gaussian kernels of width h on `centres`, at points z."""
+    d = (np.asarray(z)[:, None] - centres) / h       # (len(z), centres)
+    return np.exp(-d**2 / 2).mean(axis=1) / (h * np.sqrt(2 * np.pi))
+
+
+lo, hi = np.log(space["lr"].low), np.log(space["lr"].high)
+rng = np.random.default_rng(0)
+draws = rng.choice(x_good, 64) + h * rng.standard_normal(64)   # from l
+cand = draws[(draws >= lo) & (draws <= hi)][:24]      # within the range
+ratio = parzen(cand, x_good) / parzen(cand, x_bad)    # l/g per candidate
+x_next = cand[np.argmax(ratio)]
+best_ratio = parzen([x_next], x_good) / parzen([x_next], x_bad)
+assert np.all(best_ratio >= ratio)             # the rule: max of l/g
+lr_next = float(np.exp(x_next))
+# one trial: the best trial's settings and seed, with the proposed lr
+score_next = objective({**done[0].params, "lr": lr_next}, R,
+                       done[0].seed)
+print(f"{n_good} good, {len(x) - n_good} bad trials | proposed lr "
+      f"{lr_next:.4f} (l/g = {best_ratio[0]:.2f})")
+print(f"one trial at it: val acc {score_next:.4f} | best trial "
+      f"(lr {done[0].params['lr']:.4f}) {done[0].score:.4f}")
+
+grid = np.linspace(lo, hi, 200)
+fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+axes[0].plot(np.exp(grid), parzen(grid, x_good), label="l(x), good")
+axes[0].plot(np.exp(grid), parzen(grid, x_bad), label="g(x), bad")
+axes[0].plot(np.exp(x_good), 0 * x_good, "o", c="C0")
+axes[0].plot(np.exp(x_bad), 0 * x_bad, "x", c="C1")
+axes[0].set(title="Parzen densities of the trials' lr",
+            ylabel="density of log lr")
+axes[1].plot(np.exp(grid), parzen(grid, x_good) / parzen(grid, x_bad),
+             c="gray", label="l(x) / g(x)")
+axes[1].plot(np.exp(cand), ratio, ".", c="C0", label="candidates")
+axes[1].plot(lr_next, best_ratio, "*", ms=14, c="C3", label="chosen")
+axes[1].set(title="TPE proposes the largest ratio", yscale="log",
+            ylabel="l(x) / g(x)")
+for ax in axes:
+    ax.set(xscale="log", xlabel="learning rate")
+    ax.legend(fontsize=8)
+plt.tight_layout()
+plt.show()
+
+# %% [markdown]
+# What to conclude: TPE proposes where good trials are dense and bad
+# ones are not (the star). Here the good trials lie above most bad ones
+# in lr, so the ratio keeps rising towards the top of the range and the
+# step pushes lr up; the one trial there (printed above, one run) shows
+# that a proposal is a bet, not a guarantee. Optuna repeats this step
+# for every hyperparameter, each on its own, with its own bandwidths, a
+# wide prior kernel added to each density (which tempers such pushes to
+# the edge) and a smaller good fraction — so its proposals are not
+# these numbers; the rule is the same.
+#
 # **With the library: Optuna.** Optuna's TPE sampler (Bergstra et al.
 # 2011) models good and bad settings as two densities and proposes where
 # their ratio is largest; its median pruner stops a trial whose score
@@ -395,6 +469,14 @@ def front_scratch(cost, score):
                        for j in range(len(cost)))]
 
 
+def mlp_cost(hidden, n_in=64, n_out=10):
+    """Parameters, MACs per example and float32 bytes, from the widths."""
+    widths = (n_in, *hidden, n_out)
+    macs = sum(a * b for a, b in zip(widths, widths[1:]))
+    n_p = macs + sum(widths[1:])             # weights + biases
+    return {"parameters": n_p, "macs": macs, "bytes": 4 * n_p}
+
+
 arch_space = MLPSpace(depths=(1, 2, 3), widths=(8, 16, 32, 64),
                       activations=("relu", "tanh"))
 fixed = {"lr": 0.1, "batch_size": 32}
@@ -403,11 +485,7 @@ rng, seeds = np.random.default_rng(0), trial_seeds(0, N)
 drawn = []                                   # (arch, cost, score)
 for i in range(N):
     arch = arch_space.sample(rng)
-    widths = (64, *arch["hidden"], 10)
-    macs = sum(a * b for a, b in zip(widths, widths[1:]))
-    n_p = macs + sum(widths[1:])             # weights + biases
-    drawn.append((arch, {"parameters": n_p, "macs": macs,
-                         "bytes": 4 * n_p},    # float32
+    drawn.append((arch, mlp_cost(arch["hidden"]),
                   objective({**fixed, **arch}, E, seeds[i])))
 n_par, val = zip(*[(c["parameters"], s) for _, c, s in drawn])
 front = front_scratch(n_par, val)
@@ -486,21 +564,73 @@ plt.show()
 # **Constrained search** (as in MIT 6.5940's NAS lab): the best accuracy
 # under a MAC and a byte budget. The cost of an architecture needs no
 # training, so over-budget ones are never trained.
+#
+# **From scratch**: the aging loop above, with two changes. Children
+# come two at a time (`batch=2`), both from tournaments on the same
+# newest $P$; and every candidate — a random draw, or a mutation of the
+# chosen parent — is costed from its widths and, if over a budget,
+# refused and drawn again (from the same parent, with the same
+# generator) before anything is trained. Then the library:
 
 # %%
 budget = {"max_macs": 1500, "max_bytes": 8000}
+
+
+def within(arch):
+    """Does the architecture meet both budgets? (no training needed)"""
+    c = mlp_cost(arch["hidden"])
+    return (c["macs"] <= budget["max_macs"]
+            and c["bytes"] <= budget["max_bytes"])
+
+
+def draw_within(make, refused):
+    """make() until an architecture is within budget; log the refused."""
+    for _ in range(1000):
+        arch = make()
+        if within(arch):
+            return arch
+        refused.append(arch)
+    raise ValueError(f"no architecture within {budget} in 1000 draws")
+
+
+rng, seeds, refused = np.random.default_rng(1), trial_seeds(1, N), []
+history = []                                 # (number, arch, score)
+while len(history) < N:
+    alive, archs = history[-P:], []          # the newest P
+    for _ in range(P if not history else min(2, N - len(history))):
+        if len(history) < P:
+            make = lambda: arch_space.sample(rng)          # noqa: E731
+        else:
+            picks = rng.choice(len(alive), S, replace=False)
+            parent = max((alive[j] for j in picks),
+                         key=lambda t: (t[2], -t[0]))
+            make = lambda: arch_space.mutate(parent[1], rng)  # noqa: E731
+        archs.append(draw_within(make, refused))
+    for a in archs:                           # only now: train
+        history.append((len(history), a, objective(
+            {**fixed, **a}, E, seeds[len(history)])))
+
 con = evolution(objective, arch_space, (64, 10), N, E, population=P,
                 sample=S, batch=2, fixed=fixed, seed=1, **budget)
+assert [(t.params, t.score) for t in con.trials] == \
+    [(a, s) for _, a, s in history]
+assert all(mlp_cost(a["hidden"]) == arch_cost(a, 64, 10)
+           for a in refused + [a for _, a, _ in history])
 assert all(t.info["macs"] <= 1500 and t.info["bytes"] <= 8000
            for t in con.trials)
+print(f"{len(refused)} over-budget candidates refused untrained, "
+      f"{len(history)} trained; same trials as the library")
 print("budget", budget, "->", con.best.params, con.best.info,
       f"val acc {con.best.score:.4f}")
 print("the reference net:", arch_cost({"hidden": (64, 64)}, 64, 10))
 
 # %% [markdown]
-# What to conclude: every trained architecture meets both budgets, and
-# the winner is the most accurate among them; the reference net's cost
-# is printed beside it for scale.
+# What to conclude: the refusal is a cost check before training, and
+# `evolution(..., max_macs, max_bytes)` trains exactly the architectures
+# the loop above kept (same generator, so the refused ones are the same
+# too). Every trained architecture meets both budgets, and the winner is
+# the most accurate among them; the reference net's cost is printed
+# beside it for scale.
 
 # %% [markdown]
 # ## 4. Fewer layers: fold, remove, recover
@@ -603,7 +733,8 @@ for k, v in res.items():
 
 # %%
 net = bases[0]
-A = np.maximum(X_val @ net[0].W.data.T + net[0].b.data, 0).astype(float)
+W0_, b0_ = net[0].W.data.astype(float), net[0].b.data.astype(float)
+A = np.maximum(X_val.astype(float) @ W0_.T + b0_, 0)      # (N, 64)
 E_, S_, C_ = merge_errors(A)
 i, j = np.unravel_index(np.argmin(E_), E_.shape)
 design = np.stack([A[:, i], np.ones(len(A))], axis=1)     # (N, 2)
@@ -628,6 +759,42 @@ assert np.allclose(one[2].b.data, b_next, atol=1e-5)
 # activation, says how much merging it changes. Folding $s$ and $c$
 # into the next layer by hand gives `merge_neurons`' weights for one
 # merge.
+#
+# **Several merges**, greedily: repeat the step on the pair of smallest
+# error among the neurons still there (a removed neuron can neither
+# keep nor be merged again; a kept one can later be merged into another,
+# taking what it absorbed along). A merge changes only the next layer,
+# so the layer's activations — and the fits $E, S, C$ — stay those
+# computed once above. From scratch for eight merges, then the library:
+
+# %%
+n_merge = 8
+W_next = net[2].W.data.astype(np.float64)                  # (64, 64)
+b_next = net[2].b.data.astype(np.float64)                  # (64,)
+E_k, there, pairs = E_.copy(), np.ones(len(E_), bool), []
+for _ in range(n_merge):
+    E_k[:, ~there] = np.inf                  # gone: cannot keep ...
+    E_k[~there, :] = np.inf                  # ... nor be removed again
+    i, j = np.unravel_index(np.argmin(E_k), E_k.shape)    # j into i
+    b_next += C_[i, j] * W_next[:, j]
+    W_next[:, i] += S_[i, j] * W_next[:, j]
+    there[j] = False
+    pairs.append((int(i), int(j)))
+many, merges = merge_neurons(net, X_val, n_merge, layers=[0])
+assert pairs == [(m["kept"], m["removed"]) for m in merges]
+assert np.array_equal(many[0].W.data, net[0].W.data[there])
+assert np.allclose(many[2].W.data, W_next[:, there], atol=1e-5)
+assert np.allclose(many[2].b.data, b_next, atol=1e-5)
+print(f"{n_merge} merges (kept, removed):", pairs)
+print("their errors", np.round([m["error"] for m in merges], 3),
+      f"| val acc {acc(net, X_val, y_val):.4f} -> "
+      f"{acc(many, X_val, y_val):.4f}")
+
+# %% [markdown]
+# What to conclude: `merge_neurons(net, X, k)` is this loop — the same
+# pairs in the same order and the same weights; the errors grow merge
+# after merge (smallest first), and the printed validation accuracy
+# shows what eight merges in layer 0 cost before any fine-tuning.
 #
 # **Merging vs pruning** the same number of neurons — half of each hidden
 # layer — by R_i importance (chapter 2) + `compact()`, before and after a
@@ -858,6 +1025,8 @@ for k, v in res.items():
 #   by search or changed by an operation whose effect is measured.
 # * Random search, successive halving and TPE differ in which trials
 #   they run and for how long; compare them at equal epochs, over seeds.
+#   TPE's step: split the trials at a score quantile, fit two Parzen
+#   densities, propose the candidate of largest $\ell(x)/g(x)$.
 #   Trials run in parallel through joblib with the same result.
 # * Architecture search has two objectives: read the Pareto front, or
 #   fix a MAC / byte budget and never train what exceeds it.
