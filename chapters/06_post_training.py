@@ -292,8 +292,9 @@ for asym in (False, True):
 # On these small nets and 256 calibration rows the two GPTQs' validation
 # accuracies are within the spread over seeds of each other. The
 # library's default (`asymmetric=True`) is not chosen by this run: it
-# comes from `minicomp bench ptq`, which compares both versions with the
-# whole training set as calibration set and a validation split.
+# comes from `minicomp bench ptq_choices`, which compares both versions
+# on a validation split with the whole training set as calibration set
+# (`minicomp bench ptq` then reports both on the test set).
 
 # %% [markdown]
 # ## 3. SparseGPT: the same loop, choosing a mask
@@ -635,7 +636,8 @@ for name, values in results.items():
 # MNIST-1D at 3 bits only, 100 iterations, to keep this notebook fast).
 # `minicomp bench ptq` runs the full comparison: AdaRound at 4 and 3
 # bits on both datasets (2,000 iterations, the whole training set as
-# calibration set, both chosen on a validation split) and a larger MLP.
+# calibration set, both chosen on a validation split by `minicomp bench
+# ptq_choices`) and a larger MLP.
 
 # %%
 BITS = (2, 3, 4, 8)

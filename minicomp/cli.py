@@ -1,7 +1,8 @@
 """The ``minicomp`` command: a thin shell over library functions.
 
     minicomp train [--dataset digits|mnist1d] [--epochs N] [--seed S] [--save PATH] [--json]
-    minicomp bench train|grade|prune|kernels|int8|quant|distill|ensembles|formats|ptq|structure
+    minicomp bench train|grade|prune|kernels|int8|quant|distill|ensembles|formats|ptq|
+                   ptq_choices|structure
                    [--quick] [--json [FILE]] [--compare OLD.json] [--explain]
     minicomp warmup [--only sparse,int8,nm,ternary]   (compile every kernel ahead of time)
     minicomp release exercises/ OUT/
@@ -111,6 +112,7 @@ BENCHMARKS = {
     "ensembles": "the ensembles targets on MNIST-1D over 3 seeds (~4 min; --quick: < 10 s)",
     "formats": "format bit-exactness; 2:4, ternary, CSR, int8 kernels vs BLAS (--quick: < 1 min)",
     "ptq": "post-training reconstruction targets over 3 seeds (~15 min; --quick: < 1 min)",
+    "ptq_choices": "how the ptq defaults were chosen: validation drops (~6 min)",
     "structure": "the structure targets: searches, NAS on MNIST-1D, low rank, folding (~5 min; "
                  "--quick: < 30 s)",
 }

@@ -18,7 +18,8 @@ Before each library is timed the process sleeps
 one timed before stop spinning. The machine's load average is recorded: on a
 shared VM under load, wall-clock medians also measure the other processes,
 so the one-thread float forward and the fused call are timed in CPU seconds
-of this process too (:func:`cpu_time`; fair for one thread each, while a
+of this process too (:func:`~minicomp.bench.timing.median_time` with
+``clock=time.process_time``; fair for one thread each, while a
 threaded call's CPU seconds add up over its threads).
 """
 from __future__ import annotations
@@ -32,33 +33,7 @@ from .. import validate
 from ..blocks import numpy_forward
 from ..deploy import to_inference
 from ..fused_model import FusedModel
-from .timing import SETTLE, median_time
-
-
-def one_blas_thread(fn):
-    """``fn()`` with BLAS limited to one thread, or None without threadpoolctl."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    with threadpool_limits(limits=1, user_api="blas"):
-        return fn()
-
-
-def cpu_time(fn, samples: int = 15, min_sample: float = 2e-3) -> float:
-    """Median CPU seconds of this process per call of ``fn()`` (``time.process_time``), calls
-    grouped so a sample lasts at least ``min_sample`` CPU seconds; one warm-up call first."""
-    fn()
-    t0 = time.process_time()
-    fn()
-    number = max(1, int(min_sample / max(time.process_time() - t0, 1e-7)))
-    times = []
-    for _ in range(samples):
-        t0 = time.process_time()
-        for _ in range(number):
-            fn()
-        times.append((time.process_time() - t0) / number)
-    return sorted(times)[len(times) // 2]
+from .timing import SETTLE, median_time, one_blas_thread
 
 
 def inference_time(net, X, samples: int = 15, model=None) -> dict:
@@ -103,8 +78,9 @@ def inference_time(net, X, samples: int = 15, model=None) -> dict:
     r["fused_s"] = median_time(lambda: model.predict(X), samples=samples, pause=SETTLE)
     r["sparse_s"] = r["fused_s"]             # its name before fusion (what model.predict runs)
     r["design"] = FusedModel(model).design(X)
-    r["float_cpu_s"] = one_blas_thread(lambda: cpu_time(lambda: numpy_forward(net, X), samples))
-    r["fused_cpu_s"] = cpu_time(lambda: model.predict(X), samples)
+    cpu = {"samples": samples, "warmup": 1, "clock": time.process_time}    # CPU seconds
+    r["float_cpu_s"] = one_blas_thread(lambda: median_time(lambda: numpy_forward(net, X), **cpu))
+    r["fused_cpu_s"] = median_time(lambda: model.predict(X), **cpu)
     r["float/fused"], r["float/layers"] = r["float_s"] / r["fused_s"], r["float_s"] / r["layers_s"]
     r["load"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     return r

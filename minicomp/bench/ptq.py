@@ -16,15 +16,12 @@ validation, below):
    :func:`~minicomp.ptq.gptq_mlp`'s default, asymmetric calibration (each
    layer aims at the float net's outputs); ``gptq*_sym`` is the original
    GPTQ (each layer matches its own outputs on the quantized net's
-   inputs). Choices made on validation splits (20 %) of MNIST-1D's
-   training set, the test set unused (one run of a separate script; W4A8,
-   drop of validation accuracy vs float in points, mean of 10 seeds for
-   64-64 and 3 for 256-256): calibrating on 512 rows vs all 3,200, RTN
-   1.52 / 1.62, GPTQ 0.97 / 0.66, AdaRound 500 iterations 0.76 / 1.30,
-   AdaRound 2,000 iterations 0.62 / 0.46; on 256-256, RTN 1.17 / 1.17,
-   AdaRound 2,000 iterations 0.62 / 0.00. Hence all training rows and
-   AdaRound's 2,000 iterations (its default); GPTQ's asymmetric default
-   is justified in :func:`~minicomp.ptq.gptq_mlp`.
+   inputs). The calibration set (all training rows rather than 512),
+   AdaRound's iterations and GPTQ's asymmetric default were chosen on a
+   validation split, the test set unused: ``minicomp bench ptq_choices``
+   reruns that experiment (e.g. W3A8 64-64, drop vs float in points,
+   512 rows / all rows: original GPTQ 4.08 / 2.98, AdaRound 2,000
+   iterations 3.71 / 1.67, round-to-nearest 8.65 / 8.62).
 2. **sparsity** -- SparseGPT at 50 % and 2:4, one-shot, against
    magnitude pruning one-shot at equal sparsity (no fine-tuning).
 3. **equalization** -- the net with hidden neuron 0 of layer 0 scaled up
@@ -70,7 +67,7 @@ from ..ptq.gptq import gptq
 from ..ptq.transforms import protect_channels, salient_channels
 from ..quant import quantize_mlp, quantize_weights
 from ..train import BaselineConfig, evaluate, train_baseline
-from .timing import median_time
+from .timing import median_time, one_blas_thread
 
 DATASETS = ("digits", "mnist1d")
 
@@ -195,17 +192,6 @@ def _targets(row) -> dict:
     return t
 
 
-def _one_blas_thread(fn):
-    """``fn()`` with BLAS on one thread (threadpoolctl), or None without threadpoolctl:
-    on a loaded machine threaded BLAS can be several times slower."""
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return None
-    with threadpool_limits(limits=1, user_api="blas"):
-        return fn()
-
-
 def run(quick: bool = False, seeds=None) -> list[dict]:
     """One row per dataset and one for the larger MLP, then the GPTQ timing row."""
     seeds = seeds or ((0,) if quick else (0, 1, 2))
@@ -220,7 +206,7 @@ def run(quick: bool = False, seeds=None) -> list[dict]:
     H = 2 * X.T @ X
     timing = {"samples": 1, "warmup": 0} if quick else {"samples": 3, "warmup": 1}
     seconds = median_time(lambda: gptq(W, H, 4), **timing)
-    one = _one_blas_thread(lambda: median_time(lambda: gptq(W, H, 4), **timing))
+    one = one_blas_thread(lambda: median_time(lambda: gptq(W, H, 4), **timing))
     rows.append({"dataset": "speed", "gptq_512_s": seconds, "gptq_512_1thread_s": one,
                  "targets": {"gptq 512x512 < 1 s": min(seconds, one or seconds) < 1.0}})
     return rows

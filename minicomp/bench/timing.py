@@ -26,28 +26,41 @@ def cpu() -> str:
 
 
 def median_time(fn, *, min_sample: float = 2e-3, samples: int = 21, warmup: int = 3,
-                pause: float = 0.0) -> float:
+                pause: float = 0.0, clock=time.perf_counter) -> float:
     """Median seconds per call of ``fn()``.
 
     Calls are grouped so that each timed sample lasts at least
     ``min_sample`` seconds (timer resolution and jitter then matter little);
     the median over ``samples`` samples is returned, per call. ``pause``
     seconds of sleep first let the spinning worker threads of a library
-    timed just before (OpenBLAS, OpenMP) go idle.
+    timed just before (OpenBLAS, OpenMP) go idle. ``clock=time.process_time``
+    counts this process's CPU seconds instead of wall-clock ones (on a loaded
+    machine, wall-clock medians also measure the other processes).
     """
     if pause > 0:
         time.sleep(pause)
     for _ in range(warmup):
         fn()
-    t0 = time.perf_counter()
+    t0 = clock()
     fn()
-    once = max(time.perf_counter() - t0, 1e-7)
+    once = max(clock() - t0, 1e-7)
     number = max(1, int(min_sample / once))
     times = []
     for _ in range(samples):
-        t0 = time.perf_counter()
+        t0 = clock()
         for _ in range(number):
             fn()
-        times.append((time.perf_counter() - t0) / number)
+        times.append((clock() - t0) / number)
     times.sort()
     return times[len(times) // 2]
+
+
+def one_blas_thread(fn):
+    """``fn()`` with BLAS limited to one thread (threadpoolctl), or None without
+    threadpoolctl: on a loaded 2-core machine threaded BLAS can be far slower."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return None
+    with threadpool_limits(limits=1, user_api="blas"):
+        return fn()

@@ -12,8 +12,9 @@ serial or parallel; the feature-major ones) are the Numba functions of
 :mod:`minicomp.kernels.sparse_designs`. Which one runs is decided by
 measurement (:func:`minicomp.kernels.dispatch.choose`, family ``"sparse"``
 or ``"sparse_fm"``): the first call on a new (shape, batch bucket, sparsity
-bucket, threads, index width) times the candidates of :func:`candidates` for
-a few milliseconds and remembers the winner, on disk too. Constants tuned
+bucket, threads, index width) times the candidates of :func:`candidates`
+(:data:`~minicomp.kernels.dispatch.BUDGET` seconds) and remembers the winner,
+on disk too. Constants tuned
 on one CPU (the serial/parallel threshold, where AXPY overtakes row-dot)
 were wrong on the next; ``MINICOMP_KERNEL=sparse:NAME`` forces one. Each
 call's time is reported (:func:`~minicomp.kernels.dispatch.observe`): a
