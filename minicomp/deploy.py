@@ -40,7 +40,7 @@ from . import validate
 from .fused_model import FusedModel
 from .kernels.int8 import Int8Kernel
 from .kernels.reference import dtype_range, quantize_multiplier
-from .kernels.sparse import check_csr, kernel_arrays, sparse_linear, to_csr
+from .kernels.sparse import SparseKernel, check_csr, to_csr
 from .metrics import storage_bytes
 from .nn import ReLU
 from .prune.mask import check_mask, masks_by_layer
@@ -68,7 +68,7 @@ class SparseDense:
         check_csr(csr)
         validate.array(csr.data, "csr.data", nonempty=False, where="SparseDense")  # no NaN
         self.csr, self.relu = csr, validate.flag(relu, "relu", where="SparseDense")
-        self._kernel_csr = kernel_arrays(csr)                      # index dtypes of the kernels
+        self._kernel = SparseKernel(csr, check=False)             # designs found once per batch
         self.bias = None if bias is None else validate.array(
             bias, "bias", nonempty=False, where="SparseDense", dtype=np.float32)
         if self.bias is not None and self.bias.shape != (csr.shape[0],):
@@ -87,7 +87,9 @@ class SparseDense:
         return storage_bytes(self.csr, "csr", bias=self.bias is not None)
 
     def __call__(self, X) -> np.ndarray:
-        Y = sparse_linear(X, self._kernel_csr, self.bias, check=False)  # (B, out)
+        Y = self._kernel(X)                                         # (B, out)
+        if self.bias is not None:
+            Y += self.bias
         return np.maximum(Y, 0, out=Y) if self.relu else Y
 
     def __repr__(self):

@@ -151,8 +151,9 @@ def test_forcing_a_design_that_is_not_a_candidate_raises(monkeypatch):
 
 def test_candidates():
     # serial first (a parallel design must win by a margin); AXPY first from batch 4
-    assert S.candidates(1, 10, threads=1) == ["rowdot_serial"]
-    assert S.candidates(2, 10, threads=1) == ["rowdot_serial", "axpy_serial"]
+    assert S.candidates(1, 10, threads=1) == ["rowdot_serial", "rowdot_vec_serial"]
+    assert S.candidates(2, 10, threads=1) == ["rowdot_serial", "rowdot_vec_serial",
+                                              "axpy_serial"]
     assert S.candidates(8, 10, threads=2) == ["axpy_serial", "rowdot_serial",
                                               "axpy_split_batch", "axpy_split_out",
                                               "rowdot_parallel"]
@@ -245,3 +246,58 @@ def test_nan_and_inf_propagate_like_numpy(batch, design, monkeypatch):
     np.testing.assert_array_equal(np.isnan(Y), np.tile([True, False, True], (batch, 1)))
     X[:, 0] = np.inf                                    # inf * 1 + 2 = inf
     np.testing.assert_array_equal(linear(X, S.to_csr(W))[:, 0], np.inf)
+
+
+@pytest.mark.parametrize("layout", ["row", "feature"])
+def test_sparse_kernel_object_equals_the_twin_and_remembers_per_batch(layout):
+    # the layer's hot path: decided once per batch size, then called directly
+    rng = np.random.default_rng(7)
+    W = random_weights(rng, 60, 90, 0.9, empty_rows=3)
+    A = S.to_csr(W)
+    kernel = S.SparseKernel(A, layout)
+    for batch in (1, 3, 1, 40, 3):
+        X = rng.standard_normal((batch, 90)).astype(np.float32)
+        Y = kernel(X if layout == "row" else X.T)                  # (B, out) or (out, B)
+        Y = Y if layout == "row" else Y.T
+        np.testing.assert_allclose(Y, R.sparse_linear(X, A), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(Y, S.sparse_linear(X, A), rtol=1e-5, atol=1e-5)
+    assert sorted(kernel._plans) == [1, 3, 40]
+    family = "sparse" if layout == "row" else "sparse_fm"
+    assert len([d for d in D.explain() if d["family"] == family]) == 3   # one per bucket
+    X64 = rng.standard_normal((2, 90)).astype(np.float64)          # cast, like sparse_linear
+    np.testing.assert_allclose(S.SparseKernel(A)(X64), X64 @ W.T, rtol=1e-4, atol=1e-4)
+    assert S.SparseKernel(S.to_csr(np.zeros((4, 5))))(np.ones((2, 5))).tolist() == [[0.0] * 4] * 2
+
+
+def test_sparse_kernel_honours_a_late_force_and_a_ban(monkeypatch):
+    rng = np.random.default_rng(8)
+    W = random_weights(rng, 30, 40, 0.5)
+    kernel = S.SparseKernel(S.to_csr(W))
+    X = rng.standard_normal((1, 40)).astype(np.float32)
+    kernel(X)
+    monkeypatch.setenv("MINICOMP_KERNEL", "sparse:axpy_serial")   # not a batch-1 design
+    with pytest.raises(ValueError, match="'axpy_serial'.*available: rowdot_serial"):
+        kernel(X)
+    monkeypatch.setenv("MINICOMP_KERNEL", "sparse:rowdot_serial")
+    np.testing.assert_allclose(kernel(X), X @ W.T, rtol=1e-5, atol=1e-5)
+    monkeypatch.delenv("MINICOMP_KERNEL")
+    kernel(X)
+    key = kernel._plans[1][1]
+    D._watch[("sparse", key)] = [0.0, 0, 0.0]                      # runner-up "takes 0 s"
+    kernel._plans[1] = (kernel._plans[1][0], key, True)            # watched, as parallel ones
+    for _ in range(D.WATCH):
+        kernel(X)
+    assert kernel._plans == {} and D.explain()[-1]["source"] == "stalled"
+    np.testing.assert_allclose(kernel(X), X @ W.T, rtol=1e-5, atol=1e-5)   # decided again
+
+
+def test_sparse_kernel_bad_input():
+    kernel = S.SparseKernel(S.to_csr(np.eye(3)))
+    with pytest.raises(ValueError, match="X has 4 features"):
+        kernel(np.ones((1, 4), np.float32))
+    with pytest.raises(TypeError, match="float array"):
+        kernel(np.ones((1, 3), np.int64))
+    with pytest.raises(ValueError, match="layout"):
+        S.SparseKernel(S.to_csr(np.eye(3)), "column")
+    with pytest.raises(TypeError, match="csr must be a CSR"):
+        S.SparseKernel(np.eye(3))

@@ -3,12 +3,12 @@
 For each layer shape (784→300, 1024→1024, 4096→4096), batch (1, 32, 256)
 and sparsity (0.5, 0.8, 0.9, 0.95, 0.99) it times ``Y = X @ W.T`` as
 float32 NumPy matmul (dense BLAS), scipy.sparse CSR, torch CSR (when
-installed, 2 threads) and :func:`minicomp.kernels.sparse.sparse_linear`
-on a validated CSR (as :class:`minicomp.deploy.SparseDense` calls it),
-whose design :mod:`minicomp.kernels.dispatch` picks by measurement on the
-first call (column ``kernel``), and ``fm``: the feature-major
-:func:`~minicomp.kernels.sparse.sparse_linear_fm` on pre-transposed
-activations (what a model keeping that layout between layers pays). All ratios come from one process run, each time the median of grouped
+installed, 2 threads) and ours: a :class:`minicomp.deploy.SparseDense`
+layer built once (its :class:`~minicomp.kernels.sparse.SparseKernel` runs
+the design :mod:`minicomp.kernels.dispatch` picked by measurement on the
+first call, column ``kernel``), and ``fm``: the feature-major kernel
+(``SparseKernel(csr, "feature")``) on pre-transposed activations (what a
+model keeping that layout between layers pays). All ratios come from one process run, each time the median of grouped
 samples after a short pause (so the previous library's spinning threads
 idle). It adds the geometric means over the grid, the cold compile time of
 all sparse kernels and the warm import + first call (fresh processes), the
@@ -30,7 +30,8 @@ import warnings
 import numpy as np
 
 from ..kernels import dispatch
-from ..kernels.sparse import kernel_arrays, sparse_linear, sparse_linear_fm, to_csr
+from ..deploy import SparseDense
+from ..kernels.sparse import SparseKernel, sparse_linear, sparse_linear_fm, to_csr
 from .timing import cpu, median_time
 
 SHAPES = ((784, 300), (1024, 1024), (4096, 4096))       # (in, out)
@@ -93,12 +94,10 @@ def compile_times() -> dict:
 
 def contenders(W, X, csr, threads: int = 2) -> dict:
     """name -> zero-argument callable computing ``X @ W.T`` (None if not installed)."""
-    calls = {"numpy": lambda: X @ W.T,
-             "scipy": None, "torch": None,
-             "ours": lambda: sparse_linear(X, kernel_csr, check=False),
-             "fm": lambda: sparse_linear_fm(XT_fm, kernel_csr, check=False)}
-    kernel_csr = kernel_arrays(csr)                                # as SparseDense keeps it
+    layer, fm = SparseDense(csr), SparseKernel(csr, "feature")     # built once, as a model does
     XT_fm = np.ascontiguousarray(X.T)                              # (in, B): feature-major
+    calls = {"numpy": lambda: X @ W.T, "scipy": None, "torch": None,
+             "ours": lambda: layer(X), "fm": lambda: fm(XT_fm)}
     try:
         import scipy.sparse
         W_sp, XT = scipy.sparse.csr_array(W), X.T                  # (out, in), (in, B)

@@ -16,14 +16,17 @@ one call each (large shapes: a few calls). Round 0 is a warm-up, not scored
 (a parallel design's threads may have gone to sleep while the others
 compiled). Designs whose best of rounds 0 and 1 is over :data:`DROP` x the
 best are dropped; compilation is never timed (one untimed run
-first). A design with a run over :data:`STALL` x its median is scored by its
-mean: on a busy machine a parallel design waits for a descheduled thread
-(a scheduler tick, ~8 ms) and the caller pays that too. After the decision,
-:func:`observe` watches the winner's calls: if more than :data:`STALL_RATE`
-of them stall, it is banned for that key and the next call decides again.
+first). A design with a run over :data:`STALL` x its median (and over
+:data:`STALL_MIN`) is scored by its mean: on a busy machine a parallel
+design waits for a descheduled thread (a scheduler tick, ~8 ms) and the
+caller pays that too. After the decision,
+:func:`observe` watches the winner's calls: if after :data:`WATCH` calls
+their mean exceeds the runner-up's measured time (stalls the measurement
+missed), it is banned for that key and the next call decides again.
 
-The winner is kept in memory and in a small JSON file next to Numba's cache
-(:func:`cache_path`), keyed by the CPU (model, vector features) and the
+The winner is kept in memory and, when no design stalled while it was
+measured (a busy machine's verdict is for this process only), in a small
+JSON file next to Numba's cache (:func:`cache_path`), keyed by the CPU (model, vector features) and the
 minicomp and Numba versions; a corrupt or foreign file is ignored and
 rewritten. Writes go to a temporary file then ``os.replace``, under an
 advisory lock, so concurrent processes never leave a half-written file. Keys
@@ -61,14 +64,16 @@ ROUNDS = (5, 31)    # min and max timed rounds (round 0 is a warm-up, not scored
 MARGIN = 0.1        # a later design must beat an earlier one by 10 % (noise; the caller
                     # puts first what is safer, e.g. serial on small work)
 STALL = 10.0        # a run > STALL x the median is a stall: score the mean, not the median
-STALL_RATE = 0.05   # observe(): a winner stalling on more than 5 % of calls (>= 3) is banned
+STALL_MIN = 1e-3    # ... if it also lasts over 1 ms (a descheduled thread; not an interrupt)
+WATCH = 50          # observe(): after 50 calls, a winner whose mean time exceeds the runner-up's
+                    # is banned (its stalls cost the caller more than the other design would)
 
 _lock = threading.Lock()
 # os.environ's bytes dict on POSIX: a lookup in 20 ns, not 800 (remembered() is per call)
 _ENV = getattr(os.environ, "_data", None) if os.name == "posix" else None
 _memory: dict = {}          # (family, key tuple) -> winner name
 _log: list = []             # decisions, in the order made (for explain())
-_watch: dict = {}           # (family, key) -> [stall limit s, calls, stalls] of the winner
+_watch: dict = {}           # (family, key) -> [runner-up's s, calls, seconds] of the winner
 _banned: dict = {}          # (family, key) -> designs that stalled there
 _file: dict = {"path": None, "entries": None}      # the cache file as last read
 
@@ -110,8 +115,9 @@ def forced(family: str) -> str | None:
     return None
 
 
-def _time(designs: dict) -> dict:
-    """Median seconds per call of each design, interleaved rounds (see the module doc)."""
+def _time(designs: dict) -> tuple[dict, bool]:
+    """Median seconds per call of each design, interleaved rounds (see the module doc), and
+    whether any design stalled (the machine was busy: the decision is not written to disk)."""
     for fn in designs.values():                          # compile / load, untimed
         fn()
     samples, live, rounds, r = {name: [] for name in designs}, list(designs), ROUNDS[1], 0
@@ -126,13 +132,14 @@ def _time(designs: dict) -> dict:
             per_round = sum(min(samples[n]) for n in live)
             rounds = max(ROUNDS[0], min(ROUNDS[1], int(BUDGET / max(per_round, 1e-9))))
         r += 1
-    out = {}
+    out, stalled = {}, False
     for n, s in samples.items():                          # a stall costs the caller too
         # round 0 warms up (a parallel design's threads may have gone to sleep while the
         # others compiled): scored only when a design has no later sample
         s = sorted(s[1:] or s)
-        out[n] = sum(s) / len(s) if s[-1] > STALL * s[len(s) // 2] else s[len(s) // 2]
-    return out
+        stall = s[-1] > max(STALL * s[len(s) // 2], STALL_MIN)
+        out[n], stalled = (sum(s) / len(s) if stall else s[len(s) // 2]), stalled or stall
+    return out, stalled
 
 
 def _record(family, key, times, winner, source) -> str:
@@ -225,38 +232,46 @@ def _decide(family: str, key: tuple, designs: dict) -> str:
         entry = _file["entries"].get(name)
         if entry and entry["winner"] in designs and set(entry.get("times", ())) == set(designs):
             _memory[family, key] = entry["winner"]
-            _watch[family, key] = [STALL * entry["times"][entry["winner"]], 0, 0]
+            _watch[family, key] = _watch_entry(entry["times"], entry["winner"])
             return _record(family, text, entry["times"], entry["winner"], "cache")
-    times = _time(designs)
+    times, stalled = _time(designs)
     best = min(times.values())
     winner = next(n for n, t in times.items() if t <= best * (1 + MARGIN))
-    _memory[family, key], _watch[family, key] = winner, [STALL * times[winner], 0, 0]
-    if path is not None:
+    _memory[family, key], _watch[family, key] = winner, _watch_entry(times, winner)
+    if path is not None and not stalled:          # a busy machine's verdict stays in memory
         with contextlib.suppress(OSError):
             _file.update(path=path, entries=write(path, name, {"winner": winner, "times": times}))
     return _record(family, text, times, winner, "measured")
 
 
-def observe(family: str, key: tuple, seconds: float) -> None:
+def _watch_entry(times: dict, winner: str) -> list:
+    """``[runner-up's seconds, calls, seconds]`` for :func:`observe` (inf: no runner-up)."""
+    return [min((t for n, t in times.items() if n != winner), default=math.inf), 0, 0.0]
+
+
+def observe(family: str, key: tuple, seconds: float) -> bool:
     """Report how long one call of the design chosen for ``(family, key)`` took.
 
-    A call over :data:`STALL` x the decided time is a stall; once at least 3
-    calls and more than :data:`STALL_RATE` of them stalled, that design is
-    banned for this key (logged with source ``"stalled"``) and the next
-    :func:`choose` decides again among the others. Costs a dict lookup.
+    Once :data:`WATCH` calls have been seen, if their mean time exceeds the
+    runner-up's measured time (the winner stalls more than the decision saw:
+    a parallel design on a busy machine), that design is banned for this
+    key (logged with source ``"stalled"``) and the next :func:`choose`
+    decides again among the others. Costs a dict lookup. Returns whether
+    this call banned it (a caller that kept the decision forgets it).
     """
     w = _watch.get((family, key))
     if w is None:
-        return
+        return False
     w[1] += 1
-    if seconds > w[0]:
-        w[2] += 1
-        if w[2] >= 3 and w[2] > STALL_RATE * w[1]:
-            with _lock:
-                name = _memory.pop((family, key), None)
-                _watch.pop((family, key), None)
-                _banned.setdefault((family, key), set()).add(name)
-                _record(family, "|".join(map(str, key)), {}, name, "stalled")
+    w[2] += seconds
+    if w[1] >= WATCH and w[2] > w[0] * w[1]:
+        with _lock:
+            name = _memory.pop((family, key), None)
+            _watch.pop((family, key), None)
+            _banned.setdefault((family, key), set()).add(name)
+            _record(family, "|".join(map(str, key)), {}, name, "stalled")
+        return True
+    return False
 
 
 def explain() -> list[dict]:

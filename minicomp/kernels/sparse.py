@@ -7,31 +7,24 @@ for the feature-major :func:`sparse_linear_fm`):
 .. math:: Y_{b,i} = \sum_{k=\mathrm{indptr}_i}^{\mathrm{indptr}_{i+1}-1}
           \mathrm{data}_k \, X_{b,\,\mathrm{indices}_k} + \mathrm{bias}_i .
 
-The designs (row gather-dot, AXPY over the batch with 16-output tiles,
-serial or parallel; the feature-major ones) are the Numba functions of
-:mod:`minicomp.kernels.sparse_designs`. Which one runs is decided by
-measurement (:func:`minicomp.kernels.dispatch.choose`, family ``"sparse"``
-or ``"sparse_fm"``): the first call on a new (shape, batch bucket, sparsity
-bucket, threads, index width) times the candidates of :func:`candidates`
-(:data:`~minicomp.kernels.dispatch.BUDGET` seconds) and remembers the winner,
-on disk too. Constants tuned
-on one CPU (the serial/parallel threshold, where AXPY overtakes row-dot)
-were wrong on the next; ``MINICOMP_KERNEL=sparse:NAME`` forces one. Each
-call's time is reported (:func:`~minicomp.kernels.dispatch.observe`): a
-parallel design that keeps stalling on a busy machine is dropped.
+The designs (row gather-dot, AXPY over the batch in 16-output tiles, serial
+or parallel; feature-major) are :mod:`minicomp.kernels.sparse_designs`'s.
+Which runs is measured (:func:`minicomp.kernels.dispatch.choose`, family
+``"sparse"`` or ``"sparse_fm"``) on the first call per (shape, batch bucket,
+sparsity bucket, threads, index width) among :func:`candidates`, and
+remembered, on disk too: constants tuned on one CPU were wrong on the
+next. ``MINICOMP_KERNEL=sparse:NAME`` forces one. A parallel winner's calls
+are timed (:func:`~minicomp.kernels.dispatch.observe`): one that stalls on a
+busy machine is dropped. :class:`SparseKernel` keeps each batch's design
+(the hot path of :class:`minicomp.deploy.SparseDense`). Designs compile on
+first call, never at import (``minicomp warmup`` compiles them all).
 
-Compilation: every design is compiled on its first call, never at import
-(``minicomp warmup`` compiles them all ahead of time).
+Layer: imports kernels.reference, .dispatch, .sparse_designs and validate.
 
-Layer: imports :mod:`minicomp.kernels.reference`,
-:mod:`minicomp.kernels.dispatch`, :mod:`minicomp.kernels.sparse_designs`
-(and :mod:`minicomp.validate`).
-
-Deviations from the reference: ``X`` must be a float array (float32 is used
-as is, float64 and float16 are cast -- a copy); a non-contiguous ``X`` is
-copied; integer/bool ``X`` is refused. ``check=False`` skips the
-O(nnz) validation of the CSR arrays (for layers that validated them once).
-The designs sum in different orders: results agree to rounding, not bits.
+Deviations from the reference: ``X`` must be a float array (float32 as is,
+float64/float16 cast, non-contiguous copied; integers refused);
+``check=False`` skips the O(nnz) CSR validation (for layers that checked
+it once). Designs sum in different orders: results agree to rounding.
 
 References
 ----------
@@ -49,16 +42,16 @@ from .. import validate
 from . import dispatch, sparse_designs
 from .reference import CSR, add_bias, index_dtype, kept_entries
 
-__all__ = ["CSR", "KERNELS", "candidates", "check_csr", "choose_kernel", "index_dtype",
-           "kernel_arrays", "sparse_linear", "sparse_linear_fm", "to_csr"]
+__all__ = ["CSR", "KERNELS", "SparseKernel", "candidates", "check_csr", "choose_kernel",
+           "index_dtype", "kernel_arrays", "sparse_linear", "sparse_linear_fm", "to_csr"]
 
 ROWDOT_MAX_BATCH = 32     # row gather-dot is a candidate up to this batch
 AXPY_MIN_BATCH = 2        # AXPY designs are candidates from this batch
 
 # the compiled designs by name (benchmarks and `minicomp warmup` compile them all)
 KERNELS = {name: getattr(sparse_designs, name) for name in (
-    "rowdot_serial", "rowdot_parallel", "axpy_serial", "axpy_split_batch", "axpy_split_out",
-    "fm_serial", "fm_parallel")}
+    "rowdot_serial", "rowdot_parallel", "rowdot_vec_serial", "rowdot_vec_parallel",
+    "axpy_serial", "axpy_split_batch", "axpy_split_out", "fm_serial", "fm_parallel")}
 PARALLEL = frozenset(n for n in KERNELS if not n.endswith("serial"))   # take a chunk count
 
 
@@ -112,25 +105,24 @@ def candidates(batch: int, nnz: int = 0, threads: int | None = None,
                layout: str = "row") -> list[str]:
     """The designs timed for this call, in preference order (the first wins near-ties).
 
-    ``layout="row"``: ``X`` (B, in) in, ``Y`` (B, out) out -- row gather-dot
-    up to batch 32, AXPY from batch 2 (first from batch 4); ``"feature"``:
-    ``X^T`` in, ``Y^T`` out. Serial designs come first: a parallel one must
-    be measurably faster (:data:`minicomp.kernels.dispatch.MARGIN`), else it
-    would hold a second core of a shared machine for nothing; parallel ones
-    only with more than one Numba thread. (``nnz`` is kept for the old
-    signature; the measurement now decides what it used to.)
+    ``layout="row"``: row gather-dot up to batch 32 (its vectorized form
+    below batch 4), AXPY from batch 2 (first from batch 4); ``"feature"``: the feature-major ones. Serial
+    first: a parallel one must be faster by :data:`~minicomp.kernels.dispatch.MARGIN`,
+    else it holds a second core for nothing; none with one Numba thread
+    (``nnz`` is unused, kept for the old signature).
 
     >>> candidates(1, threads=2)
-    ['rowdot_serial', 'rowdot_parallel']
+    ['rowdot_serial', 'rowdot_vec_serial', 'rowdot_parallel', 'rowdot_vec_parallel']
     >>> candidates(256, threads=2)
     ['axpy_serial', 'axpy_split_batch', 'axpy_split_out']
     """
     threads = numba.get_num_threads() if threads is None else threads
+    rowdot = ["rowdot_serial", "rowdot_parallel"] + (["rowdot_vec_serial", "rowdot_vec_parallel"]
+                                                     if batch < 4 else [])
     if layout == "feature":
-        names = ["fm_serial", "fm_parallel"] if batch > 1 else [
-            "rowdot_serial", "rowdot_parallel"]
+        names = ["fm_serial", "fm_parallel"] if batch > 1 else rowdot
     else:
-        rowdot = ["rowdot_serial", "rowdot_parallel"] if batch <= ROWDOT_MAX_BATCH else []
+        rowdot = rowdot if batch <= ROWDOT_MAX_BATCH else []
         axpy = ["axpy_serial", "axpy_split_batch", "axpy_split_out"] \
             if batch >= AXPY_MIN_BATCH else []
         names = (axpy + rowdot) if batch >= 4 else (rowdot + axpy)
@@ -139,10 +131,7 @@ def candidates(batch: int, nnz: int = 0, threads: int | None = None,
 
 
 def choose_kernel(batch: int, nnz: int = 0, threads: int | None = None) -> str:
-    """The design tried first for this size: the prior, before any measurement.
-
-    :func:`sparse_linear` runs the design :func:`minicomp.kernels.dispatch.choose`
-    measured fastest among :func:`candidates`; this is the first of them.
+    """The first of :func:`candidates`: the prior, before any measurement.
 
     >>> choose_kernel(1), choose_kernel(256)
     ('rowdot_serial', 'axpy_serial')
@@ -150,39 +139,88 @@ def choose_kernel(batch: int, nnz: int = 0, threads: int | None = None) -> str:
     return candidates(batch, nnz, threads)[0]
 
 
-def _run(name: str, X, csr: CSR, Y, threads: int) -> None:
-    if name in PARALLEL:
-        KERNELS[name](X, csr.data, csr.indices, csr.indptr, Y, threads)
-    else:
-        KERNELS[name](X, csr.data, csr.indices, csr.indptr, Y)
+class SparseKernel:
+    """``Y = X @ W.T`` for one CSR matrix, prepared once: the hot path of a sparse layer.
 
+    ``SparseKernel(csr)(X)`` equals ``sparse_linear(X, csr)`` (no bias). The
+    kernel's index dtypes (:func:`kernel_arrays`) are made once, and each
+    batch size's design is found once (its bucket's, measured by
+    :func:`minicomp.kernels.dispatch.choose`), then called directly: about
+    1 µs of Python per call instead of 4, which decides batch 1 and very
+    sparse layers. A stalling design (:func:`~minicomp.kernels.dispatch.observe`)
+    is dropped; ``MINICOMP_KERNEL`` is read on every call, Numba's thread
+    count when a batch size is first seen.
 
-def _design(family: str, X, csr: CSR, Y, layout: str, threads: int) -> tuple[str, tuple]:
-    """The design to run and its dispatch key (measured on the bucket's first call)."""
-    out_features, in_features = csr.shape
-    batch = X.shape[0] if layout == "row" else X.shape[1]
-    key = (out_features, in_features, dispatch.batch_bucket(batch),
-           dispatch.density_bucket(csr.nnz, out_features * in_features), threads,
-           csr.indices.dtype.itemsize)
-    name = dispatch.remembered(family, key)
-    if name is None:
-        if layout == "feature" and batch == 1:
-            X, Y = X.reshape(1, -1), Y.reshape(1, -1)        # (in, 1) is (1, in) in memory
-        name = dispatch.choose(family, key, {
-            n: (lambda n=n: _run(n, X, csr, Y, threads))
-            for n in candidates(batch, csr.nnz, threads, layout)})
-    return name, key
+    Parameters
+    ----------
+    csr : CSR, shape (out, in)
+    layout : {"row", "feature"}
+        ``"row"``: ``X`` (B, in) -> ``Y`` (B, out); ``"feature"``: ``XT``
+        (in, B) -> ``YT`` (out, B), as :func:`sparse_linear_fm`.
+    check : bool
+        Validate ``csr`` once (:func:`check_csr`).
 
+    Examples
+    --------
+    >>> kernel = SparseKernel(to_csr([[0., 2., 0.], [1., 0., 3.]]))
+    >>> kernel(np.array([[1., 1., 1.]], np.float32))
+    array([[2., 4.]], dtype=float32)
+    """
 
-def _run_watched(family: str, X, csr: CSR, Y, layout: str) -> None:
-    """Run the chosen design; report its time (a design that keeps stalling is dropped)."""
-    threads = numba.get_num_threads()
-    name, key = _design(family, X, csr, Y, layout, threads)
-    if layout == "feature" and name.startswith("rowdot"):           # batch 1: (in, 1) = (1, in)
-        X, Y = X.reshape(1, -1), Y.reshape(1, -1)
-    t0 = time.perf_counter()
-    _run(name, X, csr, Y, threads)
-    dispatch.observe(family, key, time.perf_counter() - t0)
+    def __init__(self, csr: CSR, layout: str = "row", check: bool = True):
+        if check:
+            check_csr(csr)
+        self.csr, self.shape = kernel_arrays(csr), tuple(csr.shape)
+        self.layout = validate.choice(layout, "layout", ("row", "feature"), where="SparseKernel")
+        self.family = "sparse" if layout == "row" else "sparse_fm"
+        self._plans: dict = {}                                 # batch -> (run, key, watched)
+
+    def __call__(self, X) -> np.ndarray:
+        (out_features, in_features), row = self.shape, self.layout == "row"
+        if not (type(X) is np.ndarray and X.dtype == np.float32 and X.ndim == 2
+                and X.shape[row] == in_features and X.flags.c_contiguous):
+            X = _as_input(X, in_features, int(row), "X" if row else "XT")
+        batch = X.shape[1 - row]
+        Y = np.empty((batch, out_features) if row else (out_features, batch), np.float32)
+        if not self.csr.nnz:
+            Y.fill(0.0)
+        elif batch and out_features:
+            plan = None if dispatch.forcing() else self._plans.get(batch)
+            run, key, watched = plan or self._plan(X, Y)
+            if not watched:
+                run(X, Y)
+                return Y
+            t0 = time.perf_counter()
+            run(X, Y)
+            if dispatch.observe(self.family, key, time.perf_counter() - t0):
+                self._plans.clear()                            # banned: decide again
+        return Y
+
+    def _runner(self, name: str, threads: int):
+        """``run(X, Y)`` of design ``name`` on this matrix (batch-1 feature-major: row-dot)."""
+        f, d, i, p = KERNELS[name], self.csr.data, self.csr.indices, self.csr.indptr
+        t = (threads,) if name in PARALLEL else ()
+        if self.layout == "feature" and name.startswith("rowdot"):   # (in, 1) is (1, in)
+            return lambda X, Y: f(X.reshape(1, -1), d, i, p, Y.reshape(1, -1), *t)
+        if t:
+            return lambda X, Y: f(X, d, i, p, Y, threads)
+        return lambda X, Y: f(X, d, i, p, Y)
+
+    def _plan(self, X, Y) -> tuple:
+        """This batch's design: its bucket's, measured on the first call (module doc)."""
+        threads, csr = numba.get_num_threads(), self.csr
+        batch = X.shape[0] if self.layout == "row" else X.shape[1]
+        out_features, in_features = self.shape
+        key = (out_features, in_features, dispatch.batch_bucket(batch),
+               dispatch.density_bucket(csr.nnz, out_features * in_features), threads,
+               csr.indices.dtype.itemsize)
+        names = candidates(batch, csr.nnz, threads, self.layout)
+        name = dispatch.choose(self.family, key, {
+            n: (lambda run=self._runner(n, threads): run(X, Y)) for n in names})
+        plan = (self._runner(name, threads), key, name in PARALLEL)
+        if len(self._plans) < 64 and not dispatch.forcing():   # per exact batch size
+            self._plans[batch] = plan
+        return plan
 
 
 def check_csr(csr: CSR) -> None:
@@ -261,9 +299,8 @@ def sparse_linear(X, csr: CSR, bias=None, *, check: bool = True) -> np.ndarray:
     csr : CSR, shape (out, in), e.g. from :func:`to_csr`
     bias : array_like, shape (out,), optional
     check : bool
-        Validate ``csr`` (O(nnz)); pass False only for a CSR already checked
-        with :func:`check_csr`, as :class:`minicomp.deploy.SparseDense` does
-        (it also keeps the :func:`kernel_arrays` copy, so no per-call cast).
+        Validate ``csr`` (O(nnz)); False only for a CSR checked before.
+        A layer called many times builds a :class:`SparseKernel` once instead.
 
     Returns
     -------
@@ -279,11 +316,8 @@ def sparse_linear(X, csr: CSR, bias=None, *, check: bool = True) -> np.ndarray:
 
     Notes
     -----
-    .. math:: Y_{b,i} = \sum_{k=p_i}^{p_{i+1}-1} d_k X_{b, c_k} + \mathrm{bias}_i
-
-    with ``d, c, p`` = data, indices, indptr. Rows without entries give
-    ``bias_i`` (or 0); an all-zero matrix gives ``Y = bias``. The design is
-    measured once per bucket (family ``"sparse"``, see the module doc).
+    Rows without entries give ``bias_i`` (or 0). The design is measured once
+    per bucket (family ``"sparse"``, see the module doc).
 
     Examples
     --------
@@ -291,17 +325,7 @@ def sparse_linear(X, csr: CSR, bias=None, *, check: bool = True) -> np.ndarray:
     >>> sparse_linear(np.array([[1., 1., 1.]]), to_csr(W), bias=[0.5, 0.])
     array([[2.5, 4. ]], dtype=float32)
     """
-    if check:
-        check_csr(csr)
-    csr = kernel_arrays(csr)
-    out_features, in_features = csr.shape
-    X = _as_input(X, in_features, 1)                                # (B, in)
-    Y = np.empty((X.shape[0], out_features), dtype=np.float32)      # (B, out), all written
-    if not csr.nnz:
-        Y.fill(0.0)
-    elif X.shape[0] and out_features:
-        _run_watched("sparse", X, csr, Y, "row")
-    return add_bias(Y, bias)
+    return add_bias(SparseKernel(csr, check=check)(X), bias)         # (B, out)
 
 
 def sparse_linear_fm(XT, csr: CSR, bias=None, *, check: bool = True) -> np.ndarray:
@@ -324,16 +348,7 @@ def sparse_linear_fm(XT, csr: CSR, bias=None, *, check: bool = True) -> np.ndarr
     array([[2.5],
            [4. ]], dtype=float32)
     """
-    if check:
-        check_csr(csr)
-    csr = kernel_arrays(csr)
-    out_features, in_features = csr.shape
-    XT = _as_input(XT, in_features, 0, "XT")                        # (in, B)
-    YT = np.empty((out_features, XT.shape[1]), dtype=np.float32)    # (out, B), all written
-    if not csr.nnz:
-        YT.fill(0.0)
-    elif XT.shape[1] and out_features:
-        _run_watched("sparse_fm", XT, csr, YT, "feature")
+    YT = SparseKernel(csr, "feature", check)(XT)                    # (out, B)
     if bias is not None:
         add_bias(YT.T, bias)                                        # (B, out) view, in place
     return YT
