@@ -29,12 +29,25 @@ def test_warmup_compiles_every_sparse_design(tmp_path, monkeypatch):
 
 
 def test_warmup_refuses_an_unknown_family():
-    with pytest.raises(ValueError, match=r"'gpu'.*sparse, int8, nm, ternary"):
+    with pytest.raises(ValueError, match=r"'gpu'.*sparse, int8, fused, nm, ternary"):
         kernels.warmup(["gpu"])
+    with pytest.raises(ValueError, match=r"jobs=0; expected an integer >= 1"):
+        kernels.warmup(["nm"], jobs=0)
+
+
+def test_warmup_in_parallel_processes(tmp_path, monkeypatch):
+    # two spawned interpreters compile the parts into a shared Numba cache
+    monkeypatch.setenv("NUMBA_CACHE_DIR", str(tmp_path / "numba"))
+    monkeypatch.setenv("PYTHONPATH", ROOT)
+    times = kernels.warmup(["nm", "ternary"], jobs=2)
+    assert list(times) == ["nm", "ternary"] and all(t > 0 for t in times.values())
+    assert list((tmp_path / "numba").rglob("*.nbi"))           # the cache was written
+    assert "MINICOMP_DISPATCH_CACHE" not in os.environ or os.environ[
+        "MINICOMP_DISPATCH_CACHE"] != "off"
 
 
 def test_cli_warmup(capsys):
-    assert main(["warmup", "--only", "sparse, ternary"]) == 0
+    assert main(["warmup", "--only", "sparse, ternary", "--jobs", "1"]) == 0
     out = capsys.readouterr().out
     assert "sparse" in out and "ternary" in out and "compiled" in out
     assert main(["warmup", "--only", "sparse,gpu"]) == 2

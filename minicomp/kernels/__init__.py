@@ -77,37 +77,67 @@ from __future__ import annotations
 import os
 import time
 
-FAMILIES = ("sparse", "int8", "nm", "ternary")
+FAMILIES = ("sparse", "int8", "fused", "nm", "ternary")
+# the independent parts of each family's warm-up (``jobs`` > 1 compiles them in parallel)
+PARTS = {"sparse": ("rowdot", "axpy"), "int8": ("vnni", "madd", "blocked"),
+         "fused": ("int8_loops", "int8_vnni", "sparse"), "nm": ("all",), "ternary": ("all",)}
 
 
-def _warm_sparse(rng):
+def _warm_sparse(rng, part):
     import numpy as np
 
     from . import sparse
     W = rng.standard_normal((64, 300)).astype(np.float32) * (rng.random((64, 300)) < 0.3)
-    A = sparse.to_csr(W)                  # uint16 indices: any layer with <= 65,536 inputs
-    for batch in (1, 3, 64):                                # every design is a candidate
-        X = rng.standard_normal((batch, 300)).astype(np.float32)
-        sparse.sparse_linear(X, A)
-        sparse.sparse_linear_fm(np.ascontiguousarray(X.T), A)
+    A = sparse.kernel_arrays(sparse.to_csr(W))   # uint16 indices: layers of <= 65,536 inputs
+    for name, kernel in sparse.KERNELS.items():             # each design, as dispatch calls it
+        if name.startswith("rowdot") != (part == "rowdot"):
+            continue
+        X = rng.standard_normal((300, 5) if name.startswith("fm") else (5, 300)).astype(
+            np.float32)
+        Y = np.empty((64, X.shape[1]) if name.startswith("fm") else (X.shape[0], 64),
+                     np.float32)
+        kernel(X, A.data, A.indices, A.indptr, Y, *((2,) if name in sparse.PARALLEL else ()))
 
 
-def _warm_int8(rng):
+def _warm_int8(rng, path):
     import numpy as np
 
     from . import int8, vnni
-    paths = ["blocked"] + ["madd"] * ("avx2" in vnni.cpu_features()) + [
-        "vnni"] * bool(vnni.cpu_vnni())
+    if (path == "madd" and "avx2" not in vnni.cpu_features()) or (
+            path == "vnni" and not vnni.cpu_vnni()):
+        return
     w_q = rng.integers(-127, 128, (96, 1024), dtype=np.int8)
-    for path in paths:
-        for out_dtype in (np.uint8, np.int8):
-            kernel = int8.Int8Kernel(w_q, None, 128, 1 << 30, 40, 0, out_dtype=out_dtype,
-                                     path=path)
-            for batch in (1, 64):                           # serial and parallel designs
-                kernel(rng.integers(0, 256, (batch, 1024), dtype=np.uint8))
+    x = rng.integers(0, 256, (64, 1024), dtype=np.uint8)
+    for parallel in (False, True):                          # every design of the path
+        kernel = int8.Int8Kernel(w_q, None, 128, 1 << 30, 40, 0, path=path, parallel=parallel)
+        for design in kernel.designs(64):
+            kernel(x, design=design)
 
 
-def _warm_nm(rng):
+def _warm_fused(rng, part):
+    import numpy as np
+
+    from . import fused_mlp, reference, vnni
+    if part.startswith("int8"):
+        if part == "int8_vnni" and vnni.cpu_vnni() != "avx512":
+            return
+        layers = [{"w_q": rng.integers(-127, 128, (N, K)).astype(np.int8), "bias_q": None,
+                   "Z_x": 0, "m0": np.full(N, 1 << 30), "shift": np.full(N, 40), "Z_y": 0,
+                   "relu": True, "x_dtype": np.uint8, "out_dtype": np.uint8}
+                  for K, N in ((32, 16), (16, 8))]
+        for X in (rng.standard_normal((8, 32)), rng.standard_normal((8, 32)).astype(np.float32)):
+            for design in ("serial", "parallel"):            # float64 and float32 inputs
+                P = fused_mlp.pack_int8(layers, 0.1, 0.1, part == "int8_vnni")
+                fused_mlp.run_int8(np.ascontiguousarray(X), P, design, 2)
+        return
+    csrs = [reference.to_csr(rng.standard_normal((N, K)) * (rng.random((N, K)) < 0.3))
+            for K, N in ((32, 16), (16, 8))]
+    for design in ("rowdot_serial", "rowdot_parallel", "axpy_serial", "axpy_parallel"):
+        fused_mlp.sparse_mlp(rng.standard_normal((8, 32)), csrs, [None, None], [True, False],
+                             design)
+
+
+def _warm_nm(rng, part):
     import numpy as np
 
     from . import nm
@@ -119,7 +149,7 @@ def _warm_nm(rng):
             nm.nm_linear(rng.standard_normal((batch, 512)).astype(np.float32), A, path=path)
 
 
-def _warm_ternary(rng):
+def _warm_ternary(rng, part):
     import numpy as np
 
     from . import ternary
@@ -128,47 +158,66 @@ def _warm_ternary(rng):
         ternary.ternary_linear(rng.integers(-128, 128, (batch, 512), dtype=np.int8), A)
 
 
-def warmup(families=None) -> dict:
+def _warm_part(family: str, part: str) -> float:
+    """Compile one part of a family (in this process); seconds taken."""
+    import numpy as np
+    t0 = time.perf_counter()
+    {"sparse": _warm_sparse, "int8": _warm_int8, "fused": _warm_fused, "nm": _warm_nm,
+     "ternary": _warm_ternary}[family](np.random.default_rng(0), part)
+    return time.perf_counter() - t0
+
+
+def warmup(families=None, jobs: int = 1) -> dict:
     """Compile (or load from Numba's cache) every kernel, before it is needed.
 
-    Each family's public functions run on small random inputs at the
-    batches where each of their designs is a candidate, so every compiled
-    variant is built and cached on disk (sparse: for uint16 indices, i.e.
-    layers of up to 65,536 inputs; wider ones compile on first use); dispatch decisions made on these
-    toy shapes stay in memory only (``MINICOMP_DISPATCH_CACHE`` is ``off``
-    meanwhile). A later process starts with everything cached.
+    Every compiled design of each family runs once on small random inputs,
+    with the argument types the library passes, so it is built and cached on
+    disk (sparse: uint16 indices, i.e. layers of up to 65,536 inputs; wider
+    ones compile on first use). Dispatch decisions made on these toy shapes
+    stay in memory only (``MINICOMP_DISPATCH_CACHE`` is ``off`` meanwhile).
+    A later process starts with everything cached.
 
     Parameters
     ----------
     families : iterable of str, optional
         Some of :data:`FAMILIES` (default: all).
+    jobs : int >= 1
+        Processes compiling the independent :data:`PARTS` at once (fresh
+        interpreters; Numba's cache files are per function, written
+        atomically). 1: in this process.
 
     Returns
     -------
     dict
-        Family -> seconds it took (compile or cache load).
+        Family -> seconds its parts took (summed over processes).
 
     Raises
     ------
     ValueError
-        An unknown family (the message lists them).
+        An unknown family (the message lists them) or ``jobs`` < 1.
     """
-    import numpy as np
-
     families = FAMILIES if families is None else tuple(families)
     for name in families:
         if name not in FAMILIES:
             raise ValueError(f"warmup: unknown kernel family {name!r}; expected some of "
                              f"{', '.join(FAMILIES)}")
-    runs = {"sparse": _warm_sparse, "int8": _warm_int8, "nm": _warm_nm,
-            "ternary": _warm_ternary}
-    saved, times = os.environ.get("MINICOMP_DISPATCH_CACHE"), {}
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise ValueError(f"warmup: jobs={jobs!r}; expected an integer >= 1")
+    items = sorted(((f, p) for f in families for p in PARTS[f]),   # the longest first
+                   key=lambda item: item[0] != "fused")
+    saved, times = os.environ.get("MINICOMP_DISPATCH_CACHE"), dict.fromkeys(families, 0.0)
     os.environ["MINICOMP_DISPATCH_CACHE"] = "off"
     try:
-        for name in families:
-            t0 = time.perf_counter()
-            runs[name](np.random.default_rng(0))
-            times[name] = time.perf_counter() - t0
+        if jobs == 1 or len(items) == 1:
+            for f, p in items:
+                times[f] += _warm_part(f, p)
+        else:
+            import concurrent.futures
+            import multiprocessing
+            with concurrent.futures.ProcessPoolExecutor(
+                    min(jobs, len(items)), mp_context=multiprocessing.get_context("spawn")) as pool:
+                for (f, _), seconds in zip(items, pool.map(_warm_part, *zip(*items))):
+                    times[f] += seconds
     finally:
         if saved is None:
             del os.environ["MINICOMP_DISPATCH_CACHE"]

@@ -179,9 +179,21 @@ def _int8_rows(kind, b0, b1, X, qio, meta, W, chan, codes, Y):
     return finite
 
 
+# The row loops are compiled once (per input dtype) and *called* by the serial and the
+# parallel kernel: inlined into a prange body, Numba's parallel passes took 5-8 s per kernel.
+@njit(cache=True)
+def _rows_vnni(b0, b1, X, qio, meta, W, chan, codes, Y):
+    return _int8_rows(0, b0, b1, X, qio, meta, W, chan, codes, Y)   # kind 0 is a literal
+
+
+@njit(cache=True)
+def _rows_loops(b0, b1, X, qio, meta, W, chan, codes, Y):
+    return _int8_rows(1, b0, b1, X, qio, meta, W, chan, codes, Y)   # (no VNNI code here)
+
+
 @njit(cache=True)
 def int8_vnni_serial(X, qio, meta, W, chan, codes, Y, threads):
-    return _int8_rows(0, 0, X.shape[0], X, qio, meta, W, chan, codes, Y)
+    return _rows_vnni(0, X.shape[0], X, qio, meta, W, chan, codes, Y)
 
 
 @njit(cache=True, parallel=True)
@@ -189,14 +201,14 @@ def int8_vnni_parallel(X, qio, meta, W, chan, codes, Y, threads):
     B = X.shape[0]
     finite = np.zeros(threads, np.int64)
     for t in prange(threads):                   # contiguous runs of rows per thread
-        finite[t] = _int8_rows(0, t * B // threads, (t + 1) * B // threads, X, qio, meta, W,
+        finite[t] = _rows_vnni(t * B // threads, (t + 1) * B // threads, X, qio, meta, W,
                                chan, codes, Y)
     return finite.sum()
 
 
 @njit(cache=True)
 def int8_loops_serial(X, qio, meta, W, chan, codes, Y, threads):
-    return _int8_rows(1, 0, X.shape[0], X, qio, meta, W, chan, codes, Y)
+    return _rows_loops(0, X.shape[0], X, qio, meta, W, chan, codes, Y)
 
 
 @njit(cache=True, parallel=True)
@@ -204,8 +216,8 @@ def int8_loops_parallel(X, qio, meta, W, chan, codes, Y, threads):
     B = X.shape[0]
     finite = np.zeros(threads, np.int64)
     for t in prange(threads):
-        finite[t] = _int8_rows(1, t * B // threads, (t + 1) * B // threads, X, qio, meta, W,
-                               chan, codes, Y)
+        finite[t] = _rows_loops(t * B // threads, (t + 1) * B // threads, X, qio, meta, W,
+                                chan, codes, Y)
     return finite.sum()
 
 
@@ -227,7 +239,7 @@ def _gather_dot(data, indices, h, x0, lo, hi):
     return (a0 + a1) + (a2 + a3)
 
 
-@njit(inline="always", boundscheck=False)
+@njit(cache=True, boundscheck=False)
 def _sparse_rowdot(b0, b1, X, meta, data, indices, ptr, bias, Y):
     """Examples b0..b1 one at a time; ``h`` holds every layer's input, then the output."""
     L = meta.shape[0]
@@ -248,7 +260,7 @@ def _sparse_rowdot(b0, b1, X, meta, data, indices, ptr, bias, Y):
     return finite
 
 
-@njit(inline="always", fastmath={"contract"}, boundscheck=False)
+@njit(cache=True, fastmath={"contract"}, boundscheck=False)
 def _sparse_axpy(b0, b1, X, meta, data, indices, ptr, bias, Y):
     """Examples b0..b1 feature-major: ``hT`` (features, nb), each weight updates a row."""
     L, nb = meta.shape[0], b1 - b0
