@@ -29,7 +29,7 @@ def test_format_table_marks_targets():
 
 
 def test_a_drop_within_the_seed_spread_cannot_be_halved():
-    row = {"dataset": "digits"}
+    row = {"dataset": "digits bits"}
     for k, mean, std in (("float", 0.97, 0.003), ("rtn4", 0.968, 0.004), ("gptq4", 0.969, 0.0),
                          ("adaround4", 0.955, 0.0)):
         row[k + "_mean"], row[k + "_std"] = mean, std
@@ -44,12 +44,15 @@ def test_a_drop_within_the_seed_spread_cannot_be_halved():
 
 def test_quick_run_measures_every_target():
     rows = bench.run(quick=True)
-    assert [r["dataset"] for r in rows] == ["digits", "mnist1d", "mnist1d large", "speed"]
-    for key in ("gptq3 >= rtn3 + 5 pt", "sparsegpt24 > magnitude24",
-                "cle+bc recovers >= half of tensor8's drop", "adaround4 drop <= half of rtn4's"):
-        assert key in rows[1]["targets"]
+    assert [r["dataset"] for r in rows] == ["digits", "digits bits", "mnist1d", "mnist1d bits",
+                                            "mnist1d large", "speed"]
+    for key in ("sparsegpt24 > magnitude24", "cle+bc recovers >= half of tensor8's drop"):
+        assert key in rows[2]["targets"]
+    for key in ("gptq3 >= rtn3 + 5 pt", "adaround4 drop <= half of rtn4's"):
+        assert key in rows[3]["targets"] and key not in rows[2]["targets"]
+    assert rows[3]["seeds"] == [0, 1] and rows[3]["gptq3"][0] == rows[2]["gptq3"][0]
     # the int8 model: the same accuracy up to a few requantization ties (0.5 % of 1,000 rows)
-    assert abs(rows[1]["integer_gptq4"][0] - rows[1]["gptq4"][0]) <= 0.005
-    assert all(0 <= v <= 1 for r in rows[:3] for k in r["keys"] for v in r[k])
+    assert abs(rows[2]["integer_gptq4"][0] - rows[2]["gptq4"][0]) <= 0.005
+    assert all(0 <= v <= 1 for r in rows[:5] for k in r["keys"] for v in r[k])
     json.dumps(rows)                                              # what --json prints
     assert "GPTQ of one 512 x 512 layer" in bench.format_table(rows)

@@ -20,6 +20,9 @@ def test_quick_run_has_every_cell_and_never_reads_the_test_set(monkeypatch):
         for head in ("W3 512", "W3 all", "W4 512", "W4 all"):
             mean, std = row[f"{method} {head}"]
             assert np.isfinite(mean) and std == 0.0              # one seed
+    for lam, lr in bench.ADA_GRID:                                # the AdaRound grid
+        assert np.isfinite(row[f"ada l{lam} r{lr} W4 all"][0])
+        assert f"ada l{lam} r{lr} W4 512" not in row             # all rows only
     text = bench.format_table(rows)
-    assert "validation split" in text and "gptq_sym" in text
+    assert "validation split" in text and "gptq_sym" in text and "AdaRound grid: l0.01 r0.02" in text
     json.dumps(rows)

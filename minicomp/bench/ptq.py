@@ -36,6 +36,12 @@ validation, below):
    vs AWQ, keeping the salient vs a random channel in float, and per-tensor
    W8A8 vs SmoothQuant (alpha 0.5).
 
+The bits targets (item 1) are judged on **10 seeds** per dataset (rows
+``digits bits`` and ``mnist1d bits``: the 3 seeds above and 7 more nets
+trained for item 1 only): the drops they compare are about a point, and so
+is their spread over seeds, so 3 seeds cannot decide them (the number was
+fixed before measuring).
+
 A **larger MLP** (MNIST-1D, hidden 256-256, 30 epochs, batch 64) is
 trained with each seed (bits 4, 3, 2). **Speed**:
 GPTQ of one 512 x 512 layer (H from 2048 random rows), median of 3, with
@@ -70,6 +76,10 @@ from ..train import BaselineConfig, evaluate, train_baseline
 from .timing import median_time, one_blas_thread
 
 DATASETS = ("digits", "mnist1d")
+# the bits targets compare drops of about a point whose spread over seeds is about a point
+# (chapter 06, minicomp bench ptq_choices): 3 seeds cannot decide them, so they are measured
+# on 10 (fixed before measuring; the 3-seed rows show the same keys for reference)
+BITS_SEEDS = 10
 
 
 def _acc(model, data) -> float:
@@ -106,14 +116,21 @@ def bits_rows(net, data, X_cal, seed, bits_list, iters) -> dict:
     return r
 
 
-def one_seed(dataset: str, seed: int, quick: bool) -> dict:
-    """Every measurement of items 1-4 of the module docstring for one trained net."""
+def bits_only(dataset: str, seed: int, quick: bool, more: bool = False):
+    """Train the baseline with ``seed``; item 1 (float and :func:`bits_rows`). ``more``:
+    also return ``(net, data, X_cal)`` for the other items."""
     net, _, result, data = train_baseline(
         BaselineConfig(dataset=dataset, seed=seed, epochs=3 if quick else 40), quiet=True)
-    rng = np.random.default_rng(seed)
     X_cal = data.X_train[:512] if quick else data.X_train
-    r = {"float": result["accuracy"]}
-    r.update(bits_rows(net, data, X_cal, seed, (4, 3), 20 if quick else 2000))
+    r = {"float": result["accuracy"],
+         **bits_rows(net, data, X_cal, seed, (4, 3), 20 if quick else 2000)}
+    return (r, net, data, X_cal) if more else r
+
+
+def one_seed(dataset: str, seed: int, quick: bool) -> dict:
+    """Every measurement of items 1-4 of the module docstring for one trained net."""
+    r, net, data, X_cal = bits_only(dataset, seed, quick, more=True)
+    rng = np.random.default_rng(seed)
     inet = to_inference(as_int8(gptq_mlp(net, X_cal, 4, 8)))
     r["integer_gptq4"] = float((inet(data.X_test).argmax(1) == data.y_test).mean())
     r["sparsegpt50"] = _acc(sparsegpt_net(net, X_cal, 0.5), data)
@@ -176,12 +193,13 @@ def _summarise(name, seeds, per_seed) -> dict:
 
 
 def _targets(row) -> dict:
-    f, m = row["float_mean"], lambda k: row[k + "_mean"]
-    drop, noise = f - m("rtn4"), max(row["rtn4_std"], row["float_std"])
-    # None (n/a): round-to-nearest's own drop is within the spread over seeds
-    t = {f"{k} drop <= half of rtn4's": f - m(k) <= drop / 2 if drop > noise else None
-         for k in ("gptq4", "adaround4")}
-    if row["dataset"] == "mnist1d":
+    f, m, t = row["float_mean"], lambda k: row[k + "_mean"], {}
+    if row["dataset"].endswith((" bits", " large")):
+        drop, noise = f - m("rtn4"), max(row["rtn4_std"], row["float_std"])
+        # None (n/a): round-to-nearest's own drop is within the spread over seeds
+        t = {f"{k} drop <= half of rtn4's": f - m(k) <= drop / 2 if drop > noise else None
+             for k in ("gptq4", "adaround4")}
+    if row["dataset"] == "mnist1d bits":
         t["gptq3 >= rtn3 + 5 pt"] = m("gptq3") - m("rtn3") >= 0.05
     if "sparsegpt50" in row:
         t["sparsegpt50 > magnitude50"] = m("sparsegpt50") > m("magnitude50")
@@ -197,7 +215,13 @@ def run(quick: bool = False, seeds=None) -> list[dict]:
     seeds = seeds or ((0,) if quick else (0, 1, 2))
     rows = []
     for dataset in DATASETS:
-        rows.append(_summarise(dataset, seeds, [one_seed(dataset, s, quick) for s in seeds]))
+        full = [one_seed(dataset, s, quick) for s in seeds]
+        rows.append(_summarise(dataset, seeds, full))
+        more = list(range(max(seeds) + 1, max(seeds) + 1 + (2 if quick else BITS_SEEDS)
+                          - len(seeds)))
+        extra = [bits_only(dataset, s, quick) for s in more]
+        rows.append(_summarise(f"{dataset} bits", [*seeds, *more],
+                               [{k: r[k] for k in extra[0]} for r in full] + extra))
     rows.append(large_mlp(seeds, quick))
     for row in rows:
         row["targets"] = _targets(row)

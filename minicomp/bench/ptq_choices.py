@@ -13,7 +13,10 @@ and 4 bits, calibrated on 512 training rows or on all of them:
 - ``rtn`` round-to-nearest (:func:`minicomp.quant.quantize_mlp`);
 - ``gptq_sym`` / ``gptq_sym_ao``: the original GPTQ, without / with act-order;
 - ``gptq`` / ``gptq_ao``: asymmetric calibration (the default), without / with act-order;
-- ``ada500`` / ``ada2000``: AdaRound with 500 / 2,000 iterations.
+- ``ada500`` / ``ada2000``: AdaRound with 500 / 2,000 iterations;
+- ``ada l{lam} r{lr}``: AdaRound (2,000 iterations) over the grid
+  :data:`ADA_GRID` of its regulariser weight and learning rate, 64-64 and
+  all rows only (its defaults, ``lam`` 0.1 and ``lr`` 0.2).
 
 Each cell is the drop of validation accuracy against the float net, in
 points, mean ± std over the seeds. The test set is never read.
@@ -41,6 +44,8 @@ METHODS = {
     "ada2000": lambda net, X, bits, seed: adaround_mlp(net, X, bits, 8, iters=2000, seed=seed),
 }
 
+ADA_GRID = [(lam, lr) for lam in (0.01, 0.1, 1.0) for lr in (0.02, 0.2)]   # (lam, lr)
+
 
 def one_net(name: str, seed: int, quick: bool, data) -> dict:
     """Validation accuracy of the float net and of every method x bits x calibration size."""
@@ -59,6 +64,11 @@ def one_net(name: str, seed: int, quick: bool, data) -> dict:
                     continue
                 model = quantize(net, X, bits, seed)
                 r[f"{method} W{bits} {cal}"] = evaluate(model, *data.validation)["accuracy"]
+            for lam, lr in ADA_GRID if cal == "all" and name == "64-64" else ():
+                model = adaround_mlp(net, X, bits, 8, iters=20 if quick else 2000, lr=lr,
+                                     lam=lam, seed=seed)
+                r[f"ada l{lam} r{lr} W{bits} {cal}"] = evaluate(model, *data.validation)[
+                    "accuracy"]
     return r
 
 
@@ -86,8 +96,13 @@ def format_table(rows) -> str:
         lines.append(f"MNIST-1D validation split, MLP hidden {r['net']}, seeds {r['seeds']}: "
                      f"float {np.mean(r['float']):.4f}; drop vs float in points, mean ± std")
         cells = [k for k in r if " W" in k]
-        for head in sorted({k.split(" ", 1)[1] for k in cells}):
+        grid = [f"ada l{lam} r{lr}" for lam, lr in ADA_GRID]
+        for head in sorted({k[k.index(" W") + 1:] for k in cells}):
             lines.append(f"  {head:<8} " + "  ".join(
                 f"{m} {r[f'{m} {head}'][0]:+.2f}±{r[f'{m} {head}'][1]:.2f}"
                 for m in METHODS if f"{m} {head}" in r))
+            if f"{grid[0]} {head}" in r:
+                lines.append(f"  {'':<8} AdaRound grid: " + "  ".join(
+                    f"{m[4:]} {r[f'{m} {head}'][0]:+.2f}±{r[f'{m} {head}'][1]:.2f}"
+                    for m in grid))
     return "\n".join(lines)
