@@ -344,6 +344,46 @@ for B in (1, 32):
 # median could move within its 7 samples. Where the sparse kernel
 # overtakes BLAS is plotted next.
 
+# %% [markdown]
+# **The cost around the call.** At batch 1 and 99 % sparsity a 784→300
+# layer has about 2,400 stored weights: a microsecond or so of
+# arithmetic. Python around the kernel (checking the arrays, computing
+# the dispatch key, looking the decision up, allocating the output) costs
+# as much again. `sparse_linear` pays all of it on every call;
+# `S.SparseKernel(csr)` (what `SparseDense` holds) checks the CSR once
+# and remembers each batch size's design, so a call is the input check,
+# the allocation and the compiled call.
+
+# %%
+from minicomp.kernels import dispatch
+
+W_99 = np.where(rng.random((300, 784)) < 0.99, 0,
+                rng.standard_normal((300, 784))).astype(np.float32)
+A_99 = S.to_csr(W_99)
+kernel_99 = S.SparseKernel(A_99)
+x_1 = rng.standard_normal((1, 784)).astype(np.float32)
+kernel_99(x_1)                                   # decides the design
+chosen = dispatch.explain()[-1]["winner"]
+A_k, y_1 = S.kernel_arrays(A_99), np.empty((1, 300), np.float32)
+extra = (1,) if chosen in S.PARALLEL else ()
+calls = {"the compiled design alone": lambda: S.KERNELS[chosen](
+             x_1, A_k.data, A_k.indices, A_k.indptr, y_1, *extra),
+         "SparseKernel (the layer's)": lambda: kernel_99(x_1),
+         "sparse_linear, CSR checked": lambda: S.sparse_linear(x_1, A_99),
+         "BLAS, dense": lambda: x_1 @ W_99.T}
+per_call = {name: np.median(times_us(fn)) for name, fn in calls.items()}
+for name, us in per_call.items():
+    print(f"{name:<28} {us:6.2f} us")
+assert np.allclose(kernel_99(x_1), x_1 @ W_99.T, atol=1e-4)
+
+# %% [markdown]
+# What to conclude: compare the first two lines (what the layer adds to
+# the compiled kernel) with the third (what a one-off call adds), and
+# all three with BLAS's time. At this size the Python around a call is
+# a large share of the total, so whether the sparse layer beats the
+# dense one at batch 1 depends on keeping that share small, not only on
+# the kernel (one run; the design is this machine's choice).
+
 
 # %%
 def crossover(xs, ratios):
