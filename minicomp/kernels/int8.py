@@ -136,7 +136,9 @@ class Int8Kernel:
         (for tests; slow).
     parallel : bool or None
         None: serial or parallel, whichever the first call measures faster
-        (:meth:`designs`); True / False: only those.
+        (:meth:`designs`); True / False: only those. Parallel designs split
+        the work into as many chunks as Numba had threads when the kernel
+        was built.
 
     Raises
     ------
@@ -171,6 +173,7 @@ class Int8Kernel:
             raise TypeError(f"bias_q must be int32 of shape ({N},), got {bias_q.dtype} "
                             f"{bias_q.shape}")
         self.x_dtype, self.out_dtype = np.dtype(x_dtype), np.dtype(out_dtype)
+        self._signed_x, self._signed_out = self.x_dtype == np.int8, self.out_dtype == np.int8
         Z_x = zero_point("Z_x", Z_x, self.x_dtype, "x_dtype")
         q = requant_params(m0, shift, Z_y, N, relu, self.out_dtype)
         self.m0, self.rnd, self.shift, self.Z_y, self.lo, self.hi = q          # (out,) x3, ints
@@ -190,31 +193,31 @@ class Int8Kernel:
     def _build(self, w_q) -> dict:
         """Pack the weights for the path; design name -> ``run(x, out)`` on prepared ``x``."""
         args = (self.bias, self.m0, self.rnd, self.shift, self.Z_y, self.lo, self.hi)
-        p, thr = self.path, numba.get_num_threads
+        p, n = self.path, numba.get_num_threads()      # read once (600 ns a call)
         if p == "blocked":
             W = self.W = blocked.pack(w_q)                                  # (out_pad4, in)
             self._prep = None
             ser, par = blocked.blocked_serial, blocked.blocked_parallel
             return {f"{p}_serial": lambda x, out: ser(x, W, *args, out),
-                    f"{p}_parallel": lambda x, out: par(x, W, *args, out, thr())}
+                    f"{p}_parallel": lambda x, out: par(x, W, *args, out, n)}
         if p == "madd":
             (W, k4), self._prep = madd.pack(w_q), madd.widen                # int16, packed
             ser, par = madd.madd_serial, madd.madd_parallel
             self.W, self.k4 = W, k4
             return {f"{p}_serial": lambda x, out: ser(x, W, k4, *args, out),
-                    f"{p}_parallel": lambda x, out: par(x, W, k4, *args, out, thr())}
+                    f"{p}_parallel": lambda x, out: par(x, W, k4, *args, out, n)}
         (W, k4), kind = vnni.pack(w_q), vnni.cpu_vnni() if p == "vnni" else "emulated"
         self.W, self.k4, self.kind = W, k4, kind                            # int8, packed
         self._prep = None if w_q.shape[1] == 4 * k4 else vnni.pad
         q = np.stack([self.bias.astype(np.int64), self.m0, self.rnd, self.shift])  # (4, out)
-        c = (q, self.Z_y, self.lo, self.hi)
+        zy, lo, hi = self.Z_y, self.lo, self.hi
         ser, par = vnni.KERNELS[kind, False], vnni.KERNELS[kind, True]
-        runs = {f"{p}_serial": lambda x, out: ser(x, W, k4, k4, *c, out),
-                f"{p}_parallel": lambda x, out: par(x, W, k4, k4, *c, out, thr())}
+        runs = {f"{p}_serial": lambda x, out: ser(x, W, k4, k4, q, zy, lo, hi, out),
+                f"{p}_parallel": lambda x, out: par(x, W, k4, k4, q, zy, lo, hi, out, n)}
         kc = vnni.k_block()
         if k4 > kc:                                 # K-blocked: a panel's block stays in L1
-            runs[f"{p}_kb_serial"] = lambda x, out: ser(x, W, k4, kc, *c, out)
-            runs[f"{p}_kb_parallel"] = lambda x, out: par(x, W, k4, kc, *c, out, thr())
+            runs[f"{p}_kb_serial"] = lambda x, out: ser(x, W, k4, kc, q, zy, lo, hi, out)
+            runs[f"{p}_kb_parallel"] = lambda x, out: par(x, W, k4, kc, q, zy, lo, hi, out, n)
         return runs
 
     def designs(self, batch: int) -> list[str]:
@@ -253,10 +256,10 @@ class Int8Kernel:
                 and x_q.dtype == self.x_dtype):
             self._check(x_q)
         B = x_q.shape[0]
-        if self.x_dtype == np.int8:
+        if self._signed_x:
             x = np.ascontiguousarray(x_q).view(np.uint8) ^ np.uint8(0x80)   # (B, in), x + 128
         else:
-            x = np.ascontiguousarray(x_q)                                   # (B, in)
+            x = x_q if x_q.flags.c_contiguous else np.ascontiguousarray(x_q)   # (B, in)
         out = np.empty((B, N), np.uint8)                                    # (B, out)
         if B == 0 or N == 0:
             return out.view(self.out_dtype)
@@ -272,7 +275,7 @@ class Int8Kernel:
         else:
             run = self._chosen.get(B) or self._choose(x, out)
         run(x, out)
-        return out if self.out_dtype == np.uint8 else out.view(self.out_dtype)
+        return out.view(self.out_dtype) if self._signed_out else out
 
     def _choose(self, x, out):
         """This batch's design: its bucket's, measured once (:mod:`~minicomp.kernels.dispatch`)."""
