@@ -16,7 +16,9 @@ input batch in, float outputs (and, int8, the last layer's codes) out.
 The design (serial or threads over the batch; sparse: gather-dot or AXPY) is
 chosen by measurement the first time a (model shape, batch bucket) is seen
 (:func:`minicomp.kernels.dispatch.choose`, family ``"fused_int8"`` or
-``"fused_sparse"``; ``MINICOMP_KERNEL=fused_int8:serial`` forces one).
+``"fused_sparse"``; ``MINICOMP_KERNEL=fused_int8:serial`` forces one) and
+kept by the model per batch size; Numba's thread count is read when the
+model is built.
 The input is checked cheaply (a float, C-contiguous (batch, in) array runs
 as is); the kernel counts the finite entries, and a NaN/inf is refused with
 the message of :func:`minicomp.validate.array`, naming the first one.
@@ -73,6 +75,8 @@ class FusedModel:
             self.key = tuple((m.csr.shape, dispatch.density_bucket(m.csr.nnz, np.prod(
                 m.csr.shape))) for m in layers)
         self.family = "fused_int8" if self.int8 else "fused_sparse"
+        self.threads = numba.get_num_threads()          # read once: 600 ns a call
+        self._names: dict = {}                          # batch -> design, once decided
         self.macs = sum(m.w_q.size if self.int8 else m.csr.nnz for m in layers)   # per example
 
     def designs(self, X) -> dict:
@@ -82,7 +86,7 @@ class FusedModel:
         below, one measurement on a quiet moment could pick them, and on a loaded machine
         a parallel call of 20 us of work can wait milliseconds for a core.
         """
-        threads, B, P = numba.get_num_threads(), X.shape[0], self.packed
+        threads, B, P = self.threads, X.shape[0], self.packed
         threaded = threads > 1 and B * self.macs >= PARALLEL_WORK
         if self.int8:
             names = ["serial"] + (["parallel"] if threaded else [])
@@ -105,7 +109,12 @@ class FusedModel:
                 and X.shape[0] and X.shape[1] == self.in_features and X.flags.c_contiguous):
             X = np.ascontiguousarray(validate.array(X, "X", ndim=2, width=self.in_features,
                                                     where=where, dtype=dtype))   # (B, in)
-        name, threads = self.design(X), numba.get_num_threads()
+        name = None if dispatch.forcing() else self._names.get(X.shape[0])
+        if name is None:
+            name = self.design(X)
+            if len(self._names) < 64 and not dispatch.forcing():
+                self._names[X.shape[0]] = name
+        threads = self.threads
         if self.int8:
             codes, Y, finite = fused.run_int8(X, self.packed, name, threads)
             codes = codes.view(self.out_dtype)                           # (B, out)
