@@ -56,3 +56,13 @@ def test_quick_run_measures_every_target():
     assert all(0 <= v <= 1 for r in rows[:5] for k in r["keys"] for v in r[k])
     json.dumps(rows)                                              # what --json prints
     assert "GPTQ of one 512 x 512 layer" in bench.format_table(rows)
+
+
+def test_sparsegpt_against_a_harmless_magnitude_pruning_is_not_decided():
+    row = {"dataset": "digits", "float_mean": 0.97, "float_std": 0.004}
+    for k, mean, std in (("magnitude50", 0.968, 0.005), ("sparsegpt50", 0.966, 0.0),
+                         ("magnitude24", 0.90, 0.01), ("sparsegpt24", 0.95, 0.0),
+                         ("outlier_tensor8", 0.5, 0.0), ("cle_bc_tensor8", 0.9, 0.0)):
+        row[k + "_mean"], row[k + "_std"] = mean, std
+    t = bench._targets(row)
+    assert t["sparsegpt50 > magnitude50"] is None and t["sparsegpt24 > magnitude24"] is True

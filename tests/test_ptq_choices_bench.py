@@ -23,6 +23,10 @@ def test_quick_run_has_every_cell_and_never_reads_the_test_set(monkeypatch):
     for lam, lr in bench.ADA_GRID:                                # the AdaRound grid
         assert np.isfinite(row[f"ada l{lam} r{lr} W4 all"][0])
         assert f"ada l{lam} r{lr} W4 512" not in row             # all rows only
+    for head in bench.SPARSITY:                                   # SparseGPT, both targets
+        assert np.isfinite(row[f"sparsegpt {head} all"][0])
+        assert np.isfinite(row[f"sparsegpt_sym {head} all"][0])
     text = bench.format_table(rows)
     assert "validation split" in text and "gptq_sym" in text and "AdaRound grid: l0.01 r0.02" in text
+    assert "S2:4 all" in text and "sparsegpt_sym" in text
     json.dumps(rows)

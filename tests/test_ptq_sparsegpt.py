@@ -71,6 +71,23 @@ def test_sparsegpt_net_attaches_masks_and_deploys():
     np.testing.assert_allclose(model(X), pruned(X).data, rtol=1e-4, atol=1e-4)
 
 
+def test_asymmetric_sparsegpt_net_aims_at_the_float_outputs():
+    # the first layer sees the float inputs (the same either way); a later layer's W* repairs
+    # the earlier layers' error, so the pruned net's logits are closer to the float net's
+    rng = np.random.default_rng(1)
+    net = MLP([16, 32, 32, 4], seed=1)
+    X = rng.standard_normal((256, 16)).astype(np.float32)
+    asym, sym = sparsegpt_net(net, X, 0.6), sparsegpt_net(net, X, 0.6, asymmetric=False)
+    np.testing.assert_array_equal(asym[0].W.data, sym[0].W.data)
+    assert not np.array_equal(asym[2].W.data, sym[2].W.data)
+    for pruned in (asym, sym):
+        assert all((b.dense.W.data[b.dense.W.mask == 0] == 0).all() for b in dense_blocks(pruned))
+    error = {k: np.linalg.norm(m(X).data - net(X).data) for k, m in (("a", asym), ("s", sym))}
+    assert error["a"] < error["s"]
+    with pytest.raises(TypeError, match="asymmetric"):
+        sparsegpt_net(net, X, 0.5, asymmetric="yes")
+
+
 def test_bad_inputs_are_named():
     W, X = _layer(4)
     H = X.T @ X

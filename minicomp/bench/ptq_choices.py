@@ -1,8 +1,9 @@
 """``minicomp bench ptq_choices``: how the post-training defaults were chosen, on validation.
 
 The defaults of :mod:`minicomp.ptq` (calibrate on every training row,
-AdaRound's 2,000 iterations, GPTQ's asymmetric calibration) are choices,
-so they are made on a validation split and never on the test set. This
+AdaRound's 2,000 iterations and its lam and lr, GPTQ's and SparseGPT's
+asymmetric calibration) are choices, so they are made on a validation
+split and never on the test set. This
 benchmark is that experiment, rerunnable: MNIST-1D with 20 % of the
 training part held out (``load_mnist1d(validation=0.2)``), an MLP trained
 on the rest with each seed (hidden 64-64: SGD 0.05, momentum 0.9, weight
@@ -16,7 +17,10 @@ and 4 bits, calibrated on 512 training rows or on all of them:
 - ``ada500`` / ``ada2000``: AdaRound with 500 / 2,000 iterations;
 - ``ada l{lam} r{lr}``: AdaRound (2,000 iterations) over the grid
   :data:`ADA_GRID` of its regulariser weight and learning rate, 64-64 and
-  all rows only (its defaults, ``lam`` 0.1 and ``lr`` 0.2).
+  all rows only (its defaults, ``lam`` 0.1 and ``lr`` 0.2);
+- ``sparsegpt_sym`` / ``sparsegpt``: SparseGPT one-shot at 50 % (``S50``) and
+  2:4 (``S2:4``), each layer matching its own outputs / the float net's
+  (:func:`~minicomp.ptq.sparsegpt_net`'s ``asymmetric``), all rows only.
 
 Each cell is the drop of validation accuracy against the float net, in
 points, mean ± std over the seeds. The test set is never read.
@@ -28,7 +32,7 @@ import numpy as np
 from ..data import load_mnist1d
 from ..nn import MLP
 from ..optim import SGD, CosineLR
-from ..ptq import adaround_mlp, gptq_mlp
+from ..ptq import adaround_mlp, gptq_mlp, sparsegpt_net
 from ..quant import quantize_mlp
 from ..train import evaluate, fit
 
@@ -45,6 +49,7 @@ METHODS = {
 }
 
 ADA_GRID = [(lam, lr) for lam in (0.01, 0.1, 1.0) for lr in (0.02, 0.2)]   # (lam, lr)
+SPARSITY = {"S50": {"amount": 0.5}, "S2:4": {"nm": (2, 4)}}      # SparseGPT, one-shot
 
 
 def one_net(name: str, seed: int, quick: bool, data) -> dict:
@@ -69,6 +74,10 @@ def one_net(name: str, seed: int, quick: bool, data) -> dict:
                                      lam=lam, seed=seed)
                 r[f"ada l{lam} r{lr} W{bits} {cal}"] = evaluate(model, *data.validation)[
                     "accuracy"]
+        for head, kw in SPARSITY.items() if cal == "all" else ():
+            for method, asym in (("sparsegpt_sym", False), ("sparsegpt", True)):
+                model = sparsegpt_net(net, X, asymmetric=asym, **kw)
+                r[f"{method} {head} {cal}"] = evaluate(model, *data.validation)["accuracy"]
     return r
 
 
@@ -95,12 +104,12 @@ def format_table(rows) -> str:
     for r in rows:
         lines.append(f"MNIST-1D validation split, MLP hidden {r['net']}, seeds {r['seeds']}: "
                      f"float {np.mean(r['float']):.4f}; drop vs float in points, mean ± std")
-        cells = [k for k in r if " W" in k]
+        cells = [k for k in r if k.endswith((" 512", " all"))]
         grid = [f"ada l{lam} r{lr}" for lam, lr in ADA_GRID]
-        for head in sorted({k[k.index(" W") + 1:] for k in cells}):
+        for head in sorted({" ".join(k.split()[-2:]) for k in cells}):
             lines.append(f"  {head:<8} " + "  ".join(
                 f"{m} {r[f'{m} {head}'][0]:+.2f}±{r[f'{m} {head}'][1]:.2f}"
-                for m in METHODS if f"{m} {head}" in r))
+                for m in (*METHODS, "sparsegpt_sym", "sparsegpt") if f"{m} {head}" in r))
             if f"{grid[0]} {head}" in r:
                 lines.append(f"  {'':<8} AdaRound grid: " + "  ".join(
                     f"{m[4:]} {r[f'{m} {head}'][0]:+.2f}±{r[f'{m} {head}'][1]:.2f}"

@@ -36,7 +36,7 @@ from ..prune.mask import apply_mask, mask_from_scores
 from ..prune.nm import check_nm, nm_mask
 from ..quant.granularity import quantize_tensor
 from ..quant.uniform import check_finite, qrange
-from .gptq import check_hessian, column_loop, inverse_cholesky
+from .gptq import asymmetric_target, check_hessian, column_loop, inverse_cholesky
 from .layerwise import layer_inputs
 
 
@@ -118,7 +118,7 @@ def sparsegpt(W, H, amount=None, nm=None, bits: int | None = None, damp: float =
 
 
 def sparsegpt_net(net, X_calib, amount=None, nm=None, bits: int | None = None,
-                  damp: float = 0.01, block_size: int = 128):
+                  damp: float = 0.01, block_size: int = 128, asymmetric: bool = True):
     """A copy of ``net`` with every Dense layer pruned by :func:`sparsegpt`, sequentially.
 
     Each layer's Hessian is :math:`2\\tilde X^\\top \\tilde X` of its inputs in the
@@ -126,10 +126,18 @@ def sparsegpt_net(net, X_calib, amount=None, nm=None, bits: int | None = None,
     the masks are attached as in :mod:`minicomp.prune` (``W.mask``), so
     fine-tuning, :func:`minicomp.prune.size_report` and
     :func:`minicomp.deploy.to_inference` treat the result as any pruned net.
+    ``asymmetric`` (default) prunes :func:`~minicomp.ptq.gptq.asymmetric_target`'s
+    :math:`W^*`, so each layer aims at the float net's outputs (as
+    :func:`~minicomp.ptq.gptq.gptq_mlp` does); ``False`` matches each layer's
+    own outputs on the pruned net's inputs (the paper's loop). Chosen on
+    validation (``minicomp bench ptq_choices``).
     """
     masks = []
+    asymmetric = validate.flag(asymmetric, "asymmetric", where="sparsegpt_net")
 
     def update(k, W, X, X_seen):
+        if asymmetric:
+            W = asymmetric_target(W, X, X_seen, damp, "sparsegpt_net")
         W_new, mask = sparsegpt(W, 2 * X_seen.T @ X_seen, amount, nm, bits, damp, block_size)
         masks.append(mask)
         return W_new
