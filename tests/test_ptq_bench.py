@@ -63,6 +63,6 @@ def test_sparsegpt_against_a_harmless_magnitude_pruning_is_not_decided():
     for k, mean, std in (("magnitude50", 0.968, 0.005), ("sparsegpt50", 0.966, 0.0),
                          ("magnitude24", 0.90, 0.01), ("sparsegpt24", 0.95, 0.0),
                          ("outlier_tensor8", 0.5, 0.0), ("cle_bc_tensor8", 0.9, 0.0)):
-        row[k + "_mean"], row[k + "_std"] = mean, std
+        row[k], row[k + "_mean"], row[k + "_std"] = [mean], mean, std
     t = bench._targets(row)
     assert t["sparsegpt50 > magnitude50"] is None and t["sparsegpt24 > magnitude24"] is True
