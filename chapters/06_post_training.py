@@ -359,7 +359,10 @@ for d in ("digits", "mnist1d"):
 # retraining, compensating the removed weights keeps more accuracy than
 # magnitude pruning, by far with the rigid 2:4 pattern. On digits, which
 # has more slack, compare the gap with the spread over seeds before
-# calling it a difference.
+# calling it a difference. (`sparsegpt_net`, like `gptq_mlp`, prunes
+# section 2's $W^*$ of each layer by default, aiming at the float net's
+# outputs; `minicomp bench ptq_choices` is where that default was chosen,
+# on validation.)
 
 # %% [markdown]
 # ## 4. AdaRound: learn up or down
