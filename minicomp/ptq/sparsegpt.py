@@ -22,7 +22,10 @@ Frantar, E., Alistarh, D. (2023). SparseGPT: Massive Language Models Can Be
 Accurately Pruned in One-Shot. ICML. arXiv:2301.00774.
 
 Deviations: float64; the mask block for unstructured sparsity is the lazy
-batch (``block_size``), as in the reference code's default.
+batch (``block_size``), as in the reference code's default;
+:func:`sparsegpt_net` by default prunes each layer's
+:func:`~minicomp.ptq.gptq.asymmetric_target` (aiming at the float net's
+outputs, as GPTAQ does for GPTQ), not the layer's own weights.
 """
 from __future__ import annotations
 
