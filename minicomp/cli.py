@@ -113,7 +113,7 @@ BENCHMARKS = {
     "formats": "format bit-exactness; 2:4, ternary, CSR, int8 kernels vs BLAS (--quick: < 1 min)",
     "ptq": "post-training reconstruction targets over 3 seeds, bit widths over 10 (~35 min; "
            "--quick: < 1 min)",
-    "ptq_choices": "how the ptq defaults were chosen: validation drops (~6 min)",
+    "ptq_choices": "how the ptq defaults were chosen: validation drops (~12 min)",
     "structure": "the structure targets: searches, NAS on MNIST-1D, low rank, folding (~5 min; "
                  "--quick: < 30 s)",
 }

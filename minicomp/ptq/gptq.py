@@ -243,8 +243,8 @@ def gptq_mlp(net, X_calib, bits: int = 4, bits_a: int | None = 8,
     (``minicomp bench ptq_choices``: MNIST-1D, calibration on all training
     rows, drop of validation accuracy vs float in points, 6 seeds for 64-64,
     3 for 256-256): W3A8 64-64 original 2.98, asymmetric 3.00; W4A8 0.79
-    vs 0.52; W3A8 256-256 1.67 vs 1.46; on 512 calibration rows the gap is
-    wider (W3A8 64-64 4.08 vs 3.21, 256-256 2.46 vs 1.42). ``act_order``
+    vs 0.52; W3A8 256-256 1.92 vs 1.25; on 512 calibration rows the gap is
+    wider (W3A8 64-64 4.08 vs 3.21, 256-256 2.58 vs 1.75). ``act_order``
     helped at 3 bits and hurt at 4 (64-64: 2.02 and 0.83), so it stays off.
 
     Examples

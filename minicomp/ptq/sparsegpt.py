@@ -133,7 +133,9 @@ def sparsegpt_net(net, X_calib, amount=None, nm=None, bits: int | None = None,
     :math:`W^*`, so each layer aims at the float net's outputs (as
     :func:`~minicomp.ptq.gptq.gptq_mlp` does); ``False`` matches each layer's
     own outputs on the pruned net's inputs (the paper's loop). Chosen on
-    validation (``minicomp bench ptq_choices``).
+    validation (``minicomp bench ptq_choices``: MNIST-1D, drop vs float in
+    points; 64-64, 6 seeds: 50 % 2.79 vs 4.83, 2:4 7.48 vs 10.44; 256-256,
+    3 seeds: 1.08 vs 1.67, 2.25 vs 4.46).
     """
     masks = []
     asymmetric = validate.flag(asymmetric, "asymmetric", where="sparsegpt_net")
