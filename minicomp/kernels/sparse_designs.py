@@ -17,9 +17,11 @@ call (see the project notes ``shared/references/kernel-probe-findings.md``):
   faster) and **unsigned** indices (uint16 up to 65,536 inputs), so Numba
   emits no negative-index wrap-around code (2--3x faster). ``rowdot_vec_*``
   is the same dot as one loop with ``fastmath`` reassociation, which the
-  compiler turns into vector gathers (``vgatherdps``): slower on Zen 4,
-  faster at batch 1 on a Zen 5 (1.0--1.2x serial, 1.0--1.25x parallel,
-  784x300 to 4096x4096, one interleaved run): dispatch measures both.
+  compiler turns into vector gathers (``vgatherdps``; the flags sit on the
+  kernel, as Numba drops an inlined callee's): slower on Zen 4; on a Zen 5
+  at batch 1, 1.0--1.2x faster serial and 1.0--1.25x parallel for rows of
+  tens of stored weights or more (784x300 to 4096x4096, 50--95 % sparse,
+  one interleaved run), several times slower at 99 %: dispatch measures.
 - *AXPY over the batch* (``axpy_*``, larger batches): with the input
   transposed, ``X^T`` (in, B), output row ``i`` is
   ``Σ_k data_k · X^T[indices_k, :]``, contiguous vector updates across the
@@ -155,13 +157,14 @@ def _rowdot_vec_rows(X, data, indices, indptr, Y, i0, i1):
             Y[b, i] = _row_dot_vec(data, indices, x, np.uintp(indptr[i]), np.uintp(indptr[i + 1]))
 
 
-@njit(cache=True, boundscheck=False)
+# fastmath on the kernel itself: Numba's inline="always" drops the inlined callee's flags
+@njit(cache=True, fastmath={"contract", "reassoc"}, boundscheck=False)
 def rowdot_vec_serial(X, data, indices, indptr, Y):
     """Row gather-dot as one reassociated loop (vector gathers where the CPU has fast ones)."""
     _rowdot_vec_rows(X, data, indices, indptr, Y, 0, Y.shape[1])
 
 
-@njit(cache=True, parallel=True, boundscheck=False)
+@njit(cache=True, parallel=True, fastmath={"contract", "reassoc"}, boundscheck=False)
 def rowdot_vec_parallel(X, data, indices, indptr, Y, chunks):
     """:func:`rowdot_vec_serial` over ``chunks`` contiguous runs of outputs."""
     n = Y.shape[1]
