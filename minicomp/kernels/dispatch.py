@@ -22,8 +22,9 @@ design waits for a descheduled thread (a scheduler tick, ~8 ms) and the
 caller pays that too. A measurement with a stall is repeated once (a
 virtual machine hiccups now and then) and the second one decides. After
 the decision, :func:`observe` watches the winner's calls: if after :data:`WATCH` calls
-their mean exceeds the runner-up's measured time (stalls the measurement
-missed), it is banned for that key and the next call decides again.
+their mean exceeds the measured time of a design preferred to it (stalls
+the measurement missed), it is banned for that key and the next call
+decides again.
 
 The winner is kept in memory and, when no design stalled while it was
 measured (a busy machine's verdict is for this process only), in a small
@@ -66,15 +67,15 @@ MARGIN = 0.1        # a later design must beat an earlier one by 10 % (noise; th
                     # puts first what is safer, e.g. serial on small work)
 STALL = 10.0        # a run > STALL x the median is a stall: score the mean, not the median
 STALL_MIN = 1e-3    # ... if it also lasts over 1 ms (a descheduled thread; not an interrupt)
-WATCH = 50          # observe(): after 50 calls, a winner whose mean time exceeds the runner-up's
-                    # is banned (its stalls cost the caller more than the other design would)
+WATCH = 50          # observe(): after 50 calls, a winner whose mean time exceeds that of a
+                    # design preferred to it is banned (its stalls cost more than that one)
 
 _lock = threading.Lock()
 # os.environ's bytes dict on POSIX: a lookup in 20 ns, not 800 (remembered() is per call)
 _ENV = getattr(os.environ, "_data", None) if os.name == "posix" else None
 _memory: dict = {}          # (family, key tuple) -> winner name
 _log: list = []             # decisions, in the order made (for explain())
-_watch: dict = {}           # (family, key) -> [runner-up's s, calls, seconds] of the winner
+_watch: dict = {}           # (family, key) -> [a preferred design's s, calls, seconds] of the winner
 _banned: dict = {}          # (family, key) -> designs that stalled there
 _file: dict = {"path": None, "entries": None}      # the cache file as last read
 
@@ -233,33 +234,37 @@ def _decide(family: str, key: tuple, designs: dict) -> str:
         entry = _file["entries"].get(name)
         if entry and entry["winner"] in designs and set(entry.get("times", ())) == set(designs):
             _memory[family, key] = entry["winner"]
-            _watch[family, key] = _watch_entry(entry["times"], entry["winner"])
+            _watch[family, key] = _watch_entry(entry["times"], entry["winner"], designs)
             return _record(family, text, entry["times"], entry["winner"], "cache")
     times, stalled = _time(designs)
     if stalled:                     # one hiccup is not a verdict: measure again, once
         times, stalled = _time(designs)
     best = min(times.values())
     winner = next(n for n, t in times.items() if t <= best * (1 + MARGIN))
-    _memory[family, key], _watch[family, key] = winner, _watch_entry(times, winner)
+    _memory[family, key], _watch[family, key] = winner, _watch_entry(times, winner, designs)
     if path is not None and not stalled:          # a busy machine's verdict stays in memory
         with contextlib.suppress(OSError):
             _file.update(path=path, entries=write(path, name, {"winner": winner, "times": times}))
     return _record(family, text, times, winner, "measured")
 
 
-def _watch_entry(times: dict, winner: str) -> list:
-    """``[runner-up's seconds, calls, seconds]`` for :func:`observe` (inf: no runner-up)."""
-    return [min((t for n, t in times.items() if n != winner), default=math.inf), 0, 0.0]
+def _watch_entry(times: dict, winner: str, order) -> list:
+    """``[seconds, calls, seconds]`` for :func:`observe`: the best measured time of the
+    designs the caller prefers to the winner (listed before it: serial before parallel);
+    inf if none (the winner is the safest design: nothing to fall back to)."""
+    safer = list(order)[:list(order).index(winner)]
+    return [min((times[n] for n in safer if n in times), default=math.inf), 0, 0.0]
 
 
 def observe(family: str, key: tuple, seconds: float) -> bool:
     """Report how long one call of the design chosen for ``(family, key)`` took.
 
     Once :data:`WATCH` calls have been seen, if their mean time exceeds the
-    runner-up's measured time (the winner stalls more than the decision saw:
-    a parallel design on a busy machine), that design is banned for this
-    key (logged with source ``"stalled"``) and the next :func:`choose`
-    decides again among the others. Costs a dict lookup. Returns whether
+    measured time of a design the caller prefers (listed before the winner,
+    e.g. a serial one: the winner stalls more than the decision saw, a
+    parallel design on a busy machine), the winner is banned for this key
+    (logged with source ``"stalled"``) and the next :func:`choose` decides
+    again among the others. Costs a dict lookup. Returns whether
     this call banned it (a caller that kept the decision forgets it).
     """
     w = _watch.get((family, key))
