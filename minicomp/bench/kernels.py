@@ -8,12 +8,13 @@ layer built once (its :class:`~minicomp.kernels.sparse.SparseKernel` runs
 the design :mod:`minicomp.kernels.dispatch` picked by measurement on the
 first call, column ``kernel``), and ``fm``: the feature-major kernel
 (``SparseKernel(csr, "feature")``) on pre-transposed activations (what a
-model keeping that layout between layers pays). All ratios come from one process run, each time the median of grouped
-samples after a short pause (so the previous library's spinning threads
-idle). It adds the geometric means over the grid, the cold compile time of
-all sparse kernels and the warm import + first call (fresh processes), the
-issue's targets (met or not), and the int8 rows of
-:mod:`minicomp.bench.int8` when that module exists.
+model keeping that layout between layers pays). All ratios come from one
+process run, each time the median of grouped samples after a short pause
+(so the previous library's spinning threads idle). It adds the geometric
+means over the grid, the cold compile time of all sparse kernels and the
+warm import + first call (fresh processes), the issue's targets (met or
+not), and the int8 rows of :mod:`minicomp.bench.int8` when that module
+exists.
 
 ``quick``: 784→300 and 1024→1024, batch 1 and 32, sparsity 0.9 and 0.99.
 """

@@ -28,11 +28,12 @@ decides again.
 
 The winner is kept in memory and, when no design stalled while it was
 measured (a busy machine's verdict is for this process only), in a small
-JSON file next to Numba's cache (:func:`cache_path`), keyed by the CPU (model, vector features) and the
-minicomp and Numba versions; a corrupt or foreign file is ignored and
-rewritten. Writes go to a temporary file then ``os.replace``, under an
-advisory lock, so concurrent processes never leave a half-written file. Keys
-are *bucketed* (layer shape, :func:`batch_bucket`, :func:`density_bucket`).
+JSON file next to Numba's cache (:func:`cache_path`), keyed by the CPU
+(model, vector features) and the minicomp and Numba versions; a corrupt
+or foreign file is ignored and rewritten. Writes go to a temporary file
+then ``os.replace``, under an advisory lock, so concurrent processes never
+leave a half-written file. Keys are *bucketed* (layer shape,
+:func:`batch_bucket`, :func:`density_bucket`).
 
 Environment: ``MINICOMP_KERNEL`` forces designs, ``family:name`` items
 separated by commas (``sparse:rowdot_serial,int8:blocked``; a bare ``name``
@@ -75,7 +76,7 @@ _lock = threading.Lock()
 _ENV = getattr(os.environ, "_data", None) if os.name == "posix" else None
 _memory: dict = {}          # (family, key tuple) -> winner name
 _log: list = []             # decisions, in the order made (for explain())
-_watch: dict = {}           # (family, key) -> [a preferred design's s, calls, seconds] of the winner
+_watch: dict = {}           # (family, key) -> [preferred design's s, calls, s] of the winner
 _banned: dict = {}          # (family, key) -> designs that stalled there
 _file: dict = {"path": None, "entries": None}      # the cache file as last read
 
@@ -256,7 +257,7 @@ def _watch_entry(times: dict, winner: str, order) -> list:
     return [min((times[n] for n in safer if n in times), default=math.inf), 0, 0.0]
 
 
-def observe(family: str, key: tuple, seconds: float) -> bool:
+def observe(family: str, key: tuple, seconds: float, design: str | None = None) -> bool:
     """Report how long one call of the design chosen for ``(family, key)`` took.
 
     Once :data:`WATCH` calls have been seen, if their mean time exceeds the
@@ -265,11 +266,12 @@ def observe(family: str, key: tuple, seconds: float) -> bool:
     parallel design on a busy machine), the winner is banned for this key
     (logged with source ``"stalled"``) and the next :func:`choose` decides
     again among the others. Costs a dict lookup. Returns whether
-    this call banned it (a caller that kept the decision forgets it).
+    the design is banned now (a caller that kept the decision forgets it):
+    by this call, or earlier if ``design`` names it (another caller's calls).
     """
     w = _watch.get((family, key))
     if w is None:
-        return False
+        return design is not None and design in _banned.get((family, key), ())
     w[1] += 1
     w[2] += seconds
     if w[1] >= WATCH and w[2] > w[0] * w[1]:

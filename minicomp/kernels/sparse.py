@@ -106,10 +106,10 @@ def candidates(batch: int, nnz: int = 0, threads: int | None = None,
     """The designs timed for this call, in preference order (the first wins near-ties).
 
     ``layout="row"``: row gather-dot up to batch 32 (its vectorized form
-    below batch 4), AXPY from batch 2 (first from batch 4); ``"feature"``: the feature-major ones. Serial
-    first: a parallel one must be faster by :data:`~minicomp.kernels.dispatch.MARGIN`,
-    else it holds a second core for nothing; none with one Numba thread
-    (``nnz`` is unused, kept for the old signature).
+    below batch 4), AXPY from batch 2 (first from batch 4); ``"feature"``:
+    the feature-major ones. Serial first: a parallel one must be faster by
+    :data:`~minicomp.kernels.dispatch.MARGIN`, else it holds a second core
+    for nothing; none with one Numba thread (``nnz`` is unused).
 
     >>> candidates(1, threads=2)
     ['rowdot_serial', 'rowdot_vec_serial', 'rowdot_parallel', 'rowdot_vec_parallel']
@@ -173,7 +173,7 @@ class SparseKernel:
         self.csr, self.shape = kernel_arrays(csr), tuple(csr.shape)
         self.layout = validate.choice(layout, "layout", ("row", "feature"), where="SparseKernel")
         self.family = "sparse" if layout == "row" else "sparse_fm"
-        self._plans: dict = {}                                 # batch -> (run, key, watched)
+        self._plans: dict = {}                         # batch -> (run, key, watched name)
 
     def __call__(self, X) -> np.ndarray:
         (out_features, in_features), row = self.shape, self.layout == "row"
@@ -187,12 +187,12 @@ class SparseKernel:
         elif batch and out_features:
             plan = None if dispatch.forcing() else self._plans.get(batch)
             run, key, watched = plan or self._plan(X, Y)
-            if not watched:
+            if watched is None:
                 run(X, Y)
                 return Y
             t0 = time.perf_counter()
             run(X, Y)
-            if dispatch.observe(self.family, key, time.perf_counter() - t0):
+            if dispatch.observe(self.family, key, time.perf_counter() - t0, watched):
                 self._plans.clear()                            # banned: decide again
         return Y
 
@@ -217,7 +217,7 @@ class SparseKernel:
         names = candidates(batch, csr.nnz, threads, self.layout)
         name = dispatch.choose(self.family, key, {
             n: (lambda run=self._runner(n, threads): run(X, Y)) for n in names})
-        plan = (self._runner(name, threads), key, name in PARALLEL)
+        plan = (self._runner(name, threads), key, name if name in PARALLEL else None)
         if len(self._plans) < 64 and not dispatch.forcing():   # per exact batch size
             self._plans[batch] = plan
         return plan
