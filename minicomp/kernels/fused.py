@@ -223,7 +223,7 @@ def int8_loops_parallel(X, qio, meta, W, chan, codes, Y, threads):
 
 
 # ------------------------------------------------------------------------- sparse
-@njit(inline="always", fastmath={"contract"}, boundscheck=False)
+@njit(inline="always", boundscheck=False)
 def _gather_dot(data, indices, h, x0, lo, hi):
     """Σ_k data[k] h[x0 + indices[k]] over k in [lo, hi), four accumulators."""
     a0 = a1 = a2 = a3 = np.float32(0.0)

@@ -36,8 +36,11 @@ call (see the project notes ``shared/references/kernel-probe-findings.md``):
 
 Parallel designs run one parallel region over contiguous chunks (a thread
 start costs 5--10 µs, so on small layers the serial ones win). Only the
-``contract`` and ``reassoc`` fast-math flags are used, so NaN and inf
-propagate as in NumPy; the summation order differs between designs
+``rowdot_vec_*`` kernels use fast-math flags, ``contract`` and ``reassoc``
+(NaN and inf still propagate as in NumPy); Numba lowers an inlined helper
+with the flags of the kernel being compiled, not its own (the assembly of
+the AXPY and 4-accumulator kernels has no FMA; flags on the AXPY kernels
+measured no faster). The summation order differs between designs
 (results agree to rounding, each is tested against the twin).
 
 Compilation: top-level ``@njit(cache=True)`` functions (cached closures
@@ -101,7 +104,7 @@ defer_scipy_import()
 
 
 # ---------------------------------------------------------------- row gather-dot
-@njit(inline="always", fastmath={"contract"}, boundscheck=False)
+@njit(inline="always", boundscheck=False)
 def _row_dot(data, indices, x, lo, hi):
     """Σ_k data[k] · x[indices[k]] over k in [lo, hi), four accumulators."""
     a0 = a1 = a2 = a3 = np.float32(0.0)
@@ -140,7 +143,7 @@ def rowdot_parallel(X, data, indices, indptr, Y, chunks):
         _rowdot_rows(X, data, indices, indptr, Y, c * n // chunks, (c + 1) * n // chunks)
 
 
-@njit(inline="always", fastmath={"contract", "reassoc"}, boundscheck=False)
+@njit(inline="always", boundscheck=False)       # the flags are on its kernels
 def _row_dot_vec(data, indices, x, lo, hi):
     """Σ_k data[k] · x[indices[k]], reassociated: the compiler may vectorize (gathers)."""
     acc = np.float32(0.0)
@@ -173,7 +176,7 @@ def rowdot_vec_parallel(X, data, indices, indptr, Y, chunks):
 
 
 # ---------------------------------------------------------------- AXPY over the batch
-@njit(inline="always", fastmath={"contract", "reassoc"}, boundscheck=False)
+@njit(inline="always", boundscheck=False)
 def _axpy_row(XT, data, indices, lo, hi, a):
     """``a[:] = Σ_k data[k] · XT[indices[k], :]`` over k in [lo, hi)."""
     nb = a.shape[0]
