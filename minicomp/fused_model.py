@@ -77,6 +77,7 @@ class FusedModel:
         self.family = "fused_int8" if self.int8 else "fused_sparse"
         self.threads = numba.get_num_threads()          # read once: 600 ns a call
         self._names: dict = {}                          # batch -> design, once decided
+        self._dtypes = (np.float32, np.float64) if self.int8 else (np.float32,)
         self.macs = sum(m.w_q.size if self.int8 else m.csr.nnz for m in layers)   # per example
 
     def designs(self, X) -> dict:
@@ -105,7 +106,8 @@ class FusedModel:
         """``(codes, Y)`` for ``X`` (batch, in): the last layer's codes (int8; None for sparse)
         and the float32 outputs (batch, out). ``where`` names the caller in errors."""
         dtype = np.float64 if self.int8 else np.float32
-        if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype in (np.float32, np.float64)
+        # int8 takes float32 or float64 as is; sparse casts float64 (one compiled variant)
+        if not (type(X) is np.ndarray and X.ndim == 2 and X.dtype in self._dtypes
                 and X.shape[0] and X.shape[1] == self.in_features and X.flags.c_contiguous):
             X = np.ascontiguousarray(validate.array(X, "X", ndim=2, width=self.in_features,
                                                     where=where, dtype=dtype))   # (B, in)

@@ -147,6 +147,9 @@ def test_sparse_model_fused_is_allclose_to_layer_by_layer(batch):
     expected = model.predict(Xb, fused=False)
     np.testing.assert_allclose(model.predict(Xb), expected, rtol=1e-5, atol=1e-5)
     np.testing.assert_allclose(model(Xb.astype(np.float64)), expected, rtol=1e-5, atol=1e-5)
+    # float64 is cast to float32 first (one compiled variant, the one warm-up builds): the
+    # same outputs bit for bit
+    np.testing.assert_array_equal(model.predict(Xb.astype(np.float64)), model.predict(Xb))
     assert model.forward_int is not None and not model.int8
 
 
