@@ -348,8 +348,8 @@ for B in (1, 32):
 # **The cost around the call.** At batch 1 and 99 % sparsity a 784→300
 # layer has about 2,400 stored weights: a microsecond or so of
 # arithmetic. Python around the kernel (checking the arrays, computing
-# the dispatch key, looking the decision up, allocating the output) costs
-# as much again. `sparse_linear` pays all of it on every call;
+# the dispatch key, looking the decision up, allocating the output) can
+# cost as much or more. `sparse_linear` pays all of it on every call;
 # `S.SparseKernel(csr)` (what `SparseDense` holds) checks the CSR once
 # and remembers each batch size's design, so a call is the input check,
 # the allocation and the compiled call.

@@ -75,7 +75,7 @@ class FusedModel:
             self.key = tuple((m.csr.shape, dispatch.density_bucket(m.csr.nnz, np.prod(
                 m.csr.shape))) for m in layers)
         self.family = "fused_int8" if self.int8 else "fused_sparse"
-        self.threads = numba.get_num_threads()          # read once: 600 ns a call
+        self.threads = numba.get_num_threads()          # read once: costly per call
         self._names: dict = {}                          # batch -> design, once decided
         self._dtypes = (np.float32, np.float64) if self.int8 else (np.float32,)
         self.macs = sum(m.w_q.size if self.int8 else m.csr.nnz for m in layers)   # per example

@@ -41,7 +41,7 @@ The bits targets (item 1) are judged on **10 seeds** per net (rows
 ``digits bits`` and ``mnist1d bits``: the 3 seeds above and 7 more nets
 trained for item 1 only; the larger MLP below): the drops they compare are
 about a point, and so is their spread over seeds, so 3 seeds cannot decide
-them (the number was fixed before measuring).
+them (the number was fixed before any 10-seed run).
 
 A **larger MLP** (MNIST-1D, hidden 256-256, 30 epochs, batch 64) is
 trained with each of the 10 seeds (bits 4, 3, 2). **Speed**:
@@ -79,7 +79,7 @@ from .timing import median_time, one_blas_thread
 DATASETS = ("digits", "mnist1d")
 # the bits targets compare drops of about a point whose spread over seeds is about a point
 # (chapter 06, minicomp bench ptq_choices): 3 seeds cannot decide them, so they are measured
-# on 10 (fixed before measuring; the 3-seed rows show the same keys for reference)
+# on 10 (fixed before any 10-seed run; the 3-seed rows show the same keys for reference)
 BITS_SEEDS = 10
 
 

@@ -253,7 +253,8 @@ def _watch_entry(times: dict, winner: str, order) -> list:
     """``[seconds, calls, seconds]`` for :func:`observe`: the best measured time of the
     designs the caller prefers to the winner (listed before it: serial before parallel);
     inf if none (the winner is the safest design: nothing to fall back to)."""
-    safer = list(order)[:list(order).index(winner)]
+    order = list(order)
+    safer = order[:order.index(winner)]
     return [min((times[n] for n in safer if n in times), default=math.inf), 0, 0.0]
 
 

@@ -180,8 +180,8 @@ def _int8_rows(kind, b0, b1, X, qio, meta, W, chan, codes, Y):
 
 
 # The row loops are compiled once (per input dtype) and *called* by the serial and the
-# parallel kernel, not inlined in both: the whole-model kernels' compile fell from 53 to
-# 42 s CPU (each caller still re-optimizes the linked callee: about 2 s per wrapper).
+# parallel kernel, not inlined in both (each caller still re-optimizes the linked callee;
+# `minicomp warmup` prints the compile times).
 @njit(cache=True)
 def _rows_vnni(b0, b1, X, qio, meta, W, chan, codes, Y):
     return _int8_rows(0, b0, b1, X, qio, meta, W, chan, codes, Y)   # kind 0 is a literal

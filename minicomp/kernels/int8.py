@@ -193,7 +193,7 @@ class Int8Kernel:
     def _build(self, w_q) -> dict:
         """Pack the weights for the path; design name -> ``run(x, out)`` on prepared ``x``."""
         args = (self.bias, self.m0, self.rnd, self.shift, self.Z_y, self.lo, self.hi)
-        p, n = self.path, numba.get_num_threads()      # read once (600 ns a call)
+        p, n = self.path, numba.get_num_threads()      # read once: costly per call
         if p == "blocked":
             W = self.W = blocked.pack(w_q)                                  # (out_pad4, in)
             self._prep = None

@@ -145,9 +145,9 @@ class SparseKernel:
     ``SparseKernel(csr)(X)`` equals ``sparse_linear(X, csr)`` (no bias). The
     kernel's index dtypes (:func:`kernel_arrays`) are made once, and each
     batch size's design is found once (its bucket's, measured by
-    :func:`minicomp.kernels.dispatch.choose`), then called directly: about
-    1 µs of Python per call instead of 4, which decides batch 1 and very
-    sparse layers. A stalling design (:func:`~minicomp.kernels.dispatch.observe`)
+    :func:`minicomp.kernels.dispatch.choose`), then called directly: about a
+    microsecond of Python per call (chapter 07 measures it), which decides
+    batch 1 and very sparse layers. A stalling design (:func:`~minicomp.kernels.dispatch.observe`)
     is dropped; ``MINICOMP_KERNEL`` is read on every call, Numba's thread
     count when a batch size is first seen.
 

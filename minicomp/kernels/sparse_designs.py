@@ -18,10 +18,10 @@ call (see the project notes ``shared/references/kernel-probe-findings.md``):
   emits no negative-index wrap-around code (2--3x faster). ``rowdot_vec_*``
   is the same dot as one loop with ``fastmath`` reassociation, which the
   compiler turns into vector gathers (``vgatherdps``; the flags sit on the
-  kernel, as Numba drops an inlined callee's): slower on Zen 4; on a Zen 5
-  at batch 1, 1.0--1.2x faster serial and 1.0--1.25x parallel for rows of
-  tens of stored weights or more (784x300 to 4096x4096, 50--95 % sparse,
-  one interleaved run), several times slower at 99 %: dispatch measures.
+  kernel, as Numba drops an inlined callee's): which is faster depends on
+  the CPU's gathers and the row length (on very sparse rows the vector
+  loop's set-up dominates), so dispatch measures both
+  (``minicomp bench kernels --explain`` prints their times).
 - *AXPY over the batch* (``axpy_*``, larger batches): with the input
   transposed, ``X^T`` (in, B), output row ``i`` is
   ``Σ_k data_k · X^T[indices_k, :]``, contiguous vector updates across the
@@ -39,8 +39,8 @@ start costs 5--10 µs, so on small layers the serial ones win). Only the
 ``rowdot_vec_*`` kernels use fast-math flags, ``contract`` and ``reassoc``
 (NaN and inf still propagate as in NumPy); Numba lowers an inlined helper
 with the flags of the kernel being compiled, not its own (the assembly of
-the AXPY and 4-accumulator kernels has no FMA; flags on the AXPY kernels
-measured no faster). The summation order differs between designs
+the AXPY and 4-accumulator kernels has no FMA). The summation order
+differs between designs
 (results agree to rounding, each is tested against the twin).
 
 Compilation: top-level ``@njit(cache=True)`` functions (cached closures
