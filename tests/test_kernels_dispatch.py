@@ -195,7 +195,9 @@ def test_a_decision_made_while_a_design_stalled_stays_in_memory(cache, monkeypat
     # disk; a single hiccup is measured again, and that calm verdict is written. A fake
     # clock: each call of a design advances it by 0.1 ms, a stall by 30 ms
     clock = {"t": 0.0}
-    monkeypatch.setattr(D, "time", types.SimpleNamespace(perf_counter=lambda: clock["t"]))
+    monkeypatch.setattr(D, "time", types.SimpleNamespace(
+        perf_counter=lambda: clock["t"], process_time=lambda: 0.0,
+        sleep=lambda s: clock.update(t=clock["t"] + s)))       # this thread alone: quiet
 
     def stalling(at):
         state = {"n": 0}
@@ -211,6 +213,39 @@ def test_a_decision_made_while_a_design_stalled_stays_in_memory(cache, monkeypat
     winner = D.choose("demo", (21,), {"a": run, "b": calm})
     assert state["n"] > 40 and winner in ("a", "b") and D.remembered("demo", (21,)) == winner
     assert not cache.exists() or "demo|21" not in json.loads(cache.read_text())["entries"]
+    assert D.explain()[-1]["source"] == "busy"
     run, state = stalling({4})                                     # a single hiccup
     D.choose("demo", (22,), {"a": run, "b": calm})
     assert state["n"] > 33 and "demo|22" in json.loads(cache.read_text())["entries"]
+
+
+def fake_process(monkeypatch, busy_until):
+    """A fake clock where this process's other threads keep one core busy until
+    ``busy_until`` seconds (OpenBLAS's workers spin ~0.1 s after a product)."""
+    clock = {"t": 0.0, "cpu": 0.0}
+
+    def sleep(s):
+        clock["cpu"] += max(0.0, min(s, busy_until - clock["t"]))   # the spinning thread
+        clock["t"] += s
+    monkeypatch.setattr(D, "time", types.SimpleNamespace(
+        perf_counter=lambda: clock["t"], process_time=lambda: clock["cpu"], sleep=sleep))
+
+    def run():                       # a design: 0.1 ms of this thread's work
+        clock["t"] += 1e-4
+        clock["cpu"] += 1e-4
+    return clock, run
+
+
+def test_the_measurement_waits_for_spinning_threads(cache, monkeypatch):
+    clock, run = fake_process(monkeypatch, busy_until=0.1)
+    assert D.choose("demo", (31,), {"a": run, "b": run}) == "a"
+    assert clock["t"] >= 0.1 and D.explain()[-1]["source"] == "measured"   # waited, then timed
+    assert "demo|31" in json.loads(cache.read_text())["entries"]
+
+
+def test_a_decision_among_busy_threads_stays_in_memory(cache, monkeypatch):
+    clock, run = fake_process(monkeypatch, busy_until=1e9)        # a thread that never stops
+    assert D.choose("demo", (32,), {"a": run, "b": run}) == "a"
+    assert D.SETTLE[1] <= clock["t"] < D.SETTLE[1] + 0.1          # gave up after the wait
+    assert D.explain()[-1]["source"] == "busy" and D.remembered("demo", (32,)) == "a"
+    assert not cache.exists() or "demo|32" not in json.loads(cache.read_text())["entries"]

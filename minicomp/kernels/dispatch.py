@@ -26,8 +26,16 @@ their mean exceeds the measured time of a design preferred to it (stalls
 the measurement missed), it is banned for that key and the next call
 decides again.
 
-The winner is kept in memory and, when no design stalled while it was
-measured (a busy machine's verdict is for this process only), in a small
+Before timing, :func:`_settle` waits (at most :data:`SETTLE` [1] s) until no
+other thread of this process keeps a core busy: after each product
+OpenBLAS's worker threads spin for about 0.1 s, and a parallel design timed
+then shares its cores with them (measured: a 1024² int8 product at B=256
+took 2.7 ms instead of 0.45 ms right after a NumPy product, and a decision
+made there picked the serial design for good).
+
+The winner is kept in memory and, when the process was quiet and no design
+stalled while it was measured (a busy machine's verdict is for this
+process only: source ``"busy"``), in a small
 JSON file next to Numba's cache (:func:`cache_path`), keyed by the CPU
 (model, vector features) and the minicomp and Numba versions; a corrupt
 or foreign file is ignored and rewritten. Writes go to a temporary file
@@ -68,6 +76,9 @@ MARGIN = 0.1        # a later design must beat an earlier one by 10 % (noise; th
                     # puts first what is safer, e.g. serial on small work)
 STALL = 10.0        # a run > STALL x the median is a stall: score the mean, not the median
 STALL_MIN = 1e-3    # ... if it also lasts over 1 ms (a descheduled thread; not an interrupt)
+SETTLE = (2e-3, 0.3)    # probe: sleep 2 ms and read this process's CPU time; wait at most
+                        # 0.3 s for its other threads to go idle (OpenBLAS spins ~0.1 s)
+QUIET = 0.25        # ... idle: they used under 0.25 cores while the caller slept
 WATCH = 50          # observe(): after 50 calls, a winner whose mean time exceeds that of a
                     # design preferred to it is banned (its stalls cost more than that one)
 
@@ -143,6 +154,26 @@ def _time(designs: dict) -> tuple[dict, bool]:
         stall = s[-1] > max(STALL * s[len(s) // 2], STALL_MIN)
         out[n], stalled = (sum(s) / len(s) if stall else s[len(s) // 2]), stalled or stall
     return out, stalled
+
+
+def _settle() -> bool:
+    """Wait until the other threads of this process leave the cores alone; whether they did.
+
+    The probe sleeps :data:`SETTLE` [0] s and reads the process's CPU time
+    (all its threads): while the caller sleeps it should barely move. It
+    repeats until that holds (under :data:`QUIET` cores busy) or
+    :data:`SETTLE` [1] s have passed. Other processes are not seen here
+    (their load shows as stalls, see :func:`_time`).
+    """
+    deadline = time.perf_counter() + SETTLE[1]
+    while True:
+        cpu, wall = time.process_time(), time.perf_counter()
+        time.sleep(SETTLE[0])
+        busy = (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9)
+        if busy < QUIET:
+            return True
+        if time.perf_counter() > deadline:
+            return False
 
 
 def _record(family, key, times, winner, source) -> str:
@@ -237,13 +268,17 @@ def _decide(family: str, key: tuple, designs: dict) -> str:
             _memory[family, key] = entry["winner"]
             _watch[family, key] = _watch_entry(entry["times"], entry["winner"], designs)
             return _record(family, text, entry["times"], entry["winner"], "cache")
+    quiet = _settle()
     times, stalled = _time(designs)
     if stalled:                     # one hiccup is not a verdict: measure again, once
+        quiet = _settle()
         times, stalled = _time(designs)
     best = min(times.values())
     winner = next(n for n, t in times.items() if t <= best * (1 + MARGIN))
     _memory[family, key], _watch[family, key] = winner, _watch_entry(times, winner, designs)
-    if path is not None and not stalled:          # a busy machine's verdict stays in memory
+    if stalled or not quiet:                      # a busy machine's verdict stays in memory
+        return _record(family, text, times, winner, "busy")
+    if path is not None:
         with contextlib.suppress(OSError):
             _file.update(path=path, entries=write(path, name, {"winner": winner, "times": times}))
     return _record(family, text, times, winner, "measured")
@@ -288,8 +323,9 @@ def observe(family: str, key: tuple, seconds: float, design: str | None = None) 
 def explain() -> list[dict]:
     """The decisions made in this process, oldest first: dicts of ``family``, ``key`` (the
     cache key string), ``times`` (design -> seconds per call; empty when forced or single),
-    ``winner``, ``source`` (``"measured"``, ``"cache"``, ``"forced"``, ``"single"``, or
-    ``"stalled"``: that winner was banned, see :func:`observe`)."""
+    ``winner``, ``source`` (``"measured"``, ``"cache"``, ``"forced"``, ``"single"``,
+    ``"busy"``: measured, but the process was not quiet or a design stalled, so kept in
+    memory only; or ``"stalled"``: that winner was banned, see :func:`observe`)."""
     return [dict(d, times=dict(d["times"])) for d in _log]
 
 
