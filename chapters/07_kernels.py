@@ -365,7 +365,7 @@ x_1 = rng.standard_normal((1, 784)).astype(np.float32)
 kernel_99(x_1)                                   # decides the design
 chosen = dispatch.explain()[-1]["winner"]
 A_k, y_1 = S.kernel_arrays(A_99), np.empty((1, 300), np.float32)
-extra = (1,) if chosen in S.PARALLEL else ()
+extra = S.design_args(chosen, 1, 784)
 calls = {"the compiled design alone": lambda: S.KERNELS[chosen](
              x_1, A_k.data, A_k.indices, A_k.indptr, y_1, *extra),
          "SparseKernel (the layer's)": lambda: kernel_99(x_1),
@@ -658,14 +658,14 @@ for batch in (1, 9):
     Y_twin = R.sparse_linear(X_b, A_784)                    # (B, out)
     for name in [n for n in S.KERNELS if not n.startswith("fm")]:
         Y = np.empty_like(Y_twin)
-        chunks = (2,) if name in S.PARALLEL else ()
-        S.KERNELS[name](X_b, A_k.data, A_k.indices, A_k.indptr, Y, *chunks)
+        S.KERNELS[name](X_b, A_k.data, A_k.indices, A_k.indptr, Y,
+                        *S.design_args(name, 2, 784))
         np.testing.assert_allclose(Y, Y_twin, rtol=1e-5, atol=1e-5)
     XT = np.ascontiguousarray(X_b.T)                        # (in, B)
     for name in ("fm_serial", "fm_parallel"):               # feature-major
         YT = np.empty((300, batch), np.float32)             # (out, B)
-        chunks = (2,) if name in S.PARALLEL else ()
-        S.KERNELS[name](XT, A_k.data, A_k.indices, A_k.indptr, YT, *chunks)
+        S.KERNELS[name](XT, A_k.data, A_k.indices, A_k.indptr, YT,
+                        *S.design_args(name, 2, 784))
         np.testing.assert_allclose(YT, RS.sparse_linear_fm(XT, A_784),
                                    rtol=1e-5, atol=1e-5)
 print(f"all {len(S.KERNELS)} designs == their twins at batch 1 and 9")

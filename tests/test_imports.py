@@ -39,14 +39,14 @@ KERNEL_LAYERS = {
     "reference_sparse": {"reference"},                 # naive twins of the new sparse designs
     "requant": {"reference"},
     "sparse_designs": set(),                           # the Numba CSR designs
-    "sparse": {"reference", "dispatch", "sparse_designs"},
+    "sparse": {"reference", "dispatch", "dispatch_cache", "sparse_designs"},
     "reference_formats": {"reference"},                # naive twins of the format kernels
     "reference_int8": set(),                           # naive twins of the K-blocked int8 designs
     "nm": {"reference", "reference_formats"},
     "ternary": {"reference", "reference_formats"},
     "blocked": {"reference", "requant"},
     "madd": {"reference", "requant"},                  # go further (x86)
-    "vnni": {"reference", "requant"},                  # go further (x86)
+    "vnni": {"reference", "requant", "dispatch_cache"},   # go further (x86)
     "int8": {"reference", "requant", "blocked", "madd", "vnni", "dispatch"},   # the dispatcher
     "reference_fused": {"reference"},                  # naive twins of the whole-model kernels
     "fused": set(),                                    # whole models in one call (Numba)

@@ -83,7 +83,7 @@ def run_design(name, X, A, threads=2):
     X = np.ascontiguousarray(X.T) if fm else X
     Y = np.full((A.shape[0], X.shape[1]) if fm else (X.shape[0], A.shape[0]), np.nan,
                 np.float32)
-    args = (X, A.data, A.indices, A.indptr, Y) + ((threads,) if name in S.PARALLEL else ())
+    args = (X, A.data, A.indices, A.indptr, Y) + S.design_args(name, threads, A.shape[1])
     S.KERNELS[name](*args)
     return Y.T if fm else Y
 
@@ -104,6 +104,29 @@ def test_every_design_matches_the_twin(out_features, in_features, sparsity, batc
     for name in S.KERNELS:
         np.testing.assert_allclose(run_design(name, X, A, threads), expected, rtol=1e-5,
                                    atol=1e-4, err_msg=name)
+
+
+@settings(max_examples=25, deadline=None)
+@given(out_features=st.integers(1, 40), in_features=st.integers(1, 200),
+       batch=st.sampled_from([1, 5, 17, 40]), threads=st.sampled_from([1, 2, 3]),
+       cols=st.sampled_from([0, 1, 3, 16, 64]), seed=st.integers(0, 2**16))
+def test_split_batch_column_blocks_match_the_twin(out_features, in_features, batch, threads,
+                                                  cols, seed):
+    # batch_cols() gives blocks only for wide layers; here any block size, uneven ones too
+    rng = np.random.default_rng(seed)
+    A = S.kernel_arrays(S.to_csr(random_weights(rng, out_features, in_features, 0.7)))
+    X = rng.standard_normal((batch, in_features)).astype(np.float32)
+    Y = np.full((batch, out_features), np.nan, np.float32)
+    S.KERNELS["axpy_split_batch"](X, A.data, A.indices, A.indptr, Y, threads, cols)
+    np.testing.assert_allclose(Y, R.sparse_linear(X, A), rtol=1e-5, atol=1e-4)
+
+
+def test_batch_cols_fits_half_of_l2():
+    for n_in in (1, 64, 784, 4096, 65_536):
+        cols = S.batch_cols(n_in, l2=2 << 20)
+        assert cols % 16 == 0 and cols >= 16
+        assert cols == 16 or n_in * cols * 4 <= 1 << 20 < n_in * (cols + 16) * 4
+    assert S.batch_cols(4096) >= 16                            # this machine's L2 (or 1 MiB)
 
 
 @settings(max_examples=25, deadline=None)

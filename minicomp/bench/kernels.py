@@ -64,7 +64,7 @@ if {cold}:
     for name, kernel in S.KERNELS.items():
         Y = np.zeros((300, 1) if name.startswith("fm") else (1, 300), np.float32)
         kernel(X.T.copy() if name.startswith("fm") else X, A.data, A.indices, A.indptr, Y,
-               *((2,) if name in S.PARALLEL else ()))
+               *S.design_args(name, 2, 784))
     print(time.perf_counter() - t0)
 S.sparse_linear(X, A)                 # warm run: the dispatch decision is cached too
 print(time.perf_counter() - t0)

@@ -21,17 +21,18 @@ fails on any cycle)::
     int8       Int8Kernel, int8_linear: checks, folded bias, path choice
       |          imports requant, blocked, madd, vnni, dispatch
       +-- vnni     go further: the AVX-512 VNNI / AVX-VNNI vpdpbusd kernel,
-      |              CPU detection                        imports requant
+      |              CPU detection            imports requant, dispatch_cache
       +-- madd     go further: the AVX2 vpmaddwd kernel   imports requant
       +-- blocked  the portable register-blocked kernel   imports requant
     requant    fixed-point requantization: constants, tile epilogue
                                                           imports reference
     sparse     CSR build, sparse_linear(_fm): checks, design choice
-      |                             imports reference, dispatch, sparse_designs
+      |            imports reference, dispatch(_cache), sparse_designs
       +-- sparse_designs  the Numba CSR designs (row-dot, AXPY, feature-major)
     dispatch   dispatch by measurement: time the designs once, cache the winner
       |                                                   imports dispatch_cache
-      +-- dispatch_cache  the decisions' JSON file (standard library only)
+      +-- dispatch_cache  the decisions' JSON file, CPU and cache facts
+                                                   (standard library only)
     reference_sparse  naive twin of the feature-major sparse product
                                                           imports reference
     reference_int8  naive twins of the K-blocked int8 designs (packed panels,
@@ -96,7 +97,7 @@ def _warm_sparse(rng, part):
             np.float32)
         Y = np.empty((64, X.shape[1]) if name.startswith("fm") else (X.shape[0], 64),
                      np.float32)
-        kernel(X, A.data, A.indices, A.indptr, Y, *((2,) if name in sparse.PARALLEL else ()))
+        kernel(X, A.data, A.indices, A.indptr, Y, *sparse.design_args(name, 2, 300))
 
 
 def _warm_int8(rng, path):

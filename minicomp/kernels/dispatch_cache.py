@@ -26,7 +26,7 @@ import platform
 import sys
 import tempfile
 
-__all__ = ["cache_path", "cpu_info", "machine", "read", "write"]
+__all__ = ["cache_bytes", "cache_path", "cpu_info", "machine", "read", "write"]
 
 FORMAT = 1          # version of the cache file's layout
 _machine: dict = {}
@@ -48,6 +48,23 @@ def cpu_info() -> tuple[str, list[str]]:
     except OSError:
         pass
     return name, sorted(f for f in flags if f.startswith(("avx", "fma", "popcnt", "f16c")))
+
+
+def cache_bytes(level: int) -> int | None:
+    """This core's data (or unified) cache of ``level`` in bytes, from Linux sysfs; None
+    if unknown (kernels size their blocks from it instead of a constant)."""
+    base = "/sys/devices/system/cpu/cpu0/cache"
+    try:
+        for index in sorted(os.listdir(base)):
+            with open(f"{base}/{index}/level") as f_level, open(f"{base}/{index}/type") as f_type:
+                if int(f_level.read()) != level or f_type.read().strip() == "Instruction":
+                    continue
+            with open(f"{base}/{index}/size") as f_size:
+                text = f_size.read().strip().upper()
+            return int(text[:-1]) * 1024 if text.endswith("K") else int(text)
+    except (OSError, ValueError):
+        pass
+    return None
 
 
 def machine() -> dict:

@@ -19,7 +19,8 @@ busy machine is dropped. :class:`SparseKernel` keeps each batch's design
 (the hot path of :class:`minicomp.deploy.SparseDense`). Designs compile on
 first call, never at import (``minicomp warmup`` compiles them all).
 
-Layer: imports kernels.reference, .dispatch, .sparse_designs and validate.
+Layer: imports kernels.reference, .dispatch, .dispatch_cache (the L2 size),
+.sparse_designs and validate.
 
 Deviations from the reference: ``X`` must be a float array (float32 as is,
 float64/float16 cast, non-contiguous copied; integers refused);
@@ -40,9 +41,10 @@ import numpy as np
 
 from .. import validate
 from . import dispatch, sparse_designs
+from .dispatch_cache import cache_bytes
 from .reference import CSR, add_bias, index_dtype, kept_entries
 
-__all__ = ["CSR", "KERNELS", "SparseKernel", "candidates", "check_csr", "choose_kernel",
+__all__ = ["CSR", "KERNELS", "SparseKernel", "batch_cols", "candidates", "design_args", "check_csr", "choose_kernel",
            "index_dtype", "kernel_arrays", "sparse_linear", "sparse_linear_fm", "to_csr"]
 
 ROWDOT_MAX_BATCH = 32     # row gather-dot is a candidate up to this batch
@@ -130,6 +132,32 @@ def candidates(batch: int, nnz: int = 0, threads: int | None = None,
     return [n for n in names if threads > 1 or n not in PARALLEL]
 
 
+def batch_cols(in_features: int, l2: int | None = None) -> int:
+    """Batch columns per ``X^T`` block of ``axpy_split_batch``: a block fills at most half
+    of this core's L2 (:func:`~minicomp.kernels.dispatch_cache.cache_bytes`; 1 MiB if
+    unknown), a multiple of 16 floats and at least 16; the gathered rows then come from
+    L2, not the next level.
+
+    >>> batch_cols(4096, l2=2 << 20), batch_cols(784, l2=2 << 20), batch_cols(4096, l2=1 << 18)
+    (64, 320, 16)
+    """
+    l2 = (cache_bytes(2) or 1 << 20) if l2 is None else l2
+    return max(16, l2 // 2 // (4 * max(in_features, 1)) // 16 * 16)
+
+
+def design_args(name: str, threads: int, in_features: int) -> tuple:
+    """What design ``name`` takes after ``Y``: a parallel one the chunk count ``threads``,
+    ``axpy_split_batch`` also its column block (:func:`batch_cols`); every caller that
+    runs a design directly builds its arguments here.
+
+    >>> design_args("rowdot_serial", 2, 784), design_args("axpy_split_batch", 2, 4096)[0]
+    ((), 2)
+    """
+    if name not in PARALLEL:
+        return ()
+    return (threads, batch_cols(in_features)) if name == "axpy_split_batch" else (threads,)
+
+
 def choose_kernel(batch: int, nnz: int = 0, threads: int | None = None) -> str:
     """The first of :func:`candidates`: the prior, before any measurement.
 
@@ -199,12 +227,10 @@ class SparseKernel:
     def _runner(self, name: str, threads: int):
         """``run(X, Y)`` of design ``name`` on this matrix (batch-1 feature-major: row-dot)."""
         f, d, i, p = KERNELS[name], self.csr.data, self.csr.indices, self.csr.indptr
-        t = (threads,) if name in PARALLEL else ()
+        t = design_args(name, threads, self.shape[1])
         if self.layout == "feature" and name.startswith("rowdot"):   # (in, 1) is (1, in)
             return lambda X, Y: f(X.reshape(1, -1), d, i, p, Y.reshape(1, -1), *t)
-        if t:
-            return lambda X, Y: f(X, d, i, p, Y, threads)
-        return lambda X, Y: f(X, d, i, p, Y)
+        return lambda X, Y: f(X, d, i, p, Y, *t)
 
     def _plan(self, X, Y) -> tuple:
         """This batch's design: its bucket's, measured on the first call (module doc)."""

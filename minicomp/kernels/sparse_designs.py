@@ -28,19 +28,22 @@ call (see the project notes ``shared/references/kernel-probe-findings.md``):
   batch, 8 nonzeros per pass. Outputs are computed in tiles of 16 and
   written to a row-major ``Y`` as row segments (column stores into a ``Y``
   whose width is a multiple of 1024 floats thrash the L1 cache). Threads
-  split either the batch (``axpy_split_batch``: each transposes its slice)
-  or the outputs (``axpy_split_out``: one shared ``X^T``).
+  split either the batch (``axpy_split_batch``: each transposes its slice,
+  ``cols`` batch columns at a time, so that its ``X^T`` block stays in L2:
+  :func:`minicomp.kernels.sparse.batch_cols`) or the outputs
+  (``axpy_split_out``: one shared ``X^T``).
 - *feature-major* (``fm_*``): ``X^T`` in, ``Y^T`` (out, B) out, the layout
   an inference model keeps between layers: no transpose at all, each
   output row accumulated in place.
 
 Parallel designs run one parallel region over contiguous chunks (a thread
-start costs 5--10 µs, so on small layers the serial ones win). Only the
-``rowdot_vec_*`` kernels use fast-math flags, ``contract`` and ``reassoc``
-(NaN and inf still propagate as in NumPy); Numba lowers an inlined helper
-with the flags of the kernel being compiled, not its own (the assembly of
-the AXPY and 4-accumulator kernels has no FMA). The summation order
-differs between designs
+start costs 5--10 µs, so on small layers the serial ones win). The
+``rowdot_vec_*``, AXPY and feature-major kernels use the fast-math flags
+``contract`` and ``reassoc`` (fused multiply-adds, and the compiler may
+reorder a sum; NaN and inf still propagate as in NumPy); Numba lowers an
+inlined helper with the flags of the kernel being compiled, not its own,
+so the flags sit on the kernels. The 4-accumulator row-dot has none (its
+order is the one written). The summation order differs between designs
 (results agree to rounding, each is tested against the twin).
 
 Compilation: top-level ``@njit(cache=True)`` functions (cached closures
@@ -68,6 +71,8 @@ from numba import njit, prange
 
 TILE = 16                 # outputs per tile in the AXPY designs
 BLOCK = 16                # transpose block (floats)
+FAST = {"contract", "reassoc"}      # fast-math flags of the vector row-dot, AXPY and
+                                    # feature-major kernels (FMA, reordered sums)
 
 
 def defer_scipy_import() -> bool:
@@ -161,13 +166,13 @@ def _rowdot_vec_rows(X, data, indices, indptr, Y, i0, i1):
 
 
 # fastmath on the kernel itself: Numba's inline="always" drops the inlined callee's flags
-@njit(cache=True, fastmath={"contract", "reassoc"}, boundscheck=False)
+@njit(cache=True, fastmath=FAST, boundscheck=False)
 def rowdot_vec_serial(X, data, indices, indptr, Y):
     """Row gather-dot as one reassociated loop (vector gathers where the CPU has fast ones)."""
     _rowdot_vec_rows(X, data, indices, indptr, Y, 0, Y.shape[1])
 
 
-@njit(cache=True, parallel=True, fastmath={"contract", "reassoc"}, boundscheck=False)
+@njit(cache=True, parallel=True, fastmath=FAST, boundscheck=False)
 def rowdot_vec_parallel(X, data, indices, indptr, Y, chunks):
     """:func:`rowdot_vec_serial` over ``chunks`` contiguous runs of outputs."""
     n = Y.shape[1]
@@ -227,7 +232,7 @@ def _transpose(X, b0, b1, j0, j1, XT):
                     XT[j, b - np.uintp(b0)] = X[b, j]
 
 
-@njit(cache=True, boundscheck=False)
+@njit(cache=True, fastmath=FAST, boundscheck=False)
 def axpy_serial(X, data, indices, indptr, Y):
     """AXPY design, one thread: transpose ``X`` once, then every tile."""
     XT = np.empty((X.shape[1], X.shape[0]), np.float32)             # (in, B)
@@ -236,21 +241,26 @@ def axpy_serial(X, data, indices, indptr, Y):
     _axpy_tiles(XT, data, indices, indptr, 0, (Y.shape[1] + TILE - 1) // TILE, acc, Y, 0)
 
 
-@njit(cache=True, parallel=True, boundscheck=False)
-def axpy_split_batch(X, data, indices, indptr, Y, chunks):
-    """AXPY design, threads split the batch; each transposes its own slice of ``X``."""
+@njit(cache=True, parallel=True, fastmath=FAST, boundscheck=False)
+def axpy_split_batch(X, data, indices, indptr, Y, chunks, cols):
+    """AXPY design, threads split the batch; each transposes its own slice of ``X``,
+    ``cols`` columns at a time (0: the whole slice at once)."""
     batch = X.shape[0]
     tiles = (Y.shape[1] + TILE - 1) // TILE
     for c in prange(chunks):
         b0, b1 = c * batch // chunks, (c + 1) * batch // chunks
-        if b0 < b1:
-            XT = np.empty((X.shape[1], b1 - b0), np.float32)        # (in, nb), this thread's
-            _transpose(X, b0, b1, 0, X.shape[1], XT)
-            acc = np.empty((TILE, b1 - b0), np.float32)             # (TILE, nb)
-            _axpy_tiles(XT, data, indices, indptr, 0, tiles, acc, Y, b0)
+        nb = b1 - b0 if cols <= 0 else min(cols, b1 - b0)
+        if nb > 0:
+            XT = np.empty((X.shape[1], nb), np.float32)             # (in, nb), this thread's
+            acc = np.empty((TILE, nb), np.float32)                  # (TILE, nb)
+            for s0 in range(b0, b1, nb):                            # column blocks
+                s1 = min(s0 + nb, b1)
+                XTs = XT[:, :s1 - s0]
+                _transpose(X, s0, s1, 0, X.shape[1], XTs)
+                _axpy_tiles(XTs, data, indices, indptr, 0, tiles, acc[:, :s1 - s0], Y, s0)
 
 
-@njit(cache=True, parallel=True, boundscheck=False)
+@njit(cache=True, parallel=True, fastmath=FAST, boundscheck=False)
 def axpy_split_out(X, data, indices, indptr, Y, chunks):
     """AXPY design, threads split the output tiles; one shared ``X^T``."""
     batch, n_in = X.shape
@@ -271,13 +281,13 @@ def _fm_rows(XT, data, indices, indptr, YT, i0, i1):
         _axpy_row(XT, data, indices, np.uintp(indptr[i]), np.uintp(indptr[i + 1]), YT[i])
 
 
-@njit(cache=True, boundscheck=False)
+@njit(cache=True, fastmath=FAST, boundscheck=False)
 def fm_serial(XT, data, indices, indptr, YT):
     """Feature-major, one thread: ``YT`` (out, B) from ``XT`` (in, B)."""
     _fm_rows(XT, data, indices, indptr, YT, 0, YT.shape[0])
 
 
-@njit(cache=True, parallel=True, boundscheck=False)
+@njit(cache=True, parallel=True, fastmath=FAST, boundscheck=False)
 def fm_parallel(XT, data, indices, indptr, YT, chunks):
     """Feature-major, ``chunks`` contiguous runs of output rows in one parallel region."""
     n = YT.shape[0]

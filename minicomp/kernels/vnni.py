@@ -62,7 +62,8 @@ Shape contract (:data:`KERNELS`): ``x`` uint8 (B, 4 k4) C-contiguous
 (:func:`pad`); ``wp`` from :func:`pack`; ``kc ≥ 1``; ``q`` int64 (4, out):
 folded bias, ``m0``, ``rnd``, ``shift``; ``out`` uint8 (B, out).
 
-Layer: imports :mod:`minicomp.kernels.requant` only; the CPU detection
+Layer: imports :mod:`minicomp.kernels.requant`, and the cache sizes from
+:mod:`minicomp.kernels.dispatch_cache`; the CPU detection
 (:func:`cpu_features`, :func:`cpu_vnni`, :func:`l1d_bytes`) lives here.
 
 References
@@ -82,6 +83,7 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
+from .dispatch_cache import cache_bytes
 from .requant import requantize_tile
 
 MR, NR = 4, 4                   # tile: MR batch rows x NR vectors of 16 outputs
@@ -296,12 +298,7 @@ KERNELS = {("avx512", False): _vnni512_serial, ("avx512", True): _vnni512_parall
 
 def l1d_bytes() -> int:
     """This core's L1 data cache in bytes (Linux sysfs), 32 KiB if unknown."""
-    try:
-        with open("/sys/devices/system/cpu/cpu0/cache/index0/size") as f:
-            text = f.read().strip().upper()
-        return int(text.rstrip("K")) * 1024 if text.endswith("K") else int(text)
-    except (OSError, ValueError):
-        return 32 * 1024
+    return cache_bytes(1) or 32 * 1024
 
 
 def k_block() -> int:
