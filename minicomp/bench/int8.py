@@ -35,7 +35,7 @@ from ..kernels.dispatch import batch_bucket
 from ..kernels.int8 import Int8Kernel
 from ..kernels.reference import quantize_multiplier
 from ..kernels.vnni import cpu_features, cpu_vnni
-from .timing import cpu, median_time
+from .timing import cpu, median_time, read_bandwidth
 
 SHAPES = ((784, 300), (1024, 1024), (4096, 4096))
 BATCHES = (1, 32, 256)
@@ -126,6 +126,24 @@ def overhead_row(kw) -> dict:
             "seconds": t, "met": t < 2e-6}
 
 
+def bandwidth_row(rows) -> dict:
+    """At batch 1 the int8 weights are nearly all the bytes a call reads (``in x out``):
+    each B=1 cell's bytes per second, ours (the first path) and fbgemm's, against a plain
+    streaming read of the same footprint (:func:`~minicomp.bench.timing.read_bandwidth`)."""
+    cells = []
+    for r in rows:
+        if "shape" not in r or r["batch"] != 1:
+            continue
+        K, N = map(int, r["shape"].split("->"))
+        ceiling = read_bandwidth(K * N)
+        ours = next(k for k in r if k.startswith("ours_") and k.endswith("_s"))
+        cells.append({"shape": r["shape"], "bytes": K * N, "read_GBps": ceiling / 1e9,
+                      "ours": ours.removesuffix("_s"), "ours_GBps": K * N / r[ours] / 1e9,
+                      "fbgemm_GBps": K * N / r["torch_fbgemm_s"] / 1e9
+                      if r.get("torch_fbgemm_s") else None})
+    return {"measure": "bandwidth at B=1", "cells": cells}
+
+
 def targets_row(rows) -> dict:
     """Each of the issue's int8 targets: worst ratio and whether it is met."""
     out = []
@@ -190,7 +208,8 @@ def run(quick: bool = False) -> list[dict]:
     head = {"measure": "machine", "cpu": cpu(), "load average": os.getloadavg(),
             "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "unset")}
     rows = [run_shape(K, N, B, kw) for K, N in SHAPES for B in BATCHES]
-    return [head] + rows + [overhead_row(kw), targets_row(rows)] + compile_rows()
+    return [head] + rows + [overhead_row(kw), bandwidth_row(rows), targets_row(rows)] \
+        + compile_rows()
 
 
 def format_table(rows) -> str:
@@ -207,7 +226,13 @@ def format_table(rows) -> str:
                      + f" | {r.get('kernel', '')} |")
     lines.append("\n(times in µs; ratio columns a/b = time of a / time of ours)")
     for r in rows:
-        if r.get("measure") == "targets":
+        if r.get("measure") == "bandwidth at B=1":
+            lines += [f"{r['measure']}: {c['shape']} reads {c['bytes'] / 2**20:.1f} MiB of weights;"
+                      f" a plain read of that size by 2 threads: {c['read_GBps']:.1f} GB/s;"
+                      f" {c['ours']} {c['ours_GBps']:.1f} GB/s"
+                      + (f", fbgemm {c['fbgemm_GBps']:.1f} GB/s" if c["fbgemm_GBps"] else "")
+                      for c in r["cells"]]
+        elif r.get("measure") == "targets":
             lines += [f"  [{'met' if t['met'] else 'MISSED'}] {t['target']}: worst "
                       f"{t['worst']:.2f}x" for t in r["targets"]]
         elif "seconds" in r and "met" in r:

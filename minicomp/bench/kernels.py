@@ -33,7 +33,7 @@ import numpy as np
 from ..kernels import dispatch
 from ..deploy import SparseDense
 from ..kernels.sparse import SparseKernel, sparse_linear, sparse_linear_fm, to_csr
-from .timing import cpu, median_time
+from .timing import cpu, median_time, read_bandwidth
 
 SHAPES = ((784, 300), (1024, 1024), (4096, 4096))       # (in, out)
 BATCHES = (1, 32, 256)
@@ -173,18 +173,31 @@ def _geomean(values) -> float | None:
     return math.exp(sum(map(math.log, values)) / len(values)) if values else None
 
 
+def profile(r) -> str:
+    """Where a cell's time goes: ns per stored weight and example, and the bytes a call
+    moves (values and uint16 indices, X and Y) per second, to set beside the measured
+    read ceiling (:func:`~minicomp.bench.timing.read_bandwidth`)."""
+    moved = r["nnz"] * 6 + 4 * r["batch"] * (r["in"] + r["out"])
+    return (f"{r['in']}->{r['out']} B={r['batch']} {r['sparsity']}: "
+            f"{r['ours_s'] * 1e9 / max(r['nnz'] * r['batch'], 1):.3f} ns per weight x example, "
+            f"{moved / r['ours_s'] / 1e9:.1f} GB/s")
+
+
 def summary(rows, seed: int = 0) -> dict:
     """Geometric means vs scipy/torch and each measurable target: worst ratio, met."""
     out = {"bench": "summary", "seed": seed, "cpu": cpu(),
            "load_average": list(os.getloadavg()) if hasattr(os, "getloadavg") else None,
            "blas_threads": os.environ.get("OPENBLAS_NUM_THREADS"),
            "geomean scipy/ours": _geomean(r["scipy/ours"] for r in rows),
-           "geomean torch/ours": _geomean(r["torch/ours"] for r in rows), "targets": []}
+           "geomean torch/ours": _geomean(r["torch/ours"] for r in rows), "targets": [],
+           "read_GBps (16 MiB, 2 threads)": read_bandwidth() / 1e9}
     for text, keep, floor in TARGETS:
-        ratios = [r["numpy/ours"] for r in rows if keep(r)]
-        if ratios:
-            out["targets"].append({"target": text, "worst": min(ratios),
-                                   "met": min(ratios) >= floor})
+        cells = [r for r in rows if keep(r)]
+        if cells:
+            worst = min(cells, key=lambda r: r["numpy/ours"])
+            out["targets"].append({"target": text, "worst": worst["numpy/ours"],
+                                   "met": worst["numpy/ours"] >= floor,
+                                   "profile": profile(worst)})
     for key, floor in (("geomean scipy/ours", 2.5), ("geomean torch/ours", 1.5)):
         if out[key]:
             out["targets"].append({"target": f"{key} >= {floor}", "worst": out[key],
@@ -218,14 +231,16 @@ def format_table(rows) -> str:
                  "activations in and out (no transposes)")
     for s in (r for r in rows if r["bench"] == "summary"):
         lines.append(f"geometric mean: scipy/ours {x(s['geomean scipy/ours'])}, "
-                     f"torch/ours {x(s['geomean torch/ours'])}")
+                     f"torch/ours {x(s['geomean torch/ours'])}; a plain read of 16 MiB by 2 "
+                     f"threads: {s['read_GBps (16 MiB, 2 threads)']:.1f} GB/s")
         if s["cold_compile_s"] is not None:
             lines.append(f"cold compile (all sparse kernels) {s['cold_compile_s']:.2f} s "
                          f"(target <= 20); warm import + first call "
                          f"{s['warm_first_call_s']:.2f} s (target <= 1)")
         for t in s["targets"]:
             lines.append(f"  [{'met' if t['met'] else 'MISSED'}] {t['target']}: "
-                         f"worst {t['worst']:.2f}")
+                         f"worst {t['worst']:.2f}" + (f" ({t['profile']})" if t.get("profile")
+                                                      else ""))
     int8_rows = [r for r in rows if r.get("bench") == "int8"]
     if int8_rows:
         int8 = importlib.import_module(f"{__package__}.int8")

@@ -12,6 +12,8 @@ from __future__ import annotations
 import os
 import time
 
+import numpy as np
+
 from ..kernels.dispatch_cache import cpu_info
 
 SETTLE = 0.3          # seconds of sleep before timing: OpenBLAS and Numba (omp) threads
@@ -22,7 +24,12 @@ def cpu() -> str:
     """The CPU model, the cores this process sees, and its vector features (what a
     benchmark prints first: results on an AVX2-only and an AVX-512 VNNI CPU differ)."""
     name, feats = cpu_info()
-    return f"{name}, {os.cpu_count()} cores; {' '.join(feats) or 'features unknown'}"
+    text = f"{name}, {os.cpu_count()} cores; {' '.join(feats) or 'features unknown'}"
+    # a run that emulates an older CPU says so: Numba compiling for another target
+    # (NUMBA_CPU_NAME / NUMBA_CPU_FEATURES), OpenBLAS forced to another core's kernels
+    forced = {k: os.environ[k] for k in ("NUMBA_CPU_NAME", "NUMBA_CPU_FEATURES",
+                                         "OPENBLAS_CORETYPE") if os.environ.get(k)}
+    return text + "".join(f"; {k}={v}" for k, v in forced.items())
 
 
 def median_time(fn, *, min_sample: float = 2e-3, samples: int = 21, warmup: int = 3,
@@ -64,3 +71,26 @@ def one_blas_thread(fn):
         return None
     with threadpool_limits(limits=1, user_api="blas"):
         return fn()
+
+
+def read_bandwidth(nbytes: int = 16 << 20, threads: int = 2) -> float:
+    """Bytes per second of a plain streaming read of ``nbytes`` (a vectorized sum, split
+    over ``threads`` Numba threads, median of 11 passes after a warm one): the ceiling a
+    memory-bound kernel of that footprint can reach here. Measured, never typed in (the
+    machines differ); a kernel's bytes per call over its time, divided by this, says how
+    close to the memory system it runs."""
+    from numba import njit, prange
+
+    @njit(parallel=True, fastmath=True, cache=False)
+    def total(a, chunks):
+        s = 0.0
+        for c in prange(chunks):
+            part = 0.0
+            for i in range(c * a.size // chunks, (c + 1) * a.size // chunks):
+                part += a[i]
+            s += part
+        return s
+
+    a = np.ones(max(nbytes // 8, 1))                              # float64
+    total(a, threads)
+    return a.nbytes / median_time(lambda: total(a, threads), samples=11, warmup=1)
