@@ -640,6 +640,57 @@ print("decided again:", dispatch.choose("toy", (1,), toy))
 # `SparseKernel` (what `SparseDense` holds) reports its calls this way
 # when its design is a parallel one.
 #
+# **Threads that are not ours.** A parallel design needs every core, and
+# this process may have other threads still running: after each product,
+# OpenBLAS (NumPy's BLAS) keeps its worker threads spinning for a while in
+# case another product follows. A measurement taken then finds the
+# parallel designs slow for a reason that has nothing to do with them.
+# From scratch, the probe is one line of arithmetic: sleep a few
+# milliseconds and see how much CPU time the *process* used meanwhile —
+# the sleeping thread uses none, so whatever was used came from the others.
+
+# %%
+def busy_cores(seconds=2e-3):
+    # cores the process's other threads kept busy while this one slept
+    cpu0, wall0 = time.process_time(), time.perf_counter()
+    time.sleep(seconds)
+    return (time.process_time() - cpu0) / (time.perf_counter() - wall0)
+
+
+A_big = rng.standard_normal((256, 1024)).astype(np.float32)
+B_big = rng.standard_normal((1024, 1024)).astype(np.float32)
+print(f"before a product: {busy_cores():.2f} cores busy")
+# this chapter runs BLAS on one thread (top); a program by default uses all
+with threadpool_limits(limits=os.cpu_count(), user_api="blas"):
+    A_big @ B_big                                    # a NumPy product
+    t_start, trace = time.perf_counter(), []
+    while time.perf_counter() - t_start < 0.3:
+        trace.append((1e3 * (time.perf_counter() - t_start), busy_cores()))
+ms, busy = np.array(trace).T
+fig, ax = plt.subplots(figsize=(6, 3))
+ax.plot(ms, busy, ".-")
+ax.set(xlabel="ms after a NumPy product", ylabel="other threads' cores",
+       title="Busy threads left behind by one BLAS call")
+plt.show()
+busy_ms = ms[busy >= dispatch.QUIET]
+print("last busy probe:", f"{busy_ms[-1]:.0f} ms after the product"
+      if busy_ms.size else "none")
+probe, in_a_row, limit = dispatch.SETTLE
+print(f"dispatch waits for {in_a_row} quiet probes of {probe * 1e3:.0f} ms"
+      f" in a row (under {dispatch.QUIET} busy cores), at most {limit} s")
+
+# %% [markdown]
+# What to conclude: the plot shows whether this machine's BLAS left
+# threads spinning after the product and for how long (the printed last
+# busy probe); a design timed during that window would be judged on a
+# shared core. A spinning thread also yields now and then, so a single
+# quiet probe proves nothing: `choose` runs the same probe before it
+# measures and waits for the printed number of quiet probes in a row
+# (at most the printed bound). If it
+# never gets quiet — a program with its own busy threads — the decision
+# is still made but kept in memory only, with `source` "busy", like a
+# decision during which a design stalled.
+#
 # ### The guarantee: every design computes the same result
 #
 # Choosing by speed is safe only if the choice cannot change the answer.

@@ -26,7 +26,7 @@ their mean exceeds the measured time of a design preferred to it (stalls
 the measurement missed), it is banned for that key and the next call
 decides again.
 
-Before timing, :func:`_settle` waits (at most :data:`SETTLE` [1] s) until no
+Before timing, :func:`_settle` waits (at most :data:`SETTLE` [2] s) until no
 other thread of this process keeps a core busy: after each product
 OpenBLAS's worker threads spin for about 0.1 s, and a parallel design timed
 then shares its cores with them (measured: a 1024² int8 product at B=256
@@ -76,9 +76,10 @@ MARGIN = 0.1        # a later design must beat an earlier one by 10 % (noise; th
                     # puts first what is safer, e.g. serial on small work)
 STALL = 10.0        # a run > STALL x the median is a stall: score the mean, not the median
 STALL_MIN = 1e-3    # ... if it also lasts over 1 ms (a descheduled thread; not an interrupt)
-SETTLE = (2e-3, 0.3)    # probe: sleep 2 ms and read this process's CPU time; wait at most
-                        # 0.3 s for its other threads to go idle (OpenBLAS spins ~0.1 s)
-QUIET = 0.25        # ... idle: they used under 0.25 cores while the caller slept
+SETTLE = (2e-3, 10, 0.3)    # probe: sleep 2 ms, read this process's CPU time; 10 quiet
+                            # probes in a row (20 ms: spinning threads yield for ~10 ms at a
+                            # time); wait at most 0.3 s (OpenBLAS spins ~0.1 s after a product)
+QUIET = 0.25        # a quiet probe: the other threads used under 0.25 cores
 WATCH = 50          # observe(): after 50 calls, a winner whose mean time exceeds that of a
                     # design preferred to it is banned (its stalls cost more than that one)
 
@@ -159,21 +160,22 @@ def _time(designs: dict) -> tuple[dict, bool]:
 def _settle() -> bool:
     """Wait until the other threads of this process leave the cores alone; whether they did.
 
-    The probe sleeps :data:`SETTLE` [0] s and reads the process's CPU time
-    (all its threads): while the caller sleeps it should barely move. It
-    repeats until that holds (under :data:`QUIET` cores busy) or
-    :data:`SETTLE` [1] s have passed. Other processes are not seen here
+    A probe sleeps :data:`SETTLE` [0] s and reads the process's CPU time (all
+    its threads): while the caller sleeps it should barely move (under
+    :data:`QUIET` cores). Probes repeat until :data:`SETTLE` [1] in a row are
+    quiet (a spinning thread that yields looks idle for a few milliseconds)
+    or :data:`SETTLE` [2] s have passed. Other processes are not seen here
     (their load shows as stalls, see :func:`_time`).
     """
-    deadline = time.perf_counter() + SETTLE[1]
-    while True:
+    deadline, quiet = time.perf_counter() + SETTLE[2], 0
+    while quiet < SETTLE[1]:
         cpu, wall = time.process_time(), time.perf_counter()
         time.sleep(SETTLE[0])
         busy = (time.process_time() - cpu) / max(time.perf_counter() - wall, 1e-9)
-        if busy < QUIET:
-            return True
-        if time.perf_counter() > deadline:
+        quiet = quiet + 1 if busy < QUIET else 0
+        if quiet < SETTLE[1] and time.perf_counter() > deadline:
             return False
+    return True
 
 
 def _record(family, key, times, winner, source) -> str:
