@@ -38,8 +38,8 @@ KERNEL_LAYERS = {
     "dispatch": {"dispatch_cache"},                    # dispatch by measurement (stdlib only)
     "reference_sparse": {"reference"},                 # naive twins of the new sparse designs
     "requant": {"reference"},
-    "sparse_designs": set(),                           # the Numba CSR designs
-    "sparse": {"reference", "dispatch", "dispatch_cache", "sparse_designs"},
+    "sparse_designs": {"dispatch_cache"},              # the Numba CSR designs
+    "sparse": {"reference", "dispatch", "sparse_designs"},
     "reference_formats": {"reference"},                # naive twins of the format kernels
     "reference_int8": set(),                           # naive twins of the K-blocked int8 designs
     "nm": {"reference", "reference_formats"},

@@ -27,8 +27,9 @@ fails on any cycle)::
     requant    fixed-point requantization: constants, tile epilogue
                                                           imports reference
     sparse     CSR build, sparse_linear(_fm): checks, design choice
-      |            imports reference, dispatch(_cache), sparse_designs
+      |                             imports reference, dispatch, sparse_designs
       +-- sparse_designs  the Numba CSR designs (row-dot, AXPY, feature-major)
+      |                             imports dispatch_cache (the L2 size)
     dispatch   dispatch by measurement: time the designs once, cache the winner
       |                                                   imports dispatch_cache
       +-- dispatch_cache  the decisions' JSON file, CPU and cache facts

@@ -19,8 +19,7 @@ busy machine is dropped. :class:`SparseKernel` keeps each batch's design
 (the hot path of :class:`minicomp.deploy.SparseDense`). Designs compile on
 first call, never at import (``minicomp warmup`` compiles them all).
 
-Layer: imports kernels.reference, .dispatch, .dispatch_cache (the L2 size),
-.sparse_designs and validate.
+Layer: imports kernels.reference, .dispatch, .sparse_designs and validate.
 
 Deviations from the reference: ``X`` must be a float array (float32 as is,
 float64/float16 cast, non-contiguous copied; integers refused);
@@ -41,7 +40,7 @@ import numpy as np
 
 from .. import validate
 from . import dispatch, sparse_designs
-from .dispatch_cache import cache_bytes
+from .sparse_designs import batch_cols, design_args
 from .reference import CSR, add_bias, index_dtype, kept_entries
 
 __all__ = ["CSR", "KERNELS", "SparseKernel", "batch_cols", "candidates", "design_args", "check_csr", "choose_kernel",
@@ -130,32 +129,6 @@ def candidates(batch: int, nnz: int = 0, threads: int | None = None,
         names = (axpy + rowdot) if batch >= 4 else (rowdot + axpy)
         names = [n for n in names if n not in PARALLEL] + [n for n in names if n in PARALLEL]
     return [n for n in names if threads > 1 or n not in PARALLEL]
-
-
-def batch_cols(in_features: int, l2: int | None = None) -> int:
-    """Batch columns per ``X^T`` block of ``axpy_split_batch``: a block fills at most half
-    of this core's L2 (:func:`~minicomp.kernels.dispatch_cache.cache_bytes`; 1 MiB if
-    unknown), a multiple of 16 floats and at least 16; the gathered rows then come from
-    L2, not the next level.
-
-    >>> batch_cols(4096, l2=2 << 20), batch_cols(784, l2=2 << 20), batch_cols(4096, l2=1 << 18)
-    (64, 320, 16)
-    """
-    l2 = (cache_bytes(2) or 1 << 20) if l2 is None else l2
-    return max(16, l2 // 2 // (4 * max(in_features, 1)) // 16 * 16)
-
-
-def design_args(name: str, threads: int, in_features: int) -> tuple:
-    """What design ``name`` takes after ``Y``: a parallel one the chunk count ``threads``,
-    ``axpy_split_batch`` also its column block (:func:`batch_cols`); every caller that
-    runs a design directly builds its arguments here.
-
-    >>> design_args("rowdot_serial", 2, 784), design_args("axpy_split_batch", 2, 4096)[0]
-    ((), 2)
-    """
-    if name not in PARALLEL:
-        return ()
-    return (threads, batch_cols(in_features)) if name == "axpy_split_batch" else (threads,)
 
 
 def choose_kernel(batch: int, nnz: int = 0, threads: int | None = None) -> str:

@@ -30,7 +30,7 @@ call (see the project notes ``shared/references/kernel-probe-findings.md``):
   whose width is a multiple of 1024 floats thrash the L1 cache). Threads
   split either the batch (``axpy_split_batch``: each transposes its slice,
   ``cols`` batch columns at a time, so that its ``X^T`` block stays in L2:
-  :func:`minicomp.kernels.sparse.batch_cols`) or the outputs
+  :func:`batch_cols`) or the outputs
   (``axpy_split_out``: one shared ``X^T``).
 - *feature-major* (``fm_*``): ``X^T`` in, ``Y^T`` (out, B) out, the layout
   an inference model keeps between layers: no transpose at all, each
@@ -59,7 +59,8 @@ answers that from the installed packages instead, and ``scipy.linalg`` is
 imported when a kernel really uses BLAS. Warm import + first call went from
 about 1.1 s to 0.4 s.
 
-Layer: NumPy and Numba only; no other kernel file.
+Layer: NumPy and Numba; of the kernel files only
+:mod:`minicomp.kernels.dispatch_cache` (the L2 size, :func:`batch_cols`).
 """
 from __future__ import annotations
 
@@ -68,6 +69,8 @@ import sys
 
 import numpy as np
 from numba import njit, prange
+
+from .dispatch_cache import cache_bytes
 
 TILE = 16                 # outputs per tile in the AXPY designs
 BLOCK = 16                # transpose block (floats)
@@ -106,6 +109,32 @@ def defer_scipy_import() -> bool:
 
 
 defer_scipy_import()
+
+
+def batch_cols(in_features: int, l2: int | None = None) -> int:
+    """Batch columns per ``X^T`` block of ``axpy_split_batch``: a block fills at most half
+    of this core's L2 (:func:`~minicomp.kernels.dispatch_cache.cache_bytes`; 1 MiB if
+    unknown), a multiple of 16 floats and at least 16; the gathered rows then come from
+    L2, not the next level.
+
+    >>> batch_cols(4096, l2=2 << 20), batch_cols(784, l2=2 << 20), batch_cols(4096, l2=1 << 18)
+    (64, 320, 16)
+    """
+    l2 = (cache_bytes(2) or 1 << 20) if l2 is None else l2
+    return max(16, l2 // 2 // (4 * max(in_features, 1)) // 16 * 16)
+
+
+def design_args(name: str, threads: int, in_features: int) -> tuple:
+    """What design ``name`` takes after ``Y``: a parallel one the chunk count ``threads``,
+    ``axpy_split_batch`` also its column block (:func:`batch_cols`); every caller that
+    runs a design directly builds its arguments here.
+
+    >>> design_args("rowdot_serial", 2, 784), design_args("axpy_split_batch", 2, 4096)[0]
+    ((), 2)
+    """
+    if name.endswith("serial"):
+        return ()
+    return (threads, batch_cols(in_features)) if name == "axpy_split_batch" else (threads,)
 
 
 # ---------------------------------------------------------------- row gather-dot
