@@ -305,13 +305,13 @@ def test_sparse_kernel_honours_a_late_force_and_a_ban(monkeypatch):
     np.testing.assert_allclose(kernel(X), X @ W.T, rtol=1e-5, atol=1e-5)
     monkeypatch.delenv("MINICOMP_KERNEL")
     kernel(X)
-    key = kernel._plans[1][1]
+    key = kernel._plans[1][5]                                      # (design, ..., key, ...)
     D._watch[("sparse", key)] = [0.0, 0, 0.0]                      # runner-up "takes 0 s"
     name = D.remembered("sparse", key)
     other = S.SparseKernel(S.to_csr(W))                            # a second layer, same key
     other(X)
     for k in (kernel, other):                                      # watched, as parallel ones
-        k._plans[1] = (k._plans[1][0], key, name)
+        k._plans[1] = k._plans[1][:6] + (name,) + k._plans[1][7:]
     for _ in range(D.WATCH):
         kernel(X)
     assert kernel._plans == {} and D.explain()[-1]["source"] == "stalled"
