@@ -272,13 +272,9 @@ def check_csr(csr: CSR) -> None:
 
 
 def kernel_arrays(csr: CSR) -> CSR:
-    """``csr`` with the index dtypes the kernels are compiled for.
-
-    ``indptr`` becomes ``uintp`` (O(out) copy) and uint8 ``indices`` become
-    uint16 (only layers with <= 256 inputs have them), so at most two index
-    types (uint16, uint32) are ever compiled -- not one kernel per
-    combination of index and pointer dtypes. No copy if already so.
-    """
+    """``csr`` with the kernels' index dtypes: ``indptr`` ``uintp`` (an O(out) copy), uint8
+    ``indices`` (layers of <= 256 inputs) uint16, so only two index types (uint16, uint32)
+    are ever compiled, not one kernel per combination. No copy if already so."""
     if csr.indptr.dtype == np.uintp and csr.indices.dtype.itemsize >= 2:
         return csr                                                  # the fast path: no copy
     indices = csr.indices if csr.indices.dtype.itemsize >= 2 else csr.indices.astype(np.uint16)
@@ -290,8 +286,8 @@ def _as_input(X, features: int, axis: int, name: str = "X") -> np.ndarray:
     if X.dtype.kind != "f":
         raise TypeError(f"{name} must be a float array (float32; float64 is cast), got {X.dtype}")
     if X.ndim != 2:
-        shape = "(batch, in)" if axis == 1 else "(in, batch)"
-        raise ValueError(f"{name} must be 2-D {shape}, got shape {X.shape}")
+        raise ValueError(f"{name} must be 2-D {'(batch, in)' if axis else '(in, batch)'}, got "
+                         f"shape {X.shape}")
     if X.shape[axis] != features:
         raise ValueError(f"{name} has {X.shape[axis]} features, the CSR matrix expects "
                          f"{features}")
