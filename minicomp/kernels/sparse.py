@@ -224,10 +224,9 @@ class SparseKernel:
         names = candidates(batch, csr.nnz, threads, self.layout)
         name = dispatch.choose(self.family, key, {
             n: (lambda run=self._runner(n, threads): run(X, Y)) for n in names})
-        plan = (KERNELS[name], csr.data, csr.indices, csr.indptr,
-                design_args(name, threads, in_features), key,
-                name if name in PARALLEL else None,
-                self.layout == "feature" and name.startswith("rowdot"))
+        plan = (KERNELS[name], csr.data, csr.indices, csr.indptr, design_args(
+            name, threads, in_features), key, name if name in PARALLEL else None,
+            self.layout == "feature" and name.startswith("rowdot"))
         if len(self._plans) < 64 and not dispatch.forcing():   # per exact batch size
             self._plans[batch] = plan
         return plan
