@@ -617,9 +617,11 @@ np.testing.assert_allclose(Y_auto, Y_forced, rtol=1e-5, atol=1e-5)
 # `dispatch.STALL_MIN` seconds) is repeated once; a decision made while
 # a design stalled stays in this process and is not written to the file;
 # and `dispatch.observe` watches the calls of a winner: once
-# `dispatch.WATCH` calls have been seen, if their mean exceeds the time
-# measured for a design the caller prefers (listed before it: a serial
-# one), the winner is banned and the next call decides again. Two toy
+# `dispatch.WATCH` calls and `dispatch.WATCH_S` seconds of them have
+# been seen (so that one stall among the first calls of a fast design is
+# not the verdict), if their mean exceeds the time measured for a design
+# the caller prefers (listed before it: a serial one), the winner is
+# banned and the next call decides again. Two toy
 # designs show the last rule: "serial" takes 0.3 ms, "parallel" nothing
 # while measured, then its calls report 0.5 ms each (stalls).
 
@@ -630,15 +632,16 @@ calls = 0
 while dispatch.remembered("toy", (1,)) == "parallel":
     dispatch.observe("toy", (1,), 5e-4)          # a call that took 0.5 ms
     calls += 1
-print(f"banned after {calls} slow calls:", dispatch.explain()[-1]["source"])
+print(f"banned after {calls} slow calls ({calls * 0.5:.0f} ms of them):",
+      dispatch.explain()[-1]["source"])
 print("decided again:", dispatch.choose("toy", (1,), toy))
 
 # %% [markdown]
 # What to conclude: the parallel design won the measurement, but once
 # its calls averaged more than the serial design's measured time it was
 # dropped (`source` "stalled"), and the next decision left it out. A
-# `SparseKernel` (what `SparseDense` holds) reports its calls this way
-# when its design is a parallel one.
+# `SparseKernel` (what `SparseDense` holds) and a fused model report
+# their calls this way when their design is a parallel one.
 #
 # **Threads that are not ours.** A parallel design needs every core, and
 # this process may have other threads still running: after each product,

@@ -28,6 +28,8 @@ Deviation: int8 on a CPU without AVX-512 VNNI runs the plain-loop design
 """
 from __future__ import annotations
 
+import time
+
 import numba
 import numpy as np
 
@@ -37,8 +39,8 @@ from .kernels import fused_mlp as fused
 from .kernels.vnni import cpu_vnni
 
 
-PARALLEL_WORK = 8_000_000     # multiply-adds per call (batch x per example) below which
-                              # the fused call stays on one thread
+PARALLEL_WORK = 1 << 20       # multiply-adds per call (batch x per example) below which
+                              # threads are not even timed (starting them costs more)
 
 
 class FusedModel:
@@ -76,16 +78,17 @@ class FusedModel:
                 m.csr.shape))) for m in layers)
         self.family = "fused_int8" if self.int8 else "fused_sparse"
         self.threads = numba.get_num_threads()          # read once: costly per call
-        self._names: dict = {}                          # batch -> design, once decided
+        self._names: dict = {}                          # batch -> (design, key), once decided
         self._dtypes = (np.float32, np.float64) if self.int8 else (np.float32,)
         self.macs = sum(m.w_q.size if self.int8 else m.csr.nnz for m in layers)   # per example
 
     def designs(self, X) -> dict:
         """Design name -> a zero-argument call of it on ``X`` (what dispatch times).
 
-        Threads are a candidate only above :data:`PARALLEL_WORK` multiply-adds per call:
-        below, one measurement on a quiet moment could pick them, and on a loaded machine
-        a parallel call of 20 us of work can wait milliseconds for a core.
+        Threads are a candidate only above :data:`PARALLEL_WORK` multiply-adds per call
+        (below, starting them costs more than the work). A parallel winner is watched
+        (:func:`~minicomp.kernels.dispatch.observe`): on a loaded machine a parallel call
+        of tens of microseconds can wait milliseconds for a core, and then it is dropped.
         """
         threads, B, P = self.threads, X.shape[0], self.packed
         threaded = threads > 1 and B * self.macs >= PARALLEL_WORK
@@ -111,17 +114,21 @@ class FusedModel:
                 and X.shape[0] and X.shape[1] == self.in_features and X.flags.c_contiguous):
             X = np.ascontiguousarray(validate.array(X, "X", ndim=2, width=self.in_features,
                                                     where=where, dtype=dtype))   # (B, in)
-        name = None if dispatch.forcing() else self._names.get(X.shape[0])
-        if name is None:
-            name = self.design(X)
+        plan = None if dispatch.forcing() else self._names.get(X.shape[0])
+        if plan is None:
+            plan = (self.design(X), self.key + (dispatch.batch_bucket(X.shape[0]),))
             if len(self._names) < 64 and not dispatch.forcing():
-                self._names[X.shape[0]] = name
-        threads = self.threads
+                self._names[X.shape[0]] = plan
+        (name, key), threads = plan, self.threads
+        t0 = time.perf_counter()
         if self.int8:
             codes, Y, finite = fused.run_int8(X, self.packed, name, threads)
             codes = codes.view(self.out_dtype)                           # (B, out)
         else:
             (Y, finite), codes = fused.run_sparse(X, self.packed, name, threads), None
+        if name.endswith("parallel") and dispatch.observe(
+                self.family, key, time.perf_counter() - t0, name):
+            self._names.clear()                                          # banned: decide again
         if finite != X.size:                                             # NaN/inf: named
             validate.array(X, "X", ndim=2, width=self.in_features, where=where, dtype=dtype)
         return codes, Y

@@ -168,6 +168,30 @@ def test_forced_designs_give_the_same_result(monkeypatch):
         FusedModel(model)(X)
 
 
+def test_a_stalling_parallel_fused_design_is_dropped(monkeypatch, tmp_path):
+    # a parallel winner is watched like a sparse layer's (dispatch.observe): once its calls
+    # cost more than the serial design's measured time, it is banned and decided again
+    from minicomp.kernels import dispatch as D
+    monkeypatch.setenv("MINICOMP_DISPATCH_CACHE", "off")
+    monkeypatch.delenv("MINICOMP_KERNEL", raising=False)
+    D.clear()
+    net, X = digits_like(3)
+    model = to_inference(quantize_mlp(net, X))
+    X = np.tile(X, (4, 1))                           # threads are a candidate
+    fm = FusedModel(model)
+    expected = fm(X)[0]
+    key = fm.key + (D.batch_bucket(len(X)),)
+    D._memory[fm.family, key] = "parallel"           # as if measured so, then stalling:
+    D._watch[fm.family, key] = [0.0, 0, D.WATCH_S]   # serial "takes 0 s"
+    fm._names[len(X)] = ("parallel", key)
+    for _ in range(D.WATCH):
+        np.testing.assert_array_equal(fm(X)[0], expected)
+    assert fm._names == {} and D.explain()[-1]["source"] == "stalled"
+    assert fm.design(X) == "serial"                  # the ban holds
+    np.testing.assert_array_equal(fm(X)[0], expected)
+    D.clear()
+
+
 def test_int8_dtypes_chain_through_the_fused_model():
     # int8 activations inside (x_dtype int8 -> + 128 in the kernel), int8 output codes
     net = MLP([6, 5, 4], seed=0)

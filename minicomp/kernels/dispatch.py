@@ -21,10 +21,11 @@ first). A design with a run over :data:`STALL` x its median (and over
 design waits for a descheduled thread (a scheduler tick, ~8 ms) and the
 caller pays that too. A measurement with a stall is repeated once (a
 virtual machine hiccups now and then) and the second one decides. After
-the decision, :func:`observe` watches the winner's calls: if after :data:`WATCH` calls
-their mean exceeds the measured time of a design preferred to it (stalls
-the measurement missed), it is banned for that key and the next call
-decides again.
+the decision, :func:`observe` watches the winner's calls: if after
+:data:`WATCH` calls (and :data:`WATCH_S` seconds of them) their mean
+exceeds the measured time of a design preferred to it (stalls the
+measurement missed), it is banned for that key and the next call decides
+again.
 
 Before timing, :func:`_settle` waits (at most :data:`SETTLE` [2] s) until no
 other thread of this process keeps a core busy: after each product
@@ -82,6 +83,8 @@ SETTLE = (2e-3, 10, 0.3)    # probe: sleep 2 ms, read this process's CPU time; 1
 QUIET = 0.25        # a quiet probe: the other threads used under 0.25 cores
 WATCH = 50          # observe(): after 50 calls, a winner whose mean time exceeds that of a
                     # design preferred to it is banned (its stalls cost more than that one)
+WATCH_S = 0.05      # ... and after 50 ms of its calls: one scheduler stall (up to ~8 ms)
+                    # must not outweigh the calls of a fast design (35 us ones: 1,400 calls)
 
 _lock = threading.Lock()
 # os.environ's bytes dict on POSIX: a lookup in 20 ns, not 800 (remembered() is per call)
@@ -298,7 +301,9 @@ def _watch_entry(times: dict, winner: str, order) -> list:
 def observe(family: str, key: tuple, seconds: float, design: str | None = None) -> bool:
     """Report how long one call of the design chosen for ``(family, key)`` took.
 
-    Once :data:`WATCH` calls have been seen, if their mean time exceeds the
+    Once :data:`WATCH` calls and :data:`WATCH_S` seconds of them have been seen
+    (one stall among the first calls of a fast design is not a verdict), if
+    their mean time exceeds the
     measured time of a design the caller prefers (listed before the winner,
     e.g. a serial one: the winner stalls more than the decision saw, a
     parallel design on a busy machine), the winner is banned for this key
@@ -312,7 +317,7 @@ def observe(family: str, key: tuple, seconds: float, design: str | None = None) 
         return design is not None and design in _banned.get((family, key), ())
     w[1] += 1
     w[2] += seconds
-    if w[1] >= WATCH and w[2] > w[0] * w[1]:
+    if w[1] >= WATCH and w[2] >= WATCH_S and w[2] > w[0] * w[1]:
         with _lock:
             name = _memory.pop((family, key), None)
             _watch.pop((family, key), None)
