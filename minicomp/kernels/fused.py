@@ -7,9 +7,10 @@ more than the matrix work. A fused kernel takes the float input batch and
 returns the float output; in between, activations stay in the kernel's own
 layout and never go back to Python:
 
-- **int8** (Jacob et al. 2018): the input is quantized inside the kernel,
-  ``u = clamp(rint(x / S_x) + Z_x) + o_x`` (``o = 128`` for int8 codes,
-  stored as unsigned bytes, ``0`` for uint8); each layer accumulates
+- **int8** (Jacob et al. 2018): the input is quantized first by
+  :func:`quantize_input`, ``u = clamp(rint(x / S_x) + Z_x) + o_x`` (``o =
+  128`` for int8 codes, stored as unsigned bytes, ``0`` for uint8), the one
+  small kernel compiled per input dtype; each layer accumulates
   ``a_i = Σ_j u_j w_ij + β_i`` in int32 (``β_i = q_{b,i} - (Z_x + o_x) Σ_j
   w_ij``, the folded bias of :class:`~minicomp.kernels.int8.Int8Kernel`) and
   requantizes it to the next layer's codes,
@@ -41,8 +42,9 @@ packed by :mod:`minicomp.kernels.fused_mlp` (which also runs these kernels:
 file (the bottom, beside reference); the naive twins are in
 :mod:`minicomp.kernels.reference_fused`.
 
-Deviations: the kernels read ``X`` unchecked and return how many of its
-entries were finite (the caller refuses NaN/inf); ``int8_vnni`` needs
+Deviations: the kernels read ``X`` unchecked; :func:`quantize_input` and the sparse
+ones return how many of its entries were finite (the caller refuses NaN/inf);
+``int8_vnni`` needs
 AVX-512 VNNI (AVX-VNNI-only CPUs run ``int8_loops``).
 
 References
@@ -123,20 +125,30 @@ def _requantize(acc, bias, m0, rnd, shift, Z_y, lo, hi, o_y, out):
         out[c] = np.uint8((y + o_y) & 0xFF)                            # int8: + 128 or bytes
 
 
-@njit(inline="always")
-def _int8_block(kind, b0, b1, X, qio, meta, W, chan, act, acc, codes, Y):
-    """Rows b0..b1 (<= ROWS) through every layer; returns how many inputs were finite."""
-    L, rows = meta.shape[0], b1 - b0
+@njit(cache=True)
+def quantize_input(X, qio, U):
+    """``U = clamp(rint(X / S_x) + Z_x) + o_x`` as bytes (B, in); returns how many entries
+    of ``X`` were finite. Compiled per input dtype (float32, float64): the layer kernels
+    below take these codes, so they are compiled once, not once per input dtype."""
     S_x, Z_x, lo, hi, o_x = qio[0], qio[1], qio[2], qio[3], qio[4]
     finite = 0
-    for r in range(rows):                                      # quantize the input
-        x, u = X[b0 + r], act[r]
-        for k in range(meta[0, 0]):
+    for b in range(X.shape[0]):
+        x, u = X[b], U[b]
+        for k in range(X.shape[1]):
             v = np.float64(x[k])
             finite += abs(v) < np.inf
             v = np.rint(v / S_x) + Z_x
             v = lo if v < lo else v
             u[k] = np.uint8(np.int32(hi if v > hi else v) + o_x)
+    return finite
+
+
+@njit(inline="always")
+def _int8_block(kind, b0, b1, U, qio, meta, W, chan, act, acc, codes, Y):
+    """Rows b0..b1 (<= ROWS) of the input codes ``U`` through every layer."""
+    L, rows = meta.shape[0], b1 - b0
+    for r in range(rows):                                      # the input codes, into L1
+        act[r, :meta[0, 0]] = U[b0 + r]
     bias, m0, rnd, shift = chan[0], chan[1], chan[2], chan[3]
     for l in range(L):
         N, Kp, x0, y0, w0, c0 = meta[l, 1], meta[l, 2], meta[l, 3], meta[l, 4], meta[l, 5], \
@@ -164,62 +176,52 @@ def _int8_block(kind, b0, b1, X, qio, meta, W, chan, act, acc, codes, Y):
             v = np.int32(np.int8(q[c])) if signed else np.int32(q[c])   # the code's value
             code[c] = q[c]
             y[c] = np.float32(S_y * (np.float64(v) - Z_y))
-    return finite
 
 
 @njit(inline="always")
-def _int8_rows(kind, b0, b1, X, qio, meta, W, chan, codes, Y):
+def _int8_rows(kind, b0, b1, U, qio, meta, W, chan, codes, Y):
     L = meta.shape[0]
     act = np.zeros((min(ROWS, b1 - b0), meta[L - 1, 4] + meta[L - 1, 1]), np.uint8)
     acc = np.empty(64, np.int32)
-    finite = 0
     for r0 in range(b0, b1, ROWS):
-        finite += _int8_block(kind, r0, min(r0 + ROWS, b1), X, qio, meta, W, chan, act, acc,
-                              codes, Y)
-    return finite
+        _int8_block(kind, r0, min(r0 + ROWS, b1), U, qio, meta, W, chan, act, acc, codes, Y)
 
 
-# The row loops are compiled once (per input dtype) and *called* by the serial and the
-# parallel kernel, not inlined in both (each caller still re-optimizes the linked callee;
-# `minicomp warmup` prints the compile times).
+# The row loops are compiled once and *called* by the serial and the parallel kernel,
+# not inlined in both (each caller still re-optimizes the linked callee; `minicomp
+# warmup` prints the compile times). They take the input codes, whatever X's dtype was.
 @njit(cache=True)
-def _rows_vnni(b0, b1, X, qio, meta, W, chan, codes, Y):
-    return _int8_rows(0, b0, b1, X, qio, meta, W, chan, codes, Y)   # kind 0 is a literal
+def _rows_vnni(b0, b1, U, qio, meta, W, chan, codes, Y):
+    _int8_rows(0, b0, b1, U, qio, meta, W, chan, codes, Y)      # kind 0 is a literal
 
 
 @njit(cache=True)
-def _rows_loops(b0, b1, X, qio, meta, W, chan, codes, Y):
-    return _int8_rows(1, b0, b1, X, qio, meta, W, chan, codes, Y)   # (no VNNI code here)
+def _rows_loops(b0, b1, U, qio, meta, W, chan, codes, Y):
+    _int8_rows(1, b0, b1, U, qio, meta, W, chan, codes, Y)      # (no VNNI code here)
 
 
 @njit(cache=True)
-def int8_vnni_serial(X, qio, meta, W, chan, codes, Y, threads):
-    return _rows_vnni(0, X.shape[0], X, qio, meta, W, chan, codes, Y)
+def int8_vnni_serial(U, qio, meta, W, chan, codes, Y, threads):
+    _rows_vnni(0, U.shape[0], U, qio, meta, W, chan, codes, Y)
 
 
 @njit(cache=True, parallel=True)
-def int8_vnni_parallel(X, qio, meta, W, chan, codes, Y, threads):
-    B = X.shape[0]
-    finite = np.zeros(threads, np.int64)
+def int8_vnni_parallel(U, qio, meta, W, chan, codes, Y, threads):
+    B = U.shape[0]
     for t in prange(threads):                   # contiguous runs of rows per thread
-        finite[t] = _rows_vnni(t * B // threads, (t + 1) * B // threads, X, qio, meta, W,
-                               chan, codes, Y)
-    return finite.sum()
+        _rows_vnni(t * B // threads, (t + 1) * B // threads, U, qio, meta, W, chan, codes, Y)
 
 
 @njit(cache=True)
-def int8_loops_serial(X, qio, meta, W, chan, codes, Y, threads):
-    return _rows_loops(0, X.shape[0], X, qio, meta, W, chan, codes, Y)
+def int8_loops_serial(U, qio, meta, W, chan, codes, Y, threads):
+    _rows_loops(0, U.shape[0], U, qio, meta, W, chan, codes, Y)
 
 
 @njit(cache=True, parallel=True)
-def int8_loops_parallel(X, qio, meta, W, chan, codes, Y, threads):
-    B = X.shape[0]
-    finite = np.zeros(threads, np.int64)
+def int8_loops_parallel(U, qio, meta, W, chan, codes, Y, threads):
+    B = U.shape[0]
     for t in prange(threads):
-        finite[t] = _rows_loops(t * B // threads, (t + 1) * B // threads, X, qio, meta, W,
-                                chan, codes, Y)
-    return finite.sum()
+        _rows_loops(t * B // threads, (t + 1) * B // threads, U, qio, meta, W, chan, codes, Y)
 
 
 # ------------------------------------------------------------------------- sparse

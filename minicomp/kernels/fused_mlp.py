@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from .fused import KERNELS
+from .fused import KERNELS, quantize_input
 from .int8 import Int8Kernel
 from .reference import CSR, dtype_range
 
@@ -121,9 +121,10 @@ def run_int8(X, packed: PackedInt8, design: str = "serial", threads: int = 1):
     how many entries of ``X`` (float, (B, in), C-contiguous) were finite."""
     B, N = X.shape[0], int(packed.meta[-1, 1])
     codes, Y = np.empty((B, N), np.uint8), np.empty((B, N), np.float32)   # (B, out)
+    U = np.empty(X.shape, np.uint8)                                        # (B, in) codes
+    finite = quantize_input(X, packed.qio, U)
     kernel = KERNELS[f"int8_{'vnni' if packed.vnni else 'loops'}_{design}"]
-    finite = kernel(X, packed.qio, packed.meta, packed.W, packed.chan, codes, Y,
-                    max(1, min(threads, B)))
+    kernel(U, packed.qio, packed.meta, packed.W, packed.chan, codes, Y, max(1, min(threads, B)))
     return codes, Y, int(finite)
 
 
