@@ -8,9 +8,10 @@ on 64-64-10 or a pruned 300-100 that costs more than the arithmetic.
 and runs them in ONE call of a :mod:`minicomp.kernels.fused` kernel: float
 input batch in, float outputs (and, int8, the last layer's codes) out.
 
-- int8 models: the input is quantized inside the kernel and activations stay
-  8-bit codes between layers (requantized in the kernel, ReLU a clamp on the
-  codes); the codes equal the layer-by-layer chain's bit for bit.
+- int8 models: the input is quantized by a small kernel (one per input dtype)
+  and activations stay 8-bit codes between layers (requantized in the kernel,
+  ReLU a clamp on the codes); the codes equal the layer-by-layer chain's bit
+  for bit.
 - sparse models: activations stay float32, feature-major for batches >= 4.
 
 The design (serial or threads over the batch; sparse: gather-dot or AXPY) is
@@ -20,7 +21,7 @@ chosen by measurement the first time a (model shape, batch bucket) is seen
 kept by the model per batch size; Numba's thread count is read when the
 model is built.
 The input is checked cheaply (a float, C-contiguous (batch, in) array runs
-as is); the kernel counts the finite entries, and a NaN/inf is refused with
+as is); the kernels count the finite entries, and a NaN/inf is refused with
 the message of :func:`minicomp.validate.array`, naming the first one.
 
 Deviation: int8 on a CPU without AVX-512 VNNI runs the plain-loop design
