@@ -1273,7 +1273,10 @@ plt.show()
 #   `dispatch.choose` times the candidates on the first call of a
 #   (shape, batch bucket, sparsity bucket) and keeps the first within 10 %
 #   of the best; `explain()` shows why; `MINICOMP_KERNEL` forces one. Every
-#   design equals its twin, so the choice changes only the time.
+#   design equals its twin, so the choice changes only the time. A
+#   measurement is only as good as the moment: `choose` waits until no
+#   other thread of the process (OpenBLAS's, after a product) holds a
+#   core, and a busy or stalled verdict is not written to disk.
 # - **int8**: accumulate in int32 ($255 \cdot 128 \cdot 65{,}536 < 2^{31}$),
 #   requantize with $M = 2^{-n} M_0$ as one multiply, one add and one shift
 #   — bit-exact against the reference. **K-blocking** keeps a block of the
