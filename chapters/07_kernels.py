@@ -1314,3 +1314,9 @@ plt.show()
 #    compare its time at batch 1 with `model8.predict`: how much of the
 #    fused kernel's advantage is "one call", and how much the VNNI
 #    instruction?
+# 8. With `busy_cores` from section 6, time a parallel sparse design
+#    (`rowdot_vec_parallel`, 4096→4096, batch 1) in a loop right after a
+#    NumPy product and again after the probe says the process is quiet.
+#    Then run the same script with `OPENBLAS_THREAD_TIMEOUT=4` set before
+#    Python starts. What does each of the three timings tell a design
+#    chooser that measured at that moment?
