@@ -6,6 +6,7 @@ K-blocked or not, each CPU path; the AVX2 fallback forced on this CPU) against
 against their naive twin :mod:`minicomp.kernels.reference_int8`: K not a
 multiple of the block, odd shapes, batch 1, extreme codes. No timing assertions.
 """
+import numba
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -247,3 +248,28 @@ print(kernel.path, kernel.decisions[8], bool(ok))
                             text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.split() == ["madd", "madd_serial", "True"]
+
+
+def test_a_stalling_parallel_int8_design_is_dropped(monkeypatch):
+    # a parallel winner is watched (dispatch.observe), as a sparse layer's and a fused
+    # model's: once its calls cost more than the serial design's measured time, banned
+    monkeypatch.setenv("MINICOMP_DISPATCH_CACHE", "off")
+    monkeypatch.delenv("MINICOMP_KERNEL", raising=False)
+    D.clear()
+    rng = np.random.default_rng(5)
+    w_q = rng.integers(-127, 128, (64, 96)).astype(np.int8)
+    kernel = Int8Kernel(w_q, None, 0, 1 << 30, 40, 0, path="blocked")
+    x = rng.integers(0, 256, (200, 96)).astype(np.uint8)
+    expected = kernel(x, design="blocked_serial")
+    kernel(x)
+    key = ("blocked", 64, 96, D.batch_bucket(200), numba.get_num_threads())
+    D._memory["int8", key] = "blocked_parallel"          # as if measured so, then stalling
+    D._watch["int8", key] = [0.0, 0, D.WATCH_S]           # serial "takes 0 s"
+    kernel.decisions[D.batch_bucket(200)] = "blocked_parallel"
+    kernel._chosen.clear()
+    for _ in range(D.WATCH):
+        np.testing.assert_array_equal(kernel(x), expected)
+    assert kernel._chosen == {} and D.explain()[-1]["source"] == "stalled"
+    np.testing.assert_array_equal(kernel(x), expected)    # decided again, without it
+    assert kernel.decisions[D.batch_bucket(200)] != "blocked_parallel"
+    D.clear()

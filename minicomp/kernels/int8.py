@@ -54,7 +54,9 @@ block: :func:`minicomp.kernels.vnni.k_block`). The first call of a kernel
 on a batch size bucket (:func:`~minicomp.kernels.dispatch.batch_bucket`)
 times the candidates on the real arguments
 (:func:`minicomp.kernels.dispatch.choose`, cached on disk per CPU) and
-the kernel keeps the winner; later calls pay a dict lookup. Threads are
+the kernel keeps the winner; later calls pay a dict lookup. A parallel
+winner's calls are timed and reported (:func:`~minicomp.kernels.dispatch.observe`):
+if they stall more than the serial design costs, it is dropped. Threads are
 not even tried below ``PARALLEL_MIN`` multiply-adds per call, where
 starting the pool (microseconds) costs more than the whole product.
 Names: ``<path>_serial``, ``<path>_parallel``, ``<path>_kb_serial``,
@@ -75,6 +77,8 @@ Jacob, B. et al. (2018). Quantization and Training of Neural Networks for
 Efficient Integer-Arithmetic-Only Inference. CVPR. arXiv:1712.05877.
 """
 from __future__ import annotations
+
+import time
 
 import numba
 import numpy as np
@@ -273,21 +277,31 @@ class Int8Kernel:
             run = self._runs[dispatch.choose("int8", (self.path, *self.shape), {
                 n: (lambda run=r: run(x, out)) for n, r in self._runs.items()})]
         else:
-            run = self._chosen.get(B) or self._choose(x, out)
+            run, key, watched = self._chosen.get(B) or self._choose(x, out)
+            if watched is not None:                     # a parallel winner: watched
+                t0 = time.perf_counter()
+                run(x, out)
+                if dispatch.observe("int8", key, time.perf_counter() - t0, watched):
+                    self._chosen.clear()                # banned: decide again
+                    self.decisions.pop(dispatch.batch_bucket(B), None)
+                return out.view(self.out_dtype) if self._signed_out else out
         run(x, out)
         return out.view(self.out_dtype) if self._signed_out else out
 
-    def _choose(self, x, out):
-        """This batch's design: its bucket's, measured once (:mod:`~minicomp.kernels.dispatch`)."""
+    def _choose(self, x, out) -> tuple:
+        """This batch's ``(run, key, watched name)``: its bucket's design, measured once
+        (:mod:`~minicomp.kernels.dispatch`); a parallel one is watched (``observe``)."""
         B, bucket = x.shape[0], dispatch.batch_bucket(x.shape[0])
+        key = (self.path, *self.shape, bucket, numba.get_num_threads())
         if bucket not in self.decisions:
             names = self.designs(B)
             candidates = {n: (lambda run=self._runs[n]: run(x, out)) for n in names}
-            key = (self.path, *self.shape, bucket, numba.get_num_threads())
             self.decisions[bucket] = dispatch.choose("int8", key, candidates)
+        name = self.decisions[bucket]
+        plan = (self._runs[name], key, name if name.endswith("parallel") else None)
         if len(self._chosen) < 64:                      # remembered per exact batch size
-            self._chosen[B] = self._runs[self.decisions[bucket]]
-        return self._runs[self.decisions[bucket]]
+            self._chosen[B] = plan
+        return plan
 
 
 def int8_linear(x_q, Z_x, w_q, bias_q, m0, shift, Z_y,
