@@ -29,10 +29,10 @@ again.
 
 Before timing, :func:`_settle` waits (at most :data:`SETTLE` [2] s) until no
 other thread of this process keeps a core busy: after each product
-OpenBLAS's worker threads spin for about 0.1 s, and a parallel design timed
-then shares its cores with them (measured: a 1024² int8 product at B=256
-took 2.7 ms instead of 0.45 ms right after a NumPy product, and a decision
-made there picked the serial design for good).
+OpenBLAS's worker threads keep spinning for a while (chapter 07 plots it),
+and a parallel design timed then shares its cores with them, looks several
+times slower than it is, and a serial design wins for good (chapter 07's
+exercise 8 times one in that window).
 
 The winner is kept in memory and, when the process was quiet and no design
 stalled while it was measured (a busy machine's verdict is for this

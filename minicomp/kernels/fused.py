@@ -36,7 +36,8 @@ Designs (each a top-level ``@njit(cache=True)`` kernel in :data:`KERNELS`):
 Threads split the *batch*: each runs its rows through every layer, with no
 synchronisation between layers.
 
-Shape contract: ``X`` float32/float64 (B, in), C-contiguous; the model
+Shape contract: ``X`` float32/float64 (B, in), C-contiguous (the int8
+kernels take its codes ``U``, uint8 (B, in), from :func:`quantize_input`); the model
 packed by :mod:`minicomp.kernels.fused_mlp` (which also runs these kernels:
 ``run_int8``, ``run_sparse``); outputs (B, out). Layer: no other kernel
 file (the bottom, beside reference); the naive twins are in
