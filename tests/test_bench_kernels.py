@@ -31,8 +31,12 @@ def test_rows_ratios_and_table(tiny_grid):
     summary = rows[-1]
     assert summary["bench"] == "summary"
     assert summary["targets"][0]["target"] == "99% >= 4x BLAS everywhere"
+    # the worst cell's profile: where its time goes, beside the measured read ceiling
+    assert summary["targets"][0]["profile"].startswith("40->30 B=")
+    assert "ns per weight x example" in summary["targets"][0]["profile"]
+    assert summary["read_GBps (16 MiB, 2 threads)"] > 0
     table = bench.format_table(rows)
-    assert "40->30" in table and "geometric mean" in table
+    assert "40->30" in table and "geometric mean" in table and "GB/s" in table
 
 
 def test_cli_json(tiny_grid, capsys):

@@ -217,8 +217,13 @@ def test_bench_rows_and_table_tiny(monkeypatch):
                                       for t in targets["targets"])
     head = {"measure": "machine", "cpu": "test CPU", "load average": (0.0, 0.0, 0.0),
             "OPENBLAS_NUM_THREADS": "1"}
-    table = bench.format_table([head] + rows + [bench.overhead_row(kw), targets])
+    band = bench.bandwidth_row(rows)                  # the B=1 cell, against a plain read
+    (cell,) = band["cells"]
+    assert cell["shape"] == "64->32" and cell["bytes"] == 64 * 32 and cell["read_GBps"] > 0
+    assert cell["ours_GBps"] > 0 and cell["fbgemm_GBps"] is None        # torch left out
+    table = bench.format_table([head] + rows + [bench.overhead_row(kw), band, targets])
     assert "test CPU" in table and "| 64->32 | 4 |" in table and "per-call overhead" in table
+    assert "bandwidth at B=1: 64->32" in table
 
 
 @pytest.mark.skipif("avx2" not in vnni.cpu_features(), reason="this CPU has no avx2")
