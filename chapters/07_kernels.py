@@ -912,22 +912,7 @@ print(f"BLAS / int8 kernel (medians): "
 
 # %%
 from minicomp.kernels import vnni
-
-
-def cache_bytes(level):
-    # this core's data/unified cache of `level` from Linux sysfs, or None
-    base = "/sys/devices/system/cpu/cpu0/cache"
-    for index in sorted(os.listdir(base)) if os.path.isdir(base) else []:
-        with open(f"{base}/{index}/level") as f_level, \
-                open(f"{base}/{index}/type") as f_type:
-            if (int(f_level.read()) == level
-                    and f_type.read().strip() != "Instruction"):
-                with open(f"{base}/{index}/size") as f_size:
-                    size = f_size.read().strip()
-                return int(size[:-1]) * 1024 if size.endswith("K") \
-                    else int(size)
-    return None
-
+from minicomp.kernels.dispatch_cache import cache_bytes   # Linux sysfs
 
 L1, L2 = vnni.l1d_bytes(), cache_bytes(2)
 kc = vnni.k_block()

@@ -9,6 +9,7 @@ cache); :mod:`minicomp.bench.record` keeps the record of a run.
 """
 from __future__ import annotations
 
+import functools
 import os
 import time
 
@@ -73,12 +74,10 @@ def one_blas_thread(fn):
         return fn()
 
 
-def read_bandwidth(nbytes: int = 16 << 20, threads: int = 2) -> float:
-    """Bytes per second of a plain streaming read of ``nbytes`` (a vectorized sum, split
-    over ``threads`` Numba threads, median of 11 passes after a warm one): the ceiling a
-    memory-bound kernel of that footprint can reach here. Measured, never typed in (the
-    machines differ); a kernel's bytes per call over its time, divided by this, says how
-    close to the memory system it runs."""
+@functools.cache
+def _summer():
+    """The compiled streaming sum of :func:`read_bandwidth`, built once per process (Numba
+    imported and compiled only when a benchmark asks for it)."""
     from numba import njit, prange
 
     @njit(parallel=True, fastmath=True, cache=False)
@@ -90,7 +89,16 @@ def read_bandwidth(nbytes: int = 16 << 20, threads: int = 2) -> float:
                 part += a[i]
             s += part
         return s
+    return total
 
+
+def read_bandwidth(nbytes: int = 16 << 20, threads: int = 2) -> float:
+    """Bytes per second of a plain streaming read of ``nbytes`` (a vectorized sum, split
+    over ``threads`` Numba threads, median of 11 passes after a warm one): the ceiling a
+    memory-bound kernel of that footprint can reach here. Measured, never typed in (the
+    machines differ); a kernel's bytes per call over its time, divided by this, says how
+    close to the memory system it runs."""
+    total = _summer()
     a = np.ones(max(nbytes // 8, 1))                              # float64
     total(a, threads)
     return a.nbytes / median_time(lambda: total(a, threads), samples=11, warmup=1)

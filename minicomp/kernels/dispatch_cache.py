@@ -18,6 +18,7 @@ Layer: the standard library only.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import importlib.metadata
 import json
@@ -50,9 +51,10 @@ def cpu_info() -> tuple[str, list[str]]:
     return name, sorted(f for f in flags if f.startswith(("avx", "fma", "popcnt", "f16c")))
 
 
+@functools.cache
 def cache_bytes(level: int) -> int | None:
     """This core's data (or unified) cache of ``level`` in bytes, from Linux sysfs; None
-    if unknown (kernels size their blocks from it instead of a constant)."""
+    if unknown (kernels size their blocks from it instead of a constant); read once."""
     base = "/sys/devices/system/cpu/cpu0/cache"
     try:
         for index in sorted(os.listdir(base)):

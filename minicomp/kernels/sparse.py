@@ -205,13 +205,12 @@ class SparseKernel:
                 self._plans.clear()                            # banned: decide again
         return Y
 
-    def _runner(self, name: str, threads: int):
-        """``run(X, Y)`` of design ``name`` on this matrix (batch-1 feature-major: row-dot)."""
-        f, d, i, p = KERNELS[name], self.csr.data, self.csr.indices, self.csr.indptr
-        t = design_args(name, threads, self.shape[1])
-        if self.layout == "feature" and name.startswith("rowdot"):   # (in, 1) is (1, in)
-            return lambda X, Y: f(X.reshape(1, -1), d, i, p, Y.reshape(1, -1), *t)
-        return lambda X, Y: f(X, d, i, p, Y, *t)
+    def _design(self, name: str, threads: int, key: tuple) -> tuple:
+        """Design ``name``'s plan, the tuple ``__call__`` unpacks (see ``_plans``)."""
+        csr = self.csr
+        return (KERNELS[name], csr.data, csr.indices, csr.indptr, design_args(
+            name, threads, self.shape[1]), key, name if name in PARALLEL else None,
+            self.layout == "feature" and name.startswith("rowdot"))
 
     def _plan(self, X, Y) -> tuple:
         """This batch's design: its bucket's, measured on the first call (module doc)."""
@@ -221,15 +220,19 @@ class SparseKernel:
         key = (out_features, in_features, dispatch.batch_bucket(batch),
                dispatch.density_bucket(csr.nnz, out_features * in_features), threads,
                csr.indices.dtype.itemsize)
-        names = candidates(batch, csr.nnz, threads, self.layout)
-        name = dispatch.choose(self.family, key, {
-            n: (lambda run=self._runner(n, threads): run(X, Y)) for n in names})
-        plan = (KERNELS[name], csr.data, csr.indices, csr.indptr, design_args(
-            name, threads, in_features), key, name if name in PARALLEL else None,
-            self.layout == "feature" and name.startswith("rowdot"))
+        plans = {n: self._design(n, threads, key) for n in candidates(
+            batch, csr.nnz, threads, self.layout)}
+        plan = plans[dispatch.choose(self.family, key, {
+            n: (lambda pl=pl: _run(pl, X, Y)) for n, pl in plans.items()})]
         if len(self._plans) < 64 and not dispatch.forcing():   # per exact batch size
             self._plans[batch] = plan
         return plan
+
+
+# one call of a plan's design: what SparseKernel.__call__ does inline (its hot path)
+def _run(plan, X, Y) -> None:
+    f, d, i, p, t, _, _, flat = plan
+    f(*((X.reshape(1, -1), d, i, p, Y.reshape(1, -1)) if flat else (X, d, i, p, Y)), *t)
 
 
 def check_csr(csr: CSR) -> None:
