@@ -216,12 +216,12 @@ class Int8Kernel:
         q = np.stack([self.bias.astype(np.int64), self.m0, self.rnd, self.shift])  # (4, out)
         zy, lo, hi = self.Z_y, self.lo, self.hi
         ser, par = vnni.KERNELS[kind, False], vnni.KERNELS[kind, True]
-        runs = {f"{p}_serial": lambda x, out: ser(x, W, k4, k4, q, zy, lo, hi, out),
-                f"{p}_parallel": lambda x, out: par(x, W, k4, k4, q, zy, lo, hi, out, n)}
-        kc = vnni.k_block()
-        if k4 > kc:                                 # K-blocked: a panel's block stays in L1
+        runs, kc = {}, vnni.k_block()
+        if k4 > kc:             # K-blocked first: a panel's block stays in L1 (module doc)
             runs[f"{p}_kb_serial"] = lambda x, out: ser(x, W, k4, kc, q, zy, lo, hi, out)
             runs[f"{p}_kb_parallel"] = lambda x, out: par(x, W, k4, kc, q, zy, lo, hi, out, n)
+        runs[f"{p}_serial"] = lambda x, out: ser(x, W, k4, k4, q, zy, lo, hi, out)
+        runs[f"{p}_parallel"] = lambda x, out: par(x, W, k4, k4, q, zy, lo, hi, out, n)
         return runs
 
     def designs(self, batch: int) -> list[str]:
