@@ -104,7 +104,7 @@ class FusedModel:
         """The design :meth:`__call__` runs for ``X``'s batch (measured once per bucket)."""
         key = self.key + (dispatch.batch_bucket(X.shape[0]),)
         return dispatch.remembered(self.family, key) or dispatch.choose(
-            self.family, key, self.designs(X))
+            self.family, key, self.designs(X), threaded=("parallel", "axpy_parallel"))
 
     def __call__(self, X, where: str = "predict"):
         """``(codes, Y)`` for ``X`` (batch, in): the last layer's codes (int8; None for sparse)

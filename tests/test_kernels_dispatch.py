@@ -250,3 +250,26 @@ def test_a_decision_among_busy_threads_stays_in_memory(cache, monkeypatch):
     assert D.SETTLE[2] <= clock["t"] < D.SETTLE[2] + 0.1          # gave up after the wait
     assert D.explain()[-1]["source"] == "busy" and D.remembered("demo", (32,)) == "a"
     assert not cache.exists() or "demo|32" not in json.loads(cache.read_text())["entries"]
+
+
+def test_the_margin_favours_only_unthreaded_designs_when_named(cache, monkeypatch):
+    clock, _ = fake_process(monkeypatch, busy_until=0.0)
+
+    def cost(seconds):                  # a design that takes exactly `seconds` on the fake clock
+        def run():
+            clock["t"] += seconds
+            clock["cpu"] += seconds
+        return run
+    peers = {"p1": cost(1.05e-4), "p2": cost(1e-4)}
+    assert D.choose("demo", (41,), peers) == "p1"                   # order: the margin keeps p1
+    assert D.choose("demo", (42,), peers, threaded=peers) == "p2"   # peers: the faster wins
+    near = {"s": cost(1.08e-4), "p": cost(1e-4)}
+    assert D.choose("demo", (43,), near, threaded={"p"}) == "s"     # serial within the margin
+    far = {"s1": cost(2e-4), "s2": cost(1.5e-4), "p": cost(1e-4)}
+    assert D.choose("demo", (44,), far, threaded={"p"}) == "p"      # parallel beyond it
+    two = {"s1": cost(1.09e-4), "s2": cost(1.05e-4), "p": cost(1e-4)}
+    assert D.choose("demo", (45,), two, threaded={"p"}) == "s2"     # the faster serial one
+    # a threaded winner falls back only to unthreaded designs: "p" (44) is banned once its
+    # calls exceed s2's time; "p2" (42) has no unthreaded design to fall back to
+    assert any(D.observe("demo", (44,), 1e-3) for _ in range(D.WATCH))
+    assert not any(D.observe("demo", (42,), 1e-3) for _ in range(2 * D.WATCH))

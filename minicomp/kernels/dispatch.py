@@ -25,7 +25,10 @@ the decision, :func:`observe` watches the winner's calls: if after
 :data:`WATCH` calls (and :data:`WATCH_S` seconds of them) their mean
 exceeds the measured time of a design preferred to it (stalls the
 measurement missed), it is banned for that key and the next call decides
-again.
+again. The margin buys safety (serial keeps a near-tie against parallel, which
+holds a second core and can stall); between two parallel designs it would only
+discard the measurement: a caller naming its ``threaded`` designs gets the
+fastest, unless an unthreaded one is within the margin (then the fastest such).
 
 Before timing, :func:`_settle` waits (at most :data:`SETTLE` [2] s) until no
 other thread of this process keeps a core busy: after each product
@@ -186,7 +189,7 @@ def _record(family, key, times, winner, source) -> str:
     return winner
 
 
-def choose(family: str, key: tuple, designs: dict) -> str:
+def choose(family: str, key: tuple, designs: dict, threaded=None) -> str:
     """The name of the fastest design for ``(family, key)``, measured once.
 
     Parameters
@@ -200,6 +203,9 @@ def choose(family: str, key: tuple, designs: dict) -> str:
         Design name -> zero-argument callable running that design once on the
         real arguments (its result is ignored). Dict order is the preference
         order: on a tie, and when only one design is given, the first wins.
+    threaded : collection of str, optional
+        The designs that start threads; the margin and :func:`observe`'s fallback
+        favour only the others (None: each design is preferred to later ones).
 
     Returns
     -------
@@ -240,7 +246,7 @@ def choose(family: str, key: tuple, designs: dict) -> str:
     banned = _banned.get((family, key), ())
     with _lock:
         return _decide(family, key, {n: f for n, f in designs.items() if n not in banned}
-                       or designs)
+                       or designs, threaded)
 
 
 def forcing() -> bool:
@@ -256,7 +262,16 @@ def remembered(family: str, key: tuple) -> str | None:
     return None if forcing() else _memory.get((family, key))
 
 
-def _decide(family: str, key: tuple, designs: dict) -> str:
+def _pick(times: dict, threaded) -> str:
+    """The winner among measured ``times`` (module doc; ties go to the first listed)."""
+    near = {n: t for n, t in times.items() if t <= min(times.values()) * (1 + MARGIN)}
+    if threaded is None:
+        return next(iter(near))
+    pool = {n: t for n, t in near.items() if n not in threaded}
+    return min(pool or times, key=(pool or times).get)
+
+
+def _decide(family: str, key: tuple, designs: dict, threaded) -> str:
     winner = _memory.get((family, key))
     if winner in designs:
         return winner
@@ -271,16 +286,17 @@ def _decide(family: str, key: tuple, designs: dict) -> str:
         entry = _file["entries"].get(name)
         if entry and entry["winner"] in designs and set(entry.get("times", ())) == set(designs):
             _memory[family, key] = entry["winner"]
-            _watch[family, key] = _watch_entry(entry["times"], entry["winner"], designs)
+            _watch[family, key] = _watch_entry(entry["times"], entry["winner"], designs,
+                                               threaded)
             return _record(family, text, entry["times"], entry["winner"], "cache")
     quiet = _settle()
     times, stalled = _time(designs)
     if stalled:                     # one hiccup is not a verdict: measure again, once
         quiet = _settle()
         times, stalled = _time(designs)
-    best = min(times.values())
-    winner = next(n for n, t in times.items() if t <= best * (1 + MARGIN))
-    _memory[family, key], _watch[family, key] = winner, _watch_entry(times, winner, designs)
+    winner = _pick(times, threaded)
+    _memory[family, key] = winner
+    _watch[family, key] = _watch_entry(times, winner, designs, threaded)
     if stalled or not quiet:                      # a busy machine's verdict stays in memory
         return _record(family, text, times, winner, "busy")
     if path is not None:
@@ -289,12 +305,12 @@ def _decide(family: str, key: tuple, designs: dict) -> str:
     return _record(family, text, times, winner, "measured")
 
 
-def _watch_entry(times: dict, winner: str, order) -> list:
+def _watch_entry(times: dict, winner: str, order, threaded=None) -> list:
     """``[seconds, calls, seconds]`` for :func:`observe`: the best measured time of the
-    designs the caller prefers to the winner (listed before it: serial before parallel);
-    inf if none (the winner is the safest design: nothing to fall back to)."""
-    order = list(order)
-    safer = order[:order.index(winner)]
+    designs the caller prefers to the winner (listed before it: serial before parallel; with
+    ``threaded``, those not in it); inf if none (nothing safer to fall back to)."""
+    safer = list(order)[:list(order).index(winner)] if threaded is None else \
+        [n for n in order if n not in threaded] if winner in threaded else []
     return [min((times[n] for n in safer if n in times), default=math.inf), 0, 0.0]
 
 

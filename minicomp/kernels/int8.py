@@ -296,7 +296,8 @@ class Int8Kernel:
         if bucket not in self.decisions:
             names = self.designs(B)
             candidates = {n: (lambda run=self._runs[n]: run(x, out)) for n in names}
-            self.decisions[bucket] = dispatch.choose("int8", key, candidates)
+            self.decisions[bucket] = dispatch.choose(
+                "int8", key, candidates, threaded={n for n in names if n.endswith("parallel")})
         name = self.decisions[bucket]
         plan = (self._runs[name], key, name if name.endswith("parallel") else None)
         if len(self._chosen) < 64:                      # remembered per exact batch size

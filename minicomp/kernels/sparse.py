@@ -106,13 +106,13 @@ def to_csr(W, mask=None) -> CSR:
 
 def candidates(batch: int, nnz: int = 0, threads: int | None = None,
                layout: str = "row") -> list[str]:
-    """The designs timed for this call, in preference order (the first wins near-ties).
+    """The designs timed for this call, in preference order (the first wins exact ties).
 
     ``layout="row"``: row gather-dot up to batch 32 (its vectorized form
     below batch 4), AXPY from batch 2 (first from batch 4); ``"feature"``:
-    the feature-major ones. Serial first: a parallel one must be faster by
-    :data:`~minicomp.kernels.dispatch.MARGIN`, else it holds a second core
-    for nothing; none with one Numba thread (``nnz`` is unused).
+    the feature-major ones. The fastest wins, but a parallel one must beat each
+    serial one by :data:`~minicomp.kernels.dispatch.MARGIN` (``threaded``), else
+    it holds a second core for nothing; none with 1 thread (``nnz`` unused).
 
     >>> candidates(1, threads=2)
     ['rowdot_serial', 'rowdot_vec_serial', 'rowdot_parallel', 'rowdot_vec_parallel']
@@ -223,7 +223,7 @@ class SparseKernel:
         plans = {n: self._design(n, threads, key) for n in candidates(
             batch, csr.nnz, threads, self.layout)}
         plan = plans[dispatch.choose(self.family, key, {
-            n: (lambda pl=pl: _run(pl, X, Y)) for n, pl in plans.items()})]
+            n: (lambda pl=pl: _run(pl, X, Y)) for n, pl in plans.items()}, threaded=PARALLEL)]
         if len(self._plans) < 64 and not dispatch.forcing():   # per exact batch size
             self._plans[batch] = plan
         return plan

@@ -46,9 +46,10 @@ from L1, the L2 stream kept up, and the two tied within noise. On a 2-core
 Intel Xeon (AVX-512 VNNI, 48 KiB L1) the blocked designs measured faster
 at batch ≥ 32 in 83 of 84 comparisons over 7 runs of ``minicomp bench
 kernels --explain`` (by up to 27 %; the one other 0.8 % slower) and within
-3 % at batch 1, so
-``Int8Kernel`` lists them first: the dispatcher keeps the first design
-within ``MARGIN`` (10 %) of the best, which before kept the unblocked one.
+3 % at batch 1. The dispatcher's 10 % margin, which favours the design
+listed first, used to keep the unblocked one there; now it applies only
+between a serial and a parallel design (``threaded``), and ``Int8Kernel``
+lists the blocked designs first (they win exact ties).
 
 The instruction needs unsigned activations: int8 activations are shifted by
 +128 (``x ^ 0x80``, with ``Z_x + 128``) by the caller, which also folds
