@@ -7,6 +7,7 @@ import pytest
 
 import minicomp.bench.kernels as bench
 import minicomp.bench.record as record
+import minicomp.bench.timing as timing
 from minicomp.cli import main
 from minicomp.kernels import dispatch as D
 
@@ -15,7 +16,7 @@ from minicomp.kernels import dispatch as D
 def tiny_grid(monkeypatch):
     monkeypatch.setattr(bench, "QUICK", {"shapes": ((40, 30),), "batches": (1, 8),
                                          "sparsities": (0.5, 0.99)})
-    monkeypatch.setattr(bench, "PAUSE", 0.0)
+    monkeypatch.setattr(timing, "settle", lambda: True)     # no wait for quiet threads
     real_run = bench.run
     monkeypatch.setattr(bench, "run", lambda quick: real_run(quick, int8=False,
                                                              compile_check=False))
@@ -94,3 +95,24 @@ def test_compare_refuses_a_bad_record_before_running(tmp_path, capsys, content, 
     path.write_text(content)
     assert main(["bench", "kernels", "--compare", str(path)]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_interleaved_times_outvote_a_burst_and_wait_for_quiet(monkeypatch):
+    # a fake clock: "a" costs 1 ms a call, "b" 2 ms, except in the first round, when a burst
+    # of load makes every call of "b" cost 50 ms; before["b"] counts b's rounds
+    clock, waits = {"t": 0.0, "round": 0}, []
+
+    def call(name, cost):
+        def fn():
+            clock["t"] += 0.05 if name == "b" and clock["round"] == 1 else cost
+        return fn
+    monkeypatch.setattr(timing, "settle", lambda: waits.append(1) or True)
+    kw = {"samples": 3, "min_sample": 1e-3, "warmup": 1, "clock": lambda: clock["t"]}
+    got = timing.interleaved_times(
+        {"a": call("a", 1e-3), "b": call("b", 2e-3), "none": None}, rounds=3,
+        before={"b": lambda: clock.update(round=clock["round"] + 1)}, **kw)
+    assert got["none"] is None
+    assert got["a"] == pytest.approx(1e-3) and got["b"] == pytest.approx(2e-3)  # outvoted
+    assert len(waits) == 6 and clock["round"] == 3       # a wait per timing, b's before each
+    assert timing.interleaved_times({"a": call("a", 1e-3)}, rounds=1, **kw)["a"] \
+        == pytest.approx(1e-3)

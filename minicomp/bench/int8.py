@@ -13,7 +13,8 @@ out) for
   and the pure-Numba register-blocked path, each running the design its
   first call measured fastest (column ``kernel``: the VNNI path's design),
 
-all ratios from one run. Then the per-call overhead (a 16→16 layer at
+all ratios from one run, each cell's libraries timed in 3 interleaved
+rounds (:func:`~minicomp.bench.timing.interleaved_times`). Then the per-call overhead (a 16→16 layer at
 batch 1: almost no arithmetic), the issue's targets (met or not), and, in
 fresh processes with an empty Numba cache, the cold compile time of the
 int8 kernels this CPU uses and a warm process's ``import`` + first call.
@@ -22,6 +23,7 @@ The first row says the CPU, the load average and ``OPENBLAS_NUM_THREADS``
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -35,7 +37,7 @@ from ..kernels.dispatch import batch_bucket
 from ..kernels.int8 import Int8Kernel
 from ..kernels.reference import quantize_multiplier
 from ..kernels.vnni import cpu_features, cpu_vnni
-from .timing import cpu, median_time, read_bandwidth
+from .timing import cpu, interleaved_times, read_bandwidth
 
 SHAPES = ((784, 300), (1024, 1024), (4096, 4096))
 BATCHES = (1, 32, 256)
@@ -73,13 +75,6 @@ def _torch_layers(W, b, S_x, S_w, S_y):
     return layers
 
 
-def _time_torch(engine, layer, xq, kw):
-    import torch
-    torch.backends.quantized.engine = engine
-    with torch.inference_mode():
-        return median_time(lambda: layer(xq), **kw)
-
-
 def _paths():
     return (["vnni"] if cpu_vnni() else []) + (["madd"] if "avx2" in cpu_features() else []) \
         + ["blocked"]
@@ -98,17 +93,21 @@ def run_shape(K, N, B, kw, seed=0):
     bias_q = np.round(b / (S_x * S_w)).astype(np.int32)                 # (out,)
     m0, shift = quantize_multiplier(S_x * S_w.astype(np.float64) / S_y)
     row = {"shape": f"{K}->{N}", "batch": B}
-    row["numpy_f32_s"] = median_time(lambda: x @ W.T, **kw)
+    calls, before, inference = {"numpy_f32": lambda: x @ W.T}, {}, contextlib.nullcontext()
     for engine, layer in _torch_layers(W, b, S_x, S_w, S_y).values():
         import torch
-        time.sleep(0.25)                 # let the previous pool's threads idle (OpenBLAS spins)
         xq = torch.quantize_per_tensor(torch.from_numpy(x), S_x, 0, torch.quint8)
-        row[f"torch_{engine}_s"] = _time_torch(engine, layer, xq, kw)
+        calls[f"torch_{engine}"] = lambda layer=layer, xq=xq: layer(xq)
+        before[f"torch_{engine}"] = lambda engine=engine: setattr(
+            torch.backends.quantized, "engine", engine)             # untimed, each round
+        inference = torch.inference_mode()
     for path in _paths():
         kernel = Int8Kernel(w_q, bias_q, 0, m0, shift, 0, relu=True, path=path)
-        time.sleep(0.25)
-        row[f"ours_{path}_s"] = median_time(lambda kernel=kernel: kernel(x_q), **kw)
+        kernel(x_q)                                                 # decides its design
+        calls[f"ours_{path}"] = lambda kernel=kernel: kernel(x_q)
         row.setdefault("kernel", kernel.decisions[batch_bucket(B)])
+    with inference:                                                 # torch's calls: no autograd
+        row.update({f"{n}_s": t for n, t in interleaved_times(calls, before=before, **kw).items()})
     for path in _paths():
         row[f"f32/{path}"] = row["numpy_f32_s"] / row[f"ours_{path}_s"]
         if "torch_fbgemm_s" in row:
@@ -121,7 +120,7 @@ def overhead_row(kw) -> dict:
     m0, shift = quantize_multiplier(1e-3)
     kernel = Int8Kernel(np.ones((16, 16), np.int8), None, 0, m0, shift, 0, relu=True)
     x = np.ones((1, 16), np.uint8)
-    t = median_time(lambda: kernel(x), **kw)
+    t = interleaved_times({"call": lambda: kernel(x)}, **kw)["call"]
     return {"measure": "per-call overhead, 16->16 at B=1 (target < 2 us)",
             "seconds": t, "met": t < 2e-6}
 
@@ -204,7 +203,8 @@ def compile_rows():
 def run(quick: bool = False) -> list[dict]:
     """Every shape and batch (``quick``: fewer, shorter samples), then overhead, targets,
     compile times."""
-    kw = {"samples": 5, "min_sample": 1e-3, "warmup": 2} if quick else {}
+    kw = {"rounds": 1, "samples": 5, "min_sample": 1e-3, "warmup": 2} if quick else \
+        {"rounds": 3, "samples": 7}
     head = {"measure": "machine", "cpu": cpu(), "load average": os.getloadavg(),
             "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS", "unset")}
     rows = [run_shape(K, N, B, kw) for K, N in SHAPES for B in BATCHES]

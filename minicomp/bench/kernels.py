@@ -9,8 +9,9 @@ the design :mod:`minicomp.kernels.dispatch` picked by measurement on the
 first call, column ``kernel``), and ``fm``: the feature-major kernel
 (``SparseKernel(csr, "feature")``) on pre-transposed activations (what a
 model keeping that layout between layers pays). All ratios come from one
-process run, each time the median of grouped samples after a short pause
-(so the previous library's spinning threads idle). It adds the geometric
+process run: each cell times its libraries in 3 interleaved rounds, each
+after the previous library's spinning threads went quiet, and keeps the
+median round (:func:`~minicomp.bench.timing.interleaved_times`). It adds the geometric
 means over the grid, the cold compile time of all sparse kernels and the
 warm import + first call (fresh processes), the issue's targets (met or
 not), and the int8 rows of :mod:`minicomp.bench.int8` when that module
@@ -33,12 +34,11 @@ import numpy as np
 from ..kernels import dispatch
 from ..deploy import SparseDense
 from ..kernels.sparse import SparseKernel, sparse_linear, sparse_linear_fm, to_csr
-from .timing import cpu, median_time, read_bandwidth
+from .timing import cpu, interleaved_times, read_bandwidth
 
 SHAPES = ((784, 300), (1024, 1024), (4096, 4096))       # (in, out)
 BATCHES = (1, 32, 256)
 SPARSITIES = (0.5, 0.8, 0.9, 0.95, 0.99)
-PAUSE = 0.25                  # s of sleep before timing each library (quick: 0.05)
 QUICK = {"shapes": SHAPES[:2], "batches": (1, 32), "sparsities": (0.9, 0.99)}
 # (description, row filter, minimum numpy/ours) from the issue
 TARGETS = (
@@ -129,8 +129,8 @@ def run(quick: bool = False, seed: int = 0, int8: bool = True,
     subprocesses of :func:`compile_times` (both for fast smoke tests).
     """
     grid = QUICK if quick else {"shapes": SHAPES, "batches": BATCHES, "sparsities": SPARSITIES}
-    timing = {"samples": 5, "min_sample": 1e-3, "warmup": 1} if quick else \
-        {"samples": 11, "min_sample": 2e-3, "warmup": 2}
+    timing = {"rounds": 1, "samples": 5, "min_sample": 1e-3, "warmup": 1} if quick else \
+        {"rounds": 3, "samples": 7, "min_sample": 2e-3, "warmup": 2}
     rng = np.random.default_rng(seed)
     rows = []
     for n_in, n_out in grid["shapes"]:
@@ -149,9 +149,8 @@ def run(quick: bool = False, seed: int = 0, int8: bool = True,
                 row = {"bench": "sparse", "in": n_in, "out": n_out, "batch": batch,
                        "sparsity": s, "nnz": csr.nnz,
                        "kernel": new[0] if new else "(decided before)"}
-                for name, call in contenders(W, X, csr).items():
-                    row[name + "_s"] = median_time(call, pause=PAUSE / (5 if quick else 1),
-                                                   **timing) if call else None
+                times = interleaved_times(contenders(W, X, csr), **timing)
+                row.update({name + "_s": t for name, t in times.items()})
                 for name in ("numpy", "scipy", "torch"):
                     t = row[name + "_s"]
                     row[name + "/ours"] = t / row["ours_s"] if t else None

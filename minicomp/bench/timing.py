@@ -2,8 +2,9 @@
 
 The one place timing lives: every benchmark (and nothing outside
 :mod:`minicomp.bench`) uses :func:`median_time`; :data:`SETTLE` is the pause
-before timing the next library (``bench/int8.py`` still sleeps its own
-0.25 s). The CPU description comes from
+before timing the next library. The kernel benchmarks compare libraries cell
+by cell with :func:`interleaved_times` (rounds, each after
+:func:`minicomp.kernels.dispatch.settle`). The CPU description comes from
 :func:`minicomp.kernels.dispatch_cache.cpu_info` (the same one keys the dispatch
 cache); :mod:`minicomp.bench.record` keeps the record of a run.
 """
@@ -15,6 +16,7 @@ import time
 
 import numpy as np
 
+from ..kernels.dispatch import settle
 from ..kernels.dispatch_cache import cpu_info
 
 SETTLE = 0.3          # seconds of sleep before timing: OpenBLAS and Numba (omp) threads
@@ -61,6 +63,32 @@ def median_time(fn, *, min_sample: float = 2e-3, samples: int = 21, warmup: int 
         times.append((clock() - t0) / number)
     times.sort()
     return times[len(times) // 2]
+
+
+def interleaved_times(calls: dict, rounds: int = 3, before: dict | None = None,
+                      **kw) -> dict:
+    """Median seconds per call of each of ``calls``, timed in interleaved rounds.
+
+    ``calls``: name -> zero-argument callable (None: not timed, None out).
+    Each round times every call once with :func:`median_time` (``kw``), after
+    :func:`~minicomp.kernels.dispatch.settle` has waited for this process's
+    other threads to go quiet (the library timed before may leave its threads
+    spinning) and after ``before[name]()``, untimed (e.g. selecting torch's
+    quantized engine). The result is the median of the rounds' medians (the
+    lower middle one for an even count). Why: on a shared VM a burst of load
+    lasts a few tenths of a second and can make one library's median several
+    times too slow; here it hits one round and is outvoted, and the libraries
+    of a cell are timed over the same window, so slow drift hits them alike.
+    """
+    per = {name: [] for name, fn in calls.items() if fn is not None}
+    for _ in range(rounds):
+        for name in per:
+            settle()
+            if before and name in before:
+                before[name]()
+            per[name].append(median_time(calls[name], **kw))
+    return {name: sorted(per[name])[(rounds - 1) // 2] if name in per else None
+            for name in calls}
 
 
 def one_blas_thread(fn):

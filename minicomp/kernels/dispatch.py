@@ -30,7 +30,7 @@ holds a second core and can stall); between two parallel designs it would only
 discard the measurement: a caller naming its ``threaded`` designs gets the
 fastest, unless an unthreaded one is within the margin (then the fastest such).
 
-Before timing, :func:`_settle` waits (at most :data:`SETTLE` [2] s) until no
+Before timing, :func:`settle` waits (at most :data:`SETTLE` [2] s) until no
 other thread of this process keeps a core busy: after each product
 OpenBLAS's worker threads keep spinning for a while (chapter 07 plots it),
 and a parallel design timed then shares its cores with them, looks several
@@ -70,7 +70,7 @@ import time
 from .dispatch_cache import cache_path, cpu_info, read, write
 
 __all__ = ["BUDGET", "batch_bucket", "cache_path", "choose", "clear", "cpu_info",
-           "density_bucket", "explain", "forced", "forcing", "observe", "remembered"]
+           "density_bucket", "explain", "forced", "forcing", "observe", "remembered", "settle"]
 
 BUDGET = 2e-2       # seconds of timing per decision (compilation excluded); once per
                     # shape, batch and sparsity bucket on a CPU (then cached on disk)
@@ -163,7 +163,7 @@ def _time(designs: dict) -> tuple[dict, bool]:
     return out, stalled
 
 
-def _settle() -> bool:
+def settle() -> bool:
     """Wait until the other threads of this process leave the cores alone; whether they did.
 
     A probe sleeps :data:`SETTLE` [0] s and reads the process's CPU time (all
@@ -171,7 +171,7 @@ def _settle() -> bool:
     :data:`QUIET` cores). Probes repeat until :data:`SETTLE` [1] in a row are
     quiet (a spinning thread that yields looks idle for a few milliseconds)
     or :data:`SETTLE` [2] s have passed. Other processes are not seen here
-    (their load shows as stalls, see :func:`_time`).
+    (their load shows as stalls, see :func:`_time`). The benchmarks wait with it too.
     """
     deadline, quiet = time.perf_counter() + SETTLE[2], 0
     while quiet < SETTLE[1]:
@@ -289,10 +289,10 @@ def _decide(family: str, key: tuple, designs: dict, threaded) -> str:
             _watch[family, key] = _watch_entry(entry["times"], entry["winner"], designs,
                                                threaded)
             return _record(family, text, entry["times"], entry["winner"], "cache")
-    quiet = _settle()
+    quiet = settle()
     times, stalled = _time(designs)
     if stalled:                     # one hiccup is not a verdict: measure again, once
-        quiet = _settle()
+        quiet = settle()
         times, stalled = _time(designs)
     winner = _pick(times, threaded)
     _memory[family, key] = winner
