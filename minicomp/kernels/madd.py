@@ -47,8 +47,9 @@ kernel reads half the bytes). ``Int8Kernel(path="auto")`` takes it on a
 CPU with AVX2 but no VNNI; the register-blocked kernel remains the
 portable fallback.
 
-Shape contract: ``x`` int16 (B, 4 k4) (:func:`widen`); ``wp`` from
-:func:`pack`; ``bias, m0, rnd, shift`` (out,); ``out`` uint8 (B, out).
+Shape contract: ``x`` uint8 (B, in), C-contiguous, widened inside the
+kernels (:func:`widen` is the same step in NumPy); ``wp`` from :func:`pack`;
+``bias, m0, rnd, shift`` (out,); ``out`` uint8 (B, out).
 
 Layer: imports :mod:`minicomp.kernels.requant` only.
 
@@ -159,11 +160,23 @@ def _strips(s0, s1, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
                         hi, out)
 
 
+@njit(inline="always")
+def _widen(x, k4):
+    """:func:`widen` compiled into the kernels: a separate NumPy call would cost more than
+    a whole small layer (a Python-level allocation and copy per call)."""
+    B, K = x.shape
+    x16 = np.zeros((B, 4 * k4), np.int16)                               # (B, in_pad)
+    for b in range(B):
+        for k in range(K):
+            x16[b, k] = x[b, k]
+    return x16
+
+
 @njit(cache=True)
 def madd_serial(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out):
-    """All strips on one thread; ``x`` int16 (B, 4 k4), writes ``out`` (B, out)."""
+    """All strips on one thread; ``x`` uint8 (B, in), writes ``out`` (B, out)."""
     N = out.shape[1]
-    _strips(0, (N + 15) // 16, x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out)
+    _strips(0, (N + 15) // 16, _widen(x, k4), wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out)
 
 
 @njit(cache=True, parallel=True)
@@ -172,9 +185,10 @@ def madd_parallel(x, wp, k4, bias, m0, rnd, shift, Z_y, lo, hi, out, threads):
     N = out.shape[1]
     n = (N + 15) // 16
     chunks = min(n, threads)
+    x16 = _widen(x, k4)                         # once, before the threads start
     for c in prange(chunks):                    # contiguous runs of strips per thread
-        _strips(c * n // chunks, (c + 1) * n // chunks, x, wp, k4, bias, m0, rnd, shift, Z_y,
-               lo, hi, out)
+        _strips(c * n // chunks, (c + 1) * n // chunks, x16, wp, k4, bias, m0, rnd, shift,
+                Z_y, lo, hi, out)
 
 
 def pack(W):
@@ -197,7 +211,8 @@ def pack(W):
 
 
 def widen(x, k4):
-    """uint8 activations (B, in) as int16 (B, 4 k4), zero-padded: what the kernels read.
+    """uint8 activations (B, in) as int16 (B, 4 k4), zero-padded: what the tiles read (the
+    kernels do this step themselves, compiled).
 
     >>> widen(np.array([[1, 255]], np.uint8), 1)
     array([[  1, 255,   0,   0]], dtype=int16)
