@@ -279,3 +279,22 @@ def test_a_stalling_parallel_int8_design_is_dropped(monkeypatch):
     np.testing.assert_array_equal(kernel(x), expected)    # decided again, without it
     assert kernel.decisions[D.batch_bucket(200)] != "blocked_parallel"
     D.clear()
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("N", [64, 130])               # one panel (rows split over threads), three
+def test_every_batch_size_tiles_exactly(kind, N):
+    # rows go in 6-row tiles, then 4-row ones, then single rows (8 = 4 + 4, 9 = 4 + 4 + 1):
+    # every batch size up to 30, serial and split over 2 threads, against the twin
+    rng = np.random.default_rng(N)
+    w = rng.integers(-128, 128, (N, 40), dtype=np.int8)
+    wp, k4 = vnni.pack(w)
+    q = requant_params(1 << 30, 38, 3, N, False)
+    chan = np.stack([rng.integers(-2**20, 2**20, N), q.m0, q.rnd, q.shift])  # (4, out)
+    for B in range(1, 31):
+        x = rng.integers(0, 256, (B, 4 * k4), dtype=np.uint8)
+        expected = T.kblocked_linear(x, wp, k4, 4, chan, q.Z_y, q.lo, q.hi)
+        for extra in ((), (2,)):
+            out = np.zeros((B, N), np.uint8)
+            vnni.KERNELS[kind, bool(extra)](x, wp, k4, 4, chan, q.Z_y, q.lo, q.hi, out, *extra)
+            np.testing.assert_array_equal(out, expected, err_msg=f"B={B}, threads {extra}")

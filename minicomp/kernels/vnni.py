@@ -23,10 +23,14 @@ loops (it finds only the 16-bit form ``vpdpwssd``), so we emit it ourselves.
 ``W[o, k:k+4]`` of output ``o = 16 j + l``. A tile of 4 batch rows × 64
 outputs keeps 16 accumulator vectors in registers; per ``k`` group it loads
 4 weight vectors, broadcasts ``x[b, k:k+4]`` (4 bytes) to all lanes and
-issues 16 ``vpdpbusd``. (AVX-VNNI has 16 ymm registers, not 32 zmm: there a
-tile is 1 row × 64 outputs, 8 ymm accumulators, the weights read from L1 as
-memory operands.) With AVX-512 one row keeps two accumulator sets (even
-and odd groups), so batch 1 has 8 independent add chains. Lanes are outputs, so
+issues 16 ``vpdpbusd``. A 6-row tile keeps 24 (29 of the 32 registers in use),
+so each weight vector loaded serves 6 rows, not 4; rows go in 6-row tiles,
+then 4-row ones (8 rows as 4 + 4), then single rows (``minicomp bench kernels
+--compare`` against a run from before shows the change per cell). (AVX-VNNI
+has 16 ymm registers, not 32 zmm: there a tile is 1 row × 64 outputs, 8 ymm
+accumulators, the weights read from L1 as memory operands.) With AVX-512 one
+row keeps two accumulator sets (even and odd groups), so batch 1 has 8
+independent add chains. Lanes are outputs, so
 there is no horizontal sum and the requantization epilogue
 (:func:`minicomp.kernels.requant.requantize_tile`) reads accumulators in
 output order. Design and measurements: the project notes
@@ -214,6 +218,7 @@ def _make_tile(rows, dot, split=1):
 # Intrinsics are inlined into the kernels below; each kernel is a top-level
 # cached function (one per instruction kind, serial and parallel).
 _tile_avx512_4, _tile_avx512_1 = _make_tile(MR, _dot_avx512), _make_tile(1, _dot_avx512, 2)
+_tile_avx512_6, _tile_emu_6 = _make_tile(6, _dot_avx512), _make_tile(6, _dot_emulated)
 _tile_avx_1 = _make_tile(1, _dot_avx)              # 2 sets would need all 16 ymm registers
 _tile_emu_4, _tile_emu_1 = _make_tile(MR, _dot_emulated), _make_tile(1, _dot_emulated, 2)
 
@@ -223,8 +228,8 @@ def _panels(kind, u0, u1, n_rg, x, wp, k4, kc, q, Z_y, lo, hi, out):
     """Work units ``u0..u1-1``: unit ``u`` is panel ``u // n_rg`` on row group ``u % n_rg``.
 
     For each block of ``kc`` groups (its 64 × 4 kc weight bytes stay in L1)
-    every 4-row tile of the group adds into ``acc`` (AVX-VNNI: 1-row tiles,
-    it has 16 ymm registers), which then goes through the epilogue.
+    every row tile of the group (6 rows, then 4, then 1; AVX-VNNI: 1-row tiles,
+    it has 16 ymm registers) adds into ``acc``, which then goes through the epilogue.
     """
     B, N = out.shape
     rows_g = -(-((B + MR - 1) // MR) // n_rg) * MR                      # rows per group
@@ -232,11 +237,21 @@ def _panels(kind, u0, u1, n_rg, x, wp, k4, kc, q, Z_y, lo, hi, out):
     for u in range(u0, u1):
         p, g = u // n_rg, u % n_rg
         r0, r1 = g * rows_g, min(B, (g + 1) * rows_g)
+        n6 = (r1 - r0) // 6 if kind != 1 else 0                         # 6-row tiles, then
+        if n6 and 2 <= (r1 - r0) - 6 * n6 <= 3:                         # 4-row ones: 8 rows
+            n6 -= 1                                                     # are 4 + 4, not 6 + 1 + 1
+        n4 = ((r1 - r0) - 6 * n6) // 4 if kind != 1 else 0
         acc[:] = 0
         for kk in range(0, k4, kc):
             nk, w0 = min(kc, k4 - kk), (p * k4 + kk) * 64 * NR
             b = r0
-            while kind != 1 and b + MR <= r1:
+            for _ in range(n6):
+                if kind == 0:
+                    _tile_avx512_6(x, b, kk, wp, w0, nk, acc[b - r0:])
+                else:
+                    _tile_emu_6(x, b, kk, wp, w0, nk, acc[b - r0:])
+                b += 6
+            for _ in range(n4):
                 if kind == 0:
                     _tile_avx512_4(x, b, kk, wp, w0, nk, acc[b - r0:])
                 else:
