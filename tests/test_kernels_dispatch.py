@@ -73,10 +73,12 @@ def test_corrupt_file_is_ignored_and_rewritten(cache, content):
     assert json.loads(cache.read_text())["entries"]["demo|2"]["winner"] == "fast"
 
 
-def test_foreign_file_is_ignored_and_rewritten(cache):
+@pytest.mark.parametrize("field, value", [("cpu", "Some Other CPU"),   # another machine
+                                          ("format", 1)])   # winners of the old margin rule
+def test_foreign_file_is_ignored_and_rewritten(cache, field, value):
     D.choose("demo", (3,), designs())
     doc = json.loads(cache.read_text())
-    doc["machine"]["cpu"] = "Some Other CPU"                 # another machine
+    doc["machine"][field] = value
     doc["entries"]["demo|3"]["winner"] = "slow"
     doc["entries"]["demo|9"] = {"winner": "slow", "times": {}}
     cache.write_text(json.dumps(doc))

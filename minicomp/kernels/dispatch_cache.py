@@ -29,7 +29,8 @@ import tempfile
 
 __all__ = ["cache_bytes", "cache_path", "cpu_info", "machine", "read", "write"]
 
-FORMAT = 1          # version of the cache file's layout
+FORMAT = 2          # version of the cache file's layout and of the rule behind its winners
+                    # (2: the margin favours only unthreaded designs; 1's verdicts are stale)
 _machine: dict = {}
 
 
