@@ -941,11 +941,13 @@ print(f"BLAS / int8 kernel (medians): "
 #
 # ### The cache arithmetic
 #
-# The VNNI kernel computes a tile of 4 batch rows × 64 outputs in
-# registers. For each group of 4 inputs it reads the 64 outputs' 4 weight
-# bytes each — 256 bytes — so one **panel** (64 outputs, all `in` inputs)
-# is $64 \cdot \text{in}$ bytes, and it is read once per 4-row tile, i.e.
-# $B/4$ times. If the panel fits in the L1 data cache, the rereads are
+# The VNNI kernel computes a tile of batch rows × 64 outputs in
+# registers: 6 rows where it can (24 of the 32 vector registers hold
+# accumulators), then 4, then single rows. For each group of 4 inputs it
+# reads the 64 outputs' 4 weight bytes each — 256 bytes — so one
+# **panel** (64 outputs, all `in` inputs) is $64 \cdot \text{in}$ bytes,
+# and it is read once per row tile, about $B/6$ times. If the panel fits
+# in the L1 data cache, the rereads are
 # nearly free; if not, each one streams it again from L2. **K-blocking**
 # cuts the inputs into blocks of `kc` groups so a block (256·kc bytes)
 # fills half of L1, and runs *every* row tile over one block before the
@@ -960,7 +962,7 @@ from minicomp.kernels.dispatch_cache import cache_bytes   # Linux sysfs
 
 L1, L2 = vnni.l1d_bytes(), cache_bytes(2)
 kc = vnni.k_block()
-print(f"tile: {vnni.MR} batch rows x {vnni.PANEL} outputs; "
+print(f"tiles: 6, {vnni.MR} or 1 batch rows x {vnni.PANEL} outputs; "
       f"{vnni.PANEL} x 4 = {vnni.PANEL * 4} weight bytes per group")
 print(f"L1 data {L1:,} bytes | L2 "
       + (f"{L2:,} bytes" if L2 else "unknown"))
@@ -976,7 +978,7 @@ print(f"whole 1024x1024 int8 W: {W_packed:,} bytes"
 # %% [markdown]
 # What to conclude: a 64-input layer's panel fits L1 many times over
 # (nothing to block), while the panels of the 784- and 1024-input layers
-# are the printed multiples of L1: without blocking, every 4-row tile
+# are the printed multiples of L1: without blocking, every row tile
 # rereads them from L2. The block size `k_block()` is derived from the
 # printed L1, not typed in; and the printed fraction of L2 says whether
 # the whole packed 1024² matrix can stay in L2 between calls.
