@@ -76,9 +76,9 @@ def interleaved_times(calls: dict, rounds: int = 3, before: dict | None = None,
     spinning) and after ``before[name]()``, untimed (e.g. selecting torch's
     quantized engine). The result is the median of the rounds' medians (the
     lower middle one for an even count). Why: on a shared VM a burst of load
-    lasts a few tenths of a second and can make one library's median several
-    times too slow; here it hits one round and is outvoted, and the libraries
-    of a cell are timed over the same window, so slow drift hits them alike.
+    that slows one library's median hits one round and is outvoted, and the
+    libraries of a cell are timed over the same window, so slow drift hits
+    them alike.
     """
     per = {name: [] for name, fn in calls.items() if fn is not None}
     for _ in range(rounds):

@@ -46,14 +46,12 @@ are reused by every row tile; with ``kc = k4`` the panel streams from L2
 depends on the CPU and the shape, so :class:`minicomp.kernels.int8.Int8Kernel`
 measures both (:mod:`minicomp.kernels.dispatch`). On the 2-core AMD EPYC
 (Zen 5) it was written on, the 4 × 64 tile made about 480 GMAC/s per core
-from L1, the L2 stream kept up, and the two tied within noise. On a 2-core
-Intel Xeon (AVX-512 VNNI, 48 KiB L1) the blocked designs measured faster
-at batch ≥ 32 in 83 of 84 comparisons over 7 runs of ``minicomp bench
-kernels --explain`` (by up to 27 %; the one other 0.8 % slower) and within
-3 % at batch 1. The dispatcher's 10 % margin, which favours the design
-listed first, used to keep the unblocked one there; now it applies only
-between a serial and a parallel design (``threaded``), and ``Int8Kernel``
-lists the blocked designs first (they win exact ties).
+from L1, the L2 stream kept up, and the two tied within noise (``minicomp
+bench kernels --explain`` prints both designs' measured times on yours).
+The dispatcher's 10 % margin, which favours the design listed first, applies
+only between a serial and a parallel design (``threaded``), so between
+these two the faster wins; ``Int8Kernel`` lists the blocked ones first
+(they win exact ties).
 
 The instruction needs unsigned activations: int8 activations are shifted by
 +128 (``x ^ 0x80``, with ``Z_x + 128``) by the caller, which also folds
