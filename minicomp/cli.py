@@ -116,6 +116,8 @@ BENCHMARKS = {
     "ptq_choices": "how the ptq defaults were chosen: validation drops (~12 min)",
     "structure": "the structure targets: searches, NAS on MNIST-1D, low rank, folding (~5 min; "
                  "--quick: < 30 s)",
+    "onnx": "the tour's models on the kernels vs onnxruntime, 1 and 2 threads, batch 1 and 256 "
+            "(~20 s; --quick: < 10 s)",
 }
 
 
@@ -204,6 +206,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .grading.cli import add_commands
     add_commands(sub)
+    from .store.cli import add_commands as store_commands
+    store_commands(sub)
     return parser
 
 
