@@ -1,8 +1,13 @@
 """The ``minicomp`` command: a thin shell over library functions.
 
+    minicomp tour [--dataset digits|mnist1d|mnist:PATH] [--quick] [--only NAMES] [--seed S]
+                  [--json FILE] [--plots DIR]            (every technique on one table)
+    minicomp info FILE                         (what a compressed model file holds)
+    minicomp predict FILE DATA [--out FILE.npy]   (run it on the kernels)
+    minicomp export FILE OUT.onnx              (the compressed model as ONNX)
     minicomp train [--dataset digits|mnist1d] [--epochs N] [--seed S] [--save PATH] [--json]
     minicomp bench train|grade|prune|kernels|int8|quant|distill|ensembles|formats|ptq|
-                   ptq_choices|structure
+                   ptq_choices|structure|pipeline|onnx
                    [--quick] [--json [FILE]] [--compare OLD.json] [--explain]
     minicomp warmup [--only sparse,int8,fused,nm,ternary] [--jobs N]   (compile ahead)
     minicomp release exercises/ OUT/
