@@ -273,3 +273,22 @@ def test_bad_arguments_are_refused_and_nothing_is_written(data, tmp_path, monkey
     with pytest.raises(ImportError, match="export: ONNX export needs the onnx package"):
         export(pack(net, "dense"), tmp_path / "x.onnx")
     assert os.listdir(tmp_path) == ["bad.mcz"]
+
+
+def test_bench_rows_and_table(data, monkeypatch):
+    # minicomp bench onnx on two small models (the benchmark trains the tour's baseline)
+    from minicomp.bench import onnx as bench
+    from minicomp.deploy import to_inference
+    _, small, X_cal, X = data
+    built = {"float": pack(small, "dense"), "int8": pack(to_inference(quantize_mlp(small, X_cal)))}
+    monkeypatch.setattr(bench, "models", lambda quick: (built, X))
+    rows = bench.run(quick=True)
+    assert rows[0]["onnxruntime"] == ort.__version__
+    assert [(r["model"], r["batch"]) for r in rows[1:]] == [
+        ("float", 1), ("float", 256), ("int8", 1), ("int8", 256)]
+    for r in rows[1:]:
+        assert r["labels_equal"] and r["bytes"] == built[r["model"]].nbytes
+        assert r["max_abs_diff"] == 0 if r["model"] == "int8" else r["max_abs_diff"] < 1e-5
+        assert min(r["ours_s"], r["ort1_s"], r["ort2_s"]) > 0 and r["onnx_bytes"] > 0
+    table = bench.format_table(rows)
+    assert table.count("\n| float | ") == 2 and table.count("\n| int8 | ") == 2

@@ -66,8 +66,10 @@ def cases():
     q8, q4 = quantize_mlp(net, X), quantize_mlp(net, X, bits=4, granularity="group",
                                                  group_size=4)
     qw = quantize_mlp(net, None, bits=6, bits_a=None, granularity="tensor")
-    w4 = copy.deepcopy(net)
+    w4, w12 = copy.deepcopy(net), copy.deepcopy(net)
     quantize_weights(w4, bits=4, granularity="channel", scheme="affine")
+    g12 = {"bits": 12, "scheme": "affine", "granularity": "group", "group_size": 4}
+    quantize_weights(w12, **g12)                                  # uint16 zero points
     shared = kmeans_quantize(pruned, bits=3)
     low, _ = factorize(net, rank=4)
     gp, ar = gptq_mlp(net, X, bits=4), adaround_mlp(net, X, bits=4, iters=20)
@@ -85,6 +87,8 @@ def cases():
                sum(NMDense(b.dense.W.data, b.dense.b.data).nbytes for b in dense_blocks(net))),
         "int_affine": (net, "int", {"bits": 4, "scheme": "affine"}, numpy_forward(w4, X),
                        storage_bytes(net, "int", bits=4, scheme="affine")),
+        "int12_affine_group": (net, "int", g12, numpy_forward(w12, X),
+                               storage_bytes(net, "int", **g12)),
         "ptq_int8": (q8, "auto", {}, q8(X).data, storage_bytes(q8, "int")),
         "ptq_weight_only": (qw, "auto", {}, qw(X).data, storage_bytes(qw, "int")),
         "int32_kept_float": (net, "int", {"bits": 32}, numpy_forward(net, X),
@@ -138,6 +142,8 @@ def test_pack_matches_source_bytes_and_round_trips(name, tmp_path):
     assert again.nbytes == model.nbytes and again.nonzeros == model.nonzeros
     assert [r.kind for r in again.records()] == [r.kind for r in model.records()]
     assert again.describe() == model.describe()
+    save(again, tmp_path / "again.mcz")                         # the same bytes, re-saved
+    assert (tmp_path / "again.mcz").read_bytes() == path.read_bytes()
 
 
 def test_the_kinds_are_what_the_schema_says():
@@ -173,6 +179,8 @@ def test_ensemble_and_cascade(tmp_path):
         assert os.path.getsize(tmp_path / "m.mcz") == model.nbytes + header
         assert np.array_equal(again.predict(X), model.predict(X))
         assert again.structure == model.structure
+        save(again, tmp_path / "again.mcz")
+        assert (tmp_path / "again.mcz").read_bytes() == (tmp_path / "m.mcz").read_bytes()
 
 
 def test_record_by_hand_and_describe():

@@ -3,10 +3,10 @@ info / predict commands; bad arguments of pack / save / load are named."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import struct
+import types
 import zlib
 
 import numpy as np
@@ -98,6 +98,7 @@ def test_inconsistent_headers_are_refused_even_with_good_crcs(saved):
              (lambda t: t.update(structure="tree"), "structure 'tree'"),
              (lambda t: t["layers"][0]["meta"].update(scheme="foo"), "('scheme', 'foo')"),
              (lambda t: t["layers"][0]["meta"].update(bits=17), "('bits', 17)"),
+             (lambda t: t["layers"][0]["meta"].update(bits=4.5), "('bits', 4.5)"),
              (lambda t: t["layers"][0]["meta"].update({"out": 2**16, "in": 2**16}),
               "expected at most 2147483648 weights")]
     for edit, words in edits:
@@ -114,18 +115,106 @@ def test_nan_weights_in_a_file_are_refused(tmp_path):
     data[:32] = store_file.PREAMBLE.pack(magic, v, f, n_h, n_p, crc_h,
                                          zlib.crc32(bytes(data[header:])))
     path.write_bytes(bytes(data))
-    refused(path, "'W'", "NaN")
+    refused(path, "array 'W' contains nan at [0, 0]")
 
 
-def test_save_refuses_records_off_the_schema(tmp_path):
+def craft(tmp_path, model, edit=None, name="c.mcz"):
+    """``model`` saved, its header edited by ``edit`` (CRCs redone): the path."""
+    path = tmp_path / name
+    save(model, path)
+    if edit is not None:
+        path.write_bytes(rewrite_header(path.read_bytes(), edit))
+    return path
+
+
+def test_a_few_header_bytes_cannot_ask_for_gigabytes(tmp_path):
+    # a 4 x 6 Huffman layer (19 payload bytes) whose header claims 4 x 2^23 weights: decoding
+    # would allocate 2^25 int64 + float32 (384 MB) from a 300-byte file; refused before
+    from minicomp.quant.sparse_huffman import encode
+    from minicomp.store import CompressedModel, Record
+    index = np.zeros((4, 6), np.int64)
+    index[0, 1], index[3, 5] = 1, 2
+    enc = encode(index, np.array([0.0, 0.5, -0.25], np.float32))
+    rec = Record("huffman", enc.arrays, {"out": 4, "in": 6, **{f"codec.{k}": v for k, v
+                                                               in enc.meta.items()}})
+
+    def wide(t):
+        t["layers"][0]["meta"].update({"in": 2**23, "codec.cols": 2**23})
+    path = craft(tmp_path, CompressedModel([rec]), wide)
+    refused(path, f"the layers hold {2**25} weights in 19 payload bytes",
+            f"max({store_file.MIN_DECODED}, {store_file.MAX_EXPANSION} per byte)")
+    empty = Record("csr", {"data": np.zeros(0, np.float32), "indices": np.zeros(0, np.uint16),
+                           "indptr": np.zeros(4097, np.uint8)}, {"out": 4096, "in": 4097,
+                                                                 "nnz": 0})
+    with pytest.raises(ValueError, match="save: the layers hold 16781312 weights in 4097"):
+        save(CompressedModel([empty]), tmp_path / "e.mcz")          # nor written
+    assert not (tmp_path / "e.mcz").exists()
+
+
+def test_meta_that_predict_would_choke_on_is_refused_at_load(tmp_path):
+    # the activation quantizers' scalars and the N:M positions are checked by load, not
+    # left to fail (or to disagree with the decoded W) at predict
+    from minicomp.quant.ptq import quantize_mlp
+    q = pack(quantize_mlp(NET, X))
+    for key, value, words in (("in_S", 0.0, "in_S=0.0; expected a finite number > 0"),
+                              ("in_bits", 3.5, "in_bits=3.5 (float); expected an int"),
+                              ("in_Z", 300, "in_Z=300; expected an int >= 0 and <= 255"),
+                              ("out_S", -1.0, "out_S=-1.0")):
+        path = craft(tmp_path, q, lambda t: t["layers"][0]["meta"].update({key: value}))
+        refused(path, words)
+
+    def repeat(payload):                            # 2:4 positions (1, 3) -> (1, 1)
+        payload[192] = (payload[192] & 0xF0) | 0b0101
+    path = craft(tmp_path, pack(NET, "nm"))
+    data = bytearray(path.read_bytes())
+    n_h = store_file.PREAMBLE.unpack_from(data)[3]
+    payload = data[32 + n_h:]
+    repeat(payload)
+    magic, v, f, n_h, n_p, crc_h, _ = store_file.PREAMBLE.unpack_from(data)
+    path.write_bytes(store_file.PREAMBLE.pack(magic, v, f, n_h, n_p, crc_h, zlib.crc32(
+        payload)) + bytes(data[32:32 + n_h]) + bytes(payload))
+    refused(path, "positions [1, 1,", "expected ascending positions < m=4")
+
+
+def test_load_reads_a_foreign_file_no_further_than_its_preamble(tmp_path):
+    import tracemalloc
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as f:
+        f.truncate(64 << 20)                                         # 64 MB of zeros
+    tracemalloc.start()
+    refused(big, "not a minicomp compressed model")
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 1 << 20, peak                                      # not read into memory
+    refused(tmp_path, "is not a regular file")                      # a directory
+
+
+def test_records_off_the_schema_are_refused_and_not_saved(tmp_path):
     from minicomp.store import CompressedModel, Record
     W = np.ones((2, 3))                                          # float64: not the schema's
-    model = CompressedModel([Record("dense", {"W": W}, {"out": 2, "in": 3})])
-    with pytest.raises(ValueError, match=r"W float64\[2, 3\]; expected W float32\[2, 3\]"):
-        save(model, tmp_path / "x.mcz")
-    model = CompressedModel([Record("int", {"W": W}, {"out": 2, "in": 3})])
+    with pytest.raises(ValueError, match=r"layer 0: dense arrays W float64\[2, 3\]; "
+                                         r"expected W float32\[2, 3\]"):
+        CompressedModel([Record("dense", {"W": W}, {"out": 2, "in": 3})])
     with pytest.raises(ValueError, match="lacks meta 'scheme'"):
+        CompressedModel([Record("int", {"W": W}, {"out": 2, "in": 3})])
+    with pytest.raises(ValueError, match="kind 'zip', meta out=0"):
+        CompressedModel([Record("zip", {"W": W}, {"out": 0, "in": 3})])
+    with pytest.raises(TypeError, match="expected a Record of ndarrays"):
+        CompressedModel([Record("dense", {"W": W.tolist()}, {"out": 2, "in": 3})])
+    model = pack(NET, "dense")
+    model.layers[0].arrays["W"] = model.layers[0].arrays["W"].astype(np.float64)  # changed
+    with pytest.raises(ValueError, match=r"save: layer 0: dense arrays .*W float64\[12, 8\]"):
         save(model, tmp_path / "x.mcz")
+    W = np.ones((2, 3), np.float32)
+    nan_bias = {"W": W, "b": np.array([0.0, np.nan], np.float32)}
+    model = CompressedModel([Record("dense", nan_bias, {"out": 2, "in": 3})])
+    with pytest.raises(ValueError, match=r"save: layer 0: array 'b' contains nan at \[1\]"):
+        save(model, tmp_path / "x.mcz")                         # a file load would refuse
+    bad_act = Record("int", pack(NET, "int").layers[0].arrays,
+                     {**pack(NET, "int").layers[0].meta, "in_q": "affine", "in_S": 0.1,
+                      "in_Z": 0, "in_bits": 0})
+    with pytest.raises(ValueError, match="save: the model does not decode .*in_bits=0"):
+        save(CompressedModel([bad_act]), tmp_path / "x.mcz")
     assert os.listdir(tmp_path) == []
 
 
@@ -177,6 +266,10 @@ def test_bad_arguments_are_named(tmp_path):
         pack(quantize_mlp(NET, X), "csr")
     with pytest.raises(TypeError, match="X_calib"):
         pack(NET, "integer")
+    with pytest.raises(TypeError, match=r"options \['bits'\] for a QuantizedMLP, quantized"):
+        pack(quantize_mlp(NET, X), "int", bits=4)               # not silently 8 bits
+    with pytest.raises(ValueError, match=r"fmt='int' for a CompressedModel \(packed already"):
+        pack(pack(NET), "int")
     with pytest.raises(TypeError, match="members"):
         Ensemble([])
     with pytest.raises(ValueError, match="tau"):
@@ -216,9 +309,26 @@ def test_info_and_predict_commands(saved, tmp_path, capsys):
     labels = model.predict(X).argmax(1)
     assert capsys.readouterr().out.split() == [str(v) for v in labels]
     assert np.array_equal(np.load(out), labels)
-    np.save(tmp_path / "bad.npy", X[:, :5])
-    args = parser().parse_args(["predict", str(path), str(tmp_path / "bad.npy")])
-    with pytest.raises(ValueError, match="expected 8"):
+    for bad, words in ((X[:, :5], "expected 8"), (np.where(X > 1, np.nan, X), "contains nan"),
+                       (X.astype(object), "not a readable .npy array .*Python objects"),
+                       (X.astype(complex), "dtype complex128; expected numbers"),
+                       (None, "not a readable .npy array")):
+        if bad is None:                             # a header that claims (2^33, 8) floats
+            with open(tmp_path / "bad.npy", "wb") as f:
+                np.lib.format.write_array_header_1_0(f, {"descr": "<f4", "shape": (2**33, 8),
+                                                         "fortran_order": False})
+                f.write(bytes(64))                  # np.load would allocate 256 GiB
+        else:
+            np.save(tmp_path / "bad.npy", bad, allow_pickle=True)
+        args = parser().parse_args(["predict", str(path), str(tmp_path / "bad.npy")])
+        with pytest.raises((ValueError, TypeError), match=f"DATA.*bad.npy.*{words}"):
+            args.func(args)
+    args = parser().parse_args(["predict", str(path), "digits"])        # 64 inputs, not 8
+    with pytest.raises(ValueError, match="predict: DATA 'digits' has 64 features.*expected 8"):
+        args.func(args)
+    np.savez(tmp_path / "X.npz", X=X)
+    args = parser().parse_args(["predict", str(path), str(tmp_path / "X.npz")])
+    with pytest.raises(ValueError, match="is a .npz archive; expected one .npy array"):
         args.func(args)
 
 
@@ -241,9 +351,18 @@ def test_export_command_writes_onnx(saved, tmp_path, capsys):
     assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'm.onnx'}"
 
 
+def loaded(path):
+    """``load(path)``, or a model of nothing when it refuses the file with a ValueError."""
+    try:
+        return load(path)
+    except ValueError:
+        return types.SimpleNamespace(predict=lambda X: None)
+
+
 def test_fuzzed_files_are_refused_with_value_errors_only(tmp_path):
     # every kind in one ensemble; random header values (CRCs redone) and payload bytes:
-    # load either succeeds or raises ValueError -- never another error, never a hang
+    # load either raises ValueError -- never another error, never a hang -- or returns a
+    # model that predicts (nothing left to fail later)
     from minicomp.deploy import to_inference
     from minicomp.quant.ptq import quantize_mlp
     from minicomp.store import CompressedModel
@@ -275,12 +394,10 @@ def test_fuzzed_files_are_refused_with_value_errors_only(tmp_path):
             t[at[-1]] = value
         blob = rewrite_header(data, lambda t, edit=edit: edit(t) if len(at) > 1 else None)
         path.write_bytes(blob)
-        with contextlib.suppress(ValueError):
-            load(path)
+        loaded(path).predict(X)
     for _ in range(150):
         payload = bytearray(data[32 + n_h:])
         payload[rng.integers(len(payload))] = rng.integers(256)
         path.write_bytes(store_file.PREAMBLE.pack(magic, v, fl, n_h, n_p, crc_h, zlib.crc32(
             payload)) + data[32:32 + n_h] + bytes(payload))
-        with contextlib.suppress(ValueError):
-            load(path).predict(X)
+        loaded(path).predict(X)

@@ -55,22 +55,29 @@ def _cmd_info(args) -> int:
 
 def read_data(data: str, width: int):
     """``(X float32 (B, in), y or None, what)`` of a DATA argument: a dataset or a .npy file."""
+    from .. import validate
     if data in DATASETS:
         from ..data import load_digits, load_mnist1d
         d = load_digits() if data == "digits" else load_mnist1d()
-        return d.X_test, d.y_test, f"the {data} test split"
+        return validate.array(d.X_test, f"DATA {data!r}", ndim=2, width=width, where="predict",
+                              dtype=np.float32), d.y_test, f"the {data} test split"
     if not os.path.isfile(data):
         raise FileNotFoundError(f"predict: DATA={data!r} is neither {' nor '.join(DATASETS)} "
                                 "nor an existing .npy file of inputs (B, in)")
     try:
-        X = np.load(data, allow_pickle=False)
+        # no pickles (object arrays refused); mapped, so a header cannot claim more than the
+        # file holds (np.load would allocate the shape it claims)
+        X = np.load(data, mmap_mode="r", allow_pickle=False)
     except (ValueError, OSError, EOFError) as e:
         raise ValueError(f"predict: DATA={data!r} is not a readable .npy array ({e}); "
                          f"expected float inputs (B, {width})") from None
-    from .. import validate
+    if not isinstance(X, np.ndarray):                # a .npz archive: np.load's NpzFile
+        X.close()
+        raise ValueError(f"predict: DATA={data!r} is a .npz archive; expected one .npy "
+                         f"array of float inputs (B, {width})")
     X = validate.array(X, f"DATA {data!r}", ndim=2, width=width, where="predict",
                        dtype=np.float32)
-    return X, None, data
+    return np.array(X), None, data                   # a copy, not a view of the map
 
 
 def _cmd_predict(args) -> int:

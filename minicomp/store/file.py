@@ -10,14 +10,16 @@ Layout (little-endian)::
 
 so the file size is ``model.nbytes + header bytes`` exactly (:func:`save`
 returns the header bytes: preamble + compressed header). :func:`load` checks,
-before building anything, that the file is not a symlink (none is followed)
-and is a regular file; the magic; the version (a newer file is refused); the
-lengths against the file size (truncated or trailing bytes); both CRCs; the
-header's size (:data:`MAX_HEADER`, compressed and decompressed) and JSON (no
-NaN); every array's dtype (a whitelist), shape and offset (back to back,
-ending at the payload's end) against the kind's schema
-(:func:`minicomp.store.records.spec`); finite floats. It then decodes every
-record and builds its kernels (:meth:`~minicomp.store.model.CompressedModel.build`):
+before building anything, that the file is not a symlink (none is followed) and
+is a regular file; from the 32-byte preamble, before the rest is read, the magic,
+the version (a newer file is refused) and the lengths against the file size
+(truncated or trailing bytes); both CRCs; the header's size (:data:`MAX_HEADER`,
+compressed and decompressed) and JSON (no NaN); every array's dtype (a
+whitelist), shape and offset (back to back, ending at the payload's end) against
+the kind's schema (:func:`minicomp.store.records.spec`); finite floats; at most
+``max(MIN_DECODED, MAX_EXPANSION * payload bytes)`` weights in all
+(:func:`check_decoded`: a few header bytes cannot ask for gigabytes). It then
+decodes every record and builds its kernels (:meth:`CompressedModel.build`):
 any failure is a ``ValueError`` naming the path and what was expected, and
 nothing half-loaded is returned.
 
@@ -28,6 +30,7 @@ Module's config and float parameters, to resume training); this file stores
 from __future__ import annotations
 
 import json
+import math
 import os
 import stat
 import struct
@@ -38,7 +41,7 @@ import numpy as np
 from .. import validate
 from ..atomic import atomic_open
 from .model import CompressedModel
-from .records import KINDS, Record, spec
+from .records import KINDS, Record, check_arrays, check_record
 
 MAGIC = b"\x89MCMP\r\n\x1a"            # not text, not a zip / npz: a foreign file fails here
 VERSION = 1
@@ -46,6 +49,8 @@ PREAMBLE = struct.Struct("<8sHHIQII")   # 32 bytes
 MAX_HEADER = 1 << 24                    # bytes, compressed and decompressed
 MAX_DEPTH = 8                           # nested ensembles / cascades
 MAX_WEIGHTS = 2**31                     # per layer, as Dense: a header cannot ask for more
+MIN_DECODED = 2**24                     # weights any file may decode to (64 MB as float32)
+MAX_EXPANSION = 256                     # else weights per payload byte (a 1-bit code: 8)
 DTYPES = ("<f4", "|u1", "|i1", "<u2", "<u4", "<u8", "<i4")
 
 
@@ -59,7 +64,8 @@ def _jsonable(v):
 
 
 def _tree(model: CompressedModel, arrays: list) -> dict:
-    """The header node of ``model``; its arrays appended to ``arrays`` in payload order."""
+    """The header node of ``model``; ``(array, offset)`` appended to ``arrays`` in payload
+    order."""
     if model.structure != "chain":
         node = {"structure": model.structure, "members": [_tree(m, arrays)
                                                            for m in model.members]}
@@ -67,17 +73,14 @@ def _tree(model: CompressedModel, arrays: list) -> dict:
             {**node, "tau": model.tau}
     layers = []
     for k, r in enumerate(model.layers):
-        try:
-            check_arrays(r.kind, r.meta, r.arrays, f"save: layer {k}")
-        except (KeyError, TypeError) as e:
-            raise ValueError(f"save: layer {k} ({r.kind}) lacks meta {e}; expected the "
-                             "schema's keys (minicomp.store.records)") from None
+        check_record(r, f"save: layer {k}")           # its arrays may have changed since
         entries = []
         for name, a in r.arrays.items():
             a = np.ascontiguousarray(a, np.asarray(a).dtype.newbyteorder("<"))
-            offset = sum(x.nbytes for x in arrays)
+            validate.array(a, f"array {name!r}", nonempty=False, where=f"save: layer {k}")
+            offset = arrays[-1][1] + arrays[-1][0].nbytes if arrays else 0
             entries.append([name, a.dtype.str, list(a.shape), offset])
-            arrays.append(a)
+            arrays.append((a, offset))
         layers.append({"kind": r.kind, "relu": bool(r.relu), "arrays": entries,
                        "meta": {k: _jsonable(v) for k, v in r.meta.items()}})
     return {"structure": "chain", "layers": layers}
@@ -94,28 +97,36 @@ def save(model_or_obj, path) -> int:
     Raises
     ------
     TypeError, ValueError
-        What :func:`~minicomp.store.pack` refuses; a bad ``path`` (a directory, a symlink,
-        a missing folder: :func:`minicomp.atomic.check_target`). Nothing is written then.
+        What :func:`~minicomp.store.pack` refuses; what :func:`load` would refuse (arrays
+        off the schema, NaN/inf, weights that do not decode, more weights than
+        :func:`check_decoded` allows); a bad ``path`` (a directory, a symlink, a missing
+        folder: :func:`minicomp.atomic.check_target`). Nothing is written then.
     """
     from .pack import pack
     model = pack(model_or_obj)
     arrays: list = []
     tree = _tree(model, arrays)                    # checks every record against the schema
+    check_decoded(model, model.nbytes, "save")
+    try:
+        model.build()                              # decodes: what load would refuse, refused
+    except (ValueError, TypeError) as e:
+        raise ValueError(f"save: the model does not decode ({e}); load would refuse it") \
+            from None
     try:
         text = json.dumps({"model": tree}, separators=(",", ":"), allow_nan=False)
     except (TypeError, ValueError) as e:
         raise ValueError(f"save: the model's meta is not plain JSON ({e}); expected JSON "
                          "scalars, no NaN") from None
     header = zlib.compress(text.encode(), 9)
-    payload_len = sum(a.nbytes for a in arrays)
+    payload_len = sum(a.nbytes for a, _ in arrays)
     crc = 0
-    for a in arrays:
-        crc = zlib.crc32(a.tobytes(), crc)
+    for a, _ in arrays:
+        crc = zlib.crc32(a, crc)
     preamble = PREAMBLE.pack(MAGIC, VERSION, 0, len(header), payload_len,
                              zlib.crc32(header), crc)
     with atomic_open(path, "wb", where="save") as f:
         f.write(preamble + header)
-        for a in arrays:
+        for a, _ in arrays:
             write_array(f, a)
     return len(preamble) + len(header)
 
@@ -125,8 +136,9 @@ def write_array(f, a: np.ndarray) -> None:
     f.write(a.tobytes())
 
 
-def _read(path: str, where: str) -> bytes:
-    """The file's bytes: refused if a symlink, not a regular file, or too small."""
+def _read(path: str, where: str) -> tuple:
+    """``(header dict, payload bytes)`` of the file: refused if a symlink, not a regular file,
+    or its preamble disagrees with its size (checked before the rest is read)."""
     try:
         if stat.S_ISLNK(os.lstat(path).st_mode):
             raise ValueError(f"{where} is a symbolic link (to {os.readlink(path)!r}); expected "
@@ -138,19 +150,24 @@ def _read(path: str, where: str) -> bytes:
     except OSError as e:
         raise ValueError(f"{where} cannot be opened ({e.strerror}); expected a readable "
                          "regular file, not a symlink") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):                      # a directory, a FIFO, a device
+        os.close(fd)
+        raise ValueError(f"{where} is not a regular file; expected a minicomp model file")
     with os.fdopen(fd, "rb") as f:
-        st = os.fstat(f.fileno())
-        if not stat.S_ISREG(st.st_mode):
-            raise ValueError(f"{where} is not a regular file; expected a minicomp model file")
-        return f.read()
+        n_header, n_payload, crcs = _preamble(f.read(PREAMBLE.size), st.st_size, where)
+        data = f.read(n_header + n_payload)               # the size is checked: no more
+    if len(data) != n_header + n_payload:
+        raise ValueError(f"{where} shrank while it was read (truncated)")
+    return _header(data, n_header, crcs, where)
 
 
-def _header(data: bytes, where: str) -> tuple:
-    """``(header dict, payload bytes)`` after the preamble's checks."""
-    if len(data) < PREAMBLE.size or data[:8] != MAGIC:
+def _preamble(head: bytes, size: int, where: str) -> tuple:
+    """``(header length, payload length, (CRC header, CRC payload))`` after their checks."""
+    if len(head) < PREAMBLE.size or head[:8] != MAGIC:
         raise ValueError(f"{where} is not a minicomp compressed model (magic "
-                         f"{data[:8]!r}); expected a file that starts with {MAGIC!r}")
-    _, version, flags, n_header, n_payload, crc_h, crc_p = PREAMBLE.unpack_from(data)
+                         f"{head[:8]!r}); expected a file that starts with {MAGIC!r}")
+    _, version, flags, n_header, n_payload, crc_h, crc_p = PREAMBLE.unpack_from(head)
     if version > VERSION or version < 1 or flags:
         raise ValueError(f"{where} has format version {version} (flags {flags}); expected "
                          f"version 1..{VERSION}: written by a newer minicomp? Upgrade to read it")
@@ -158,12 +175,17 @@ def _header(data: bytes, where: str) -> tuple:
         raise ValueError(f"{where} declares a {n_header}-byte header; expected at most "
                          f"{MAX_HEADER}")
     want = PREAMBLE.size + n_header + n_payload
-    if len(data) != want:
-        raise ValueError(f"{where} has {len(data)} bytes; expected {want} (preamble + "
+    if size != want:
+        raise ValueError(f"{where} has {size} bytes; expected {want} (preamble + "
                          f"{n_header} header + {n_payload} payload): "
-                         f"{'truncated' if len(data) < want else 'trailing bytes'}")
-    header, payload = data[PREAMBLE.size:PREAMBLE.size + n_header], data[PREAMBLE.size + n_header:]
-    for name, block, crc in (("header", header, crc_h), ("payload", payload, crc_p)):
+                         f"{'truncated' if size < want else 'trailing bytes'}")
+    return n_header, n_payload, (crc_h, crc_p)
+
+
+def _header(data: bytes, n_header: int, crcs: tuple, where: str) -> tuple:
+    """``(header dict, payload bytes)`` of the bytes after the preamble, CRCs checked."""
+    header, payload = data[:n_header], memoryview(data)[n_header:]      # no copy
+    for name, block, crc in (("header", header, crcs[0]), ("payload", payload, crcs[1])):
         if zlib.crc32(block) != crc:
             raise ValueError(f"{where}: the {name} fails its CRC-32 check (corrupted); "
                              f"expected {crc:#010x}, got {zlib.crc32(block):#010x}")
@@ -236,41 +258,26 @@ def _record(r, payload: bytes, state: dict, where: str) -> Record:
             raise ValueError(f"{where}: array entry {str(e)[:80]}; expected [name, dtype in "
                              f"{DTYPES}, shape, offset {state['offset']}] with a new name")
         name, dtype, shape, offset = e[0], np.dtype(e[1]), tuple(e[2]), e[3]
-        n = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+        n = math.prod(shape) * dtype.itemsize                          # exact: no overflow
         if offset + n > len(payload):
             raise ValueError(f"{where}: array {name!r} ends at byte {offset + n}; expected "
                              f"at most the payload's {len(payload)}")
-        a = np.frombuffer(payload, dtype, n // dtype.itemsize, offset).reshape(shape).copy()
-        if dtype.kind == "f" and not np.isfinite(a).all():
-            raise ValueError(f"{where}: array {name!r} holds NaN or inf; expected finite values")
-        arrays[name] = a.astype(dtype.newbyteorder("="))
+        arrays[name] = np.frombuffer(payload, dtype, n // dtype.itemsize, offset).reshape(
+            shape).astype(dtype.newbyteorder("="))                        # a native copy
+        validate.array(arrays[name], f"array {name!r}", nonempty=False, where=where)  # finite
         state["offset"] += n
     check_arrays(kind, meta, arrays, where)
     return Record(kind, arrays, meta, relu)
 
 
-def check_arrays(kind: str, meta: dict, arrays: dict, where: str) -> None:
-    """ValueError unless ``arrays`` are exactly the schema's names, dtypes and shapes
-    (:func:`~minicomp.store.records.spec`; the Huffman codec checks its own)."""
-    if kind == "huffman":                # entries: at most one per position and per bit
-        entries = meta.get("codec.entries")
-        if (meta.get("codec.rows"), meta.get("codec.cols")) != (meta["out"], meta["in"]) or \
-                not isinstance(entries, int) or not isinstance(
-                    meta.get("codec.gap_stream_bits"), int) or entries > min(
-                    meta["out"] * meta["in"], meta["codec.gap_stream_bits"]):
-            raise ValueError(f"{where}: codec rows, cols, entries ({meta.get('codec.rows')}, "
-                             f"{meta.get('codec.cols')}, {entries}); expected ({meta['out']}, "
-                             f"{meta['in']}, at most out * in and the gap stream's bits)")
-        return
-    want = spec(kind, meta)
-    got = {k: (a.dtype, a.shape) for k, a in arrays.items()}
-    expected = {k: (d, s) for k, (d, s, req) in want.items() if req or k in arrays}
-    if got != expected:
-        raise ValueError(f"{where}: {kind} arrays {_show(got)}; expected {_show(expected)}")
-
-
-def _show(d: dict) -> str:
-    return ", ".join(f"{k} {np.dtype(t).name}{list(s)}" for k, (t, s) in sorted(d.items()))
+def check_decoded(model: CompressedModel, payload: int, where: str) -> None:
+    """ValueError if the model's layers hold more weights than :data:`MIN_DECODED` or
+    :data:`MAX_EXPANSION` per payload byte: load decodes every layer to float32 (out, in),
+    and a CSR or Huffman header could otherwise ask for gigabytes from a few bytes."""
+    n = sum(out * n_in for out, n_in in (r.shape for r in model.records()))
+    if n > max(MIN_DECODED, MAX_EXPANSION * payload):
+        raise ValueError(f"{where}: the layers hold {n} weights in {payload} payload bytes; "
+                         f"expected at most max({MIN_DECODED}, {MAX_EXPANSION} per byte)")
 
 
 def load(path) -> CompressedModel:
@@ -282,18 +289,19 @@ def load(path) -> CompressedModel:
         No such file.
     ValueError
         A symlink, not a regular file, a foreign, newer, truncated or corrupted file, an
-        inconsistent header or arrays, NaN weights: the message names the path.
+        inconsistent header or arrays, NaN weights, more weights than
+        :func:`check_decoded` allows: the message names the path.
     """
     path = validate.path(path, where="load")
     where = f"load: {path!r}"
-    data = _read(path, where)
-    tree, payload = _header(data, where)
+    tree, payload = _read(path, where)
     state = {"offset": 0}
     try:
         model = _node(tree, payload, state, where)
         if state["offset"] != len(payload):
             raise ValueError(f"{where}: the arrays cover {state['offset']} bytes; expected "
                              f"the payload's {len(payload)}")
+        check_decoded(model, len(payload), where)
         return model.build()
     except (ValueError, TypeError, KeyError, IndexError, ArithmeticError, ImportError,
             MemoryError) as e:

@@ -10,6 +10,13 @@ codebook, huffman, FP8 / MX / NVFP4 / NF4), with the ``int`` kind's
 activation fake-quantizers around it. ``integer`` records run as one
 :class:`~minicomp.deploy.InferenceModel` (:mod:`minicomp.store.model`).
 Every decoded ``W`` is checked finite here (a corrupt code can decode to NaN).
+
+Bit-identical predictions: every runtime is a function of the stored bytes
+alone, except that the sparse kernel's designs sum in different orders and the
+fastest is measured and remembered per shape and batch
+(:mod:`minicomp.kernels.sparse`): a loaded ``csr`` layer gives the saved one's
+bits on the same design (one machine's dispatch cache picks it again; forced
+with ``MINICOMP_KERNEL``), else equal values to float32 rounding.
 """
 from __future__ import annotations
 
@@ -67,6 +74,20 @@ def _format_weights(rec) -> np.ndarray:
     return np.ascontiguousarray(W[:, :n_in])
 
 
+def _nm_matrix(rec):
+    """The :class:`~minicomp.kernels.reference_formats.NMMatrix` of an ``nm`` record, its
+    positions checked: ascending within each group and < m, as ``to_nm`` writes them (the
+    kernel sums a repeated position, ``toarray`` keeps one: they would disagree)."""
+    from ..kernels.reference_formats import NMMatrix, unpack_indices
+    N, M = int(rec.meta["n"]), int(rec.meta["m"])
+    A = NMMatrix(rec.arrays["values"], rec.arrays["indices"], N, M, rec.shape)
+    pos = unpack_indices(A.indices, A.bits, A.values.shape[1]).reshape(rec.shape[0], -1, N)
+    if (pos >= M).any() or (np.diff(pos, axis=2) <= 0).any():        # (out, groups, n)
+        raise ValueError(f"store: an nm record's positions {pos.reshape(-1)[:8].tolist()}...; "
+                         f"expected ascending positions < m={M} in each group")
+    return A
+
+
 def weights(rec) -> tuple:
     """``(W float32 (out, in), b float32 (out,) or None)`` of a record, decoded.
 
@@ -83,9 +104,7 @@ def weights(rec) -> tuple:
     elif kind == "csr":
         W = CSR(A["data"], A["indices"], A["indptr"], (out, n_in)).toarray()
     elif kind == "nm":
-        from ..kernels.reference_formats import NMMatrix
-        W = NMMatrix(A["values"], A["indices"], int(rec.meta["n"]), int(rec.meta["m"]),
-                     (out, n_in)).toarray()
+        W = _nm_matrix(rec).toarray()
     elif kind == "int":
         W = _int_weights(rec)
     elif kind == "integer":
@@ -107,15 +126,20 @@ def weights(rec) -> tuple:
 
 def _fake_quant(meta: dict, p: str):
     """The activation fake-quantizer ``{p}_q`` of an int record's meta, or None."""
-    kind = meta.get(f"{p}_q")
+    kind, where = meta.get(f"{p}_q"), f"store: an int record's meta (activations {p!r})"
     if kind is None:
         return None
-    bits = int(meta[f"{p}_bits"])
+    bits = validate.integer(meta[f"{p}_bits"], f"{p}_bits", low=1, high=16, where=where)
+    S = validate.number(meta[f"{p}_S"], f"{p}_S", low=0, low_open=True, where=where)
     if kind == "affine":
-        S, Z = float(meta[f"{p}_S"]), int(meta[f"{p}_Z"])
+        Z = validate.integer(meta[f"{p}_Z"], f"{p}_Z", low=0, high=2**bits - 1, where=where)
         return lambda x: fake_quantize(x, S, Z, bits, "affine")
-    S, beta = np.float32(meta[f"{p}_S"]), np.float32(meta[f"{p}_beta"])
-    Qn, Qp = (2 ** (bits - 1), 2 ** (bits - 1) - 1) if meta[f"{p}_signed"] else (0, 2**bits - 1)
+    S = validate.number(np.float32(S), f"float32 {p}_S", low=0, low_open=True, where=where)
+    S, beta = np.float32(S), np.float32(validate.number(meta[f"{p}_beta"], f"{p}_beta",
+                                                         where=where))
+    signed = validate.flag(meta[f"{p}_signed"], f"{p}_signed", where=where)
+    from ..quant.lsq import int_range
+    Qn, Qp = int_range(bits, signed)                                   # as lsq_quantize
     return lambda x: (np.rint(np.clip((x - beta) / S, -Qn, Qp)) * S + beta).astype(x.dtype)
 
 
@@ -142,10 +166,7 @@ def build(rec):
         layer = SparseDense(CSR(A["data"], A["indices"], A["indptr"], rec.shape), b, relu)
     elif kind == "nm":
         from ..kernels.nm import nm_linear
-        from ..kernels.reference_formats import NMMatrix
-        weights(rec)                                                       # checks
-        M = NMMatrix(A["values"], A["indices"], int(rec.meta["n"]), int(rec.meta["m"]),
-                     rec.shape)
+        M = _nm_matrix(rec)                                                # checked
 
         def layer(X):
             Y = nm_linear(X, M, b)

@@ -25,7 +25,7 @@ from .. import validate
 from ..ensemble.cascade import cascade_predict, check_tau
 from ..ensemble.parallel import average_probabilities, check_weights
 from .layers import build, weights
-from .records import Record
+from .records import check_record
 
 STRUCTURES = ("chain", "ensemble", "cascade")
 
@@ -64,6 +64,7 @@ class CompressedModel:
 
     Examples
     --------
+    >>> from minicomp.store import Record
     >>> W = np.array([[1., 0.], [0., -1.]], np.float32)
     >>> m = CompressedModel([Record("dense", {"W": W}, {"out": 2, "in": 2}, relu=True)])
     >>> m.predict(np.array([[2., 3.]])), m.nbytes, m.nonzeros
@@ -78,10 +79,11 @@ class CompressedModel:
         self.members = list(members or [])
         self.weights, self.tau, self._int8 = weights, tau, None
         if self.structure == "chain":
-            if not self.layers or self.members or not all(
-                    isinstance(r, Record) for r in self.layers):
+            if not self.layers or self.members:
                 raise TypeError(f"{where}: a chain needs a non-empty list of Records as layers "
                                 "and no members")
+            for k, r in enumerate(self.layers):
+                check_record(r, f"{where}: layer {k}")              # the schema's arrays
             kinds = {r.kind == "integer" for r in self.layers}
             if len(kinds) > 1:
                 raise ValueError(f"{where}: integer records mixed with "

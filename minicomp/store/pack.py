@@ -89,8 +89,9 @@ def _quantized_mlp(qnet) -> list:
 
 def _learned(model) -> list:
     """``int`` records of LSQ's :class:`~minicomp.quant.lsq.LearnedQuantMLP` (its forward)."""
+    from ..quant.lsq import int_range
     records, bits, bits_a = [], model.bits, model.bits_a
-    Qn, Qp = 2 ** (bits - 1), 2 ** (bits - 1) - 1
+    Qn, Qp = int_range(bits, True)
     for k, (_, dense, act) in enumerate(model.blocks):
         W, b, relu = dense.W.data, None if dense.b is None else dense.b.data, isinstance(act, ReLU)
         acts = {}
@@ -265,12 +266,14 @@ def pack(obj, fmt: str = "auto", **options) -> CompressedModel:
     Raises
     ------
     TypeError
-        ``obj`` of another type, an option the format does not take.
+        ``obj`` of another type, an option the format does not take, any option for an
+        object quantized already (its codes are stored as they are).
     ValueError
         An unknown ``fmt``, a format ``obj`` cannot be stored in, NaN/inf weights, bad options.
     """
     fmt = validate.choice(fmt, "fmt", FMTS, where="pack")
     if isinstance(obj, CompressedModel):
+        _expect(fmt, (), "CompressedModel (packed already)", options)
         return obj
     if isinstance(obj, (Ensemble, Cascade)):
         members = obj.members if isinstance(obj, Ensemble) else [obj.small, obj.large]
@@ -288,16 +291,16 @@ def pack(obj, fmt: str = "auto", **options) -> CompressedModel:
     kind = type(obj).__name__
     if isinstance(obj, InferenceModel):
         want = "integer" if obj.int8 else "csr"
-        _expect(fmt, (want,), kind)
+        _expect(fmt, (want,), kind, options)
         return CompressedModel(_inference(obj))
     if isinstance(obj, QuantizedMLP):
-        _expect(fmt, ("int", "integer"), kind)
+        _expect(fmt, ("int", "integer"), kind, options)
         if fmt == "integer":
             from ..deploy import to_inference
             return CompressedModel(_inference(to_inference(obj)))
         return CompressedModel(_quantized_mlp(obj))
     if isinstance(obj, LearnedQuantMLP):
-        _expect(fmt, ("int",), kind)
+        _expect(fmt, ("int",), kind, options)
         return CompressedModel(_learned(obj))
     if not isinstance(obj, Module):
         raise TypeError(f"pack: obj is a {kind}; expected a net, an InferenceModel, a "
@@ -305,7 +308,7 @@ def pack(obj, fmt: str = "auto", **options) -> CompressedModel:
                         "Cascade or a CompressedModel")
     shared = [m for m in getattr(obj, "layers", [obj]) if hasattr(m, "codebook")]
     if shared:
-        _expect(fmt, ("codebook", "huffman"), "k-means net")
+        _expect(fmt, ("codebook", "huffman"), "k-means net", options)
         relus = [isinstance(nxt, ReLU) for nxt in _after(obj, shared)]
         return CompressedModel(_shared(shared, relus, "huffman" if fmt == "huffman"
                                        else "codebook"))
@@ -321,8 +324,12 @@ def _after(net, shared) -> list:
             for i, m in enumerate(layers) if any(m is s for s in shared)]
 
 
-def _expect(fmt, allowed, kind):
+def _expect(fmt, allowed, kind, options):
+    """``fmt`` and ``options`` of an object quantized already: its own format, no options."""
     if fmt != "auto" and fmt not in allowed:
-        raise ValueError(f"pack: fmt={fmt!r} for a {kind}; expected 'auto' or one of "
-                         f"{list(allowed)}")
+        raise ValueError(f"pack: fmt={fmt!r} for a {kind}; expected 'auto'"
+                         + (f" or one of {list(allowed)}" if allowed else ""))
+    if options:
+        raise TypeError(f"pack: options {sorted(options)} for a {kind}, quantized already; "
+                        "expected none (they apply to float nets)")
 

@@ -21,7 +21,8 @@ Schema (kind: arrays dtype shape; meta; how predict computes)
 ``nm``         ``values`` float32 (out, in·n/m), ``indices`` uint8 (out,
                ceil(in·n/m · bits / 8)), positions packed as
                :mod:`minicomp.kernels.nm` does (bits 2 for m <= 4, 4 for m
-               <= 16, else 8); meta ``n``, ``m``. The N:M kernel.
+               <= 16, else 8), ascending in each group and < m; meta ``n``,
+               ``m``. The N:M kernel.
 ``int``        ``codes`` uint8 (ceil(n·bits/8),): code ``q`` stored as
                ``q - q_min`` (``q_min`` the scheme's lowest code);
                ``scales`` float32 (1,) | (out,) | (out·in/g,) for
@@ -37,9 +38,10 @@ Schema (kind: arrays dtype shape; meta; how predict computes)
                are dequantized at load (float64 ``S (q - Z)`` cast to
                float32 for symmetric / affine; a QuantizedMLP's float64
                scales are stored in float32, as ``storage_bytes`` counts
-               them, so a weight can differ from its ``W_hat`` by an ulp). Activation fake-quantizers,
-               optional, ``p`` in ``("in", "out")`` (``in`` before the
-               product, ``out`` after the ReLU): ``{p}_q`` = ``"affine"``
+               them, so a weight can differ from its ``W_hat`` by an ulp).
+               Activation fake-quantizers, optional, ``p`` in ``("in",
+               "out")`` (``in`` before the product, ``out`` after the
+               ReLU; checked at load): ``{p}_q`` = ``"affine"``
                (``{p}_S`` float, ``{p}_Z`` int, ``{p}_bits``:
                :func:`~minicomp.quant.uniform.fake_quantize`, as
                :class:`~minicomp.quant.ptq.QuantizedMLP`) or ``"lsq"``
@@ -85,6 +87,15 @@ members' softmax probabilities) or "cascade" (``members = [small, large]``,
 ``tau``: an example goes to the large model when the small one's top
 probability is < tau, :func:`minicomp.ensemble.cascade.cascade_predict`).
 A chain outputs logits, the others probabilities.
+
+References
+----------
+Han, S., Mao, H. & Dally, W. J. (2016). Deep Compression. ICLR. arXiv:1510.00149 (csr,
+codebook, huffman). Mishra, A. et al. (2021). arXiv:2104.08378 (nm). Jacob, B. et al.
+(2018). arXiv:1712.05877 (integer). Esser, S. K. et al. (2020). LSQ. arXiv:1902.08153
+(int, scheme lsq). Micikevicius, P. et al. (2022). FP8 Formats for Deep Learning.
+arXiv:2209.05433; OCP (2023). Microscaling Formats (MX) v1.0 (MX). Dettmers, T. et al.
+(2023). QLoRA. arXiv:2305.14314 (nf4). Ma, S. et al. (2024). arXiv:2402.17764 (ternary).
 """
 from __future__ import annotations
 
@@ -196,6 +207,13 @@ def spec(kind: str, meta: dict) -> dict:
 
 def check_meta(kind: str, meta: dict) -> None:
     """ValueError unless the meta values a kind reads are in their ranges (the schema)."""
+    typed = [k for k in ("bits", "group_size", "nnz", "n", "m") if k in meta and (
+        isinstance(meta[k], bool) or not isinstance(meta[k], (int, np.integer)))] + [
+        k for k in ("S_x", "S_y") if k in meta and (isinstance(meta[k], bool) or
+                                                     not isinstance(meta[k], (int, float)))]
+    if typed:
+        raise ValueError(f"a record of kind {kind!r} has meta {[(k, meta[k]) for k in typed]}; "
+                         "expected ints (bits, group_size, nnz, n, m) and numbers (S_x, S_y)")
     bad = None
     if kind == "int":
         low = 2 if meta["scheme"] == "symmetric" else 1
@@ -217,8 +235,54 @@ def check_meta(kind: str, meta: dict) -> None:
     elif kind == "integer" and not {meta["x_dtype"], meta["out_dtype"]} <= {"uint8", "int8"}:
         bad = ("x_dtype", "out_dtype")
     if bad:
-        raise ValueError(f"a {kind} record has meta {[(k, meta.get(k)) for k in bad]}; "
-                         "expected the values of the schema (minicomp.store.records)")
+        raise ValueError(f"a record of kind {kind!r} has meta "
+                         f"{[(k, meta.get(k)) for k in bad]}; expected the values of the schema "
+                         "(minicomp.store.records)")
+
+
+def check_arrays(kind: str, meta: dict, arrays: dict, where: str) -> None:
+    """ValueError unless ``arrays`` are exactly the schema's names, dtypes and shapes
+    (:func:`spec`; the Huffman codec checks its own arrays at decode)."""
+    if kind == "huffman":                # entries: at most one per position and per bit
+        entries = meta.get("codec.entries")
+        if (meta.get("codec.rows"), meta.get("codec.cols")) != (meta["out"], meta["in"]) or \
+                not isinstance(entries, int) or not isinstance(
+                    meta.get("codec.gap_stream_bits"), int) or entries > min(
+                    meta["out"] * meta["in"], meta["codec.gap_stream_bits"]):
+            raise ValueError(f"{where}: codec rows, cols, entries ({meta.get('codec.rows')}, "
+                             f"{meta.get('codec.cols')}, {entries}); expected ({meta['out']}, "
+                             f"{meta['in']}, at most out * in and the gap stream's bits)")
+        return
+    try:
+        want = spec(kind, meta)
+    except ValueError as e:                                       # check_meta's: say where
+        raise ValueError(f"{where}: {e}") from None
+    got = {k: (a.dtype, a.shape) for k, a in arrays.items()}
+    expected = {k: (d, s) for k, (d, s, req) in want.items() if req or k in arrays}
+    if got != expected:
+        raise ValueError(f"{where}: {kind} arrays {_show(got)}; expected {_show(expected)}")
+
+
+def check_record(rec, where: str) -> None:
+    """TypeError / ValueError unless ``rec`` is a :class:`Record` of a known kind, ``out`` and
+    ``in`` ints >= 1, and ndarrays that are exactly its schema's (:func:`check_arrays`)."""
+    if not isinstance(rec, Record) or not all(isinstance(a, np.ndarray)
+                                              for a in rec.arrays.values()):
+        got = [type(a).__name__ for a in rec.arrays.values()] if isinstance(rec, Record) else ""
+        raise TypeError(f"{where}: a {type(rec).__name__} {got}; expected a Record of ndarrays")
+    if rec.kind not in KINDS or any(isinstance(rec.meta.get(k), bool) or not isinstance(
+            rec.meta.get(k), (int, np.integer)) or rec.meta[k] < 1 for k in ("out", "in")):
+        raise ValueError(f"{where}: kind {rec.kind!r}, meta out={rec.meta.get('out')!r}, "
+                         f"in={rec.meta.get('in')!r}; expected a kind of {KINDS}, ints >= 1")
+    try:
+        check_arrays(rec.kind, rec.meta, rec.arrays, where)
+    except (KeyError, TypeError) as e:
+        raise ValueError(f"{where} ({rec.kind}) lacks meta {e} or has a mistyped one; "
+                         "expected the schema's keys (minicomp.store.records)") from None
+
+
+def _show(d: dict) -> str:
+    return ", ".join(f"{k} {np.dtype(t).name}{list(s)}" for k, (t, s) in sorted(d.items()))
 
 
 class Record:
