@@ -121,6 +121,8 @@ BENCHMARKS = {
     "ptq_choices": "how the ptq defaults were chosen: validation drops (~12 min)",
     "structure": "the structure targets: searches, NAS on MNIST-1D, low rank, folding (~5 min; "
                  "--quick: < 30 s)",
+    "pipeline": "Deep Compression (prune, k-means, Huffman) on digits and MNIST-1D over 3 "
+                "seeds (~3 min; --quick: < 10 s)",
     "onnx": "the tour's models on the kernels vs onnxruntime, 1 and 2 threads, batch 1 and 256 "
             "(~20 s; --quick: < 10 s)",
 }

@@ -168,3 +168,55 @@ def entropy_bits(index) -> float:
     p = np.bincount(index) / index.size
     p = p[p > 0]
     return float(-(p * np.log2(p)).sum())
+
+
+def code_lengths(counts, max_length: int | None = None) -> np.ndarray:
+    """Huffman code length of each symbol of ``counts`` (0 for a symbol that never occurs).
+
+    With ``max_length``, a code longer than that is avoided by halving the
+    counts (rounding up, so no used symbol disappears) and rebuilding, as
+    simple length-limited coders do; the mean length rises a little.
+
+    Examples
+    --------
+    >>> code_lengths([5, 2, 1, 1, 0]).tolist()
+    [1, 2, 3, 3, 0]
+    >>> code_lengths([2**k for k in range(12)], max_length=8).max()
+    np.int64(8)
+    """
+    where = "code_lengths"
+    counts = validate.array(counts, "counts", ndim=1, where=where).astype(np.int64)   # (k,)
+    if max_length is not None:
+        max_length = validate.integer(max_length, "max_length", low=1, where=where)
+        if np.count_nonzero(counts) > 2**max_length:
+            raise ValueError(f"{where}: {np.count_nonzero(counts)} used symbols do not fit in "
+                             f"codes of at most max_length={max_length} bits")
+    while True:
+        code = huffman_code(counts)
+        lengths = np.zeros(counts.size, np.int64)                            # (k,)
+        lengths[list(code)] = [len(w) for w in code.values()]
+        if max_length is None or lengths.max() <= max_length:
+            return lengths
+        counts = np.where(counts > 0, (counts + 1) // 2, 0)                  # flatter
+
+
+def canonical_code(lengths) -> np.ndarray:
+    """Canonical Huffman codewords (as ints, ``lengths[s]`` bits each) from the code lengths.
+
+    Symbols are ordered by (length, symbol); each codeword is the previous
+    one plus 1, shifted left when the length grows (DEFLATE, RFC 1951
+    section 3.2.2). Only the lengths need to be stored. Unused symbols
+    (length 0) get 0.
+
+    Examples
+    --------
+    >>> canonical_code([1, 2, 3, 3, 0]).tolist()      # 0, 10, 110, 111
+    [0, 2, 6, 7, 0]
+    """
+    lengths = np.asarray(lengths, np.int64)                                  # (k,)
+    codes, code, prev = np.zeros(lengths.size, np.int64), 0, 0
+    for s in sorted(np.flatnonzero(lengths), key=lambda s: (lengths[s], s)):
+        code <<= int(lengths[s]) - prev
+        codes[s], prev = code, int(lengths[s])
+        code += 1
+    return codes
