@@ -7,8 +7,12 @@ float32 that :meth:`~minicomp.store.CompressedModel.predict` chains: the
 sparse, N:M and ternary kernels for ``csr``, ``nm`` and ``ternary``, NumPy
 float32 ``X @ W.T + b`` for the kinds decoded at load (dense, int,
 codebook, huffman, FP8 / MX / NVFP4 / NF4), with the ``int`` kind's
-activation fake-quantizers around it. ``integer`` records run as one
-:class:`~minicomp.deploy.InferenceModel` (:mod:`minicomp.store.model`).
+activation fake-quantizers around it; a decoded codebook or huffman
+layer with at most half its weights nonzero (a pruned one: Deep
+Compression's output) runs as CSR on the sparse kernel instead.
+``integer`` records, and chains whose every layer runs on the sparse
+kernel, run as one :class:`~minicomp.deploy.InferenceModel`, all layers
+in one compiled call (:mod:`minicomp.store.model`).
 Every decoded ``W`` is checked finite here (a corrupt code can decode to NaN).
 
 Bit-identical predictions: every runtime is a function of the stored bytes
@@ -29,6 +33,9 @@ from ..formats.nf4 import NF4Tensor, nf4_dequantize
 from ..kernels.reference import CSR
 from ..quant.uniform import dequantize, fake_quantize, qrange
 from .records import BLOCK, ELEMENT_BITS, unpack_codes
+
+SPARSE_KINDS = ("codebook", "huffman")   # decoded at load; pruned ones run sparse
+SPARSE_DENSITY = 0.5                     # at most half the weights nonzero: CSR and its kernel
 
 
 def _int_weights(rec) -> np.ndarray:
@@ -183,6 +190,11 @@ def build(rec):
         raise TypeError("store: integer records run as one InferenceModel (the model's job)")
     else:
         W, b = weights(rec)
-        layer = _dense(W, b, relu, _fake_quant(rec.meta, "in"), _fake_quant(rec.meta, "out"))
+        if kind in SPARSE_KINDS and np.count_nonzero(W) <= SPARSE_DENSITY * W.size:
+            from ..deploy import SparseDense
+            layer = SparseDense.from_dense(W, b, relu=relu)        # pruned: the sparse kernel
+        else:
+            layer = _dense(W, b, relu, _fake_quant(rec.meta, "in"),
+                           _fake_quant(rec.meta, "out"))
     rec.runtime = layer
     return layer

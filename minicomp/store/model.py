@@ -77,7 +77,7 @@ class CompressedModel:
         self.structure = validate.choice(structure, "structure", STRUCTURES, where=where)
         self.layers = list(layers or [])
         self.members = list(members or [])
-        self.weights, self.tau, self._int8 = weights, tau, None
+        self.weights, self.tau, self._fused = weights, tau, None
         if self.structure == "chain":
             if not self.layers or self.members:
                 raise TypeError(f"{where}: a chain needs a non-empty list of Records as layers "
@@ -139,10 +139,12 @@ class CompressedModel:
     def build(self) -> "CompressedModel":
         """Decode every record and make its runtime now (load does, so nothing is lazy)."""
         if self.structure == "chain" and self.layers[0].kind == "integer":
-            self._int8 = self._int8 or _int8_model(self.layers)
+            self._fused = self._fused or _int8_model(self.layers)
         elif self.structure == "chain":
-            for r in self.layers:
-                build(r)
+            from ..deploy import InferenceModel, SparseDense
+            built = [build(r) for r in self.layers]
+            if self._fused is None and all(isinstance(f, SparseDense) for f in built):
+                self._fused = InferenceModel(built)       # every layer in one compiled call
         for m in self.members:
             m.build()
         return self
@@ -155,8 +157,8 @@ class CompressedModel:
     def _run(self, X) -> np.ndarray:
         if self.structure == "chain":
             self.build()
-            if self._int8 is not None:
-                return self._int8.predict(X)
+            if self._fused is not None:
+                return self._fused.predict(X)
             for r in self.layers:
                 X = build(r)(X)                                           # (B, out)
             return X
