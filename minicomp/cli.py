@@ -1,7 +1,7 @@
 """The ``minicomp`` command: a thin shell over library functions.
 
     minicomp tour [--dataset digits|mnist1d|mnist:PATH] [--quick] [--only NAMES] [--seed S]
-                  [--json FILE] [--plots DIR]            (every technique on one table)
+                  [--json FILE] [--plots DIR] [--quiet]  (every technique on one table)
     minicomp info FILE                         (what a compressed model file holds)
     minicomp predict FILE DATA [--out FILE.npy]   (run it on the kernels)
     minicomp export FILE OUT.onnx              (the compressed model as ONNX)
@@ -215,6 +215,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_commands(sub)
     from .store.cli import add_commands as store_commands
     store_commands(sub)
+    from .tour.cli import add_commands as tour_commands
+    tour_commands(sub)
     return parser
 
 
