@@ -212,3 +212,29 @@ def test_empty_calibration_set_is_a_clear_error(cls):
     obs.observe(np.zeros((0, 3)))
     with pytest.raises(ValueError, match="calibration set is empty"):
         obs.range()
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-1e3, 1e3, width=32), min_size=1, max_size=40),
+       st.floats(1e-3, 10.0), st.integers(1, 16), st.sampled_from(["affine", "symmetric"]),
+       st.integers(0, 2**16 - 1))
+def test_fake_quantizer_is_fake_quantize_bit_for_bit(x, S, bits, scheme, z):
+    # the parameters checked once; the arithmetic (and the sign of a zero) unchanged
+    from minicomp.quant.uniform import fake_quantize, fake_quantizer
+    bits = max(bits, 2) if scheme == "symmetric" else bits       # 1-bit symmetric: refused
+    q_min, q_max = qrange(bits, scheme)
+    Z = 0 if scheme == "symmetric" else q_min + z % (q_max - q_min + 1)
+    x = np.array(x, np.float32)
+    want, got = fake_quantize(x, S, Z, bits, scheme), fake_quantizer(S, Z, bits, scheme)(x)
+    assert got.dtype == want.dtype == np.float32
+    assert np.array_equal(got, want) and np.array_equal(np.signbit(got), np.signbit(want))
+
+
+def test_fake_quantizer_checks_its_parameters_once():
+    from minicomp.quant.uniform import fake_quantizer
+    with pytest.raises(ValueError, match="scale S"):
+        fake_quantizer(0.0, 0, 8)
+    with pytest.raises(ValueError, match="Z=300"):
+        fake_quantizer(0.1, 300, 8)
+    with pytest.raises(ValueError, match="one scalar each"):
+        fake_quantizer([0.1, 0.2], 0, 8)

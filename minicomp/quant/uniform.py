@@ -266,6 +266,34 @@ def fake_quantize(x, S, Z, bits, scheme: str = "affine", rounding: str = "neares
     return dequantize(quantize(x, S, Z, bits, scheme, rounding, seed), S, Z)
 
 
+def fake_quantizer(S, Z, bits, scheme: str = "affine"):
+    """``x -> fake_quantize(x, S, Z, bits, scheme)`` for one scalar ``S``, ``Z``, checked once.
+
+    The same arithmetic, bit for bit (the codes are cast to their dtype and
+    back, as :func:`quantize` and :func:`dequantize` do), without checking
+    the parameters again on every call; ``x`` must be finite (not checked).
+    For a model that fake-quantizes its activations on every batch.
+
+    Examples
+    --------
+    >>> fq = fake_quantizer(0.25, 0, 4)
+    >>> fq(np.array([0.1, 0.26, 1.0]))
+    array([0.  , 0.25, 1.  ], dtype=float32)
+    """
+    q_min, q_max = qrange(bits, scheme)
+    S, Z = _scale_zero(S, Z, (), "fake_quantizer", (q_min, q_max, f"bits={bits}, {scheme!r}"))
+    if S.ndim or Z.ndim:
+        raise ValueError(f"fake_quantizer: S of shape {S.shape} and Z of shape {Z.shape}; "
+                         "expected one scalar each (per-tensor activations)")
+    dtype = code_dtype(bits, scheme)
+
+    def run(x) -> np.ndarray:
+        t = np.rint(np.asarray(x, dtype=np.float64) / S)
+        q = np.clip(t + Z, q_min, q_max).astype(dtype)                 # codes
+        return (S * (q.astype(np.float64) - Z)).astype(np.float32)
+    return run
+
+
 def real_range(S, Z, bits, scheme: str = "affine"):
     """Real interval ``[S(q_min − Z), S(q_max − Z)]`` that is not clipped
     (the real counterpart of :func:`qrange`).

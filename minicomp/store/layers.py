@@ -31,7 +31,7 @@ from ..formats.minifloat import decode
 from ..formats.mx import BlockTensor, mx_dequantize, nvfp4_dequantize
 from ..formats.nf4 import NF4Tensor, nf4_dequantize
 from ..kernels.reference import CSR
-from ..quant.uniform import dequantize, fake_quantize, qrange
+from ..quant.uniform import dequantize, fake_quantizer, qrange
 from .records import BLOCK, ELEMENT_BITS, unpack_codes
 
 SPARSE_KINDS = ("codebook", "huffman")   # decoded at load; pruned ones run sparse
@@ -140,7 +140,7 @@ def _fake_quant(meta: dict, p: str):
     S = validate.number(meta[f"{p}_S"], f"{p}_S", low=0, low_open=True, where=where)
     if kind == "affine":
         Z = validate.integer(meta[f"{p}_Z"], f"{p}_Z", low=0, high=2**bits - 1, where=where)
-        return lambda x: fake_quantize(x, S, Z, bits, "affine")
+        return fake_quantizer(S, Z, bits, "affine")                 # as fake_quantize
     S = validate.number(np.float32(S), f"float32 {p}_S", low=0, low_open=True, where=where)
     S, beta = np.float32(S), np.float32(validate.number(meta[f"{p}_beta"], f"{p}_beta",
                                                          where=where))
