@@ -59,7 +59,8 @@ def test_the_quick_tour_has_every_technique_with_finite_numbers(tmp_path, capsys
     assert by["magnitude"]["nonzeros"] < base["nonzeros"]        # pruned weights not stored
     assert by["pipeline"]["bytes"] < by["magnitude"]["bytes"]     # quantize + encode shrink it
     assert by["ptq8_channel"]["bytes"] < base["bytes"] / 3        # 8 of 32 bits, + scales
-    assert record["config"]["quick"] and record["cpu"]
+    assert record["config"]["quick"] and record["environment"]["cpu"]
+    assert record["bench"] == "tour" and record["seconds"] > 0
     assert out.count("smallest within 0.5 points") == 1          # the one-line conclusion
     for name in ("accuracy_vs_bytes.png", "accuracy_vs_latency.png"):
         assert (plots / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -85,6 +86,8 @@ def test_only_refuses_an_unknown_name_listing_the_known_ones(capsys):
     assert check_names("pipeline, magnitude") == ["magnitude", "pipeline"]   # table order
     with pytest.raises(ValueError, match="' , ' names no technique"):
         check_names(" , ")
+    with pytest.raises(ValueError, match="'magnitude' named more than once"):
+        check_names("magnitude, fp8,magnitude")
     with pytest.raises(ValueError, match="tolerance"):
         run(TourConfig(tolerance=-1.0))
 
@@ -94,11 +97,23 @@ def test_only_refuses_an_unknown_name_listing_the_known_ones(capsys):
     (["--dataset", "mnist:/no/such/folder"], "is not a folder"),
     (["--seed", "-1"], "--seed=-1"),
     (["--json", "/no/such/folder/t.json"], "does not exist"),
+    (["--only", ""], "names no technique"),
+    (["--only", "fp8,fp8"], "named more than once"),
+    (["--plots", ""], "--plots: path=''; expected a non-empty path"),
 ])
 def test_bad_options_are_refused_before_any_work(argv, message, capsys):
     with pytest.raises(SystemExit) as e:
         main(["tour", *argv])
     assert e.value.code == 2 and message in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="needs Linux's /proc")
+@pytest.mark.parametrize("option", ["--json", "--plots"])
+def test_a_folder_where_no_file_can_be_created_is_refused_at_parse_time(option, capsys):
+    # /proc passes os.access(W_OK) for root; only creating a file there fails
+    with pytest.raises(SystemExit) as e:
+        main(["tour", option, "/proc/tour_out" + ".json" * (option == "--json")])
+    assert e.value.code == 2 and f"argument {option}" in capsys.readouterr().err
 
 
 def test_plots_refuses_a_file(tmp_path, capsys):
@@ -118,6 +133,40 @@ def test_json_is_written_atomically(tmp_path):
         write_json(str(path), [{**row, "accuracy": float("nan")}], TourConfig(), 1.0)
     assert json.loads(path.read_text())["rows"] == [row]
     assert os.listdir(tmp_path) == ["t.json"]        # no temporary file left behind
+
+
+def test_choices_never_see_the_test_set(monkeypatch):
+    """The test labels shuffled: the test accuracy changes, the choices made on validation
+    (the notes) and the stored models (nonzeros, bytes) do not."""
+    import minicomp.data
+    load = minicomp.data.load_digits
+
+    def shuffled(**kw):
+        from dataclasses import replace
+        data = load(**kw)
+        return replace(data, y_test=np.random.default_rng(1).permutation(data.y_test))
+    config = TourConfig(quick=True, quiet=True, only=("sparsegpt", "cascade"))
+    a = run(config)
+    monkeypatch.setattr(minicomp.data, "load_digits", shuffled)
+    b = run(config)
+    keep = ("technique", "nonzeros", "bytes", "choice")
+    assert [{k: r[k] for k in keep} for r in a] == [{k: r[k] for k in keep} for r in b]
+    assert a[0]["accuracy"] > 0.9 > b[0]["accuracy"]           # the test set did change
+
+
+def test_child_seeds_are_shared_by_no_other_seed():
+    """Ensemble members of ``--seed 0`` and ``--seed 1`` (``seed + 10 + m`` would share two)."""
+    def seeds(seed):
+        ctx = Context(None, None, None, None, None, TourConfig(seed=seed))
+        return [ctx.child_seed(10 + m) for m in range(3)]
+    assert seeds(0) == seeds(0) and not set(seeds(0)) & set(seeds(1))
+    assert len(set(seeds(0) + seeds(1) + seeds(2))) == 9
+
+
+def test_the_smallest_epochs_the_config_accepts_run():
+    """fine_tune_epochs=1 passes check_config: LSQ's half of it must not become 0 epochs."""
+    rows = run(TourConfig(epochs=2, fine_tune_epochs=1, rounds=1, quiet=True, only=("lsq3",)))
+    assert rows[1]["choice"] == "W3A3, 1 epochs"
 
 
 class Scores:

@@ -45,8 +45,13 @@ def test_terminal_table_has_boxes_and_colours_and_the_same_cells(monkeypatch):
     widths = {len(line) for line in plain.splitlines()[:-1]}
     assert len(widths) == 1                                  # every box line as wide
     assert "sparsity 90%" in plain                           # wide enough for the notes
-    monkeypatch.setenv("COLUMNS", "80")
-    assert "sparsity 90%" not in format_table(ROWS, terminal=True)   # too narrow: dropped
+    monkeypatch.setenv("COLUMNS", "116")                     # 12 columns left: notes cut
+    plain = ANSI.sub("", format_table(ROWS, terminal=True)).splitlines()[:-1]
+    assert {len(line) for line in plain} == {116} and "│ float32, de… │" in plain[3]
+    assert "│ sparsity 90% │" in plain[5]                     # 12 characters: whole
+    monkeypatch.setenv("COLUMNS", "115")                     # under 12 columns left: dropped
+    text = format_table(ROWS, terminal=True)
+    assert "sparsity" not in text and "setting" not in text
 
 
 def test_the_conclusion_names_the_smallest_and_fastest_within_half_a_point():
@@ -72,3 +77,17 @@ def test_the_default_follows_whether_stdout_is_a_terminal(monkeypatch):
     assert format_table(ROWS) == format_table(ROWS, terminal=True)
     monkeypatch.setattr(sys.stdout, "isatty", lambda: False, raising=False)
     assert format_table(ROWS) == format_table(ROWS, terminal=False)
+
+
+def test_a_stdout_that_cannot_encode_gets_ascii_stand_ins_of_the_same_width(monkeypatch):
+    from minicomp.tour.table import encodable
+
+    class Ascii:
+        encoding = "ascii"
+    monkeypatch.setenv("COLUMNS", "116")
+    text = format_table(ROWS, terminal=True)
+    plain = ANSI.sub("", encodable(text, Ascii())).splitlines()
+    assert all(line.isascii() for line in plain)        # PYTHONIOENCODING=ascii: no crash
+    assert "| d points |" in plain[1] and "float32, de~" in plain[3]
+    assert {len(line) for line in plain[:-1]} == {116}   # the columns still line up
+    assert encodable(text, type("Utf8", (), {"encoding": "utf-8"})()) == text

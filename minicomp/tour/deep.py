@@ -32,6 +32,7 @@ def pipeline_config(ctx) -> PipelineConfig:
 @technique("pipeline", "Deep Compression pipeline")
 def pipeline(ctx) -> Candidate:
     result = deep_compression(ctx.net, ctx.X, ctx.y, ctx.X_val, ctx.y_val, pipeline_config(ctx))
+    n = len(result.candidates)
     return Candidate(result.net, "huffman", {}, (
-        f"sparsity {100 * result.sparsity:g}%, {2 ** result.bits} centroids, Huffman "
-        f"(chosen on val among {len(result.candidates)})"))
+        f"sparsity {100 * result.sparsity:g}%, {2 ** result.bits} centroids, Huffman"
+        + (f" (chosen on val among {n})" if n > 1 else " (one candidate)")))

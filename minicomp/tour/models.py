@@ -11,7 +11,8 @@
 - ``nas`` -- regularized evolution (Real et al. 2019) over small MLPs under
   half the baseline's bytes, scored on validation; the winner trained by
   the baseline's recipe;
-- ``ensemble`` -- members trained from different seeds, probabilities averaged;
+- ``ensemble`` -- members trained from different seeds (derived from ``--seed``:
+  :meth:`~.registry.Context.child_seed`), probabilities averaged;
 - ``cascade`` -- a tiny distilled net (``config.cascade_small``) answers when
   its top probability is :math:`\\ge \\tau`, else the baseline (Wang et al.
   2022); :math:`\\tau` the cheapest reaching the baseline's validation accuracy.
@@ -33,20 +34,28 @@ from .registry import Candidate, technique
 RECIPE = BaselineConfig()          # the baseline's recipe (lr, momentum, decay, batch size)
 
 
-def train_mlp(ctx, hidden, seed, teacher=None, T: float = 4.0):
-    """An MLP of ``hidden`` trained by the baseline's recipe (distilled from ``teacher``)."""
-    n_in, n_out = ctx.sizes
-    net = MLP([n_in, *hidden, n_out], seed=seed)
-    epochs = ctx.quick(ctx.config.epochs or RECIPE.epochs, 10)
+def fit_mlp(sizes, X, y, epochs: int, seed, teacher=None, T: float = 4.0, quiet: bool = True,
+            desc: str = "train"):
+    """An MLP of ``sizes`` trained on ``(X, y)`` by the baseline's recipe
+    (:func:`minicomp.train.train_baseline`'s SGD and cosine schedule), distilled from
+    ``teacher`` (T, alpha 0.9) if one is given."""
+    net = MLP(list(sizes), seed=seed)
     opt = SGD(net.parameters(), lr=RECIPE.lr, momentum=RECIPE.momentum,
               weight_decay=RECIPE.weight_decay)
     kw = dict(optimizer=opt, epochs=epochs, batch_size=RECIPE.batch_size, seed=seed,
-              scheduler=CosineLR(opt, T=epochs), quiet=True)
+              scheduler=CosineLR(opt, T=epochs), quiet=quiet)
     if teacher is None:
-        fit(net, ctx.X, ctx.y, **kw)
+        fit(net, X, y, desc=desc, **kw)
     else:
-        distill(net, teacher, ctx.X, ctx.y, DistillConfig(T=T, alpha=0.9), **kw)
+        distill(net, teacher, X, y, DistillConfig(T=T, alpha=0.9), **kw)
     return net
+
+
+def train_mlp(ctx, hidden, seed, teacher=None, T: float = 4.0):
+    """An MLP of ``hidden`` on the tour's training split, :func:`fit_mlp`."""
+    n_in, n_out = ctx.sizes
+    epochs = ctx.quick(ctx.config.epochs or RECIPE.epochs, 10)
+    return fit_mlp([n_in, *hidden, n_out], ctx.X, ctx.y, epochs, seed, teacher, T)
 
 
 def _distill(ctx, lr):
@@ -59,7 +68,7 @@ def kd(ctx) -> Candidate:
     """The student of ``config.student``, T chosen on validation."""
     hidden = "-".join(map(str, ctx.config.student))
     return ctx.pick(ctx.quick((2.0, 4.0, 8.0), (4.0,)),
-                    lambda T: train_mlp(ctx, ctx.config.student, ctx.seed + 1, ctx.net, T),
+                    lambda T: train_mlp(ctx, ctx.config.student, ctx.child_seed(1), ctx.net, T),
                     "dense", lambda T: f"hidden {hidden}, T={T:g}", best=True)
 
 
@@ -69,7 +78,7 @@ def prune_distill(ctx) -> Candidate:
         return compact(one_shot(ctx.copy(), ctx.X, ctx.y, "activation", f,
                                 fine_tune=_distill(ctx, 0.02)))
     return ctx.pick(ctx.quick((0.75, 0.5, 0.25), (0.5,)), build, "dense",
-                    lambda f: f"{100 * f:g}% of hidden neurons, T=4")
+                    lambda f: f"{100 * f:g}% of hidden neurons removed, T=4")
 
 
 @technique("lowrank", "low rank (SVD on data)")
@@ -95,21 +104,21 @@ def nas(ctx) -> Candidate:
     best = result.best.params
     net = train_mlp(ctx, best["hidden"], ctx.seed)
     return Candidate(net, "dense", {}, f"hidden {'-'.join(map(str, best['hidden']))} of "
-                     f"{len(result.trials)} trials (val {100 * result.best.score:.1f}%)")
+                     f"{len(result.trials)} trials (search val {100 * result.best.score:.1f}%)")
 
 
 @technique("ensemble", "ensemble (averaged)")
 def ensemble(ctx) -> Candidate:
     from ..store import Ensemble
     k, hidden = ctx.config.members, ctx.config.member_hidden
-    members = [train_mlp(ctx, hidden, ctx.seed + 10 + m) for m in range(k)]
+    members = [train_mlp(ctx, hidden, ctx.child_seed(10 + m)) for m in range(k)]
     return Candidate(Ensemble(members), choice=f"{k} x hidden {'-'.join(map(str, hidden))}")
 
 
 @technique("cascade", "cascade (tiny net, then baseline)")
 def cascade(ctx) -> Candidate:
     from ..store import Cascade
-    small = train_mlp(ctx, ctx.config.cascade_small, ctx.seed + 2, ctx.net)   # distilled, T=4
+    small = train_mlp(ctx, ctx.config.cascade_small, ctx.child_seed(2), ctx.net)   # distilled, T=4
     curve = cascade_curve(small, ctx.net, ctx.X_val, ctx.y_val, np.linspace(0, 1, 41))
     row = choose_tau(curve, target=ctx.val_base)               # the baseline's accuracy
     hidden = "-".join(map(str, ctx.config.cascade_small))

@@ -81,7 +81,7 @@ def structured(ctx) -> Candidate:
         net = gradual(ctx.copy(), ctx.X, ctx.y, f, "activation", fine_tune=fine_tune(ctx))
         return compact(net)
     return ctx.pick(ctx.quick((0.75, 0.5, 0.25), (0.5,)), build, "dense",
-                    lambda f: f"{100 * f:g}% of hidden neurons")
+                    lambda f: f"{100 * f:g}% of hidden neurons removed")
 
 
 @technique("nm", "2:4 sparsity")

@@ -57,7 +57,7 @@ def adaround4(ctx) -> Candidate:
 
 @technique("lsq3", "LSQ 3-bit (QAT)")
 def lsq3(ctx) -> Candidate:
-    epochs = ctx.quick(ctx.config.fine_tune_epochs // 2, 3)
+    epochs = ctx.quick(max(1, ctx.config.fine_tune_epochs // 2), 3)
     model, _ = lsq_finetune(ctx.copy(), ctx.X, ctx.y, 3, 3, epochs=epochs, lr=0.01,
                             seed=ctx.seed)
     return Candidate(model, choice=f"W3A3, {epochs} epochs")

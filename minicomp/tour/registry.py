@@ -77,7 +77,8 @@ def technique(name: str, label: str):
 
 def check_names(names) -> list:
     """``names`` (a list, or a comma-separated string) as known technique names, in
-    the table's order; an unknown name is a ValueError listing the known ones."""
+    the table's order; an unknown name is a ValueError listing the known ones, a name
+    given twice a ValueError."""
     given = names
     if isinstance(names, str):
         names = [n.strip() for n in names.split(",") if n.strip()]
@@ -89,6 +90,10 @@ def check_names(names) -> list:
         raise ValueError(f"only: unknown technique{'s' * (len(unknown) > 1)} "
                          f"{', '.join(map(repr, unknown))}; expected names of: "
                          f"{', '.join(TECHNIQUES)}")
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise ValueError(f"only: {', '.join(map(repr, twice))} named more than once in "
+                         f"{given!r}; expected each technique once")
     return [n for n in TECHNIQUES if n in names]
 
 
@@ -116,6 +121,13 @@ class Context:
         """``(inputs, classes)`` of the baseline."""
         from ..nn import io_features
         return io_features(self.net)
+
+    def child_seed(self, k: int) -> int:
+        """The ``k``-th seed derived from ``config.seed`` (``SeedSequence(seed).spawn``,
+        :func:`minicomp.structure.trial_seeds`): the nets a row trains from scratch
+        share no seed with another ``--seed``'s (``seed + k`` would)."""
+        from ..structure import trial_seeds
+        return trial_seeds(self.seed, k + 1)[k]
 
     def quick(self, full, quick):
         """``quick`` in a ``--quick`` run, else ``full``."""

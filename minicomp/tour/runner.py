@@ -29,8 +29,9 @@ from tqdm import tqdm
 from .. import validate as check
 from ..bench import timing              # the tour times models: a bench's job, its tools
 from ..metrics import accuracy
-from ..train import BaselineConfig, evaluate, fit, train_baseline
+from ..train import BaselineConfig, train_baseline
 from . import deep, models, prune, quant
+from .models import fit_mlp
 from .registry import TECHNIQUES, Context, check_names
 
 BATCHES = (1, 256)                 # the latency columns
@@ -46,7 +47,8 @@ class TourConfig:
     quick: bool = False              # fewer options, epochs and timing samples (a smoke run)
     only: tuple | None = None        # technique names (None: every one, in TECHNIQUES' order)
     epochs: int | None = None        # baseline epochs (None: BaselineConfig's 40; quick: 20)
-    fine_tune_epochs: int = 40       # epochs of each fine-tuning or recovery run (quick: 5)
+    fine_tune_epochs: int = 40       # epochs of each pruning fine-tune, distillation recovery
+                                     # and ternary QAT; LSQ half (quick: 5; LSQ 3)
     validation: float = 0.1          # fraction of the training set carved for the choices
     tolerance: float = 0.5           # validation points a choice may lose vs the baseline
     calibration: int = 2048          # training rows calibrating PTQ, GPTQ, AdaRound, SparseGPT
@@ -101,15 +103,10 @@ def baseline(config: TourConfig):
         net, _, _, data = train_baseline(recipe, quiet=config.quiet)
         return net, data
     from ..data import load_mnist
-    from ..nn import MLP
-    from ..optim import SGD, CosineLR
     data = load_mnist(config.dataset[len("mnist:"):], validation=recipe.validation)
-    net = MLP([data.X_train.shape[1], *recipe.hidden, data.num_classes], seed=recipe.seed)
-    opt = SGD(net.parameters(), lr=recipe.lr, momentum=recipe.momentum,
-              weight_decay=recipe.weight_decay)
-    fit(net, data.X_train, data.y_train, optimizer=opt, epochs=epochs,
-        batch_size=recipe.batch_size, seed=recipe.seed, scheduler=CosineLR(opt, T=epochs),
-        quiet=config.quiet, desc=data.name)
+    sizes = [data.X_train.shape[1], *recipe.hidden, data.num_classes]
+    net = fit_mlp(sizes, data.X_train, data.y_train, epochs, recipe.seed, quiet=config.quiet,
+                  desc=data.name)                     # train_baseline's recipe, on IDX files
     return net, data
 
 
@@ -155,16 +152,17 @@ def run(config: TourConfig | None = None) -> list[dict]:
 def _run(config: TourConfig) -> list[dict]:
     from ..store import pack
     net, data = baseline(config)
-    ctx = Context(net, data.X_train, data.y_train, data.X_val, data.y_val, config,
-                  evaluate(net, data.X_val, data.y_val)["accuracy"])
     stored = {"baseline": (pack(net, "dense"), "float32, dense", 0.0)}
+    ctx = Context(net, data.X_train, data.y_train, data.X_val, data.y_val, config)
+    ctx.val_base = ctx.val_accuracy(stored["baseline"][0])   # as pick() scores each option
     names = list(config.only or TECHNIQUES)
     bar = tqdm(names, desc="tour", disable=config.quiet, leave=False, unit="technique")
     for name in bar:
         bar.set_postfix_str(name)
         t0 = time.perf_counter()
         candidate = TECHNIQUES[name].build(ctx)
-        model = candidate.model or pack(candidate.obj, candidate.fmt, **candidate.options)
+        model = candidate.model if candidate.model is not None else pack(
+            candidate.obj, candidate.fmt, **candidate.options)
         stored[name] = (model, candidate.choice, time.perf_counter() - t0)
     bar.close()
     times = latencies({k: m for k, (m, _, _) in stored.items()}, data.X_test, config)
@@ -185,6 +183,6 @@ def _run(config: TourConfig) -> list[dict]:
 
 
 def describe(config: TourConfig) -> dict:
-    """The run's settings and machine, for the JSON record."""
+    """The run's settings, for the JSON record (tuples as lists)."""
     return {"config": {k: list(v) if isinstance(v, tuple) else v
-                       for k, v in asdict(config).items()}, "cpu": timing.cpu()}
+                       for k, v in asdict(config).items()}}

@@ -2,7 +2,8 @@
 
 One row per stored model: technique, test accuracy, Δ vs the baseline in
 points, nonzero weights, bytes, compression ratio (float32 bytes / bytes),
-latency at batch 1 and 256, and what was chosen on validation. Then one
+latency at batch 1 and 256, and the row's setting (a "(val x%)" at its end:
+chosen on the validation split, where that split scored x%). Then one
 line, :func:`conclusion`: the smallest model within 0.5 points, the
 fastest one at batch 256 within 0.5 points, and the full pipeline's batch-256
 latency against the float model's (the issue's target: below it).
@@ -17,7 +18,7 @@ import sys
 
 WITHIN = 0.5                        # points: "within 0.5 points" of the conclusion
 HEADERS = ("technique", "test acc %", "Δ points", "nonzeros", "bytes", "ratio",
-           "B=1 µs", "B=256 µs", "chosen on validation")
+           "B=1 µs", "B=256 µs", "setting")
 RIGHT = (False, True, True, True, True, True, True, True, False)   # numbers align right
 GREEN, YELLOW, RED, BOLD, DIM, RESET = ("\x1b[32m", "\x1b[33m", "\x1b[31m", "\x1b[1m",
                                         "\x1b[2m", "\x1b[0m")
@@ -59,10 +60,15 @@ def format_table(rows, terminal: bool | None = None) -> str:
     terminal = sys.stdout.isatty() if terminal is None else bool(terminal)
     table = [cells(r) for r in rows]
     headers = list(HEADERS)
-    if terminal:                                           # drop the notes if too wide
+    if terminal:                          # too wide: the settings cut with "…", or dropped
         widths = [max(len(t[k]) for t in [headers, *table]) for k in range(len(headers))]
-        if sum(widths) + 3 * len(widths) + 1 > shutil.get_terminal_size((120, 24)).columns:
-            headers, table = headers[:-1], [t[:-1] for t in table]
+        room = shutil.get_terminal_size((120, 24)).columns - (sum(widths[:-1])
+                                                               + 3 * len(widths) + 1)
+        if room < widths[-1]:
+            keep = room >= 12
+            headers = headers[:-1] + [headers[-1]] * keep
+            table = [t[:-1] + [t[-1] if len(t[-1]) <= room else t[-1][:room - 1] + "…"] * keep
+                     for t in table]
     widths = [max(len(t[k]) for t in [headers, *table]) for k in range(len(headers))]
 
     def line(texts, row=None):
@@ -88,6 +94,28 @@ def format_table(rows, terminal: bool | None = None) -> str:
                 out.append(rule("├", "┼", "┤"))
         out.append(rule("└", "┴", "┘"))
     return "\n".join(out + [conclusion(rows)])
+
+
+ASCII = str.maketrans("Δµ…─│┌┬┐├┼┤└┴┘", "du~-|+++++++++")   # one column for one
+
+
+def encodable(text: str, stream=None) -> str:
+    """``text`` with ASCII stand-ins (same widths) if ``stream`` (default stdout)
+    cannot encode it, e.g. ``PYTHONIOENCODING=ascii``.
+
+    >>> import io
+    >>> encodable("Δ points │ B=1 µs", io.StringIO()) == "Δ points │ B=1 µs"
+    True
+    >>> class Ascii: encoding = "ascii"
+    >>> encodable("Δ points │ B=1 µs", Ascii())
+    'd points | B=1 us'
+    """
+    encoding = getattr(sys.stdout if stream is None else stream, "encoding", None) or "utf-8"
+    try:
+        text.encode(encoding)
+        return text
+    except (UnicodeEncodeError, LookupError):
+        return text.translate(ASCII).encode("ascii", "replace").decode("ascii")
 
 
 def conclusion(rows) -> str:
