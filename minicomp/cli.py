@@ -245,13 +245,16 @@ def user_error(e: BaseException) -> bool:
 def main(argv=None) -> int:
     """Run ``minicomp`` with ``argv``; return the exit status.
 
-    Exit 2 for a bad argument (argparse raises ``SystemExit(2)``) or a
+    Exit 0 when the reader of the output goes away (``| head``); exit 2 for a bad argument (argparse raises ``SystemExit(2)``) or a
     refused input or path (one line on stderr, see :func:`user_error`); 130
     when interrupted.
     """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
+    except BrokenPipeError:                 # `minicomp tour | head`: the reader has gone
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())   # no flush error
+        return 0
     except (ValueError, TypeError, OSError) as e:
         if not user_error(e):
             raise

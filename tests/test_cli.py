@@ -138,3 +138,17 @@ def test_python_dash_m():
     out = subprocess.run([sys.executable, "-m", "minicomp", "--help"], capture_output=True,
                          text=True, check=True)
     assert "train" in out.stdout and "bench" in out.stdout
+
+
+def test_a_reader_that_goes_away_is_no_error(tmp_path):
+    # `minicomp info FILE | head -0`: stdout's reader has closed before the first line
+    from minicomp import MLP
+    from minicomp.store import save
+    save(MLP([4, 3], seed=0), tmp_path / "m.mcm")
+    r, w = os.pipe()
+    os.close(r)                                         # nobody will read
+    p = subprocess.run([sys.executable, "-m", "minicomp", "info", str(tmp_path / "m.mcm")],
+                       stdout=w, stderr=subprocess.PIPE, text=True, timeout=60)
+    os.close(w)
+    assert p.returncode == 0 and "Traceback" not in p.stderr, p.stderr
+    assert "BrokenPipe" not in p.stderr
