@@ -245,9 +245,9 @@ def user_error(e: BaseException) -> bool:
 def main(argv=None) -> int:
     """Run ``minicomp`` with ``argv``; return the exit status.
 
-    Exit 0 when the reader of the output goes away (``| head``); exit 2 for a bad argument (argparse raises ``SystemExit(2)``) or a
-    refused input or path (one line on stderr, see :func:`user_error`); 130
-    when interrupted.
+    Exit 0 when the reader of the output goes away (``| head``); exit 2 for
+    a bad argument (argparse raises ``SystemExit(2)``) or a refused input or
+    path (one line on stderr, see :func:`user_error`); 130 when interrupted.
     """
     args = build_parser().parse_args(argv)
     try:

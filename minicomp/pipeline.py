@@ -24,14 +24,13 @@ Compression's 40x by default), the one with the lowest validation loss
 wins; when none reaches the ratio, or ``target_ratio`` is None, the
 passing one with the fewest bytes (sparsities are tried in increasing
 order and, with ``stop_early``, the search stops at the first sparsity
-where no width passes; failing all, the best validation accuracy wins). Centroid fine-tuning is kept only if
-it does not lower the validation accuracy (lr 0.01 collapsed a 2-bit net
-on one seed of ``bench quant``; 0.003 is the default here). The choice is
-only as good as the validation split: digits' is 136 examples (one is
-0.74 points), too few to resolve a 0.5-point budget by accuracy alone
-(every candidate ties at the float net's accuracy there); the loss
-breaks the tie. ``bench pipeline`` prints the chosen candidate and the
-test accuracy of every candidate of the sweep.
+where no width passes; failing all, the best validation accuracy wins).
+Centroid fine-tuning (lr 0.003 by default) is kept only if it does not
+lower the validation accuracy. The choice is only as good as the
+validation split: digits' is 136 examples (one is 0.74 points), too few
+to resolve a 0.5-point budget by accuracy alone, so the loss decides
+among the passing candidates. ``bench pipeline`` prints the chosen
+candidate and the test accuracy of every candidate of the sweep.
 
 The stage table (:func:`stage_table`) gives the bytes after each stage,
 as Deep Compression's Table 1: float32 (``storage_bytes(net)``), pruned
@@ -77,7 +76,7 @@ class PipelineConfig:
     lr: float = 0.05                 # retraining learning rate (cosine schedule)
     weight_decay: float = 5e-4       # retraining L2 penalty (masked: pruned weights stay 0)
     finetune_epochs: int = 10        # centroid fine-tuning epochs
-    finetune_lr: float = 0.003       # centroid learning rate (0.01 collapsed once, see above)
+    finetune_lr: float = 0.003       # centroid learning rate (SGD with momentum)
     max_drop: float = 0.005          # validation accuracy a candidate may lose vs the float net
     target_ratio: float | None = 40.0  # size goal vs float32: lowest validation loss above it
     seed: int = 0                    # shuffling seed of every training run
@@ -183,10 +182,13 @@ def choose(candidates, floor: float, dense_bytes: int, target_ratio=None) -> int
     return min(range(len(candidates)), key=key)
 
 
-def stage_table(net, pruned, shared, X_val, y_val) -> list:
-    """Rows ``{stage, bytes, ratio, val_accuracy}`` after each stage (ratio vs float32)."""
+def stage_table(net, pruned, shared, X_val, y_val, encoded=None) -> list:
+    """Rows ``{stage, bytes, ratio, val_accuracy}`` after each stage (ratio vs float32).
+
+    ``encoded``: :func:`encode_net` of ``shared`` when the caller has it already.
+    """
     dense = storage_bytes(net)
-    layers, enc = _shared_layers(shared), encode_net(shared)
+    layers, enc = _shared_layers(shared), encode_net(shared) if encoded is None else encoded
     fixed = sum(relative_index_bytes(m.index, m.codebook.size) + e.report["codebook_bytes"]
                 + e.report["bias_bytes"] for m, e in zip(layers, enc))
     acc = _accuracy(shared, X_val, y_val)
@@ -243,25 +245,26 @@ def deep_compression(net, X, y, X_val, y_val, config: PipelineConfig | None = No
     floor = _accuracy(net, X_val, y_val) - config.max_drop - 1e-12
     recipe = FineTune(epochs=config.prune_epochs, lr=config.lr,
                       weight_decay=config.weight_decay, seed=config.seed)
-    candidates, nets, pruned_nets = [], [], []
+    candidates, nets, pruned_nets, encoded = [], [], [], []
     for s in config.sparsities:
         pruned = gradual(copy.deepcopy(net), X, y, s, scope="global", fine_tune=recipe)
         passed = False
         for bits in config.bits:
             shared = _quantized(pruned, bits, X, y, X_val, y_val, config)
-            val = evaluate(shared, X_val, y_val)
+            val, enc = evaluate(shared, X_val, y_val), encode_net(shared)
             row = {"sparsity": s, "bits": bits, "val_accuracy": val["accuracy"],
-                   "val_loss": val["loss"], "bytes": sum(e.nbytes for e in encode_net(shared))}
+                   "val_loss": val["loss"], "bytes": sum(e.nbytes for e in enc)}
             candidates.append(row)
             nets.append(shared)
             pruned_nets.append(pruned)
+            encoded.append(enc)
             passed |= row["val_accuracy"] >= floor
         if not passed and config.stop_early:
             break
     k = choose(candidates, floor, storage_bytes(net), config.target_ratio)
-    row, pruned, shared = candidates[k], pruned_nets[k], nets[k]
+    row, pruned, shared, enc = candidates[k], pruned_nets[k], nets[k], encoded[k]
     masks = [np.asarray(b.dense.W.mask if b.dense.W.mask is not None else
                         np.ones(b.dense.W.shape), np.float32) for b in dense_blocks(pruned)]
-    return DeepCompression(shared, masks, encode_net(shared),
-                           stage_table(net, pruned, shared, X_val, y_val),
+    return DeepCompression(shared, masks, enc,
+                           stage_table(net, pruned, shared, X_val, y_val, enc),
                            row["sparsity"], row["bits"], candidates, nets)

@@ -3,7 +3,6 @@
 One test runs every technique (``--quick``, with ``--json`` and ``--plots``);
 the others run one or two cheap rows, or nothing (refusals at parse time).
 """
-import argparse
 import json
 import math
 import os
@@ -13,7 +12,7 @@ import pytest
 
 from minicomp import cli
 from minicomp.tour import TECHNIQUES, TourConfig, run
-from minicomp.tour.cli import add_commands, write_json
+from minicomp.tour.cli import write_json
 from minicomp.tour.registry import Context, check_names
 
 NUMBERS = ("accuracy", "delta_points", "nonzeros", "bytes", "ratio", "latency_b1_s",
@@ -21,21 +20,8 @@ NUMBERS = ("accuracy", "delta_points", "nonzeros", "bytes", "ratio", "latency_b1
 
 
 def main(argv):
-    """``minicomp ARGV`` through :func:`minicomp.cli.main` once the verb is hooked in there,
-    else through a parser holding only ``tour`` (the same handler, the same error rule)."""
-    parser = cli.build_parser()
-    if "tour" in parser._subparsers._group_actions[0].choices:
-        return cli.main(argv)
-    parser = argparse.ArgumentParser(prog="minicomp")
-    add_commands(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except (ValueError, TypeError, OSError) as e:
-        if not cli.user_error(e):
-            raise
-        print(f"minicomp {args.command}: error: {e}")
-        return 2
+    """``minicomp ARGV`` through :func:`minicomp.cli.main` (a bad option: ``SystemExit(2)``)."""
+    return cli.main(argv)
 
 
 def test_the_quick_tour_has_every_technique_with_finite_numbers(tmp_path, capsys):

@@ -131,6 +131,14 @@ def weights(rec) -> tuple:
     return W, b
 
 
+def nonzeros(rec) -> int:
+    """Nonzero weights of a record's decoded ``W`` (biases excluded), decoded once: cached,
+    or counted by :func:`build` when it decodes ``W`` anyway."""
+    if rec.nnz is None:
+        rec.nnz = int(np.count_nonzero(weights(rec)[0]))
+    return rec.nnz
+
+
 def _fake_quant(meta: dict, p: str):
     """The activation fake-quantizer ``{p}_q`` of an int record's meta, or None."""
     kind, where = meta.get(f"{p}_q"), f"store: an int record's meta (activations {p!r})"
@@ -190,7 +198,8 @@ def build(rec):
         raise TypeError("store: integer records run as one InferenceModel (the model's job)")
     else:
         W, b = weights(rec)
-        if kind in SPARSE_KINDS and np.count_nonzero(W) <= SPARSE_DENSITY * W.size:
+        rec.nnz = int(np.count_nonzero(W))
+        if kind in SPARSE_KINDS and rec.nnz <= SPARSE_DENSITY * W.size:
             from ..deploy import SparseDense
             layer = SparseDense.from_dense(W, b, relu=relu)        # pruned: the sparse kernel
         else:

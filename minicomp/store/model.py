@@ -22,9 +22,9 @@ import numpy as np
 
 from .. import functional as F
 from .. import validate
-from ..ensemble.cascade import cascade_predict, check_tau
+from ..ensemble.cascade import check_tau
 from ..ensemble.parallel import average_probabilities, check_weights
-from .layers import build, weights
+from .layers import build, nonzeros
 from .records import check_record
 
 STRUCTURES = ("chain", "ensemble", "cascade")
@@ -129,7 +129,7 @@ class CompressedModel:
     @property
     def nonzeros(self) -> int:
         """Stored nonzero weights of every record (biases excluded), from the decoded ``W``."""
-        return int(sum(np.count_nonzero(weights(r)[0]) for r in self.records()))
+        return sum(nonzeros(r) for r in self.records())
 
     @property
     def outputs(self) -> str:
@@ -166,15 +166,11 @@ class CompressedModel:
             P = np.stack([m._probabilities(X) for m in self.members])    # (M, B, C)
             return average_probabilities(P, self.weights).astype(np.float32)
         small, large = self.members
-        P_s = small._probabilities(X)                                     # (B, C)
-        deferred = P_s.max(axis=1) < self.tau                             # (B,)
-        P_l = P_s.copy()
+        P = small._probabilities(X)                                       # (B, C)
+        deferred = P.max(axis=1) < self.tau                               # (B,), as cascade_predict
         if deferred.any():
-            P_l[deferred] = large._probabilities(X[deferred])
-        y_hat, _ = cascade_predict(P_s, P_l, self.tau)
-        P = np.where(deferred[:, None], P_l, P_s).astype(np.float32)      # (B, C)
-        assert np.array_equal(P.argmax(axis=1), y_hat)
-        return P
+            P[deferred] = large._probabilities(X[deferred])
+        return P.astype(np.float32)
 
     def predict(self, X) -> np.ndarray:
         """float32 scores (B, classes) for ``X`` (B, in): logits of a chain, else probabilities."""
@@ -192,7 +188,7 @@ class CompressedModel:
             return [row for k, m in enumerate(self.members) for row in m.describe(
                 f"{prefix}{name or ('small', 'large')[k]}{k if name else ''}.")]
         return [{"layer": f"{prefix}{k}", "kind": r.kind, "shape": r.shape, "relu": r.relu,
-                 "bytes": r.nbytes, "nonzeros": int(np.count_nonzero(weights(r)[0]))}
+                 "bytes": r.nbytes, "nonzeros": nonzeros(r)}
                 for k, r in enumerate(self.layers)]
 
     def __repr__(self):

@@ -31,6 +31,7 @@ from ..formats.minifloat import encode, max_value
 from ..formats.mx import mx_quantize, nvfp4_quantize
 from ..formats.nf4 import nf4_quantize
 from ..formats.ternary import ternary_quantize
+from ..kernels.reference import index_dtype
 from ..nn import Module, ReLU
 from ..quant.granularity import QTensor, quantize_tensor
 from ..quant.uniform import qrange
@@ -137,7 +138,6 @@ def _inference(model) -> list:
 
 def csr_record(c, b, relu) -> Record:
     """A ``csr`` record of a :class:`~minicomp.kernels.reference.CSR` (narrowest indices)."""
-    from ..kernels.reference import index_dtype
     out, n_in = c.shape
     arrays = {"data": c.data, "indices": c.indices.astype(index_dtype(max(n_in - 1, 0))),
               "indptr": c.indptr.astype(index_dtype(c.nnz))}

@@ -104,6 +104,7 @@ import math
 import numpy as np
 
 from ..kernels.reference import index_dtype
+from ..kernels.reference_formats import index_bits
 from ..formats.mx import MX_FORMATS
 
 FORMAT_KINDS = ("fp8_e4m3", "fp8_e5m2", *MX_FORMATS, "nvfp4", "nf4")
@@ -164,7 +165,7 @@ def spec(kind: str, meta: dict) -> dict:
                 True), "indptr": (index_dtype(nnz), (out + 1,), True), **bias}
     if kind == "nm":
         N, M = int(meta["n"]), int(meta["m"])
-        K, bits = n_in // M * N, 2 if M <= 4 else 4 if M <= 16 else 8
+        K, bits = n_in // M * N, index_bits(M)
         return {"values": (F4, (out, K), True), "indices": (U1, (out, packed_size(K, bits)),
                 True), **bias}
     if kind == "int":
@@ -298,6 +299,7 @@ class Record:
     def __init__(self, kind: str, arrays: dict, meta: dict, relu: bool = False):
         self.kind, self.arrays, self.meta, self.relu = kind, dict(arrays), dict(meta), relu
         self.runtime = None          # the callable of store.layers.build, made on first use
+        self.nnz = None              # store.layers.nonzeros, counted on first use
 
     @property
     def shape(self) -> tuple:
